@@ -1,0 +1,14 @@
+"""SalesCast: the Streamlit entry point. Navigation and the sidebar; each page is a thin file in pages/."""
+import streamlit as st
+
+st.set_page_config(page_title="SalesCast", page_icon="📈", layout="wide")
+
+PAGES = [
+    st.Page("pages/1_Data.py", title="Data", icon="📄", default=True),
+    st.Page("pages/2_Explore.py", title="Explore", icon="🔍"),
+    st.Page("pages/3_Models.py", title="Models", icon="🏁"),
+    st.Page("pages/4_Forecast.py", title="Forecast", icon="🔮"),
+]
+
+nav = st.navigation(PAGES)
+nav.run()

@@ -1,0 +1,1 @@
+"""Data: reading files (ingest), the long-frame contract, quality report and treatments."""

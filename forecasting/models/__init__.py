@@ -1,0 +1,1 @@
+"""Models: one protocol (base.py), one registry (registry.py), one small file per family."""

@@ -1,0 +1,64 @@
+"""The one registry pages and the CLI read: stable name -> where the model lives and what it can do.
+
+Entries name a module and a class; the module is imported only when the model is created, so listing
+models (``python -m forecasting models``, the Models page) never imports statsmodels or torch.
+A new model is one small file plus one line here.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from forecasting.errors import ConfigError
+from forecasting.models.base import Capabilities
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    module: str
+    cls: str
+    capabilities: Capabilities
+    description: str
+
+
+_C = Capabilities
+MODELS: dict[str, ModelSpec] = {s.name: s for s in [
+    ModelSpec("naive", "forecasting.models.baselines", "Naive", _C(), "last value carried forward"),
+    ModelSpec("seasonal_naive", "forecasting.models.baselines", "SeasonalNaive", _C(), "value one season ago"),
+    ModelSpec("drift", "forecasting.models.baselines", "Drift", _C(), "line from first to last value"),
+    ModelSpec("moving_average", "forecasting.models.baselines", "MovingAverage", _C(), "mean of the last k values"),
+    ModelSpec("croston", "forecasting.models.intermittent", "Croston", _C(intermittent=True), "Croston (SBA) for intermittent demand"),
+    ModelSpec("tsb", "forecasting.models.intermittent", "TSB", _C(intermittent=True), "Teunter-Syntetos-Babai for intermittent demand"),
+    ModelSpec("arima", "forecasting.models.arima", "AutoARIMA", _C(covariates=True), "automatic non-seasonal ARIMA"),
+    ModelSpec("sarima", "forecasting.models.arima", "AutoSARIMA", _C(covariates=True), "automatic seasonal ARIMA (Fourier terms for long seasons)"),
+    ModelSpec("ets", "forecasting.models.ets", "AutoETS", _C(), "exponential smoothing, form chosen by AICc"),
+    ModelSpec("theta", "forecasting.models.theta", "Theta", _C(), "Theta method"),
+    ModelSpec("ensemble", "forecasting.models.ensemble", "Ensemble", _C(), "mean or median of chosen models"),
+    ModelSpec("auto", "forecasting.models.auto", "AutoSelect", _C(), "best model per series by backtest score"),
+    ModelSpec("lstm", "forecasting.models.deep.lstm", "LSTMForecaster", _C(covariates=True, global_model=True, needs_torch=True), "LSTM network (PyTorch)"),
+    ModelSpec("gru", "forecasting.models.deep.gru", "GRUForecaster", _C(covariates=True, global_model=True, needs_torch=True), "GRU network (PyTorch)"),
+    ModelSpec("transformer", "forecasting.models.deep.transformer", "TransformerForecaster", _C(covariates=True, global_model=True, needs_torch=True), "Transformer encoder (PyTorch)"),
+]}
+
+
+def model_names() -> list[str]:
+    return list(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model '{name}'; known models: {', '.join(MODELS)}") from None
+
+
+def get_model_class(name: str) -> type:
+    spec = get_spec(name)
+    module = importlib.import_module(spec.module)
+    return getattr(module, spec.cls)
+
+
+def create_model(name: str, **settings: Any):
+    return get_model_class(name)(**settings)
