@@ -1,0 +1,40 @@
+"""Flags and loading shared by every command (kept light: no pandas at import time)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_column_flags(p: argparse.ArgumentParser) -> None:
+    """The column flags of ``validate``; every command that reads a file accepts them."""
+    p.add_argument("file", metavar="FILE", help="CSV/TSV, Excel (.xlsx) or Parquet file")
+    p.add_argument("--date-col", metavar="C", help="date column (detected when omitted)")
+    p.add_argument("--target-col", metavar="C", help="target column, e.g. units sold (detected when omitted)")
+    p.add_argument("--id-cols", metavar="C1,C2", default=None,
+                   help='series id column(s), comma-separated; "" means one series (all rows aggregated per date)')
+    p.add_argument("--freq", metavar="F", help="pandas frequency alias (inferred when omitted); a coarser one aggregates")
+    p.add_argument("--agg", choices=["sum", "mean"], default="sum",
+                   help="how rows sharing a series and period are combined (default: sum)")
+    p.add_argument("--sheet", metavar="NAME", help="Excel sheet name (default: the first sheet)")
+
+
+def add_engine_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["serial", "local", "dask"], default="local",
+                   help="where series run: one process, a local process pool (default) or a Dask cluster")
+    p.add_argument("--address", metavar="tcp://HOST:PORT", default=None,
+                   help="Dask scheduler address (with --engine dask; a LocalCluster when omitted)")
+
+
+def parse_id_cols(value: str | None) -> list[str] | None:
+    """None -> detect; "" -> one series; "a,b" -> ["a", "b"]."""
+    if value is None:
+        return None
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def load_dataset(args: argparse.Namespace, progress=None):
+    """Read FILE with the column flags into a validated :class:`~forecasting.data.contract.Dataset`."""
+    from forecasting.data.ingest import load
+
+    return load(args.file, date_col=args.date_col, target_col=args.target_col,
+                id_cols=parse_id_cols(args.id_cols), freq=args.freq, agg=args.agg,
+                sheet=args.sheet, progress=progress)
