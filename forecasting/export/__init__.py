@@ -1,0 +1,1 @@
+"""Exports: tables (CSV/Excel), charts, the HTML/PDF report, safe file names."""
