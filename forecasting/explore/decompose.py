@@ -1,0 +1,217 @@
+"""Classical, STL and MSTL decompositions that never crash on gaps or short histories.
+
+``decompose`` returns a :class:`Decomposition`: one row per date with ``y``, ``trend``, the seasonal
+component(s) and ``resid``. Additive components add up to ``y``; multiplicative (classical only)
+multiply to it. Interior gaps are interpolated first (flagged in ``imputed``); a period needs two full
+seasons, and when the data has fewer the seasonal part is left out and a note says so.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ConfigError
+from forecasting.explore.prep import prepare, regular
+from forecasting.explore.seasonality import detect_periods, periods_per_year
+
+METHODS = ("stl", "mstl", "classical")
+MODELS = ("additive", "multiplicative")
+
+
+@dataclass
+class Decomposition:
+    frame: pd.DataFrame          # index: date; columns y, trend, seasonal | seasonal_<P>…, resid, imputed
+    method: str                  # the method used: stl | mstl | classical | trend (seasonal part left out)
+    requested: str               # the method asked for
+    periods: list[int]           # seasonal periods in the result
+    model: str = "additive"      # multiplicative only for classical on positive data
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def seasonal_cols(self) -> list[str]:
+        return [c for c in self.frame.columns if c == "seasonal" or c.startswith("seasonal_")]
+
+    @property
+    def multiplicative(self) -> bool:
+        return self.model == "multiplicative"
+
+    @property
+    def seasonal(self) -> pd.Series:
+        """All seasonal components combined (a sum, or a product for multiplicative)."""
+        cols = self.seasonal_cols
+        if not cols:
+            return pd.Series(1.0 if self.multiplicative else 0.0, index=self.frame.index).where(
+                self.frame["trend"].notna())
+        s = self.frame[cols]
+        return s.prod(axis=1, min_count=1) if self.multiplicative else s.sum(axis=1, min_count=1)
+
+    @property
+    def adjusted(self) -> pd.Series:
+        """The seasonally adjusted series: y without its seasonal component(s)."""
+        y = self.frame["y"]
+        return (y / self.seasonal) if self.multiplicative else (y - self.seasonal)
+
+    def strengths(self) -> tuple[float, float]:
+        """(trend strength, seasonal strength), each in [0, 1] (Wang, Smith & Hyndman 2006):
+        1 - Var(resid) / Var(component + resid). Seasonal strength is NaN without a seasonal part."""
+        f = self.frame.dropna(subset=["trend", "resid"])
+        t, r, s = f["trend"].to_numpy(), f["resid"].to_numpy(), self.seasonal.loc[f.index].to_numpy()
+        if self.multiplicative:
+            if (t <= 0).any() or (r <= 0).any() or (s <= 0).any():
+                return float("nan"), float("nan")
+            t, r, s = np.log(t), np.log(r), np.log(s)
+        return _strength(t, r), (_strength(s, r) if self.seasonal_cols else float("nan"))
+
+
+def _strength(component: np.ndarray, resid: np.ndarray) -> float:
+    if len(resid) < 3:
+        return float("nan")
+    total = np.var(component + resid)
+    if total <= 0:
+        return 0.0
+    return float(max(0.0, min(1.0, 1 - np.var(resid) / total)))
+
+
+def hp_lambda(freq: str | None) -> float:
+    """Ravn–Uhlig smoothing for the Hodrick–Prescott filter: 1600 × (periods per quarter)^4."""
+    ppy = periods_per_year(freq) or 4.0
+    return 1600.0 * (ppy / 4.0) ** 4
+
+
+def parse_periods(value: str | list | tuple | int | float | None) -> list[float] | None:
+    """``"7,365.25"`` / ``[7, 365.25]`` / ``12`` -> list of floats; None or "" -> None (detect)."""
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else (value if isinstance(value, (list, tuple)) else [value])
+    out = []
+    for item in items:
+        try:
+            p = float(str(item).strip())
+        except ValueError:
+            raise ConfigError(f"period {str(item).strip()!r} is not a number; give e.g. 12 or 7,365.25") from None
+        if not np.isfinite(p) or p < 2:
+            raise ConfigError(f"a seasonal period must be at least 2 (got {item})")
+        out.append(p)
+    return out
+
+
+def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", periods: list[float] | None = None,
+              model: str = "additive", robust: bool = False) -> Decomposition:
+    """Decompose one series into trend, seasonal component(s) and residual.
+
+    ``periods`` None detects them (:func:`~forecasting.explore.seasonality.detect_periods`); STL and
+    classical use the shortest, MSTL all of them. ``model`` applies to classical only."""
+    method = method.lower()
+    if method not in METHODS:
+        raise ConfigError(f"unknown decomposition method {method!r}; choose one of {', '.join(METHODS)}")
+    if model not in MODELS:
+        raise ConfigError(f"unknown decomposition model {model!r}; choose additive or multiplicative")
+    notes: list[str] = []
+    if not isinstance(y, pd.Series):
+        y = pd.Series(np.asarray(y, dtype="float64"))
+    grid = regular(y, freq)
+    prep = prepare(grid, freq)
+    notes += prep.notes
+    x = prep.y.to_numpy(dtype="float64")
+    n = len(x)
+    if periods is None:
+        det = detect_periods(prep.y, freq)
+        periods = list(det.periods)
+        notes += [m for m in det.notes if m not in notes]
+        if method != "mstl":
+            periods = periods[:1]
+        notes.append(f"detected period(s): {', '.join(f'{p:g}' for p in periods)}" if periods
+                     else "no seasonal period detected")
+    ints = sorted({int(round(p)) for p in periods if round(p) >= 2})
+    if any(p != int(p) for p in periods):
+        notes.append("fractional periods rounded to whole periods: " + ", ".join(str(p) for p in ints))
+    need = {p: 2 * p + (1 if method == "mstl" else 0) for p in ints}   # MSTL wants more than two seasons
+    usable = [p for p in ints if n >= need[p]]
+    for p in ints:
+        if p not in usable:
+            notes.append(f"period {p} needs two full seasons ({need[p]} observations), the series has {n}: "
+                         f"its seasonal part is left out")
+    if method in ("stl", "classical") and len(usable) > 1:
+        notes.append(f"{method.upper()} takes one period: using {usable[0]} (MSTL handles several)")
+        usable = usable[:1]
+    if model == "multiplicative":
+        if method != "classical":
+            notes.append("the multiplicative model applies to classical decomposition only; additive used")
+            model = "additive"
+        elif (x <= 0).any():
+            notes.append("multiplicative decomposition needs positive values; additive used instead")
+            model = "additive"
+    comp = pd.DataFrame(index=prep.y.index)
+    used = method
+    if n == 0:
+        used = "trend"
+    elif not usable:
+        used = "trend"
+        comp["trend"] = _trend_only(x, freq)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if method == "classical":
+                comp = _classical(prep.y, usable[0], model)
+            elif method == "stl":
+                comp = _stl(prep.y, usable[0], robust)
+            else:
+                comp = _mstl(prep.y, usable, robust)
+    if used == "trend":
+        if n:
+            notes.append("seasonal component not estimated: trend and residual only")
+        model = "additive"
+        comp = comp.reindex(prep.y.index)
+        comp["trend"] = comp.get("trend", pd.Series(dtype=float))
+    seasonal_cols = [c for c in comp.columns if c.startswith("seasonal")]
+    if "resid" not in comp:
+        s = comp[seasonal_cols].sum(axis=1) if seasonal_cols else 0.0
+        comp["resid"] = prep.y - comp["trend"] - s
+    out = pd.DataFrame(index=grid.index)
+    out["y"] = prep.y.reindex(grid.index)
+    for c in ["trend", *seasonal_cols, "resid"]:
+        out[c] = comp[c].reindex(grid.index)
+    out["imputed"] = prep.imputed.reindex(grid.index, fill_value=False).astype(bool)
+    out.index.name = "ds"
+    return Decomposition(out, used, method, usable if used != "trend" else [], model, notes)
+
+
+def _trend_only(x: np.ndarray, freq: str | None) -> np.ndarray:
+    if len(x) < 4:
+        return np.full(len(x), float(np.mean(x)))
+    from statsmodels.tsa.filters.hp_filter import hpfilter
+
+    _, trend = hpfilter(x, lamb=hp_lambda(freq))
+    return np.asarray(trend, dtype="float64")
+
+
+def _classical(y: pd.Series, period: int, model: str) -> pd.DataFrame:
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    res = seasonal_decompose(y.to_numpy(), model=model, period=period, extrapolate_trend="freq")
+    trend, seasonal = np.asarray(res.trend), np.asarray(res.seasonal)
+    x = y.to_numpy()
+    resid = x / (trend * seasonal) if model == "multiplicative" else x - trend - seasonal
+    return pd.DataFrame({"trend": trend, "seasonal": seasonal, "resid": resid}, index=y.index)
+
+
+def _stl(y: pd.Series, period: int, robust: bool) -> pd.DataFrame:
+    from statsmodels.tsa.seasonal import STL
+
+    res = STL(y.to_numpy(), period=period, robust=robust).fit()
+    return pd.DataFrame({"trend": res.trend, "seasonal": res.seasonal, "resid": res.resid}, index=y.index)
+
+
+def _mstl(y: pd.Series, periods: list[int], robust: bool) -> pd.DataFrame:
+    from statsmodels.tsa.seasonal import MSTL
+
+    res = MSTL(y.to_numpy(), periods=periods, stl_kwargs={"robust": robust}).fit()
+    seasonal = np.asarray(res.seasonal).reshape(len(y), -1)
+    out = pd.DataFrame({"trend": res.trend}, index=y.index)
+    for i, p in enumerate(sorted(periods)):
+        out[f"seasonal_{p}"] = seasonal[:, i]
+    out["resid"] = np.asarray(res.resid)
+    return out
