@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the shared orchestration (fallbacks, non-negativity), rolling-origin backtests."""
