@@ -1,0 +1,190 @@
+"""The Dask engine: a ``dask.distributed`` client on an existing scheduler, or on a ``LocalCluster``.
+
+How data moves: each partition is scattered once, straight from this process to one worker, and the
+task that needs it runs there; ``shared`` is broadcast once to every worker. Only a window of
+partitions (two per worker thread) is on the cluster at a time and each is released as soon as its
+result is back, so worker memory stays flat however many series there are.
+
+Lost workers: a scattered partition lives only on the worker it was sent to. If that worker dies,
+the task fails with a lost-data / killed-worker error; the driver still holds the partition, so it
+scatters it again and resubmits it (``max_retries`` times per partition). An exception raised by
+``fn`` itself is a bug in the caller's code (failing series are recorded inside ``fn``): it is raised
+at once, not retried.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from typing import Any, Callable, Sequence
+
+from forecasting.engines.partition import default_workers
+from forecasting.engines.tracker import Tracker, cancelled_with
+from forecasting.engines.worker import dask_sink, limit_threads, run_partition
+from forecasting.errors import ConfigError
+
+POLL_SECONDS = 0.25
+CONNECT_TIMEOUT = "15s"
+WORKER_WAIT_SECONDS = 30
+
+
+def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: str | None = None,
+        n_workers: int | None = None, shared: Any = None, has_shared: bool = False,
+        max_retries: int = 2, **_: Any) -> list[Any]:
+    client, cluster = connect(address, n_workers)
+    topic = f"salescast-progress-{uuid.uuid4().hex[:12]}"
+    try:
+        threads = check_workers(client, address)
+        if cluster is not None:
+            client.run(limit_threads)
+        client.subscribe_topic(topic, lambda event: _on_event(tracker, event))
+        shared_future = client.scatter(shared, broadcast=True, hash=False) if has_shared else None
+        return _run(client, fn, list(partitions), tracker, shared_future, has_shared, dask_sink(topic),
+                    window=max(2, 2 * threads), max_retries=max_retries)
+    finally:
+        try:
+            client.unsubscribe_topic(topic)
+        except Exception:
+            pass
+        close(client, cluster)
+
+
+def connect(address: str | None, n_workers: int | None):
+    """``Client(address)``, or a new ``LocalCluster`` (single-threaded worker processes on loopback)."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    cluster = LocalCluster(n_workers=default_workers("dask", n_workers), threads_per_worker=1,
+                           processes=True, host="127.0.0.1", dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    try:
+        return Client(cluster, set_as_default=False), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def close(client, cluster) -> None:
+    for thing in (client, cluster):
+        if thing is None:
+            continue
+        try:
+            thing.close(timeout=20)
+        except TypeError:
+            thing.close()
+        except Exception:
+            pass
+
+
+def check_workers(client, address: str | None) -> int:
+    """Wait for at least one worker and check each can import this SalesCast. Returns worker threads."""
+    import forecasting
+
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+    except (TimeoutError, OSError):
+        raise ConfigError(f"the Dask scheduler at {address} has no workers (waited {WORKER_WAIT_SECONDS}s); "
+                          "start some with: dask worker " + str(address)) from None
+
+    def probe() -> str:  # defined here so it travels by value: it must run even where SalesCast is missing
+        try:
+            import forecasting as f
+
+            return f.__version__
+        except Exception as exc:  # pragma: no cover - runs on the worker
+            return f"cannot import forecasting ({exc})"
+
+    versions = client.run(probe)
+    bad = {w: v for w, v in versions.items() if v != forecasting.__version__}
+    if bad:
+        w, v = next(iter(bad.items()))
+        raise ConfigError(
+            f"{len(bad)} Dask worker(s) cannot run SalesCast {forecasting.__version__}: {w} reports {v}. "
+            "Install the same SalesCast version on the workers, or start them from the project folder")
+    return sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+
+
+def _on_event(tracker: Tracker, event) -> None:
+    # runs on the client's event-loop thread: record only; the driver's main thread emits
+    _, msg = event
+    tracker.tick(msg["index"], msg["n"], msg.get("message", ""))
+
+
+def _infrastructure(exc: BaseException) -> bool:
+    """Did the partition fail because of the cluster (worker died, data lost) rather than ``fn``?"""
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, (KilledWorker, FutureCancelledError, CommClosedError)) or \
+        type(exc).__name__ in {"CancelledError", "KilledWorker", "FutureCancelledError"}
+
+
+def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, sink, *, window: int,
+         max_retries: int) -> list[Any]:
+    import queue
+
+    from forecasting.engines import EngineError
+
+    results: list[Any] = [None] * len(partitions)
+    attempts = [0] * len(partitions)
+    todo = deque(range(len(partitions)))
+    running: dict[Any, tuple[int, Any]] = {}
+    token = uuid.uuid4().hex[:8]
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # done callbacks (Dask runs them on its own thread)
+    try:
+        while todo or running:
+            while todo and len(running) < window:
+                i = todo.popleft()
+                data = client.scatter(partitions[i], hash=False)
+                fut = client.submit(run_partition, fn, i, data, shared_future, sink, has_shared,
+                                    key=f"salescast-{token}-{i}-{attempts[i]}", pure=False)
+                running[fut] = (i, data)
+                fut.add_done_callback(finished.put)
+            ready = []
+            try:
+                ready.append(finished.get(timeout=POLL_SECONDS))
+                while True:
+                    ready.append(finished.get_nowait())
+            except queue.Empty:
+                pass
+            for fut in ready:
+                if fut not in running:
+                    continue
+                i, data = running.pop(fut)
+                if fut.status == "finished":
+                    results[i] = fut.result()
+                    tracker.done(i)
+                else:
+                    exc = _exception(fut)
+                    # a task whose scattered input died with its worker comes back "cancelled", no exception
+                    if fut.status == "error" and exc is not None and not _infrastructure(exc):
+                        fut.result()  # re-raises fn's own error with the worker's traceback
+                        raise exc
+                    attempts[i] += 1
+                    if attempts[i] > max_retries:
+                        raise EngineError(
+                            f"partition {i + 1} of {len(partitions)} failed {attempts[i]} times because its Dask "
+                            f"worker was lost ({fut.status}: {exc!r}); the workers may be out of memory")
+                    tracker.lost(i)
+                    todo.appendleft(i)
+                fut.release()
+                data.release()
+            tracker.emit()
+            if tracker.cancelled:
+                raise cancelled_with(results)
+    finally:
+        if running:
+            client.cancel([f for f in running] + [d for _, d in running.values()], force=True)
+    return results
+
+
+def _exception(fut) -> BaseException:
+    try:
+        return fut.exception(timeout=10)
+    except BaseException as exc:  # a cancelled future raises instead of returning its exception
+        return exc
