@@ -1,0 +1,145 @@
+"""Frequency inference and snapping dates onto a regular grid.
+
+Aliases used throughout SalesCast (pandas 2.x spellings): ``h`` (hourly), ``min`` multiples, ``D``,
+``B`` (business days), ``W-SUN`` .. ``W-SAT`` (weeks labelled by their last day), ``MS``, ``QS-JAN`` ..,
+``YS-JAN`` .. (periods labelled by their first day, which is the contract's "period start").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ConfigError, DataError
+
+DAY_NS = 86_400 * 10**9
+WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+LABELS = {"h": "hourly", "D": "daily", "B": "business-daily", "W": "weekly", "MS": "monthly", "QS": "quarterly",
+          "YS": "yearly", "min": "minutes"}
+
+
+def describe(freq: str) -> str:
+    base = freq.split("-")[0].lstrip("0123456789")
+    return LABELS.get(base, freq)
+
+
+def normalize_freq(freq: str) -> str:
+    """Turn any pandas alias the analyst may type into SalesCast's canonical one (ConfigError if unknown)."""
+    f = freq.strip()
+    up = f.upper()
+    simple = {"H": "h", "1H": "h", "HOURLY": "h", "D": "D", "DAILY": "D", "B": "B", "W": "W-SUN", "WEEKLY": "W-SUN",
+              "M": "MS", "ME": "MS", "MS": "MS", "BM": "MS", "BMS": "MS", "MONTHLY": "MS",
+              "Q": "QS-JAN", "QE": "QS-JAN", "QS": "QS-JAN", "QUARTERLY": "QS-JAN",
+              "Y": "YS-JAN", "A": "YS-JAN", "YE": "YS-JAN", "YS": "YS-JAN", "AS": "YS-JAN", "YEARLY": "YS-JAN",
+              "T": "min", "MIN": "min"}
+    if up in simple:
+        return simple[up]
+    if up.startswith("W-") and up[2:] in WEEKDAYS:
+        return up
+    for prefix, step in (("QS-", 3), ("Q-", 3), ("QE-", 3), ("YS-", 12), ("AS-", 12), ("Y-", 12), ("A-", 12), ("YE-", 12)):
+        if up.startswith(prefix) and up[len(prefix):] in MONTHS:
+            m = MONTHS.index(up[len(prefix):])
+            start = m if prefix in ("QS-", "YS-", "AS-") else (m + 1) % 12  # Q-DEC ends in Dec, starts in Jan
+            if step == 3:
+                start = start % 3
+            return ("QS-" if step == 3 else "YS-") + MONTHS[start]
+    try:
+        off = pd.tseries.frequencies.to_offset(f)
+    except ValueError:
+        raise ConfigError(f"unknown frequency '{freq}'; use e.g. h, D, B, W-SUN, MS, QS-JAN or YS-JAN") from None
+    name = off.freqstr
+    if name.endswith(("h", "min", "s")) or name in ("D", "B"):
+        return name
+    raise ConfigError(f"unsupported frequency '{freq}'; use e.g. h, D, B, W-SUN, MS, QS-JAN or YS-JAN")
+
+
+def nominal_ns(freq: str) -> float:
+    """Approximate length of one period, for comparing coarseness."""
+    if freq.startswith("W"):
+        return 7 * DAY_NS
+    if freq.startswith("MS"):
+        return 30.44 * DAY_NS
+    if freq.startswith("QS"):
+        return 91.3 * DAY_NS
+    if freq.startswith("YS"):
+        return 365.25 * DAY_NS
+    if freq == "B":
+        return 1.4 * DAY_NS  # 5 per week: coarser than D for this comparison
+    return float(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value)
+
+
+def infer_freq(codes: np.ndarray, ds: np.ndarray) -> str:
+    """Infer the frequency from series codes and dates sorted by (code, date); duplicates allowed."""
+    ds = ds.astype("datetime64[ns]").view("i8")
+    same = codes[1:] == codes[:-1]
+    diff = ds[1:] - ds[:-1]
+    steps = diff[same & (diff > 0)]
+    if len(steps) == 0:
+        raise DataError("cannot infer the frequency: every series has a single date; pass --freq")
+    vals, counts = np.unique(steps, return_counts=True)
+    modal = int(vals[np.argmax(counts)])
+    dt = pd.DatetimeIndex(np.unique(ds).view("datetime64[ns]"))
+    if modal >= 27 * DAY_NS:
+        months = dt.year * 12 + dt.month - 1
+        mstep = np.diff(np.sort(np.unique(months)))
+        mvals, mcounts = np.unique(mstep, return_counts=True)
+        mmodal = int(mvals[np.argmax(mcounts)]) if len(mvals) else 1
+        if mmodal >= 12 and modal >= 360 * DAY_NS:
+            return "YS-" + MONTHS[int(pd.Series(dt.month).mode().iloc[0]) - 1]
+        if mmodal == 3 or (mmodal > 1 and mmodal % 3 == 0 and modal < 360 * DAY_NS):
+            first = int(pd.Series(dt.month).mode().iloc[0]) - 1
+            return "QS-" + MONTHS[first % 3]
+        return "MS"
+    if modal == 7 * DAY_NS:
+        return "W-" + WEEKDAYS[int(pd.Series(dt.dayofweek).mode().iloc[0])]
+    if modal == DAY_NS:
+        weekend = dt.dayofweek >= 5
+        if not weekend.any() and (steps == 3 * DAY_NS).any():
+            return "B"
+        return "D"
+    if modal % DAY_NS == 0 and modal < 7 * DAY_NS:
+        return f"{modal // DAY_NS}D"
+    return pd.tseries.frequencies.to_offset(pd.Timedelta(modal)).freqstr
+
+
+def snap(ds: pd.Series, freq: str) -> pd.Series:
+    """Map dates to the label of their period on the ``freq`` grid (month start, week end day …)."""
+    if freq.startswith("MS") or freq.startswith("QS") or freq.startswith("YS"):
+        y = ds.dt.year.to_numpy()
+        m = ds.dt.month.to_numpy() - 1
+        idx = y * 12 + m
+        if freq.startswith("QS"):
+            a = MONTHS.index(freq.split("-")[1]) if "-" in freq else 0
+            idx = a + ((idx - a) // 3) * 3
+        elif freq.startswith("YS"):
+            a = MONTHS.index(freq.split("-")[1]) if "-" in freq else 0
+            idx = a + ((idx - a) // 12) * 12
+        out = (idx // 12 - 1970) * 12 + idx % 12
+        return pd.Series(out.astype("datetime64[M]").astype("datetime64[ns]"), index=ds.index)
+    if freq.startswith("W"):
+        end_day = WEEKDAYS.index(freq.split("-")[1]) if "-" in freq else 6
+        day = ds.dt.normalize()
+        ahead = (end_day - day.dt.dayofweek) % 7
+        return day + pd.to_timedelta(ahead, unit="D")
+    if freq == "B":
+        day = ds.dt.normalize()
+        back = np.clip(day.dt.dayofweek.to_numpy() - 4, 0, None)  # Sat -> Fri, Sun -> Fri
+        return day - pd.to_timedelta(back, unit="D")
+    if freq == "D":
+        return ds.dt.normalize()
+    off = pd.tseries.frequencies.to_offset(freq)
+    return ds.dt.floor(off)
+
+
+def coarser_choices(freq: str) -> list[str]:
+    """The frequencies an analyst can aggregate ``freq`` data to (including ``freq`` itself)."""
+    order = ["h", "D", "B", "W-SUN", "MS", "QS-JAN", "YS-JAN"]
+    base = nominal_ns(freq)
+    out = [freq] + [f for f in order if nominal_ns(f) > base and f != freq]
+    if freq == "B":
+        out = [f for f in out if f != "D"]
+    return out
+
+
+def full_range(start: pd.Timestamp, end: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
+    return pd.date_range(start, end, freq=freq)

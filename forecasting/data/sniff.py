@@ -1,0 +1,398 @@
+"""Reading a file into a raw table: format, encoding and CSV dialect sniffing, number cleaning.
+
+The result is a :class:`RawTable` whose columns are as the analyst wrote them: dates not yet parsed,
+numbers already numeric (decimal commas, thousands separators, currency symbols and NA tokens handled).
+Text columns come back as pandas categoricals (pyarrow dictionary encoding), which keeps million-row
+files fast and small.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import DataError
+
+NA_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "null", "NULL", "Null", "None", "none",
+             "-", "--", "?", "#VALUE!", "#DIV/0!"]
+DELIMITERS = [",", ";", "\t", "|"]
+SNIFF_BYTES = 64 * 1024
+CURRENCY = "$€£¥₹₽₩¤"
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass
+class RawTable:
+    df: pd.DataFrame
+    source: str = ""
+    kind: str = "csv"                    # csv | excel | parquet
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    first_line: int = 2                  # file line (1-based) of df row 0, for messages
+
+    def line_of(self, index: int) -> int:
+        return int(index) + self.first_line
+
+
+SourceType = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
+
+
+def source_bytes(source: SourceType, filename: str | None = None) -> tuple[bytes, str]:
+    """The file's bytes and a name for messages."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), filename or "upload"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"file not found: {path}")
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a file")
+        return path.read_bytes(), filename or path.name
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return data, filename or getattr(source, "name", "upload")
+    raise DataError(f"cannot read from a {type(source).__name__}")
+
+
+def detect_kind(data: bytes, name: str) -> str:
+    ext = Path(name).suffix.lower()
+    if data[:4] == b"PAR1" or ext == ".parquet":
+        return "parquet"
+    if data[:4] == b"PK\x03\x04":
+        if ext in (".xlsx", ".xlsm") or b"xl/" in data[:4096]:
+            return "excel"
+        raise DataError(f"{name} is a zip archive; unzip it and upload the CSV, Excel or Parquet file inside")
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise DataError(f"{name} is an old Excel .xls (or other OLE) file; save it as .xlsx or CSV")
+    if ext in (".xlsx", ".xlsm"):
+        raise DataError(f"{name} is named .xlsx but is not an Excel workbook")
+    if data[:2] == b"\x1f\x8b":
+        raise DataError(f"{name} is gzip-compressed; decompress it first")
+    return "csv"
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, str]:
+    """Decode a text file; returns (text, encoding). Raises DataError for binary content."""
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{name}: invalid {enc} text at byte {exc.start}") from None
+    head = data[:SNIFF_BYTES]
+    if b"\x00" in head:
+        # UTF-16 without a byte-order mark: every other byte is zero for ASCII text
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd > 0.3 * len(head) / 2 and even == 0:
+            enc = "utf-16-le"
+        elif even > 0.3 * len(head) / 2 and odd == 0:
+            enc = "utf-16-be"
+        else:
+            pos = head.index(b"\x00")
+            raise DataError(f"{name} looks like a binary file, not text (a zero byte at byte {pos}); "
+                            "upload a CSV, TSV, Excel (.xlsx) or Parquet file")
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name}: invalid {enc} text at byte {exc.start}") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:SNIFF_BYTES * 4]).best()
+    enc = best.encoding if best is not None else "cp1252"
+    try:
+        return data.decode(enc), enc
+    except (UnicodeDecodeError, LookupError):
+        raise DataError(f"{name}: cannot decode the text: byte {first_bad} is not UTF-8 and the encoding "
+                        f"could not be recognised; save the file as UTF-8") from None
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter giving the same number (>1) of fields on most of the first lines."""
+    lines = [ln for ln in sample.splitlines()[:60] if ln.strip()]
+    if len(lines) > 1 and not sample.endswith("\n"):
+        lines = lines[:-1]  # the last line of a cut sample may be partial
+    best, best_score = ",", (0.0, 0)
+    for d in DELIMITERS:
+        counts = [len(r) for r in csv.reader(lines, delimiter=d)]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def read_csv_text(text: str, name: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if not text.strip():
+        raise DataError(f"{name} is empty")
+    delim = sniff_delimiter(text[:SNIFF_BYTES])
+    data = text.encode("utf-8")
+    return read_csv_bytes(data, name, delim, pa, pacsv)
+
+
+def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> RawTable:
+    """Read UTF-8 CSV bytes with pyarrow (multi-threaded), retrying columns as text where typing fails."""
+    if pa is None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    bad_rows: list = []
+
+    def on_bad_row(row) -> str:
+        bad_rows.append(row)
+        return "error"
+
+    quoted_newlines = b'"' in data[:SNIFF_BYTES] and re.search(rb'"[^"\n]*\n', data[:SNIFF_BYTES]) is not None
+    parse = pacsv.ParseOptions(delimiter=delim, newlines_in_values=quoted_newlines, invalid_row_handler=on_bad_row)
+    read = pacsv.ReadOptions(block_size=8 << 20)
+    column_types: dict = {}
+    notes = [] if delim == "," else [f"columns separated by {'a tab' if delim == chr(9) else repr(delim)}"]
+    for _attempt in range(64):
+        convert = pacsv.ConvertOptions(null_values=NA_TOKENS, strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                       auto_dict_encode=True, auto_dict_max_cardinality=1 << 20,
+                                       column_types=column_types, timestamp_parsers=[pacsv.ISO8601])
+        try:
+            table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                   convert_options=convert)
+            break
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
+            if bad_rows:
+                row = bad_rows[0]
+                where = f"line {row.number}" if row.number is not None and row.number >= 0 else "a row"
+                raise DataError(f"{name}: {where} has {row.actual_columns} field(s) but the header has "
+                                f"{row.expected_columns} (ragged rows; check the delimiter and quoting)") from None
+            m = re.search(r"In CSV column #(\d+): .*conversion error", msg)
+            header = _header(data, delim)
+            if m and int(m.group(1)) < len(header) and header[int(m.group(1))] not in column_types:
+                column_types[header[int(m.group(1))]] = pa.string()
+                continue
+            if "Empty CSV file" in msg:
+                raise DataError(f"{name} is empty") from None
+            raise DataError(f"{name}: cannot read it as CSV ({msg.splitlines()[0][:200]})") from None
+    else:  # pragma: no cover - 64 retries means a pathological file
+        raise DataError(f"{name}: cannot read it as CSV")
+    table = _tz_columns_as_text(table, pa)
+    df = table.to_pandas()
+    for c in df.columns:  # pyarrow date32 -> datetime64
+        if df[c].dtype == object and len(df) and _is_date_objects(df[c]):
+            df[c] = pd.to_datetime(df[c])
+    raw = RawTable(df, name, "csv", notes)
+    clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
+    return raw
+
+
+def _header(data: bytes, delim: str) -> list[str]:
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    return next(csv.reader([first], delimiter=delim), [])
+
+
+def _tz_columns_as_text(table, pa):
+    """Time-zone-aware timestamps are converted to UTC by pyarrow; keep them as text so dates.py can
+    decide between the local wall time and UTC."""
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            table = table.set_column(i, f.name, pc.strftime(table.column(i), format="%Y-%m-%dT%H:%M:%S%z"))
+    return table
+
+
+def _is_date_objects(s: pd.Series) -> bool:
+    import datetime as dt
+
+    first = s.dropna()
+    return len(first) > 0 and isinstance(first.iloc[0], dt.date) and not isinstance(first.iloc[0], dt.datetime)
+
+
+def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
+    sheets = list_sheets(data, name)
+    if sheet is not None and sheet not in sheets:
+        raise DataError(f"{name} has no sheet '{sheet}'; its sheets are {sheets}")
+    use = sheet if sheet is not None else sheets[0]
+    try:
+        df = pd.read_excel(io.BytesIO(data), sheet_name=use, engine="openpyxl", na_values=NA_TOKENS,
+                           keep_default_na=True)
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise DataError(f"{name}: cannot read sheet '{use}' ({type(exc).__name__}: {exc})") from None
+    df.columns = [str(c) for c in df.columns]
+    df = df.loc[:, [not c.startswith("Unnamed:") or df[c].notna().any() for c in df.columns]]
+    df = df.dropna(how="all")
+    notes = [f"sheet '{use}'" + (f" of {len(sheets)}" if len(sheets) > 1 else "")]
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].astype("category") if df[c].map(type).eq(str).all() or df[c].isna().any() else df[c]
+    raw = RawTable(df.reset_index(drop=True), name, "excel", notes)
+    clean_numbers(raw, decimal_comma_hint=False)
+    return raw
+
+
+def list_sheets(source: SourceType, filename: str | None = None) -> list[str]:
+    """The sheet names of an Excel workbook (for the page's sheet choice and ``--sheet``)."""
+    data, name = source if isinstance(source, tuple) else (None, None)
+    if data is None:
+        data, name = source_bytes(source, filename)
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+        names = list(wb.sheetnames)
+        wb.close()
+    except Exception as exc:
+        raise DataError(f"{name}: not a readable Excel workbook ({type(exc).__name__})") from None
+    return names
+
+
+def read_parquet(data: bytes, name: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except Exception as exc:
+        raise DataError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:160]})") from None
+    df = table.to_pandas()
+    for c in df.columns:
+        if df[c].dtype == object and not _is_date_objects(df[c]):
+            df[c] = df[c].astype("category")
+    df.columns = [str(c) for c in df.columns]
+    raw = RawTable(df, name, "parquet", [])
+    clean_numbers(raw, decimal_comma_hint=False)
+    return raw
+
+
+def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None) -> RawTable:
+    """Read any supported file into a :class:`RawTable` (no column roles decided yet)."""
+    data, name = source_bytes(source, filename)
+    if not data.strip():
+        raise DataError(f"{name} is empty")
+    kind = detect_kind(data, name)
+    if kind == "excel":
+        raw = read_excel(data, name, sheet)
+    elif kind == "parquet":
+        raw = read_parquet(data, name)
+    else:
+        text_enc = None
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+            text_enc = "utf-8-sig"
+        elif b"\x00" not in data[:SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            try:
+                data.decode("utf-8")
+                text_enc = "utf-8"
+            except UnicodeDecodeError:
+                pass
+        if text_enc is None:  # transcode to UTF-8 for pyarrow
+            text, text_enc = decode_text(data, name)
+            data = text.encode("utf-8")
+        if not data.strip():
+            raise DataError(f"{name} is empty")
+        delim = sniff_delimiter(data[:SNIFF_BYTES].decode("utf-8", "ignore"))
+        raw = read_csv_bytes(data, name, delim)
+        if text_enc not in ("utf-8",):
+            raw.notes.insert(0, f"text encoding {text_enc}")
+    if raw.df.shape[1] == 0:
+        raise DataError(f"{name} has no columns")
+    if len(raw.df) == 0:
+        raise DataError(f"{name} has a header ({', '.join(map(str, raw.df.columns[:6]))}) but no data rows")
+    if len(raw.df) == 1:
+        raise DataError(f"{name} has a single data row; forecasting needs at least two dates")
+    return raw
+
+
+# ----------------------------------------------------------------------------------------------------
+# numbers written as text: "1.234,50", "$1,200", "12 %", "N/A"
+
+
+def clean_numbers(raw: RawTable, decimal_comma_hint: bool) -> None:
+    """Turn text columns that hold numbers into float columns, in place, with notes and warnings."""
+    df = raw.df
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            values = pd.Series(s.cat.categories.astype(str))
+        elif s.dtype == object:
+            values = pd.Series(pd.unique(s.dropna().astype(str)))
+        else:
+            continue
+        if len(values) == 0:
+            continue
+        parsed, how = parse_number_text(values, decimal_comma_hint)
+        if parsed is None:
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            num = parsed.to_numpy()[s.cat.codes.to_numpy()]
+            num[s.cat.codes.to_numpy() < 0] = np.nan
+        else:
+            mapping = dict(zip(values, parsed))
+            num = s.astype(str).map(mapping).where(s.notna()).to_numpy(dtype=float)
+        bad = s.notna().to_numpy() & np.isnan(num)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            raw.warnings.append(f"column '{col}': {len(idx)} value(s) are not numbers and are treated as missing "
+                                f"(e.g. '{s.iloc[idx[0]]}' on line {raw.line_of(idx[0])})")
+        df[col] = num
+        if how:
+            raw.notes.append(f"column '{col}': {how}")
+
+
+def parse_number_text(values: pd.Series, decimal_comma_hint: bool) -> tuple[pd.Series | None, str]:
+    """Parse distinct text values as numbers. None when the column is not numeric (under 90% parse)."""
+    v = values.str.strip()
+    low = v.str.lower()
+    v = v.where(~low.isin(["inf", "+inf", "-inf", "infinity", "-infinity"]), low)
+    stripped = v.str.replace(f"[{CURRENCY}\\s\u00a0'%]", "", regex=True)
+    stripped = stripped.str.replace(r"^\((.*)\)$", r"-\1", regex=True)  # accounting negatives (1,234)
+    has_currency = bool(v.str.contains(f"[{CURRENCY}]", regex=True).any())
+    has_pct = bool(v.str.endswith("%").any())
+    looks = stripped.str.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*([eE][+-]?\d+)?|[+-]?(inf|infinity)")
+    if looks.mean() < 0.9:
+        return None, ""
+    both = stripped.str.contains(",") & stripped.str.contains(r"\.")
+    comma_only = stripped.str.contains(",") & ~both
+    dot_only = stripped.str.contains(r"\.") & ~both
+    if both.any():
+        last_comma = stripped[both].str.rfind(",")
+        last_dot = stripped[both].str.rfind(".")
+        decimal = "," if (last_comma > last_dot).mean() > 0.5 else "."
+    elif comma_only.any():
+        thousands_like = stripped[comma_only].str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+").all()
+        decimal = "." if thousands_like and not decimal_comma_hint else ","
+    else:
+        multi_dot = dot_only.any() and stripped[dot_only].str.fullmatch(r"[+-]?\d{1,3}(\.\d{3}){2,}").all()
+        decimal = "," if multi_dot else "."
+    if decimal == ",":
+        text = stripped.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = stripped.str.replace(",", "", regex=False)
+    out = pd.to_numeric(text, errors="coerce")
+    if out.notna().mean() < 0.9:
+        return None, ""
+    how = []
+    if decimal == "," and (comma_only.any() or both.any()):
+        how.append("decimal comma")
+    if (decimal == "." and (comma_only.any() or both.any())) or (decimal == "," and both.any()):
+        how.append("thousands separators removed")
+    if has_currency:
+        how.append("currency symbols removed")
+    if has_pct:
+        how.append("percent signs removed")
+    return out.astype(float), ", ".join(how) + (" when reading numbers" if how else "")
