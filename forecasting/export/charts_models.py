@@ -25,8 +25,10 @@ HISTORY_COLOR = "#222222"
 
 
 def esc(text: Any) -> str:
-    """Escape a user string for a plotly label (titles, legends and hover text accept some HTML)."""
-    return html.escape(str(text), quote=True)
+    """Escape a user string for a plotly label (titles, legends and hover text accept some HTML tags).
+
+    ``<``, ``>`` and ``&`` are enough to stop tags; plotly shows ``&quot;`` literally, so quotes stay."""
+    return html.escape(str(text), quote=False)
 
 
 def levels_in(frame: pd.DataFrame) -> list[int]:

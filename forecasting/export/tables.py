@@ -89,3 +89,100 @@ def _excel_ready(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = s.map(lambda v: v if isinstance(v, (str, int, float, bool, type(None), pd.Timestamp))
                              else str(v))
     return out
+
+
+# ---------------------------------------------------------------- result tables
+
+LOWER_IS_BETTER = ("mae", "rmse", "mape", "smape", "mase", "rmsse", "wape", "pinball")
+RANK_METRICS = ("mase", "rmsse", "wape", "mae", "rmse", "smape")
+
+
+def rank_metric(metrics: pd.DataFrame) -> str | None:
+    """The metric models are ranked by: the first of MASE, RMSSE, WAPE, MAE … that has values."""
+    for m in RANK_METRICS:
+        if m in metrics.columns and metrics[m].notna().any():
+            return m
+    return None
+
+
+def win_counts(metrics: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """How many series each model wins (lowest ``metric``; ties go to the model listed first).
+
+    Returns ``model, wins, share`` sorted by wins; models that never win are listed with 0."""
+    metric = metric or rank_metric(metrics)
+    models = list(pd.unique(metrics["model"])) if "model" in metrics else []
+    if metric is None or metrics.empty:
+        return pd.DataFrame({"model": models, "wins": 0, "share": 0.0})
+    valid = metrics.dropna(subset=[metric])
+    best = valid.loc[valid.groupby("unique_id", sort=False)[metric].idxmin(), "model"]
+    counts = best.value_counts().reindex(models, fill_value=0)
+    out = pd.DataFrame({"model": counts.index, "wins": counts.to_numpy().astype(int)})
+    n = max(int(valid["unique_id"].nunique()), 1)
+    out["share"] = out["wins"] / n
+    return out.sort_values("wins", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def best_per_series(metrics: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """For each series the winning model and its score (``unique_id, model, <metric>``)."""
+    metric = metric or rank_metric(metrics)
+    if metric is None or metrics.empty:
+        return pd.DataFrame(columns=["unique_id", "model"])
+    valid = metrics.dropna(subset=[metric])
+    return valid.loc[valid.groupby("unique_id", sort=False)[metric].idxmin(), ["unique_id", "model", metric]] \
+        .reset_index(drop=True)
+
+
+def quality_table(dataset) -> pd.DataFrame:
+    """A per-series data-quality summary: span, length, missing values, zeros, negatives, level."""
+    df = dataset.df
+    g = df.groupby("unique_id", sort=False)["y"]
+    out = pd.DataFrame({
+        "first_date": df.groupby("unique_id", sort=False)["ds"].min(),
+        "last_date": df.groupby("unique_id", sort=False)["ds"].max(),
+        "periods": g.size(),
+        "missing_values": g.apply(lambda s: int(s.isna().sum())),
+        "zero_share": g.apply(lambda s: float((s == 0).mean())),
+        "negative_values": g.apply(lambda s: int((s < 0).sum())),
+        "mean": g.mean(),
+        "std": g.std(),
+    }).reset_index()
+    return dataset.restore_ids(out)
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """Dict/list cells (model settings) become JSON text so every writer can store them."""
+    import json
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, (dict, list, tuple))).any():
+            out[col] = out[col].map(lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list, tuple)) else v)
+    return out
+
+
+def _restore(dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    return _flat(dataset.restore_ids(frame.rename(columns={"ds": "date"})))
+
+
+def export_tables(dataset, forecast_result=None, backtest_result=None,
+                  quality: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The frames every download is built from, with the analyst's id columns and ``date``.
+
+    Keys (also the Excel sheet names): ``forecasts``, ``metrics``, ``leaderboard``, ``backtest``,
+    ``settings``, ``data quality`` — only those with content."""
+    out: dict[str, pd.DataFrame] = {}
+    if forecast_result is not None:
+        out["forecasts"] = _restore(dataset, forecast_result.forecasts)
+    if backtest_result is not None:
+        out["metrics"] = _restore(dataset, backtest_result.metrics)
+        if backtest_result.summary is not None and len(backtest_result.summary):
+            out["leaderboard"] = _flat(backtest_result.summary)
+        out["backtest"] = _restore(dataset, backtest_result.forecasts)
+    settings = getattr(forecast_result, "settings", None) if forecast_result is not None else None
+    if settings is not None and len(settings):
+        out["settings"] = _restore(dataset, settings)
+    elif backtest_result is not None:
+        cols = [c for c in ("unique_id", "model", "settings", "fallback", "notes") if c in backtest_result.metrics]
+        out["settings"] = _restore(dataset, backtest_result.metrics[cols])
+    out["data quality"] = _flat(quality) if quality is not None else quality_table(dataset)
+    return out

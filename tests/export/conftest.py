@@ -66,3 +66,34 @@ def backtest_frame(dataset):
 @pytest.fixture
 def forecast_frame(dataset):
     return make_forecast_frame(dataset)
+
+
+def make_results(dataset):
+    """Duck-typed BacktestResult / ForecastResult holding the synthetic frames (same attributes)."""
+    from types import SimpleNamespace
+
+    from forecasting.evaluation.metrics import all_metrics
+
+    bt = make_backtest_frame(dataset)
+    rows = []
+    for (uid, model), g in bt.groupby(["unique_id", "model"], sort=False):
+        m = all_metrics(g["actual"].to_numpy(), g["forecast"].to_numpy(),
+                        bands={80: (g["lo_80"].to_numpy(), g["hi_80"].to_numpy())})
+        rows.append({"unique_id": uid, "model": model, **m, "mase": m["mae"] / 5,
+                     "settings": "season_length=12", "fallback": ""})
+    metrics = pd.DataFrame(rows)
+    summary = metrics.groupby("model", sort=False)[["mae", "rmse", "mase"]].mean().reset_index()
+    info = {"seed": 7, "device": "cpu", "config": {"horizon": 6, "windows": 2, "models": ["seasonal_naive", "drift"]},
+            "versions": {"pandas": pd.__version__}, "cancelled": False}
+    btr = SimpleNamespace(forecasts=bt, metrics=metrics, summary=summary, info=info, total=None)
+    fc = make_forecast_frame(dataset)
+    settings = pd.DataFrame({"unique_id": dataset.series_ids, "model": "seasonal_naive",
+                             "settings": [{"season_length": 12}] * dataset.n_series, "fallback": ""})
+    fr = SimpleNamespace(forecasts=fc, settings=settings, info={"seed": 7, "device": "cpu",
+                                                                  "config": {"horizon": 6, "model": "seasonal_naive"}})
+    return btr, fr
+
+
+@pytest.fixture
+def results(dataset):
+    return make_results(dataset)
