@@ -1,0 +1,5 @@
+"""Deep forecasting models (PyTorch): LSTM, GRU and Transformer on one shared training base.
+
+Import the model classes from their modules (``forecasting.models.deep.lstm`` …); importing this package
+does not import torch.
+"""

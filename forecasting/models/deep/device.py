@@ -1,0 +1,94 @@
+"""Device choice (CUDA, then Apple MPS, then CPU, with an override), CUDA speed settings, threads, seeds."""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from typing import Iterator
+
+from forecasting.errors import ConfigError
+
+
+def choose_device(requested: str | None = "auto"):
+    """``"auto"`` picks CUDA, then MPS, then CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` force one."""
+    import torch
+
+    req = (requested or "auto").strip().lower()
+    if req == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(req)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{requested}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device '{requested}' asked for, but no CUDA GPU is available here; use device=auto or cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device '{requested}' asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"device '{requested}' asked for, but Apple MPS is not available here")
+    elif dev.type != "cpu":
+        raise ConfigError(f"unsupported device '{requested}'; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def describe(dev) -> str:
+    """Human name of the device for results: ``cpu``, ``cuda:0 (NVIDIA H100 …)``, ``mps``."""
+    import torch
+
+    if dev.type == "cuda":
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})"
+    return dev.type
+
+
+def enable_fast_math(dev) -> None:
+    """TF32 matmuls and cuDNN autotuning on CUDA (no effect elsewhere)."""
+    import torch
+
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def autocast(dev, enabled: bool = True):
+    """bf16 autocast on CUDA GPUs that support it; a no-op context elsewhere."""
+    import torch
+
+    if enabled and dev.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def in_worker_process() -> bool:
+    return multiprocessing.current_process().name != "MainProcess" or bool(os.environ.get("DASK_WORKER_NAME"))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[int]:
+    """Set torch's intra-op threads for the duration (1 inside a process pool unless told otherwise)."""
+    import torch
+
+    if n is None:
+        n = 1 if in_worker_process() else max(1, min(4, os.cpu_count() or 1))
+    if int(n) < 1:
+        raise ConfigError(f"num_threads must be at least 1, got {n}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield int(n)
+    finally:
+        torch.set_num_threads(before)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(int(seed))

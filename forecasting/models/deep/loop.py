@@ -1,0 +1,229 @@
+"""The training loop: AdamW, warm-up + cosine learning-rate schedule, gradient clipping, early stopping on
+the validation windows keeping the best weights, a NaN-loss guard, CUDA out-of-memory retries, progress.
+
+Windows are gathered from flat tensors already on the device (see ``windows.py``), so a GPU is not
+starved by host-side batching.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from forecasting.errors import SalesCastError
+from forecasting.models.deep.device import autocast
+from forecasting.models.deep.network import ForecastNet, pinball_loss
+from forecasting.progress import Cancelled, ProgressCallback, report
+
+
+class TrainingError(SalesCastError):
+    """Training could not produce a usable network (diverged, or out of memory even at a small batch)."""
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    patience: int
+    grad_clip: float
+    steps_per_epoch: int | None
+    max_steps: int | None
+    seed: int
+    amp: bool = True
+    max_nan_retries: int = 3
+    min_batch_size: int = 8
+
+
+@dataclass
+class DeviceData:
+    """The panel's flat arrays as tensors on the training device."""
+    y: torch.Tensor       # [N]
+    mask: torch.Tensor    # [N]
+    feats: torch.Tensor   # [N, F]
+    sid: torch.Tensor     # [N]
+    lookback: int
+    horizon: int
+
+    @classmethod
+    def from_panel(cls, panel, lookback: int, horizon: int, device) -> "DeviceData":
+        return cls(torch.as_tensor(panel.y, device=device), torch.as_tensor(panel.mask, device=device),
+                   torch.as_tensor(panel.feats, device=device), torch.as_tensor(panel.sid, device=device),
+                   lookback, horizon)
+
+    def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        L, H = self.lookback, self.horizon
+        idx = starts[:, None] + torch.arange(L + H, device=starts.device)[None, :]   # [B, L + H]
+        y, m, f = self.y[idx], self.mask[idx], self.feats[idx]
+        return y[:, :L], m[:, :L], f[:, :L], f[:, L:], self.sid[starts], y[:, L:], m[:, L:]
+
+
+@dataclass
+class TrainReport:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val_loss: float | None = None
+    best_epoch: int = 0
+    epochs_run: int = 0
+    steps: int = 0
+    windows_seen: int = 0
+    train_seconds: float = 0.0
+    batch_size: int = 0
+    learning_rate: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    stopped: str = "max_epochs"
+
+
+def _schedule(total_steps: int):
+    warm = max(1, int(0.05 * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = min(1.0, (step - warm) / max(1, total_steps - warm))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+    return factor
+
+
+def evaluate(net: ForecastNet, data: DeviceData, starts: torch.Tensor, quantiles: torch.Tensor,
+             batch_size: int, amp: bool = True) -> tuple[float, torch.Tensor | None]:
+    """Mean pinball loss over the windows at ``starts`` and their predictions [n, H, Q] (eval mode)."""
+    if len(starts) == 0:
+        return float("nan"), None
+    net.eval()
+    total, weight, preds = 0.0, 0.0, []
+    with torch.no_grad():
+        for i in range(0, len(starts), batch_size * 4):
+            yi, mi, fi, fo, sid, yt, mt = data.batch(starts[i:i + batch_size * 4])
+            with autocast(yi.device, amp):
+                p = net(yi, mi, fi, fo, sid)
+            w = float(mt.sum())
+            total += float(pinball_loss(p, yt, mt, quantiles)) * w
+            weight += w
+            preds.append(p.float())
+    return (total / weight if weight else float("nan")), torch.cat(preds)
+
+
+def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_starts: np.ndarray,
+          quantiles: list[float], cfg: TrainConfig, *, progress: ProgressCallback | None = None,
+          name: str = "model") -> TrainReport:
+    dev = data.y.device
+    q = torch.tensor(quantiles, dtype=torch.float32, device=dev)
+    tr = torch.as_tensor(train_starts, device=dev)
+    va = torch.as_tensor(val_starts, device=dev)
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    rep = TrainReport(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate)
+    n = len(tr)
+    per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    if cfg.steps_per_epoch:
+        per_epoch = min(per_epoch, int(cfg.steps_per_epoch))
+    epochs = cfg.max_epochs
+    if cfg.max_steps:
+        epochs = min(epochs, math.ceil(cfg.max_steps / per_epoch))
+    lr = cfg.learning_rate
+
+    def make_opt(lr_now: float, total: int):
+        opt = torch.optim.AdamW(net.parameters(), lr=lr_now, weight_decay=cfg.weight_decay)
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total))
+
+    opt, sched = make_opt(lr, epochs * per_epoch)
+    best_state = copy.deepcopy(net.state_dict())
+    good_state = best_state
+    best, since_best, nan_events, epoch = math.inf, 0, 0, 0
+    t0 = time.perf_counter()
+    while epoch < epochs:
+        try:
+            net.train()
+            perm = torch.randperm(n, generator=gen)[: per_epoch * rep.batch_size].to(dev)
+            loss_sum, loss_w, diverged = 0.0, 0.0, False
+            for b in range(0, len(perm), rep.batch_size):
+                if cfg.max_steps and rep.steps >= cfg.max_steps:
+                    break
+                yi, mi, fi, fo, sid, yt, mt = data.batch(tr[perm[b:b + rep.batch_size]])
+                with autocast(dev, cfg.amp):
+                    pred = net(yi, mi, fi, fo, sid)
+                loss = pinball_loss(pred, yt, mt, q)
+                opt.zero_grad(set_to_none=True)
+                if not torch.isfinite(loss):
+                    diverged = True
+                    break
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                if not torch.isfinite(gnorm):
+                    diverged = True
+                    break
+                opt.step()
+                sched.step()
+                rep.steps += 1
+                rep.windows_seen += len(yi)
+                loss_sum += float(loss.detach()) * len(yi)
+                loss_w += len(yi)
+            val_loss, _ = evaluate(net, data, va, q, rep.batch_size, cfg.amp)
+            train_loss = loss_sum / loss_w if loss_w else float("nan")
+            if not diverged and len(va) and not math.isfinite(val_loss):
+                diverged = True
+        except torch.cuda.OutOfMemoryError:
+            if rep.batch_size // 2 < cfg.min_batch_size:
+                raise TrainingError(f"{name}: CUDA ran out of memory even at batch size {rep.batch_size}; "
+                                    "use a smaller hidden_size or input_size, or device=cpu") from None
+            net.load_state_dict(good_state)
+            torch.cuda.empty_cache()
+            msg = f"CUDA out of memory at batch size {rep.batch_size}; retrying epoch {epoch + 1} with {rep.batch_size // 2}"
+            rep.notes.append(msg)
+            report(progress, "train", epoch, epochs, f"{name}: {msg}", epoch=epoch, oom_retry=True)
+            rep.batch_size //= 2
+            continue
+        if diverged:
+            nan_events += 1
+            net.load_state_dict(good_state)
+            if nan_events > cfg.max_nan_retries:
+                raise TrainingError(
+                    f"{name}: training diverged (loss became NaN or infinite) at epoch {epoch + 1}, even after "
+                    f"lowering the learning rate {cfg.max_nan_retries} times to {lr:.3g}; check the data for "
+                    "extreme values, or lower learning_rate")
+            lr /= 10.0
+            msg = f"loss became NaN/inf in epoch {epoch + 1}; restored the last good weights, learning rate lowered to {lr:.3g}"
+            rep.notes.append(msg)
+            report(progress, "train", epoch, epochs, f"{name}: {msg}", epoch=epoch, nan_guard=True)
+            opt, sched = make_opt(lr, max(1, (epochs - epoch) * per_epoch))
+            continue
+        epoch += 1
+        rep.epochs_run = epoch
+        good_state = copy.deepcopy(net.state_dict())
+        monitor = val_loss if len(va) else train_loss
+        if monitor < best - 1e-6 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
+            best, since_best, rep.best_epoch = monitor, 0, epoch
+            best_state = good_state
+        else:
+            since_best += 1
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / epoch * (epochs - epoch)
+        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss if len(va) else None,
+               "lr": float(opt.param_groups[0]["lr"]), "seconds": round(elapsed, 3)}
+        rep.history.append(rec)
+        try:
+            report(progress, "train", epoch, epochs,
+                   f"{name} epoch {epoch}/{epochs} · train {train_loss:.4f}"
+                   + (f" · val {val_loss:.4f}" if len(va) else ""),
+                   epoch=epoch, train_loss=train_loss, val_loss=rec["val_loss"], eta_s=round(eta, 1),
+                   device=str(dev))
+        except Cancelled:
+            rep.stopped = "cancelled"
+            rep.notes.append(f"stopped by the user after epoch {epoch}; kept the best weights so far")
+            break
+        if since_best >= cfg.patience:
+            rep.stopped = "early_stopping"
+            break
+        if cfg.max_steps and rep.steps >= cfg.max_steps:
+            rep.stopped = "max_steps"
+            break
+    net.load_state_dict(best_state)
+    rep.best_val_loss = best if math.isfinite(best) else None
+    rep.train_seconds = time.perf_counter() - t0
+    rep.learning_rate = lr
+    return rep

@@ -1,0 +1,250 @@
+"""The shared base of the deep models: a :class:`GlobalModel` that owns everything but the encoder.
+
+A subclass only says how to build its encoder over the lookback (``build_encoder``). The base does the
+windowing (``windows.py``), scaling and features (``data.py``, ``features.py``), global or per-series
+fitting, quantile loss with conformal calibration on the validation windows, the training loop
+(``loop.py``), device choice (``device.py``), seeding, progress and persistence.
+
+Settings (all optional; ``preset`` picks defaults for the device, explicit settings win):
+
+- ``horizon`` H (the backtest passes it; otherwise the network trains at the first ``predict(h)``),
+  ``input_size`` lookback L (default ``max(2H, 2 * season_length)``)
+- ``max_epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``, ``patience``, ``grad_clip``,
+  ``steps_per_epoch``, ``max_steps``, ``val_size``
+- ``hidden_size``, ``num_layers``, ``dropout``, ``context_size``, ``decoder_hidden``, ``emb_dim``
+- ``scaler`` (standard | robust | none), ``window_norm``, ``linear_skip``
+- ``covariates`` (True | False | list), ``holiday_country`` (ISO code or None)
+- ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp``,
+  ``num_threads``, ``random_seed``, ``train_levels`` (quantile levels learnt), ``conformal``, ``progress``
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ConfigError
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, GlobalModel
+from forecasting.models.deep import calibrate
+from forecasting.models.deep.data import prepare
+from forecasting.progress import Cancelled
+
+CPU_PRESET: dict[str, Any] = dict(
+    max_epochs=30, batch_size=256, learning_rate=3e-3, weight_decay=1e-4, patience=5, grad_clip=1.0,
+    hidden_size=32, num_layers=1, dropout=0.1, context_size=8, decoder_hidden=32, emb_dim=4)
+GPU_PRESET: dict[str, Any] = dict(
+    max_epochs=100, batch_size=1024, learning_rate=2e-3, weight_decay=1e-4, patience=10, grad_clip=1.0,
+    hidden_size=128, num_layers=2, dropout=0.1, context_size=16, decoder_hidden=128, emb_dim=8)
+COMMON: dict[str, Any] = dict(
+    horizon=None, input_size=None, steps_per_epoch=None, max_steps=None, val_size=None,
+    scaler="standard", window_norm=True, linear_skip=True, covariates=True, holiday_country="US",
+    local=False, device="auto", amp=True, num_threads=None, random_seed=0, train_levels=(80, 95),
+    conformal=True, progress=None, preset="auto")
+IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length"}
+INT_SETTINGS = ("max_epochs", "batch_size", "patience", "hidden_size", "num_layers", "context_size",
+                "decoder_hidden", "emb_dim")
+
+
+class DeepForecaster(GlobalModel):
+    """Base of LSTM / GRU / Transformer forecasters (see module docstring)."""
+
+    name: ClassVar[str] = "deep"
+    capabilities: ClassVar[Capabilities] = Capabilities(covariates=True, global_model=True, needs_torch=True)
+    extra_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
+        super().__init__(season_length, **settings)
+        if "seed" in settings and "random_seed" not in settings:
+            settings["random_seed"] = settings.pop("seed")
+        known = set(CPU_PRESET) | set(COMMON) | set(self.extra_defaults) | IGNORED
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown} for {self.name}; known: {', '.join(sorted(known - IGNORED))}")
+        self.settings = settings
+        self._pending: tuple[pd.DataFrame, str] | None = None
+        self.net_ = None
+        self.fitted_: dict[str, Any] = {}
+
+    # ----- what subclasses provide -------------------------------------------------------------------
+    def build_encoder(self, input_dim: int, cfg: dict[str, Any]):
+        """Return ``(encoder module, output width)``; the encoder maps [B, L, input_dim] -> [B, width]."""
+        raise NotImplementedError
+
+    # ----- settings ----------------------------------------------------------------------------------
+    def resolved(self, device_type: str = "cpu") -> dict[str, Any]:
+        """All settings: preset for the device, then the class' extras, then what the caller gave."""
+        given = {k: v for k, v in self.settings.items() if k not in IGNORED}
+        preset = str(given.get("preset", "auto")).lower()
+        if preset not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"unknown preset '{preset}'; use auto, cpu or gpu")
+        base = GPU_PRESET if preset == "gpu" or (preset == "auto" and device_type == "cuda") else CPU_PRESET
+        cfg = {**COMMON, **base, **self.extra_defaults, **given}
+        for k in INT_SETTINGS:
+            try:
+                cfg[k] = int(cfg[k])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{self.name}: {k} must be a whole number, got {cfg[k]!r}") from None
+            if cfg[k] < (0 if k == "emb_dim" else 1):
+                raise ConfigError(f"{self.name}: {k} must be positive, got {cfg[k]}")
+        for k in ("learning_rate", "weight_decay", "grad_clip", "dropout"):
+            try:
+                cfg[k] = float(cfg[k])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{self.name}: {k} must be a number, got {cfg[k]!r}") from None
+            if not math.isfinite(cfg[k]) or cfg[k] < 0 or (k == "learning_rate" and cfg[k] == 0):
+                raise ConfigError(f"{self.name}: {k} must be a finite positive number, got {cfg[k]}")
+        if not 0 <= cfg["dropout"] < 1:
+            raise ConfigError(f"{self.name}: dropout must be in [0, 1), got {cfg['dropout']}")
+        levels = cfg["train_levels"]
+        cfg["train_levels"] = tuple(sorted({int(l) for l in ([levels] if np.isscalar(levels) else levels)}))
+        if any(not 0 < l < 100 for l in cfg["train_levels"]):
+            raise ConfigError(f"{self.name}: train_levels must lie between 0 and 100, got {levels}")
+        return cfg
+
+    def lookback(self, cfg: dict[str, Any], horizon: int) -> int:
+        L = cfg["input_size"] or max(2 * horizon, 2 * self.season_length, 8)
+        if int(L) < 1:
+            raise ConfigError(f"{self.name}: input_size must be positive, got {L}")
+        return int(L)
+
+    @staticmethod
+    def quantiles(levels: Sequence[int]) -> list[float]:
+        qs = {0.5}
+        for l in levels:
+            qs |= {round(0.5 - l / 200, 6), round(0.5 + l / 200, 6)}
+        return sorted(qs)
+
+    # ----- GlobalModel protocol ----------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, freq: str) -> "DeepForecaster":
+        from forecasting.models.deep.device import choose_device
+
+        cfg = self.resolved(choose_device(self.settings.get("device", "auto")).type)
+        if cfg["local"]:
+            from forecasting.models.deep.local import fit_local
+
+            self.local_ = fit_local(self, df, freq)
+            return self
+        if cfg["horizon"] is None:
+            self._pending = (df, freq)       # horizon unknown yet: train at the first predict(h)
+            return self
+        self._train(df, freq, int(cfg["horizon"]))
+        return self
+
+    def predict(self, h: int, futr_df: pd.DataFrame | None = None,
+                levels: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
+        h = int(h)
+        if h < 1:
+            raise ConfigError(f"horizon must be at least 1, got {h}")
+        if getattr(self, "local_", None) is not None:
+            from forecasting.models.deep.local import predict_local
+
+            return predict_local(self.local_, h, futr_df, levels)
+        if self.net_ is None or h > self.fitted_["horizon"]:
+            if self._pending is None:
+                if self.net_ is None:
+                    raise ConfigError(f"{self.name} is not fitted; call fit first")
+                raise ConfigError(f"{self.name} was trained for horizon {self.fitted_['horizon']} and cannot "
+                                  f"forecast {h} periods; retrain it with horizon={h}")
+            self._train(*self._pending, h)
+        from forecasting.models.deep.predict import forecast
+
+        return forecast(self, h, futr_df, levels)
+
+    def fitted_settings(self) -> dict[str, Any]:
+        return dict(self.fitted_)
+
+    @classmethod
+    def test_params(cls) -> dict[str, Any]:
+        return dict(max_epochs=2, batch_size=64, hidden_size=8, context_size=4, decoder_hidden=8, emb_dim=2,
+                    device="cpu", num_threads=1, random_seed=0)
+
+    # ----- training ----------------------------------------------------------------------------------
+    def build_net(self, cfg: dict[str, Any], lookback: int, horizon: int, n_feats: int, n_series: int):
+        from forecasting.models.deep.network import ForecastNet
+
+        encoder, width = self.build_encoder(ForecastNet.input_dim(n_feats, cfg["emb_dim"]), cfg)
+        return ForecastNet(encoder, width, lookback=lookback, horizon=horizon, n_feats=n_feats,
+                           n_series=n_series, n_quantiles=len(self.quantiles(cfg["train_levels"])),
+                           emb_dim=cfg["emb_dim"], context_size=cfg["context_size"],
+                           decoder_hidden=cfg["decoder_hidden"], dropout=cfg["dropout"],
+                           window_norm=bool(cfg["window_norm"]), linear_skip=bool(cfg["linear_skip"]))
+
+    def _train(self, df: pd.DataFrame, freq: str, horizon: int) -> None:
+        import torch
+
+        from forecasting.models.deep import device as dv
+        from forecasting.models.deep.loop import DeviceData, TrainConfig, train
+        from forecasting.models.deep.windows import window_starts
+
+        dev = dv.choose_device(self.settings.get("device", "auto"))
+        cfg = self.resolved(dev.type)
+        L = self.lookback(cfg, horizon)
+        prep = prepare(df, freq, lookback=L, horizon=horizon, covariates=cfg["covariates"],
+                       scaler=cfg["scaler"], holiday_country=cfg["holiday_country"], val_size=cfg["val_size"])
+        panel = prep.panel
+        train_starts, val_starts = window_starts(panel, horizon, prep.val_sizes, prep.min_obs)
+        seed = int(cfg["random_seed"] or 0)
+        with dv.torch_threads(cfg["num_threads"]) as threads:
+            dv.enable_fast_math(dev)
+            dv.seed_everything(seed)
+            net = self.build_net(cfg, L, horizon, panel.n_feats, panel.n_series).to(dev)
+            data = DeviceData.from_panel(panel, L, horizon, dev)
+            tcfg = TrainConfig(max_epochs=cfg["max_epochs"], batch_size=cfg["batch_size"],
+                               learning_rate=cfg["learning_rate"], weight_decay=cfg["weight_decay"],
+                               patience=cfg["patience"], grad_clip=cfg["grad_clip"],
+                               steps_per_epoch=cfg["steps_per_epoch"], max_steps=cfg["max_steps"], seed=seed,
+                               amp=bool(cfg["amp"]))
+            qs = self.quantiles(cfg["train_levels"])
+            try:
+                rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
+            except Cancelled:
+                raise
+            from forecasting.models.deep.loop import evaluate
+
+            val_loss, val_pred = evaluate(net, data, torch.as_tensor(val_starts, device=dev),
+                                          torch.tensor(qs, device=dev), tcfg.batch_size, tcfg.amp)
+            idx = val_starts[:, None] + np.arange(L, L + horizon)[None, :]
+            cal = calibrate.ValidationSet(
+                pred=val_pred.cpu().numpy() if val_pred is not None else np.zeros((0, horizon, len(qs))),
+                target=panel.y[idx], mask=panel.mask[idx])
+            # inputs of the forecast: the last L positions of every series
+            from forecasting.models.deep.windows import last_windows
+
+            tail = last_windows(panel)[:, None] + np.arange(L)[None, :]
+        self.net_ = net.eval()
+        self.device_ = dev
+        self.config_ = {k: v for k, v in cfg.items() if k != "progress"}
+        self.state_ = dict(freq=freq, horizon=horizon, lookback=L, quantiles=qs, series_ids=panel.series_ids,
+                           scale=prep.scale, cov_names=prep.cov_names, cov_stats=prep.cov_stats,
+                           cal_names=prep.cal_names, last_ds=prep.last_ds, tail_y=panel.y[tail],
+                           tail_m=panel.mask[tail], tail_f=panel.feats[tail], n_feats=panel.n_feats,
+                           validation=cal)
+        self.fitted_ = dict(
+            device=dv.describe(dev), threads=threads, horizon=horizon, input_size=L, epochs_run=rep.epochs_run,
+            best_epoch=rep.best_epoch, best_val_loss=rep.best_val_loss, stopped=rep.stopped,
+            train_windows=int(len(train_starts)), val_windows=int(len(val_starts)),
+            windows_per_s=rep.windows_seen / rep.train_seconds if rep.train_seconds else None,
+            seconds_per_epoch=rep.train_seconds / rep.epochs_run if rep.epochs_run else None,
+            train_seconds=rep.train_seconds, steps=rep.steps, batch_size=rep.batch_size,
+            learning_rate=rep.learning_rate, covariates=prep.cov_names, calendar_features=prep.cal_names,
+            parameters=int(sum(p.numel() for p in net.parameters())), seed=seed, history=rep.history,
+            notes=rep.notes, preset="gpu" if cfg["batch_size"] == GPU_PRESET["batch_size"] else "cpu")
+        self._pending = (df, freq) if self.settings.get("horizon") is None else None
+
+    # ----- persistence -------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        from forecasting.models.deep.persist import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "DeepForecaster":
+        from forecasting.models.deep.persist import load
+
+        return load(cls, path)
+
+    def settings_json(self) -> str:
+        return json.dumps({k: v for k, v in self.config_.items()}, default=str)
