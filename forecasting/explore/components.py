@@ -1,0 +1,53 @@
+"""Decomposition components of many series as one long table (the CLI output and the page download)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from forecasting.data.contract import ID, Dataset
+from forecasting.explore.decompose import decompose
+from forecasting.explore.prep import to_series
+from forecasting.progress import Cancelled, ProgressCallback, report
+
+
+@dataclass
+class Components:
+    frame: pd.DataFrame                            # unique_id, date, y, trend, seasonal…, resid, imputed
+    periods: dict[str, list[int]]                  # series -> periods used
+    notes: dict[str, list[str]] = field(default_factory=dict)   # series -> what happened (fallbacks…)
+    detected: bool = False                         # periods were detected, not given
+
+
+def components(frame: pd.DataFrame, freq: str | None, method: str = "stl", periods: list[float] | None = None,
+               model: str = "additive", robust: bool = False,
+               progress: ProgressCallback | None = None) -> Components:
+    """Decompose every series of a long frame; the seasonal columns are the union over series."""
+    parts, used, notes = [], {}, {}
+    ids = list(pd.unique(frame[ID]))
+    try:
+        for i, uid in enumerate(ids):
+            dec = decompose(to_series(frame, uid), freq, method, periods, model, robust)
+            f = dec.frame.reset_index().rename(columns={"ds": "date"})
+            f.insert(0, ID, uid)
+            parts.append(f)
+            used[uid] = dec.periods
+            notes[uid] = [n for n in dec.notes if not n.startswith("detected period")]
+            report(progress, "decompose", i + 1, len(ids), f"series {i + 1}/{len(ids)} · {dec.method}")
+    except Cancelled:
+        pass
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[ID, "date", "y", "trend", "resid"])
+    seasonal = sorted({c for c in out.columns if c.startswith("seasonal")},
+                      key=lambda c: (c != "seasonal", int(c.split("_")[1]) if "_" in c else 0))
+    out = out[[ID, "date", "y", "trend", *seasonal, "resid", "imputed"]]
+    return Components(out, used, notes, periods is None)
+
+
+def dataset_components(dataset: Dataset, series: str | None = None, **kwargs) -> Components:
+    """:func:`components` on a dataset (one series of it when ``series`` is given), ids restored."""
+    frame = dataset.df
+    if series is not None:
+        frame = frame[frame[ID] == series]
+    comp = components(frame, dataset.freq, **kwargs)
+    comp.frame = dataset.restore_ids(comp.frame)
+    return comp
