@@ -143,3 +143,24 @@ def coarser_choices(freq: str) -> list[str]:
 
 def full_range(start: pd.Timestamp, end: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq=freq)
+
+
+def period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """An integer period number per date on the ``freq`` grid (consecutive periods differ by one).
+
+    Used to count and locate gaps and to give seasonal positions without building a grid per series."""
+    d = pd.DatetimeIndex(ds)
+    if freq.startswith("MS"):
+        return (d.year * 12 + d.month - 1).to_numpy(dtype=np.int64)
+    if freq.startswith("QS"):
+        a = MONTHS.index(freq.split("-")[1]) if "-" in freq else 0
+        return ((d.year * 12 + d.month - 1 - a) // 3).to_numpy(dtype=np.int64)
+    if freq.startswith("YS"):
+        return d.year.to_numpy(dtype=np.int64)
+    if freq == "B":
+        days = d.to_numpy().astype("datetime64[D]")
+        return np.busday_count(np.datetime64("1970-01-05"), days).astype(np.int64)
+    if freq.startswith("W"):
+        return (d.normalize().to_numpy().view("i8") // DAY_NS + 3) // 7  # 1970-01-01 is a Thursday
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value
+    return d.to_numpy().view("i8") // step
