@@ -60,3 +60,117 @@ def read_upload(data: bytes, filename: str, sheet: str | None = None):
     from forecasting.data.sniff import read_raw
 
     return read_raw(data, filename=filename, sheet=sheet)
+
+
+# ---------------------------------------------------------------- results of the Models / Forecast pages
+# Results live in this session's st.session_state, keyed by a hash of the dataset and the config:
+# re-running with the same data and settings is instant, and no session sees another's results.
+
+RESULTS = "results"
+MAX_CACHED = 6
+
+
+def dataset_fingerprint(ds) -> str:
+    """A hash of the long frame and what describes it (frequency, names): equal data, equal hash."""
+    import hashlib
+
+    import pandas as pd
+
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(ds.df, index=False).to_numpy().tobytes())
+    h.update(repr((list(ds.df.columns), ds.freq, ds.target_col, ds.date_col, list(ds.id_cols))).encode())
+    return h.hexdigest()[:20]
+
+
+def config_fingerprint(cfg) -> str:
+    """A hash of a config dataclass; callables inside it (progress hooks) are left out."""
+    import dataclasses
+    import hashlib
+    import json
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0])) if not callable(x)}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    data = clean(dataclasses.asdict(cfg)) | {"type": type(cfg).__name__}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()[:20]
+
+
+def cached_result(kind: str, key: str):
+    """The finished result of ``kind`` ("backtest" / "forecast") for ``key`` in this session, or None."""
+    entry = st.session_state.get(RESULTS, {}).get(kind, {}).get(key)
+    return entry
+
+
+def store_result(kind: str, key: str, result) -> None:
+    """Keep ``result`` for ``key`` (and as the latest of ``kind``); at most MAX_CACHED per kind."""
+    store = st.session_state.setdefault(RESULTS, {}).setdefault(kind, {})
+    store.pop(key, None)
+    store[key] = result
+    while len(store) > MAX_CACHED:
+        store.pop(next(iter(store)))
+    st.session_state[f"latest_{kind}"] = key
+
+
+def latest_result(kind: str):
+    """The result most recently stored for ``kind`` in this session (finished or stopped), or None."""
+    key = st.session_state.get(f"latest_{kind}")
+    return cached_result(kind, key) if key else None
+
+
+class ProgressPanel:
+    """A progress bar with series done, current step, elapsed time and ETA; a stop button above it.
+
+    Use as the ``progress`` callback of a library call. Any click while the work runs (the stop button
+    or another widget) makes Streamlit ask to rerun the script; the panel turns that request into
+    :class:`~forecasting.progress.Cancelled`, so the library returns the results so far, and
+    :meth:`resume` re-raises the rerun once those results are stored."""
+
+    def __init__(self, label: str, stop_label: str = "Stop"):
+        import time
+
+        self.start = time.monotonic()
+        self.label = label
+        self.stop_button = st.button(stop_label, key=f"stop_{label}", help="Stop; the results so far are kept")
+        self.bar = st.progress(0.0, text=f"{label}: starting …")
+        self.detail = st.empty()
+        self.events: list = []             # training events (epoch, losses, device) for the charts
+        self.pending: BaseException | None = None
+        self.cancelled = False
+
+    def __call__(self, ev) -> None:
+        import time
+
+        from forecasting.progress import Cancelled
+
+        if ev.extra.get("epoch") is not None and "train_loss" in ev.extra:
+            self.events.append({"stage": ev.stage, "message": ev.message, **ev.extra})
+        if self.pending is not None:
+            raise Cancelled()
+        elapsed = time.monotonic() - self.start
+        frac = ev.fraction
+        eta = f" · about {elapsed * (1 - frac) / frac:.0f}s left" if frac and ev.stage != "train" else ""
+        count = f"{ev.done:g}/{ev.total:g} · " if ev.total and ev.stage != "train" else ""
+        text = f"{self.label}: {count}{ev.message} · {elapsed:.0f}s elapsed{eta}"
+        try:
+            if ev.stage == "train":
+                self.detail.caption(text)
+            else:
+                self.bar.progress(frac or 0.0, text=text)
+        except BaseException as exc:  # Streamlit's rerun/stop request arrives at an st.* call
+            if type(exc).__name__ in ("RerunException", "StopException"):
+                self.pending, self.cancelled = exc, True
+                raise Cancelled() from None
+            raise
+
+    def done(self) -> None:
+        self.bar.empty()
+        self.detail.empty()
+
+    def resume(self) -> None:
+        """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""
+        if self.pending is not None:
+            raise self.pending

@@ -370,16 +370,10 @@ def write_zip(path, dataset, forecast_result=None, backtest_result=None, explore
 
 
 def figure_png(fig, width: int = 1000, height: int = 500) -> bytes:
-    """PNG bytes of a figure through the Explore helper's exporter (kaleido + Chromium)."""
+    """PNG bytes of a figure through the shared exporter (kaleido + Chromium), or ExportUnavailable."""
+    from forecasting.export.figures import FigureExportError, to_png
+
     try:
-        from forecasting.export.figures import figure_png as _png
-    except ImportError:
-        _png = None
-    try:
-        if _png is not None:
-            return _png(fig, width=width, height=height)
-        return fig.to_image(format="png", width=width, height=height)
-    except SalesCastError:
-        raise
-    except Exception as exc:
-        raise ExportUnavailable(f"PNG export is unavailable here ({type(exc).__name__}: {str(exc)[:160]})") from None
+        return to_png(fig, width=width, height=height)
+    except FigureExportError as exc:
+        raise ExportUnavailable(str(exc)) from None
