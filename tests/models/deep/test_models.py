@@ -1,0 +1,110 @@
+"""LSTM, GRU and Transformer through the GlobalModel protocol: shapes, seeds, learning, persistence."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.errors import ConfigError, DataError
+from forecasting.models.registry import create_model, get_model_class
+
+from .helpers import TINY, split, weekly_panel
+
+NETS = ["lstm", "gru", "transformer"]
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_output_frame_shape_order_and_dates(name):
+    train, test = split(weekly_panel(n_series=3, periods=80, promo=True), 7)
+    m = create_model(name, season_length=7, horizon=7, **TINY).fit(train, "D")
+    out = m.predict(7, test.drop(columns="y"), levels=(80, 95))
+    assert list(out.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert len(out) == 21 and out.notna().all().all()
+    pd.testing.assert_frame_equal(out[["unique_id", "ds"]], test[["unique_id", "ds"]], check_dtype=False)
+    assert (out["lo-95"] <= out["lo-80"] + 1e-6).all() and (out["lo-80"] <= out["mean"]).all()
+    assert (out["mean"] <= out["hi-80"]).all() and (out["hi-80"] <= out["hi-95"] + 1e-6).all()
+    fs = m.fitted_settings()
+    assert fs["device"] == "cpu" and fs["epochs_run"] == 2 and len(fs["history"]) == 2
+    assert {"epoch", "train_loss", "val_loss"} <= set(fs["history"][0]) and fs["covariates"] == ["promo"]
+    assert m.predict(3, test.drop(columns="y"))["ds"].nunique() == 3      # a shorter horizon is a prefix
+
+
+def test_same_seed_same_forecast_other_seed_differs():
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    run = lambda seed: create_model("gru", season_length=7, horizon=7, **{**TINY, "random_seed": seed}).fit(train, "D").predict(7)  # noqa: E731
+    a, b, c = run(1), run(1), run(2)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["mean"], c["mean"])
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_planted_weekly_pattern_beats_naive(name):
+    df = weekly_panel(n_series=4, periods=200)
+    train, test = split(df, 14)
+    m = create_model(name, season_length=7, horizon=14, **{**TINY, "max_epochs": 12, "hidden_size": 16,
+                                                            "batch_size": 32}).fit(train, "D")
+    f = m.predict(14).merge(test, on=["unique_id", "ds"])
+    last = train.groupby("unique_id")["y"].last()
+    naive_mae = (f["y"] - f["unique_id"].map(last)).abs().mean()
+    mae = (f["y"] - f["mean"]).abs().mean()
+    assert mae < 0.5 * naive_mae, (mae, naive_mae)
+    cover = ((f["y"] >= f["lo-95"]) & (f["y"] <= f["hi-95"])).mean()
+    assert cover >= 0.8
+
+
+def test_save_load_round_trip(tmp_path):
+    train, test = split(weekly_panel(n_series=2, periods=70, promo=True), 7)
+    m = create_model("transformer", season_length=7, horizon=7, **TINY).fit(train, "D")
+    path = tmp_path / "model.pt"
+    m.save(path)
+    cls = get_model_class("transformer")
+    back = cls.load(path)
+    fut = test.drop(columns="y")
+    pd.testing.assert_frame_equal(m.predict(7, fut, (80, 95)), back.predict(7, fut, (80, 95)))
+    assert back.fitted_settings()["epochs_run"] == 2
+    with pytest.raises(DataError, match="holds a transformer model"):
+        get_model_class("lstm").load(path)
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(DataError, match="cannot read a saved model"):
+        cls.load(tmp_path / "junk.pt")
+
+
+def test_horizon_handling():
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    m = create_model("lstm", season_length=7, horizon=7, **TINY).fit(train, "D")
+    with pytest.raises(ConfigError, match="trained for horizon 7"):
+        m.predict(10)
+    lazy = create_model("lstm", season_length=7, **TINY).fit(train, "D")    # no horizon: trains at predict
+    assert len(lazy.predict(10)) == 20 and lazy.fitted_settings()["horizon"] == 10
+
+
+def test_covariates_needed_in_future_and_clear_setting_errors():
+    train, test = split(weekly_panel(n_series=2, periods=70, promo=True), 7)
+    m = create_model("gru", season_length=7, horizon=7, **TINY).fit(train, "D")
+    with pytest.raises(DataError, match="trained with covariates"):
+        m.predict(7)
+    with pytest.raises(DataError, match="missing for 1 forecast period"):
+        m.predict(7, test.drop(columns="y").iloc[1:])
+    with pytest.raises(ConfigError, match="unknown setting"):
+        create_model("gru", max_epoch=3)
+    with pytest.raises(ConfigError, match="learning_rate must be a finite positive"):
+        create_model("gru", horizon=7, **{**TINY, "learning_rate": float("inf")}).fit(train, "D")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        import torch
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        create_model("gru", horizon=7, **{**TINY, "device": "cuda"}).fit(train, "D")
+
+
+def test_local_fitting_one_network_per_series():
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    m = create_model("gru", season_length=7, horizon=7, local=True, **TINY).fit(train, "D")
+    out = m.predict(7)
+    assert len(out) == 14 and set(m.local_) == {"s0", "s1"}
+    assert m.fitted_settings()["local"] is True
+
+
+def test_transformer_attention_weights():
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    m = create_model("transformer", season_length=7, horizon=7, **TINY).fit(train, "D")
+    att = m.attention()
+    assert len(att) == 2 * 14 and set(att["lag"]) == set(range(1, 15))
+    np.testing.assert_allclose(att.groupby("unique_id")["weight"].sum(), 1.0, rtol=1e-4)
