@@ -117,6 +117,7 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
     notes += prep.notes
     x = prep.y.to_numpy(dtype="float64")
     n = len(x)
+    given = periods is not None
     if periods is None:
         det = detect_periods(prep.y, freq)
         periods = list(det.periods)
@@ -126,7 +127,7 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
         notes.append(f"detected period(s): {', '.join(f'{p:g}' for p in periods)}" if periods
                      else "no seasonal period detected")
     ints = sorted({int(round(p)) for p in periods if round(p) >= 2})
-    if any(p != int(p) for p in periods):
+    if given and any(p != int(p) for p in periods):
         notes.append("fractional periods rounded to whole periods: " + ", ".join(str(p) for p in ints))
     need = {p: 2 * p + (1 if method == "mstl" else 0) for p in ints}   # MSTL wants more than two seasons
     usable = [p for p in ints if n >= need[p]]
