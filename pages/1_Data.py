@@ -1,4 +1,152 @@
+"""Data page: upload a file, map its columns, read the quality report, apply treatments, keep and download
+the cleaned dataset. Thin: widgets -> forecasting.data (ingest, quality) -> tables and one chart."""
+import hashlib
+import io
+
 import streamlit as st
 
+import app_state
+from forecasting.data.frequency import coarser_choices
+from forecasting.data.ingest import build, detect_columns, list_sheets
+from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, Treatments, \
+    apply_treatments, quality_report
+from forecasting.errors import SalesCastError
+from forecasting.export.charts_data import quality_figure
+from forecasting.export.names import download_name
+from forecasting.export.tables import to_csv_bytes
+
+UPLOAD = "data_upload"          # (bytes, filename) of the current upload; None -> the bundled sample
+FILL_LABELS = {"none": "do nothing", "leave": "insert missing periods, leave them empty", "zero": "fill with zero",
+               "ffill": "forward-fill", "interpolate": "interpolate"}
+FREQS = ["h", "D", "B", "W-SUN", "W-MON", "MS", "QS-JAN", "YS-JAN"]
+
+
+def fail(what: str, exc: Exception) -> None:
+    """Show a readable error (never a traceback) and stop the page."""
+    msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
+    st.error(f"{what}: {msg}")
+    st.stop()
+
+
 st.title("Data")
-st.info("This page is being built.")
+st.caption("Upload the sales file you have. SalesCast detects its layout, dates, series and frequency, "
+           "checks its quality and lets you treat gaps and outliers. Every change is listed.")
+
+up = st.file_uploader("Sales file (CSV, TSV, Excel .xlsx or Parquet)", type=["csv", "tsv", "txt", "xlsx", "parquet"],
+                      key="data_uploader")
+if up is not None:
+    app_state.put(UPLOAD, (up.getvalue(), up.name))
+source = app_state.get(UPLOAD)
+if source is None:
+    data, name = app_state.SAMPLE_FILE.read_bytes(), app_state.SAMPLE_FILE.name
+    st.info(f"Showing the bundled sample **{name}** (3 stores x 4 products, daily). Upload a file to use yours.")
+else:
+    data, name = source
+    if st.button("Back to the sample data"):
+        app_state.put(UPLOAD, None)
+        st.rerun()
+file_key = hashlib.sha1(data[:1 << 20] + name.encode()).hexdigest()[:10]
+
+sheet = None
+if name.lower().endswith((".xlsx", ".xlsm")):
+    try:
+        sheets = list_sheets(data, filename=name)
+    except Exception as exc:
+        fail(f"Cannot read {name}", exc)
+    sheet = st.selectbox("Sheet", sheets, key=f"sheet_{file_key}")
+try:
+    raw = app_state.read_upload(data, name, sheet)
+except Exception as exc:
+    fail(f"Cannot read {name}", exc)
+
+st.subheader("Preview")
+st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns" + (f" · {'; '.join(raw.notes)}" if raw.notes else ""))
+st.dataframe(raw.df.head(200), height=220)
+
+guess = detect_columns(raw.df)
+cols = list(raw.df.columns)
+with st.form(f"mapping_{file_key}"):
+    st.markdown("**Columns** (pre-filled with what was detected; change anything that is wrong)")
+    c1, c2, c3 = st.columns(3)
+    layout = c1.radio("Layout", ["long", "wide"], index=0 if guess.layout == "long" else 1, horizontal=True,
+                      help="long: one row per date and series; wide: one column per series", key=f"layout_{file_key}")
+    date_col = c1.selectbox("Date column", cols, index=cols.index(guess.date_col) if guess.date_col in cols else 0,
+                            key=f"date_{file_key}")
+    numeric = [c for c in cols if c in guess.numeric_cols] or cols
+    target_col = c2.selectbox("Target (long layout)", numeric, key=f"target_{file_key}",
+                              index=numeric.index(guess.target_col) if guess.target_col in numeric else 0)
+    id_cols = c2.multiselect("Series id column(s) (none = one series)", [c for c in cols if c != date_col],
+                             default=[c for c in guess.id_cols if c != date_col], key=f"ids_{file_key}")
+    freq = c3.selectbox("Frequency", ["inferred", *FREQS], key=f"freq_{file_key}",
+                        help="a coarser frequency than the data's aggregates it")
+    agg = c3.selectbox("Combine rows with", ["sum", "mean"], key=f"agg_{file_key}",
+                       help="rows sharing a series and period (transactions, a coarser frequency)")
+    st.form_submit_button("Apply")
+
+try:
+    if layout == "wide":
+        rep = build(raw, date_col=date_col, freq=None if freq == "inferred" else freq, agg=agg, layout="wide")
+    else:
+        rep = build(raw, date_col=date_col, target_col=target_col, id_cols=id_cols,
+                    freq=None if freq == "inferred" else freq, agg=agg, layout="long")
+except Exception as exc:
+    fail("Cannot use these columns", exc)
+ds = rep.dataset
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Series", ds.n_series)
+m2.metric("Rows", f"{len(ds.df):,}")
+m3.metric("Frequency", ds.freq)
+m4.metric("Dates", f"{ds.df['ds'].min().date()} .. {ds.df['ds'].max().date()}")
+if rep.inferred_freq != ds.freq or freq == "inferred":
+    st.caption(f"Coarser frequencies available: {', '.join(coarser_choices(rep.inferred_freq)[1:]) or 'none'}")
+for w in rep.warnings:
+    st.warning(w)
+with st.expander("What ingest did"):
+    st.markdown("\n".join(f"- {n}" for n in ds.notes))
+
+st.subheader("Quality report")
+method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_METHODS.index("seasonal"),
+                      key="data_outlier_method",
+                      help="seasonal: robust residual after trend and season (recommended); iqr; zscore")
+try:
+    report = quality_report(ds, combined=rep.combined_by_series, method=method)
+except Exception as exc:
+    fail("Cannot check the data", exc)
+tot = report.totals()
+q = st.columns(6)
+for col, key in zip(q, ("missing_values", "missing_dates", "duplicates", "zeros", "negatives", "outliers")):
+    col.metric(key.replace("_", " "), f"{tot[key]:,}")
+st.dataframe(report.summary, height=240, hide_index=True)
+findings = report.findings_frame()
+if len(findings):
+    st.dataframe(findings, height=240, hide_index=True)
+else:
+    st.success("No findings: no gaps, missing values, duplicates, zeros, negatives or outliers.")
+
+st.subheader("Treatments")
+t1, t2 = st.columns(2)
+fill = t1.selectbox("Gaps and missing values", list(FILL_METHODS), format_func=FILL_LABELS.get, key="data_fill")
+outl = t2.selectbox(f"Outliers ({method})", list(OUTLIER_TREATMENTS), key="data_outliers")
+try:
+    cleaned, log = apply_treatments(ds, Treatments(fill=fill, outliers=outl, outlier_method=method))
+except Exception as exc:
+    fail("Cannot apply the treatments", exc)
+app_state.set_dataset(cleaned)
+if len(log):
+    st.caption(f"Change log: {len(log):,} change(s)")
+    st.dataframe(log, height=220, hide_index=True)
+else:
+    st.caption("No changes: the dataset is used as read.")
+
+uid = st.selectbox("Series to plot", ds.series_ids, key="data_series")
+st.plotly_chart(quality_figure(ds, report, uid, treated=cleaned if len(log) else None), width="stretch")
+
+st.subheader("Download the cleaned dataset")
+out = cleaned.restore_ids(cleaned.df).rename(columns={"ds": cleaned.date_col, "y": cleaned.target_col})
+buf = io.BytesIO()
+out.to_parquet(buf, index=False)
+d1, d2 = st.columns(2)
+d1.download_button("CSV", to_csv_bytes(out), file_name=download_name(ds.source, "clean", "csv"), mime="text/csv")
+d2.download_button("Parquet", buf.getvalue(), file_name=download_name(ds.source, "clean", "parquet"),
+                   mime="application/octet-stream")
+st.caption(f"The cleaned dataset ({cleaned.n_series} series, {len(cleaned.df):,} rows) is used by the other pages.")
