@@ -1,4 +1,197 @@
+"""Models: compare models by rolling-origin backtest; leaderboard, charts, residuals, training curves."""
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+import app_state
+import ui_exports
+from forecasting.errors import SalesCastError
+from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+from forecasting.export import charts_models as cm
+from forecasting.export import tables
+from forecasting.models.registry import MODELS
+from forecasting.seasonality_defaults import season_length_for
+
+DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
+DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
+# a few key settings per model: (setting, label, default, min, max); the rest keep the models' defaults
+KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
+    "moving_average": [("window", "window (periods)", 4, 1, 400)],
+    "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
+    "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
+               ("max_Q", "max Q", 2, 0, 3)],
+    **{d: [("max_epochs", "epochs", 30, 1, 500), ("hidden_size", "hidden units", 32, 4, 512),
+           ("patience", "early-stopping patience", 5, 1, 50)] for d in DEEP},
+}
+
 st.title("Models")
-st.info("This page is being built.")
+ds = app_state.get_dataset()
+season = season_length_for(ds.freq)
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ds.source or 'dataset'} — "
+           "each model is fit on the history up to a cutoff and scored on the periods after it.")
+
+# ---------------------------------------------------------------- settings
+choices = [n for n in MODELS if n != "auto"]
+models = st.multiselect("Models to compare", choices, default=[m for m in DEFAULT_MODELS if m in choices],
+                        format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice")
+c1, c2, c3, c4 = st.columns(4)
+horizon = c1.number_input("Horizon (periods)", 1, 1000, value=min(max(season, 6), 28), key="bt_horizon")
+windows = c2.number_input("Windows", 1, 20, value=3, key="bt_windows")
+step = c3.number_input("Step between cutoffs (0 = horizon)", 0, 1000, value=0, key="bt_step")
+season_length = c4.number_input("Season length", 1, 400, value=season, key="bt_season",
+                                help=f"default for frequency {ds.freq}: {season}")
+params: dict[str, dict] = {}
+with st.expander("Model settings and advanced options"):
+    for name in models:
+        spec = KEY_SETTINGS.get(name)
+        if not spec:
+            continue
+        cols = st.columns(len(spec) + 1)
+        cols[0].markdown(f"**{name}**")
+        params[name] = {k: int(cols[i + 1].number_input(label, lo, hi, value=default, key=f"set_{name}_{k}"))
+                        for i, (k, label, default, lo, hi) in enumerate(spec)}
+    a1, a2, a3 = st.columns(3)
+    window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
+    engine = a2.selectbox("Engine", ["serial", "local"], key="bt_engine",
+                          help="serial: one process, stops between series keeping the results so far; "
+                               "local: a process pool (faster on many series, a stop discards the run)")
+    seed = int(a3.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
+
+cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
+                     season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
+                     engine=engine)
+data_key = app_state.dataset_fingerprint(ds)
+key = data_key + app_state.config_fingerprint(cfg)
+
+if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
+    entry = app_state.cached_result("backtest", key)
+    if entry is not None and not entry["result"].info.get("cancelled"):
+        app_state.store_result("backtest", key, entry)
+        st.toast("Same data and settings as before: cached result shown.")
+    else:
+        panel = app_state.ProgressPanel("Backtest")
+        for name in models:   # networks report their epochs (training curves) through the same panel
+            if name in DEEP:
+                params.setdefault(name, {})["progress"] = panel
+        try:
+            result = run_backtest(ds, cfg, progress=panel)
+        except SalesCastError as exc:
+            panel.done()
+            st.error(str(exc))
+            st.stop()
+        panel.done()
+        result.info["training_curves"] = panel.events
+        result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
+        app_state.store_result("backtest", key, {"dataset": data_key, "result": result, "config": cfg})
+        panel.resume()
+
+entry = app_state.latest_result("backtest")
+if entry is None or entry["dataset"] != data_key:
+    st.info("Choose models and settings, then **Run backtest**.")
+    st.stop()
+res = entry["result"]
+if entry is not app_state.cached_result("backtest", key):
+    st.caption("Showing the last backtest run; the settings above have changed since.")
+if res.info.get("cancelled"):
+    done = res.metrics["unique_id"].nunique() if len(res.metrics) else 0
+    st.warning(f"Stopped: results for {done} of {ds.n_series} series so far.")
+if res.metrics.empty:
+    st.stop()
+
+# ---------------------------------------------------------------- leaderboard
+metric = tables.rank_metric(res.metrics)
+summary = res.summary
+lower = [c for c in tables.LOWER_IS_BETTER if c in summary.columns]
+if metric and len(summary):
+    best = summary.loc[summary[metric].idxmin()]
+    st.success(f"Best model: **{best['model']}** (mean {metric.upper()} {best[metric]:.3f} over "
+               f"{int(best.get('n_series', ds.n_series))} series)")
+tab_lb, tab_series, tab_bt, tab_err, tab_res, tab_train = st.tabs(
+    ["Leaderboard", "Per series", "Backtest charts", "Error distribution", "Residuals", "Training"])
+
+with tab_lb:
+    st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
+                 hide_index=True)
+    st.caption("Mean of each metric over series (click a header to sort). Lowest error per column highlighted.")
+    if ds.n_series > 1 and metric:
+        wins = tables.win_counts(res.metrics, metric)
+        st.markdown(f"**Wins per model** (lowest {metric.upper()} per series)")
+        st.dataframe(wins, hide_index=True, column_config={"share": st.column_config.ProgressColumn(
+            "share", format="percent", min_value=0.0, max_value=1.0)})
+    if res.total is not None and len(res.total):
+        st.markdown("**Accuracy of the total over series**")
+        st.dataframe(res.total, hide_index=True)
+
+frames = tables.export_tables(ds, None, res)
+with tab_series:
+    per_series = frames["metrics"]
+    pick = st.multiselect("Models", list(pd.unique(res.metrics["model"])), key="series_models")
+    shown = per_series[per_series["model"].isin(pick)] if pick else per_series
+    st.dataframe(shown, hide_index=True)
+    st.caption("The settings column shows what was chosen per series (ARIMA orders, ETS forms …); "
+               "fallback says when a model could not run and what replaced it.")
+    d1, d2, d3 = st.columns(3)
+    with d1:
+        ui_exports.download("Metrics (CSV)", lambda: tables.to_csv_bytes(frames["metrics"]), ds.source,
+                            "backtest_metrics", "csv", key="dl_metrics")
+    with d2:
+        ui_exports.download("Settings per series (CSV)", lambda: tables.to_csv_bytes(frames["settings"]),
+                            ds.source, "model_settings", "csv", key="dl_settings")
+    with d3:
+        ui_exports.download("Everything (Excel)", lambda: tables.to_excel_bytes(frames), ds.source,
+                            "backtest", "xlsx", key="dl_bt_xlsx")
+
+uids = list(pd.unique(res.metrics["unique_id"]))
+with tab_bt:
+    b1, b2 = st.columns([3, 1])
+    uid = b1.selectbox("Series", uids, key="bt_series")
+    level = b2.radio("Interval", [80, 95, "none"], horizontal=True, key="bt_level")
+    fig = cm.backtest_figure(ds.series(uid), res.forecasts[res.forecasts["unique_id"] == uid],
+                             title=f"Backtest: {cm.esc(uid)}", level=None if level == "none" else int(level),
+                             history_tail=max(60, 6 * int(horizon)))
+    st.plotly_chart(fig, key="bt_chart")
+    ui_exports.chart_downloads(fig, f"backtest_{uid}", ds.source)
+
+with tab_err:
+    scaled = st.toggle("Scale errors by each series' mean level", value=ds.n_series > 1, key="err_scaled")
+    fig = cm.error_distribution_figure(res.forecasts, scaled=scaled)
+    st.plotly_chart(fig, key="err_chart")
+    ui_exports.chart_downloads(fig, "error_distribution", ds.source)
+
+with tab_res:
+    r1, r2 = st.columns(2)
+    r_uid = r1.selectbox("Series", uids, key="res_series")
+    r_model = r2.selectbox("Model", list(pd.unique(res.metrics["model"])), key="res_model")
+    resid, source = None, "in-sample one-step residuals of the model refitted on the whole series"
+    try:
+        resid = cm.series_residuals(ds.series(r_uid)["y"].to_numpy(), r_model, int(season_length),
+                                    {k: v for k, v in params.get(r_model, {}).items() if k != "progress"})
+    except Exception:  # noqa: BLE001 - diagnostics fall back to backtest errors below
+        resid = None
+    if resid is None or len(resid) < 4:
+        bt = res.forecasts[(res.forecasts["unique_id"] == r_uid) & (res.forecasts["model"] == r_model)]
+        resid = (bt["actual"] - bt["forecast"]).dropna().to_numpy()
+        source = "backtest errors (actual − forecast) over all windows: this model has no in-sample residuals"
+    st.caption(f"Using {source}.")
+    if len(resid) >= 4:
+        st.markdown("**Ljung–Box test** (small p-values: the residuals still hold a pattern)")
+        st.dataframe(cm.ljung_box_table(resid, season_length=int(season_length)), hide_index=True)
+        g1, g2 = st.columns(2)
+        g1.plotly_chart(cm.residual_acf_figure(resid), key="acf_chart")
+        g2.plotly_chart(cm.residual_hist_figure(resid), key="hist_chart")
+    else:
+        st.info("Too few residuals for diagnostics.")
+
+with tab_train:
+    curves = pd.DataFrame(res.info.get("training_curves") or [])
+    if curves.empty:
+        st.info("Training curves appear here when lstm, gru or transformer ran in this backtest.")
+    else:
+        curves["model"] = curves["message"].str.split(" ").str[0]
+        curves["run"] = (curves["epoch"] == 1).groupby(curves["model"]).cumsum().map(lambda r: f"window {r}")
+        devices = sorted(set(curves.get("device", pd.Series(dtype=str)).dropna().astype(str)))
+        st.markdown(f"Trained on: **{', '.join(devices) or 'cpu'}**")
+        fig = cm.training_curves_figure(curves)
+        st.plotly_chart(fig, key="train_chart")
+        ui_exports.chart_downloads(fig, "training_curves", ds.source)
