@@ -123,8 +123,11 @@ def _dataset_section(dataset, explore: Mapping[str, Any]) -> str:
     notes_html = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else ""
     quality = explore.get("quality")
     qtab = quality if isinstance(quality, pd.DataFrame) else tables.quality_table(dataset)
-    return _section("Dataset", _kv(summary) + notes_html + "<h3>Data quality per series</h3>" +
-                    html_table(qtab, max_rows=50), "dataset")
+    findings = tables.quality_findings(dataset)
+    body = _kv(summary) + notes_html + "<h3>Data quality per series</h3>" + html_table(qtab, max_rows=50)
+    if len(findings):
+        body += "<h3>Quality findings</h3>" + html_table(findings, max_rows=50)
+    return _section("Dataset", body, "dataset")
 
 
 def _total_history(dataset) -> pd.Series:

@@ -133,20 +133,17 @@ def best_per_series(metrics: pd.DataFrame, metric: str | None = None) -> pd.Data
 
 
 def quality_table(dataset) -> pd.DataFrame:
-    """A per-series data-quality summary: span, length, missing values, zeros, negatives, level."""
-    df = dataset.df
-    g = df.groupby("unique_id", sort=False)["y"]
-    out = pd.DataFrame({
-        "first_date": df.groupby("unique_id", sort=False)["ds"].min(),
-        "last_date": df.groupby("unique_id", sort=False)["ds"].max(),
-        "periods": g.size(),
-        "missing_values": g.apply(lambda s: int(s.isna().sum())),
-        "zero_share": g.apply(lambda s: float((s == 0).mean())),
-        "negative_values": g.apply(lambda s: int((s < 0).sum())),
-        "mean": g.mean(),
-        "std": g.std(),
-    }).reset_index()
-    return dataset.restore_ids(out)
+    """Per-series data quality (the Data page's report: span, gaps, missing, zeros, negatives, outliers)."""
+    from forecasting.data.quality import quality_report
+
+    return dataset.restore_ids(quality_report(dataset).summary)
+
+
+def quality_findings(dataset) -> pd.DataFrame:
+    """The quality report's findings (check, series, severity, count, message, fix), analyst's ids."""
+    from forecasting.data.quality import quality_report
+
+    return dataset.restore_ids(quality_report(dataset).findings_frame())
 
 
 def _flat(df: pd.DataFrame) -> pd.DataFrame:

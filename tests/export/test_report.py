@@ -74,7 +74,7 @@ def test_export_tables_restore_ids(dataset, results):
     assert list(t["forecasts"].columns[:3]) == ["store", "sku", "date"]
     assert t["settings"]["settings"].iloc[0] == '{"season_length": 12}'
     q = t["data quality"]
-    assert len(q) == dataset.n_series and (q["periods"] == 48).all()
+    assert len(q) == dataset.n_series and (q["length"] == 48).all() and list(q.columns[:2]) == ["store", "sku"]
     wins = tables.win_counts(bt.metrics)
     assert wins["wins"].sum() == dataset.n_series
 
