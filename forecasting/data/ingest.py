@@ -86,6 +86,8 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
     n = len(df)
     cols = list(df.columns)
     date_cands = [c for c in cols if looks_like_dates(df[c], str(c))]
+    if not date_cands:  # a date column with many bad values still is the date column: say which rows
+        date_cands = [c for c in cols if DATE_NAME.search(str(c)) and looks_like_dates(df[c], str(c), 0.5)]
     dt_typed = [c for c in date_cands if pd.api.types.is_datetime64_any_dtype(df[c])]
     hinted = [c for c in date_cands if DATE_NAME.search(str(c))]
     date_col = (dt_typed or hinted or date_cands or [None])[0]

@@ -172,12 +172,11 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
         try:
             table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
                                    convert_options=convert)
-            break
         except pa.ArrowInvalid as exc:
             msg = str(exc)
             if bad_rows:
                 row = bad_rows[0]
-                where = f"line {row.number}" if row.number is not None and row.number >= 0 else "a row"
+                where = f"line {_line_number(data, row)}"
                 raise DataError(f"{name}: {where} has {row.actual_columns} field(s) but the header has "
                                 f"{row.expected_columns} (ragged rows; check the delimiter and quoting)") from None
             m = re.search(r"In CSV column #(\d+): .*conversion error", msg)
@@ -188,13 +187,18 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
             if "Empty CSV file" in msg:
                 raise DataError(f"{name} is empty") from None
             raise DataError(f"{name}: cannot read it as CSV ({msg.splitlines()[0][:200]})") from None
+        aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+        if not aware:
+            break
+        # time-zone-aware timestamps: pyarrow converts them to UTC; read them as text so dates.py
+        # can keep whole local days (daily data) or convert to UTC (hourly data)
+        column_types.update({c: pa.string() for c in aware})
     else:  # pragma: no cover - 64 retries means a pathological file
         raise DataError(f"{name}: cannot read it as CSV")
-    table = _tz_columns_as_text(table, pa)
-    df = table.to_pandas()
-    for c in df.columns:  # pyarrow date32 -> datetime64
-        if df[c].dtype == object and len(df) and _is_date_objects(df[c]):
-            df[c] = pd.to_datetime(df[c])
+    df = table.to_pandas(date_as_object=False)
+    for f in table.schema:
+        if pa.types.is_null(f.type):  # an all-empty column: missing numbers, not text
+            df[f.name] = np.nan
     raw = RawTable(df, name, "csv", notes)
     clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
     return raw
@@ -205,15 +209,12 @@ def _header(data: bytes, delim: str) -> list[str]:
     return next(csv.reader([first], delimiter=delim), [])
 
 
-def _tz_columns_as_text(table, pa):
-    """Time-zone-aware timestamps are converted to UTC by pyarrow; keep them as text so dates.py can
-    decide between the local wall time and UTC."""
-    import pyarrow.compute as pc
-
-    for i, f in enumerate(table.schema):
-        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
-            table = table.set_column(i, f.name, pc.strftime(table.column(i), format="%Y-%m-%dT%H:%M:%S%z"))
-    return table
+def _line_number(data: bytes, row) -> int | str:
+    """The file line of a row pyarrow rejected (its own number is unknown when reading in parallel)."""
+    if row.number is not None and row.number >= 0:
+        return row.number
+    pos = data.find(row.text.encode("utf-8")) if row.text else -1
+    return data.count(b"\n", 0, pos) + 1 if pos >= 0 else "?"
 
 
 def _is_date_objects(s: pd.Series) -> bool:

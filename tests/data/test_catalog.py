@@ -1,0 +1,29 @@
+"""Every file of the messy-file catalog gives its expected summary, or its expected one-line error."""
+import pytest
+
+from forecasting.commands.validate import summarize
+from forecasting.data.ingest import load_report
+from forecasting.errors import SalesCastError
+from tests.data.catalog import CASES, Case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_catalog(case: Case):
+    data, name = case.make()
+    if case.error:
+        with pytest.raises(SalesCastError) as info:
+            load_report(data, filename=name, **case.kwargs)
+        msg = str(info.value)
+        assert case.error.lower() in msg.lower(), msg
+        assert "\n" not in msg and "Traceback" not in msg
+        return
+    out = summarize(load_report(data, filename=name, **case.kwargs))
+    for key, want in case.expect.items():
+        if key == "note":
+            assert any(want.lower() in n.lower() for n in out["notes"]), (want, out["notes"])
+        elif key == "warning":
+            assert any(want.lower() in w.lower() for w in out["warnings"]), (want, out["warnings"])
+        elif isinstance(want, float):
+            assert out[key] == pytest.approx(want), (key, out[key])
+        else:
+            assert out[key] == want, (key, out[key], out)
