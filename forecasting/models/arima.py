@@ -1,0 +1,220 @@
+"""Automatic ARIMA / seasonal ARIMA on statsmodels' SARIMAX, with the order search of
+:mod:`forecasting.models.arima_search`.
+
+Settings (``--set sarima.order=1,1,1`` …):
+
+- ``order`` / ``seasonal_order``: manual override, e.g. ``(0, 1, 1)`` and ``(0, 1, 1)``; the search is skipped;
+- ``ic``: ``"aicc"`` (default), ``"aic"`` or ``"bic"``; ``stepwise`` (default True; False = exhaustive);
+- ``transform``: ``None``, ``"log"`` or ``"boxcox"`` (lambda by maximum likelihood); forecasts and bounds are
+  transformed back (the point forecast is then the median);
+- ``max_p``, ``max_q``, ``max_P``, ``max_Q``, ``max_order``, ``maxiter``, ``method`` (``"lbfgs"`` | ``"nm"`` …);
+- ``fourier_k``: harmonics for long seasons (default chosen by AICc up to 5).
+
+Seasons longer than 24 periods (weekly m=52, daily m=365) use Fourier terms with ARIMA errors
+(Hyndman & Athanasopoulos, *FPP3* §12.1) instead of a seasonal ARIMA. Covariates, when given, enter as
+regressors with ARIMA errors and need their future values. The selected model is refit once on the
+undifferenced series with the coefficients found (a Kalman filter pass, no new optimisation) so forecasts
+and intervals integrate the differencing exactly.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from forecasting.models.arima_search import (Candidate, CssSearch, StepwiseSearch, fourier_terms, kpss_ndiffs,
+                                             seasonal_ndiffs)
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, LocalModel
+
+LONG_SEASON = 24
+
+
+def _parse_order(value: Any, n: int, what: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.replace("(", "").replace(")", "").replace(" ", "").split(",") if v]
+    out = tuple(int(v) for v in value)
+    if len(out) != n or min(out) < 0:
+        raise ValueError(f"{what} must be {n} non-negative integers, e.g. {'1,1,1' if n == 3 else '0,1,1'}")
+    return out
+
+
+class _Transform:
+    def __init__(self, kind: str | None) -> None:
+        if kind not in (None, "", "none", "log", "boxcox"):
+            raise ValueError(f"unknown transform '{kind}' (choose log or boxcox)")
+        self.kind = kind if kind not in ("", "none") else None
+        self.lmbda: float | None = None
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        if self.kind is None:
+            return y
+        if (y <= 0).any():
+            raise ValueError(f"the {self.kind} transform needs strictly positive values")
+        if self.kind == "log":
+            return np.log(y)
+        from scipy.stats import boxcox_normmax
+
+        self.lmbda = float(np.clip(boxcox_normmax(y, method="mle"), -1.0, 2.0))
+        from scipy.special import boxcox
+
+        return boxcox(y, self.lmbda)
+
+    def back(self, z: np.ndarray) -> np.ndarray:
+        if self.kind is None:
+            return z
+        if self.kind == "log":
+            return np.exp(z)
+        from scipy.special import inv_boxcox
+
+        if self.lmbda != 0:   # keep the inverse defined
+            z = np.maximum(z, -1 / self.lmbda + 1e-9) if self.lmbda > 0 else np.minimum(z, -1 / self.lmbda - 1e-9)
+        return inv_boxcox(z, self.lmbda)
+
+
+class AutoARIMA(LocalModel):
+    """Automatic non-seasonal ARIMA (``sarima`` adds the seasonal part)."""
+
+    name = "arima"
+    capabilities = Capabilities(covariates=True)
+    seasonal = False
+
+    def __init__(self, season_length: int = 1, order: Any = None, seasonal_order: Any = None, ic: str = "aicc",
+                 stepwise: bool = True, transform: str | None = None, max_p: int = 5, max_q: int = 5,
+                 max_P: int = 2, max_Q: int = 2, max_order: int = 5, max_d: int = 2, maxiter: int = 50,
+                 method: str = "lbfgs", fourier_k: int | None = None, approximation: bool = True,
+                 **settings: Any) -> None:
+        super().__init__(season_length, **settings)
+        self.order, self.seasonal_order = order, seasonal_order
+        self.ic, self.stepwise, self.transform = ic, stepwise, transform
+        self.limits = {"max_p": int(max_p), "max_q": int(max_q), "max_P": int(max_P), "max_Q": int(max_Q),
+                       "max_order": int(max_order)}
+        self.max_d, self.maxiter, self.method = int(max_d), int(maxiter), method
+        self.fourier_k = fourier_k
+        self.approximation = approximation
+
+    # -- fitting -----------------------------------------------------------------------------------
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "AutoARIMA":
+        y = np.asarray(y, dtype=float).ravel()
+        if y.size < 4 or not np.isfinite(y).all():
+            raise ValueError(f"ARIMA needs at least 4 values without gaps (got {y.size})")
+        self.tf_ = _Transform(self.transform)
+        z = self.tf_.forward(y)
+        self.n_ = y.size
+        m = self.season_length if self.seasonal and self.season_length > 1 else 1
+        self.fourier_m_ = m if m > LONG_SEASON else 0
+        arima_m = 1 if self.fourier_m_ else m
+        exog, self.x_keep_ = None, None
+        if X is not None:
+            X = np.asarray(X, dtype=float).reshape(y.size, -1)
+            self.x_keep_ = np.ptp(X, axis=0) > 0          # constant columns carry no information
+            exog = X[:, self.x_keep_] if self.x_keep_.any() else None
+        order = _parse_order(self.order, 3, "order")
+        sorder = _parse_order(self.seasonal_order, 3, "seasonal_order") if arima_m > 1 else None
+        if order is not None:
+            d, D = order[1], (sorder[1] if sorder else 0)
+        else:
+            D = seasonal_ndiffs(z, arima_m) if arima_m > 1 and sorder is None else (sorder[1] if sorder else 0)
+            zs = z[arima_m:] - z[:-arima_m] if D else z
+            d = kpss_ndiffs(zs, self.max_d)
+        self.fourier_k_ = 0
+        if self.fourier_m_:
+            self.fourier_k_ = self._choose_k(z, d, exog)
+            four = fourier_terms(y.size, self.fourier_m_, self.fourier_k_)
+            exog = four if exog is None else np.column_stack([exog, four])
+        use_css = bool(self.approximation) and order is None
+        if use_css:
+            search = CssSearch(z, d, D, arima_m, exog, ic=self.ic, method=self.method, maxiter=self.maxiter,
+                               max_cond=self.limits["max_p"] + arima_m * self.limits["max_P"])
+        else:
+            search = StepwiseSearch(z, d, D, arima_m, exog, ic=self.ic, method=self.method, maxiter=self.maxiter)
+        if order is not None:
+            P, Q = (sorder[0], sorder[2]) if sorder else (0, 0)
+            best = Candidate(order[0], order[2], P, Q, d + D <= 1)
+            if search.fit(best) == np.inf:
+                best = Candidate(order[0], order[2], P, Q, False)
+                if search.fit(best) == np.inf:
+                    raise ValueError(f"ARIMA{order} could not be fit to this series")
+        else:
+            best = search.run(**self.limits, stepwise=bool(self.stepwise))
+        self.d_, self.D_, self.m_, self.best_ = d, D, arima_m, best
+        self.n_models_ = len(search.results)
+        if use_css:
+            self.ic_value_, ml = search.refine(best)
+        else:
+            self.ic_value_, ml = search.results[best]
+        params = ml.params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.res_ = search.model(best, simple=False).filter(params)
+        return self
+
+    def _choose_k(self, z: np.ndarray, d: int, exog: np.ndarray | None) -> int:
+        if self.fourier_k is not None:
+            return max(1, min(int(self.fourier_k), self.fourier_m_ // 2))
+        best_k, best_v = 1, np.inf
+        for k in range(1, min(5, self.fourier_m_ // 2) + 1):
+            four = fourier_terms(z.size, self.fourier_m_, k)
+            ex = four if exog is None else np.column_stack([exog, four])
+            s = StepwiseSearch(z, d, 0, 1, ex, ic=self.ic, method=self.method, maxiter=self.maxiter)
+            v = s.fit(Candidate(1, 1, 0, 0, d <= 1))
+            if v < best_v:
+                best_k, best_v = k, v
+        return best_k
+
+    # -- forecasting -------------------------------------------------------------------------------
+    def _future_exog(self, h: int, X_future: np.ndarray | None) -> np.ndarray | None:
+        parts = []
+        if self.x_keep_ is not None and self.x_keep_.any():
+            if X_future is None:
+                raise ValueError("this ARIMA uses covariates: give their future values")
+            parts.append(np.asarray(X_future, dtype=float).reshape(h, -1)[:, self.x_keep_])
+        if self.fourier_k_:
+            parts.append(fourier_terms(np.arange(self.n_, self.n_ + h), self.fourier_m_, self.fourier_k_))
+        return np.column_stack(parts) if parts else None
+
+    def predict(self, h: int, X_future: np.ndarray | None = None,
+                levels: Sequence[int] = DEFAULT_LEVELS) -> ForecastDict:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = self.res_.get_forecast(h, exog=self._future_exog(h, X_future))
+            out: ForecastDict = {"mean": self.tf_.back(np.asarray(fc.predicted_mean, dtype=float))}
+            for l in levels:
+                ci = np.asarray(fc.conf_int(alpha=1 - l / 100.0), dtype=float)
+                out[f"lo-{int(l)}"] = self.tf_.back(ci[:, 0])
+                out[f"hi-{int(l)}"] = self.tf_.back(ci[:, 1])
+        return out
+
+    def fitted_settings(self) -> dict[str, Any]:
+        b = self.best_
+        text = f"({b.p},{self.d_},{b.q})"
+        if self.m_ > 1:
+            text += f"({b.P},{self.D_},{b.Q}){self.m_}"
+        out: dict[str, Any] = {"order": text, "constant": b.constant}
+        if self.fourier_k_:
+            out["fourier"] = f"K={self.fourier_k_}, m={self.fourier_m_}"
+        if self.tf_.kind:
+            out["transform"] = self.tf_.kind + (f"(lambda={self.tf_.lmbda:.2f})" if self.tf_.lmbda is not None else "")
+        out[self.ic] = round(self.ic_value_, 2)
+        out["models_fit"] = self.n_models_
+        return out
+
+    def coefficients(self) -> dict[str, float]:
+        return dict(zip(self.res_.model.param_names, map(float, self.res_.params)))
+
+    def in_sample_residuals(self) -> np.ndarray:
+        k = self.d_ + self.D_ * self.m_
+        return np.asarray(self.res_.resid, dtype=float)[k:]
+
+    @classmethod
+    def test_params(cls) -> dict[str, Any]:
+        return {"max_p": 2, "max_q": 2, "max_P": 1, "max_Q": 1}
+
+
+class AutoSARIMA(AutoARIMA):
+    """Automatic seasonal ARIMA; Fourier terms with ARIMA errors for seasons longer than 24."""
+
+    name = "sarima"
+    seasonal = True
