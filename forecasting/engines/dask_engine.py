@@ -38,7 +38,7 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: s
         if cluster is not None:
             client.run(limit_threads)
         client.subscribe_topic(topic, lambda event: _on_event(tracker, event))
-        shared_future = client.scatter(shared, broadcast=True, hash=False) if has_shared else None
+        shared_future = client.scatter([shared], broadcast=True, hash=False)[0] if has_shared else None
         return _run(client, fn, list(partitions), tracker, shared_future, has_shared, dask_sink(topic),
                     window=max(2, 2 * threads), max_retries=max_retries)
     finally:
@@ -140,7 +140,7 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
         while todo or running:
             while todo and len(running) < window:
                 i = todo.popleft()
-                data = client.scatter(partitions[i], hash=False)
+                data = _scatter(client, partitions[i])
                 fut = client.submit(run_partition, fn, i, data, shared_future, sink, has_shared,
                                     key=f"salescast-{token}-{i}-{attempts[i]}", pure=False)
                 running[fut] = (i, data)
@@ -181,6 +181,23 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
         if running:
             client.cancel([f for f in running] + [d for _, d in running.values()], force=True)
     return results
+
+
+def _scatter(client, part, tries: int = 5):
+    """Send one partition to one worker; if that worker just died (the scheduler has not noticed yet),
+    try again after a moment: the scheduler then picks a live one."""
+    import time
+
+    from distributed.comm.core import CommClosedError
+
+    for attempt in range(tries):
+        try:
+            # wrapped in a list: scatter would otherwise split a dict or list partition into pieces
+            return client.scatter([part], hash=False)[0]
+        except (CommClosedError, OSError, TimeoutError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _exception(fut) -> BaseException:

@@ -1,0 +1,122 @@
+"""serial, local and dask give identical results; errors, progress, cancel and lost workers."""
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from forecasting.engines import EngineError, map_partitions
+from forecasting.engines.partition import partition_frame
+from forecasting.errors import ConfigError
+from forecasting.progress import Cancelled
+from tests.engines.helpers import (ets_partition, failing_partition, make_frame, scaled_partition,
+                                   slow_partition, worker_pids)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    df = make_frame(24, 120)
+    df.loc[df.index[5], "y"] = float("nan")   # one failing series: recorded by fn, the run goes on
+    return partition_frame(df, 6)
+
+
+@pytest.fixture(scope="module")
+def reference(parts):
+    return pd.concat(map_partitions(ets_partition, parts, engine="serial"), ignore_index=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_engines_give_identical_results(engine, parts, reference):
+    events = []
+    got = pd.concat(map_partitions(ets_partition, parts, engine=engine, n_workers=2, progress=events.append),
+                    ignore_index=True)
+    pd.testing.assert_frame_equal(got, reference, check_exact=True)
+    assert (reference["error"] != "").sum() == 14     # the series with a NaN failed alone, with its error
+    assert reference.loc[reference["error"] != "", "error"].str.contains("missing values").all()
+    # progress counts series, ends at the total, never goes back
+    done = [e.done for e in events]
+    assert done == sorted(done) and done[-1] == 24 and events[-1].total == 24
+    assert not worker_pids(), "workers left behind"
+
+
+def test_serial_progress_is_series_by_series(parts):
+    events = []
+    map_partitions(slow_partition, parts[:2], engine="serial", progress=events.append)
+    assert [e.done for e in events][-1] == 8 and len(events) >= 3
+
+
+def test_shared_object_reaches_every_partition(parts):
+    for engine in ("serial", "local"):
+        out = pd.concat(map_partitions(scaled_partition, parts, engine=engine, n_workers=2,
+                                       shared={"factor": 2.0}), ignore_index=True)
+        expected = pd.concat(parts, ignore_index=True)
+        pd.testing.assert_series_equal(out["y"], expected["y"] * 2.0)
+
+
+@pytest.mark.parametrize("engine", ["serial", "local"])
+def test_a_bug_in_fn_is_raised_not_swallowed(engine, parts):
+    with pytest.raises(ZeroDivisionError, match="bug in partition function"):
+        map_partitions(failing_partition, parts, engine=engine, n_workers=2)
+    assert not worker_pids()
+
+
+def test_bad_settings_have_clear_messages(parts):
+    with pytest.raises(ConfigError, match="unknown engine 'spark'"):
+        map_partitions(ets_partition, parts, engine="spark")
+    with pytest.raises(ConfigError, match="needs --engine dask"):
+        map_partitions(ets_partition, parts, engine="local", address="tcp://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        map_partitions(ets_partition, parts, engine="dask", address="tcp://127.0.0.1:1")
+    assert map_partitions(ets_partition, [], engine="local") == []
+
+
+@pytest.mark.parametrize("engine", ["serial", "local"])
+def test_cancel_returns_results_so_far(engine, parts):
+    def stop_after_two(ev):
+        if ev.extra.get("partitions_done", 0) >= 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled) as info:
+        map_partitions(slow_partition, parts, engine=engine, n_workers=2, progress=stop_after_two)
+    partial = info.value.partial
+    assert len(partial) == len(parts)
+    finished = [i for i, r in enumerate(partial) if r is not None]
+    assert 2 <= len(finished) < len(parts)
+    for i in finished:
+        assert list(partial[i]["unique_id"]) == list(parts[i]["unique_id"].unique())
+    assert not worker_pids()
+
+
+def _killer(state):
+    """A progress callback that SIGKILLs one worker process once two partitions are done."""
+    def progress(ev):
+        if not state["killed"] and ev.extra.get("partitions_done", 0) >= 2:
+            pids = worker_pids()
+            assert pids, "no worker process to kill"
+            os.kill(pids[-1], signal.SIGKILL)
+            state["killed"] = pids[-1]
+    return progress
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_a_killed_worker_does_not_lose_the_run(engine):
+    parts = partition_frame(make_frame(32, 30), 8)
+    expected = map_partitions(slow_partition, parts, engine="serial")
+    state = {"killed": None}
+    got = map_partitions(slow_partition, parts, engine=engine, n_workers=2, progress=_killer(state))
+    assert state["killed"], "the test did not kill a worker"
+    for g, e in zip(got, expected):
+        pd.testing.assert_frame_equal(g, e)
+    assert not worker_pids()
+
+
+def test_workers_dying_every_time_give_a_clear_error(parts):
+    with pytest.raises(EngineError, match="worker process died"):
+        map_partitions(_suicide, parts[:2], engine="local", n_workers=2, max_retries=1)
+    assert not worker_pids()
+
+
+def _suicide(part):
+    os.kill(os.getpid(), signal.SIGKILL)
