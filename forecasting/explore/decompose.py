@@ -145,6 +145,10 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
         elif (x <= 0).any():
             notes.append("multiplicative decomposition needs positive values; additive used instead")
             model = "additive"
+    for p in usable:
+        if n < 4 * p:
+            notes.append(f"period {p} spans only {n // p} full seasons: its seasonal component is an "
+                         "average of few values and may follow noise (residuals and anomalies less reliable)")
     comp = pd.DataFrame(index=prep.y.index)
     used = method
     if n == 0:

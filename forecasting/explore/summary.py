@@ -59,6 +59,26 @@ def summarize(y: pd.Series, freq: str | None = None, dec: Decomposition | None =
                          len(anomalies), anomalies, dec, notes)
 
 
+@dataclass(frozen=True)
+class ExploreConfig:
+    """What the Explore page asks for one series (hashable: pages cache on it)."""
+
+    method: str = "stl"                       # stl | mstl | classical
+    periods: tuple[float, ...] | None = None  # None: detected
+    model: str = "additive"                   # classical only
+    robust: bool = True
+    threshold: float = 3.5                    # robust z-score for anomalies
+
+
+def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig()) -> SeriesSummary:
+    """The summary card of ``y`` with the decomposition ``cfg`` asks for (periods detected if not given)."""
+    periods = list(cfg.periods) if cfg.periods else None
+    if periods is None and cfg.method == "mstl":
+        periods = detect_periods(y, freq).periods or None
+    dec = decompose(y, freq, cfg.method, periods, cfg.model, cfg.robust)
+    return summarize(y, freq, dec=dec, threshold=cfg.threshold)
+
+
 def summary_table(frame: pd.DataFrame, freq: str | None, threshold: float = 3.5,
                   progress: ProgressCallback | None = None) -> pd.DataFrame:
     """One row per series of a long frame (see :meth:`SeriesSummary.row`), in the frame's order.
