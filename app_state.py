@@ -174,3 +174,38 @@ class ProgressPanel:
         """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""
         if self.pending is not None:
             raise self.pending
+
+
+# ---------------------------------------------------------------- Explore page (issue 4)
+# Heavy per-series work, cached on the inputs (pandas objects and frozen dataclasses hash by value).
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def explore_aggregate(_ds, fingerprint: str, kind: str, column: str | None):
+    """The series of the chosen aggregation (total, per level of an id column, or each series)."""
+    from forecasting.explore.aggregate import aggregate
+
+    return aggregate(_ds, kind, column)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def explore_analyze(y, freq: str, cfg):
+    """Summary card and decomposition of one series (:func:`forecasting.explore.summary.analyze`)."""
+    from forecasting.explore.summary import analyze
+
+    return analyze(y, freq, cfg)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explore_table(frame, freq: str, threshold: float):
+    """The many-series table (:func:`forecasting.explore.summary.summary_table`)."""
+    from forecasting.explore.summary import summary_table
+
+    return summary_table(frame, freq, threshold)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explore_components(frame, freq: str, method: str, periods, model: str, robust: bool):
+    """Components of every series of an aggregation as one long table (for the CSV download)."""
+    from forecasting.explore.components import components
+
+    return components(frame, freq, method, list(periods) if periods else None, model, robust).frame
