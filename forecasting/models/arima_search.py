@@ -5,6 +5,9 @@
 - a stepwise search over ``(p, q)(P, Q)`` and the constant from four start models, moving to the first
   neighbour that lowers the information criterion (AICc by default), never fitting the same candidate twice.
 
+By default (:class:`CssSearch`) candidates are fit by conditional sum of squares — a ``lfilter`` call per
+evaluation instead of a Kalman filter — and only the winner is refit by exact maximum likelihood.
+
 Speed (statsmodels' ``SARIMAX`` is the workhorse): every candidate is fit on the *differenced* series
 (``simple_differencing=True``: a smaller state vector, an exact stationary likelihood), with the scale
 concentrated out, no covariance matrix (``cov_type="none"``), ``low_memory=True`` and L-BFGS capped at
@@ -113,8 +116,11 @@ class StepwiseSearch:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with np.errstate(all="ignore"):
-                    res = mod.fit(start_params=self._start(mod), method=self.method, maxiter=self.maxiter,
-                                  disp=False, cov_type="none", low_memory=True)
+                    if not mod.param_names:   # nothing to estimate, e.g. (0,1,0) without constant
+                        res = mod.filter(np.zeros(0))
+                    else:
+                        res = mod.fit(start_params=self._start(mod), method=self.method, maxiter=self.maxiter,
+                                      disp=False, cov_type="none", low_memory=True)
             value = float(getattr(res, self.ic))
             if not np.isfinite(value):
                 value = np.inf
@@ -303,6 +309,9 @@ class CssSearch(StepwiseSearch):
                     start = self.ml_start(c, mod)
                 except Exception:  # noqa: BLE001
                     start = None
-                res = mod.fit(start_params=start, method=self.method, maxiter=self.maxiter, disp=False,
-                              cov_type="none", low_memory=True)
+                if not mod.param_names:
+                    res = mod.filter(np.zeros(0))
+                else:
+                    res = mod.fit(start_params=start, method=self.method, maxiter=self.maxiter, disp=False,
+                                  cov_type="none", low_memory=True)
         return float(getattr(res, self.ic)), res

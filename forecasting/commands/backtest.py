@@ -1,0 +1,170 @@
+"""``python -m forecasting backtest FILE --horizon H …``: rolling-origin backtest of models, metrics per series."""
+from __future__ import annotations
+
+import argparse
+
+from forecasting.commands.common import add_column_flags, add_engine_flags
+
+HELP = "rolling-origin backtest of one or more models; metrics per series × model"
+
+
+def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by backtest and forecast."""
+    p.add_argument("--horizon", type=int, required=True, metavar="H", help="periods to forecast")
+    p.add_argument("--levels", default="80,95", metavar="80,95", help="prediction interval levels in %% (default 80,95)")
+    p.add_argument("--season-length", type=int, default=None, metavar="M",
+                   help="season length (default from the frequency: 12 monthly, 4 quarterly, 7 daily, 52 weekly)")
+    p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE", dest="settings",
+                   help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--allow-negative", action="store_true",
+                   help="do not clip forecasts and lower bounds at zero for non-negative series")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_column_flags(p)
+    add_model_settings_flags(p)
+    p.add_argument("--models", default="seasonal_naive,ets,theta,sarima", metavar="m1,m2|all",
+                   help="models to compare (default seasonal_naive,ets,theta,sarima); 'all' = every registered "
+                        "model except the torch networks, ensemble and auto (name those to add them)")
+    p.add_argument("--windows", type=int, default=3, metavar="N", help="number of backtest windows (default 3)")
+    p.add_argument("--step", type=int, default=None, metavar="S", help="periods between cutoffs (default: the horizon)")
+    p.add_argument("--window-type", choices=["expanding", "sliding"], default="expanding",
+                   help="training window: all history (expanding, default) or a fixed length (sliding)")
+    p.add_argument("--save-forecasts", metavar="F.csv", default=None,
+                   help="also write every backtest forecast: series, model, cutoff, date, actual, forecast, bounds")
+    p.add_argument("--output", required=True, metavar="OUT.csv|.json",
+                   help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
+    add_engine_flags(p)
+
+
+def parse_levels(text: str) -> list[int]:
+    from forecasting.errors import ConfigError
+
+    try:
+        levels = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--levels must be comma-separated percentages like 80,95 (got '{text}')") from None
+    if not levels or any(not (0 < l < 100) or l != int(l) for l in levels):
+        raise ConfigError(f"--levels must be whole percentages between 1 and 99 (got '{text}')")
+    return sorted({int(l) for l in levels})
+
+
+def parse_models(text: str) -> list[str]:
+    from forecasting.errors import ConfigError
+    from forecasting.models.registry import MODELS, get_spec
+
+    names = [m.strip() for m in str(text).split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--models is empty; name at least one model or 'all'")
+    out: list[str] = []
+    for n in names:
+        if n == "all":
+            out += [k for k, s in MODELS.items() if not s.capabilities.needs_torch and k not in ("auto", "ensemble")]
+        else:
+            get_spec(n)
+            out.append(n)
+    return list(dict.fromkeys(out))
+
+
+def _value(text: str):
+    import json
+
+    low = text.strip().lower()
+    if low in ("true", "false", "none", "null"):
+        return {"true": True, "false": False}.get(low)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
+    """``["sarima.order=0,1,1", "ets.model=MAM"]`` -> ``{"sarima": {"order": "0,1,1"}, "ets": {"model": "MAM"}}``.
+
+    Unknown models or parameters are errors (a typo must not be ignored silently)."""
+    import inspect
+
+    from forecasting.errors import ConfigError
+    from forecasting.models.registry import get_model_class, get_spec
+
+    out: dict[str, dict] = {}
+    for item in items:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"--set expects MODEL.PARAM=VALUE, e.g. sarima.order=0,1,1 (got '{item}')")
+        key, value = item.split("=", 1)
+        model, param = key.split(".", 1)
+        model, param = model.strip(), param.strip()
+        get_spec(model)
+        if model not in models:
+            raise ConfigError(f"--set {key}: model '{model}' is not among the chosen models ({', '.join(models)})")
+        sig = inspect.signature(get_model_class(model).__init__)
+        allowed = [n for n, p in sig.parameters.items()
+                   if n not in ("self", "season_length") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if param not in allowed:
+            raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
+                              + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
+        out.setdefault(model, {})[param] = _value(value)
+    return out
+
+
+def check_output(path: str, suffixes: tuple[str, ...], flag: str = "--output") -> str:
+    from pathlib import Path
+
+    from forecasting.errors import ConfigError
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in suffixes:
+        raise ConfigError(f"{flag} must end in {' or '.join(suffixes)} (got '{path}')")
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise ConfigError(f"{flag}: folder '{parent}' does not exist")
+    return suffix
+
+
+def to_output(dataset, frame):
+    """Restore the analyst's id column(s) (or ``series``) and call ``ds`` ``date``."""
+    out = dataset.restore_ids(frame)
+    return out.rename(columns={"ds": "date"})
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from forecasting.commands.common import load_dataset
+    from forecasting.errors import ConfigError
+    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.progress import StderrProgress
+
+    suffix = check_output(args.output, (".csv", ".json"))
+    if args.save_forecasts:
+        check_output(args.save_forecasts, (".csv",), "--save-forecasts")
+    if args.horizon < 1:
+        raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
+    models = parse_models(args.models)
+    cfg = BacktestConfig(horizon=args.horizon, models=models, windows=args.windows, step=args.step,
+                         season_length=args.season_length, levels=parse_levels(args.levels),
+                         window_type=args.window_type, model_params=parse_settings(args.settings, models),
+                         seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
+                         address=args.address)
+    cfg.validate()
+    progress = StderrProgress()
+    dataset = load_dataset(args, progress=progress)
+    res = run_backtest(dataset, cfg, progress=progress)
+    metrics = to_output(dataset, res.metrics)
+    if suffix == ".csv":
+        metrics.to_csv(args.output, index=False)
+    else:
+        doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
+               "summary": json.loads(res.summary.to_json(orient="records")),
+               "info": res.info}
+        with open(args.output, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=1, default=str)
+    if args.save_forecasts:
+        to_output(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
+    n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
+    best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
+    print(f"backtest: {dataset.n_series} series × {len(models)} model(s), {cfg.windows} window(s) of {cfg.horizon}; "
+          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+    return 0

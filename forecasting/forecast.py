@@ -1,0 +1,262 @@
+"""Forecast the periods after each series' last observed date.
+
+``run_forecast(dataset, ForecastConfig, progress)`` fits the chosen model(s) on each series' full history
+through the shared safety net (:mod:`forecasting.evaluation.fitting`: fallbacks, non-negativity, NaN
+filling) and forecasts ``horizon`` periods. ``model="auto"`` picks, per series, the candidate with the
+best backtest MASE on that series (:mod:`forecasting.models.auto`).
+
+Future covariate values (promotions, prices planned ahead) come from rows after the last observed
+target value (``y`` missing, covariates filled) or from ``ForecastConfig.future_covariates``
+(``unique_id``, ``ds`` and the covariate columns). Without them, covariate-aware models run without
+covariates and say so in ``settings``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.contract import DS, ID, Y, Dataset
+from forecasting.errors import ConfigError, DataError
+from forecasting.progress import Cancelled, ProgressCallback, report
+
+
+@dataclass
+class ForecastConfig:
+    horizon: int
+    model: str | Sequence[str] = "auto"
+    levels: Sequence[int] = (80, 95)
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    season_length: int | None = None
+    seed: int = 0
+    non_negative: bool = True
+    engine: str = "local"
+    address: str | None = None
+    n_workers: int | None = None
+    future_covariates: pd.DataFrame | None = None
+
+    @property
+    def models(self) -> list[str]:
+        if isinstance(self.model, str):
+            return [m.strip() for m in self.model.split(",") if m.strip()]
+        return list(self.model)
+
+    def validate(self) -> None:
+        from forecasting.evaluation.backtest import check_levels
+        from forecasting.models.registry import get_spec
+
+        if int(self.horizon) < 1:
+            raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
+        if not self.models:
+            raise ConfigError("choose a model")
+        for m in self.models:
+            get_spec(m)
+        if self.season_length is not None and int(self.season_length) < 1:
+            raise ConfigError(f"season length must be at least 1 (got {self.season_length})")
+        check_levels(self.levels)
+
+
+@dataclass
+class ForecastResult:
+    forecasts: pd.DataFrame   # unique_id, ds, model, forecast, lo_L, hi_L
+    settings: pd.DataFrame    # unique_id, model, model_used, settings, fallback, notes
+    info: dict[str, Any]
+
+
+def future_dates(last: pd.Timestamp, freq: str, h: int) -> np.ndarray:
+    return pd.date_range(start=last, periods=h + 1, freq=freq)[1:].to_numpy()
+
+
+def forecast_partition(task: dict[str, Any]) -> dict[str, Any]:
+    """Work function (top-level, picklable): every local model on every series of one partition."""
+    from forecasting.evaluation.fitting import fit_predict, settings_text
+
+    s = task["settings"]
+    h, levels = s["h"], s["levels"]
+    rows, info = [], []
+    for ser in task["series"]:
+        np.random.seed(s["seed"])
+        dates = future_dates(pd.Timestamp(ser["ds"][-1]), s["freq"], h)
+        for name in task["models"]:
+            Xf = ser.get("X_future")
+            try:
+                out = fit_predict(name, ser["y"], h, levels=levels, season_length=s["season_length"],
+                                  params=s["params"].get(name, {}), X=ser["X"], X_future=Xf,
+                                  non_negative=s["non_negative"])
+            except ValueError as exc:
+                info.append({ID: ser["uid"], "model": name, "model_used": "", "settings": "",
+                             "fallback": f"no forecast: {exc}", "notes": ""})
+                continue
+            frame = {ID: ser["uid"], DS: dates, "model": name, "forecast": out.forecast["mean"]}
+            for l in levels:
+                frame[f"lo_{l}"], frame[f"hi_{l}"] = out.forecast[f"lo-{l}"], out.forecast[f"hi-{l}"]
+            rows.append(pd.DataFrame(frame))
+            info.append({ID: ser["uid"], "model": name, "model_used": out.model_used,
+                         "settings": settings_text(out.settings), "fallback": out.fallback,
+                         "notes": "; ".join(out.notes)})
+    return {"rows": rows, "info": info}
+
+
+def _attach_future_covariates(payloads: list[dict], cfg: ForecastConfig, covs: list[str]) -> None:
+    h = int(cfg.horizon)
+    fut = None
+    if cfg.future_covariates is not None:
+        fut = cfg.future_covariates.copy()
+        missing = [c for c in [ID, DS, *covs] if c not in fut.columns]
+        if missing:
+            raise DataError(f"future covariates lack column(s) {missing}")
+        fut[ID] = fut[ID].astype(str)
+        fut[DS] = pd.to_datetime(fut[DS])
+        fut = {uid: g.set_index(DS) for uid, g in fut.groupby(ID)}
+    for ser in payloads:
+        ser["X_future"] = None
+        if ser["X"] is None or ser["y"].size == 0:
+            continue
+        dates = future_dates(pd.Timestamp(ser["ds"][-1]), cfg_freq(ser), h)
+        if fut is not None and ser["uid"] in fut:
+            g = fut[ser["uid"]].reindex(pd.DatetimeIndex(dates))
+            ser["X_future"] = g[covs].to_numpy(dtype=float)
+        elif ser["X_after"] is not None and len(ser["X_after"]) >= h:
+            ser["X_future"] = ser["X_after"][:h]
+
+
+def cfg_freq(ser: dict) -> str:
+    return ser["freq"]
+
+
+def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, season_length: int, freq: str,
+                     covs: list[str], levels: list[int]) -> dict[str, Any]:
+    from forecasting.evaluation.fitting import fit_predict, settings_text, tidy_bounds
+    from forecasting.models.registry import get_model_class
+
+    h = int(cfg.horizon)
+    params = dict(cfg.model_params.get(name, {}))
+    params.setdefault("seed", cfg.seed)
+    train, futr = [], []
+    for ser in payloads:
+        if ser["y"].size == 0:
+            continue
+        tr = pd.DataFrame({ID: ser["uid"], DS: ser["ds"], Y: ser["y"]})
+        fu = pd.DataFrame({ID: ser["uid"], DS: future_dates(pd.Timestamp(ser["ds"][-1]), freq, h)})
+        if ser["X"] is not None:
+            Xf = ser.get("X_future")
+            for j, c in enumerate(covs):
+                tr[c] = ser["X"][:, j]
+                fu[c] = Xf[:, j] if Xf is not None else np.nan
+        train.append(tr)
+        futr.append(fu)
+    train_df = pd.concat(train, ignore_index=True)
+    train_df[Y] = train_df.groupby(ID)[Y].transform(lambda v: v.interpolate(limit_direction="both"))
+    futr_df = pd.concat(futr, ignore_index=True)
+    if covs and futr_df[covs].isna().any().any():
+        train_df, futr_df = train_df.drop(columns=covs), futr_df.drop(columns=covs)
+    try:
+        model = get_model_class(name)(season_length=season_length, **params).fit(train_df, freq)
+        pred = model.predict(h, futr_df, levels)
+        settings, error = settings_text(model.fitted_settings()), ""
+        pred = {uid: g for uid, g in pred.groupby(ID, sort=False)}
+    except Exception as exc:  # noqa: BLE001 - every series falls back below
+        pred, settings, error = {}, "", f"{name} failed ({type(exc).__name__}: {str(exc)[:160]})"
+    rows, info = [], []
+    for ser in payloads:
+        if ser["y"].size == 0:
+            continue
+        clip = cfg.non_negative and bool((ser["y"][np.isfinite(ser["y"])] >= 0).all())
+        g = pred.get(ser["uid"])
+        used, fb = name, ""
+        if g is not None and len(g) == h and np.isfinite(g["mean"].to_numpy(dtype=float)).all():
+            fc = {"mean": g["mean"].to_numpy(dtype=float)}
+            for l in levels:
+                fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
+                fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
+            fc = tidy_bounds(fc, levels, clip)
+        else:
+            out = fit_predict("seasonal_naive", ser["y"], h, levels=levels, season_length=season_length,
+                              non_negative=cfg.non_negative)
+            fc, used = out.forecast, out.model_used
+            fb = f"{error or name + ' gave no valid forecast for this series'}; used {used}"
+        frame = {ID: ser["uid"], DS: future_dates(pd.Timestamp(ser["ds"][-1]), freq, h), "model": name,
+                 "forecast": fc["mean"]}
+        for l in levels:
+            frame[f"lo_{l}"], frame[f"hi_{l}"] = fc[f"lo-{l}"], fc[f"hi-{l}"]
+        rows.append(pd.DataFrame(frame))
+        info.append({ID: ser["uid"], "model": name, "model_used": used, "settings": settings,
+                     "fallback": fb, "notes": ""})
+    return {"rows": rows, "info": info}
+
+
+def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
+    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
+    from forecasting.engines import map_partitions
+    from forecasting.evaluation.backtest import _partitions, series_payloads, versions
+    from forecasting.models.registry import get_spec
+    from forecasting.seasonality_defaults import season_length_for
+
+    cfg.validate()
+    if dataset.df.empty:
+        raise DataError("the dataset has no rows to forecast from")
+    t0 = time.perf_counter()
+    m = int(cfg.season_length or season_length_for(dataset.freq))
+    levels = [int(l) for l in cfg.levels]
+    payloads = series_payloads(dataset)
+    covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
+           [c for c in dataset.df.columns if c not in (ID, DS, Y)]
+    for p in payloads:
+        p["freq"] = dataset.freq
+    _attach_future_covariates(payloads, cfg, covs)
+    empty = [p["uid"] for p in payloads if p["y"].size == 0]
+    payloads = [p for p in payloads if p["y"].size]
+    local = [n for n in cfg.models if not get_spec(n).capabilities.global_model]
+    global_ = [n for n in cfg.models if get_spec(n).capabilities.global_model]
+    settings = {"h": int(cfg.horizon), "levels": levels, "season_length": m, "params": dict(cfg.model_params),
+                "non_negative": bool(cfg.non_negative), "seed": int(cfg.seed), "freq": dataset.freq}
+    n_series = len(payloads)
+    results, cancelled = [], False
+    report(progress, "forecast", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if local and payloads:
+        parts = _partitions(payloads, cfg.engine, cfg.n_workers)
+        tasks = [{"series": p, "models": local, "settings": settings} for p in parts]
+        if cfg.engine == "serial":
+            done = 0
+            for task in tasks:
+                results.append(forecast_partition(task))
+                done += len(task["series"])
+                try:
+                    report(progress, "forecast", done, n_series, f"series {done}/{n_series}")
+                except Cancelled:
+                    cancelled = True
+                    break
+        else:
+            sizes = [len(p) for p in parts]
+
+            def relay(ev):
+                done = sum(sizes[:int(ev.done)])
+                report(progress, "forecast", done, n_series, f"series {done}/{n_series}")
+
+            try:
+                results = map_partitions(forecast_partition, tasks, engine=cfg.engine, address=cfg.address,
+                                         n_workers=cfg.n_workers, progress=relay if progress else None,
+                                         stage="forecast")
+            except Cancelled:
+                cancelled, results = True, []
+    if global_ and payloads and not cancelled:
+        for name in global_:
+            report(progress, "forecast", n_series, n_series, f"training {name} on all series")
+            results.append(_global_forecast(name, payloads, cfg, m, dataset.freq, covs, levels))
+    cols = [ID, DS, "model", "forecast"] + [f"{s}_{l}" for l in levels for s in ("lo", "hi")]
+    rows = [r for res in results for r in res["rows"]]
+    fc = pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
+    info_rows = [r for res in results for r in res["info"]]
+    info_rows += [{ID: u, "model": n, "model_used": "", "settings": "", "fallback": "no forecast: the series has no values",
+                   "notes": ""} for u in empty for n in cfg.models]
+    st = pd.DataFrame(info_rows, columns=[ID, "model", "model_used", "settings", "fallback", "notes"])
+    cfg_d = {k: v for k, v in asdict(cfg).items() if k != "future_covariates"}
+    info = {"config": {**cfg_d, "season_length": m, "levels": levels}, "versions": versions(), "seed": cfg.seed,
+            "device": "cpu", "n_series": n_series + len(empty), "cancelled": cancelled,
+            "timings": {"total_s": round(time.perf_counter() - t0, 3)},
+            "notes": [f"season length {m}" + ("" if cfg.season_length else f" (default for frequency {dataset.freq})")]}
+    return ForecastResult(fc.reset_index(drop=True), st, info)
