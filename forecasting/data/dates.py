@@ -17,6 +17,7 @@ DATE_NAME = re.compile(r"(^|[^a-z])(date|datum|fecha|ds|day|time|timestamp|perio
                        r"jahr|monat|mois|dia|zeit|when|dt)([^a-z]|$)", re.IGNORECASE)
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _TZ = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_THREE_PARTS = re.compile(r"\d{1,4}[-/. ]+[A-Za-z]{3,9}\.?[-/., ]+\d{1,4}|[A-Za-z]{3,9}\.?[-/. ]+\d{1,2}(?:st|nd|rd|th)?[-/., ]+\d{2,4}|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
 @dataclass
@@ -205,20 +206,26 @@ def _iso_or_mixed(u: pd.Series) -> tuple[pd.Series, str]:
             return wall, "time zone dropped (whole local days kept)"
         utc = pd.to_datetime(u, format="ISO8601", errors="coerce", utc=True)
         return utc.dt.tz_localize(None), "times converted to UTC"
-    out = pd.to_datetime(u, format="ISO8601", errors="coerce")
-    if out.notna().mean() >= 0.9:
-        return out, "ISO dates"
+    iso = pd.to_datetime(u, format="ISO8601", errors="coerce")
+    if iso.notna().mean() >= 0.9:
+        return iso, "ISO dates"
+    # free formats ("Jan 5, 2020", "5 January 2020", "2020/1/5 10:00"): only for text with three date parts
+    free = u.str.contains(_THREE_PARTS, regex=True) & iso.isna()
+    if not free.any():
+        return iso, "ISO dates"
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            out = pd.to_datetime(u, format="mixed", errors="coerce")
+            mixed = pd.to_datetime(u[free], format="mixed", errors="coerce")
         except (ValueError, TypeError, OverflowError):
-            out = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_localize(None)
-    return out.astype("datetime64[ns]"), "dates (free format)"
+            return iso, "ISO dates"
+    if getattr(mixed.dt, "tz", None) is not None:
+        mixed = mixed.dt.tz_localize(None)
+    out = iso.copy()
+    out[free] = mixed.astype("datetime64[ns]")
+    return out, "ISO dates" if iso.notna().sum() >= mixed.notna().sum() else "dates (free format)"
 
 
 def looks_like_dates(s: pd.Series, name: str = "", threshold: float = 0.9) -> bool:
@@ -229,8 +236,8 @@ def looks_like_dates(s: pd.Series, name: str = "", threshold: float = 0.9) -> bo
         return False
     sample = s.dropna()
     if isinstance(s.dtype, pd.CategoricalDtype):
-        sample = pd.Series(s.cat.categories[:2000])
-    sample = sample.iloc[:2000]
+        sample = pd.Series(s.cat.categories[:500])
+    sample = sample.iloc[:500]
     if len(sample) == 0:
         return False
     if pd.api.types.is_numeric_dtype(sample) and not pd.api.types.is_bool_dtype(sample):

@@ -216,16 +216,16 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         if ignored:
             notes.append(f"column(s) not used (text, not ids): {', '.join(map(str, ignored))}")
         codes, labels, id_values = _series_codes(df, id_cols, warnings)
-        frame = pd.DataFrame({DS: ds_values, Y: y.astype("float64")})
+        frame = {DS: ds_values.to_numpy(), Y: y.to_numpy(dtype="float64", na_value=np.nan)}
         for c in covs:
-            frame[c] = df[c].astype("float64")
+            frame[c] = df[c].to_numpy(dtype="float64", na_value=np.nan)
         if keep is not None:
-            frame, codes = frame[keep].reset_index(drop=True), codes[keep]
+            frame, codes = {k: v[keep] for k, v in frame.items()}, codes[keep]
         out_target, out_ids, lay = target_col, list(id_cols), "long"
     _check_values(frame, out_target, raw, keep)
     report(progress, "ingest", 2, 4, "inferring the frequency")
     frame, codes, labels, id_values = _sort_by_label(frame, codes, labels, id_values)
-    inferred = infer_freq(codes, frame[DS].to_numpy())
+    inferred = infer_freq(codes, frame[DS])
     chosen = inferred
     if freq:
         chosen = normalize_freq(freq)
@@ -235,8 +235,9 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         if chosen != inferred:
             notes.append(f"aggregated from {describe(inferred)} ({inferred}) to {describe(chosen)} ({chosen}) with {agg}")
     notes.append(f"frequency {chosen} ({describe(chosen)})" + ("" if freq else ", inferred from the dates"))
-    snapped = snap(frame[DS], chosen)
-    moved = int((snapped != frame[DS]).sum())
+    day_grid = chosen == "D" and not (frame[DS].view("i8") % 86_400_000_000_000).any()
+    snapped = frame[DS] if day_grid else snap(pd.Series(frame[DS]), chosen).to_numpy()
+    moved = 0 if day_grid else int((snapped != frame[DS]).sum())
     if moved and chosen == inferred:
         notes.append(f"{moved} date(s) moved to the label of their {describe(chosen)} period")
     frame[DS] = snapped
@@ -247,7 +248,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
     if dup_total:
         notes.append(f"{dup_total} row(s) shared a series and period with another row and were combined "
                      f"({agg} of the target, mean of the covariates)")
-    frame.insert(0, ID, np.asarray(labels, dtype=object)[codes])
+    frame = pd.DataFrame({ID: np.asarray(labels, dtype=object)[codes], **frame}, copy=False)
     if frame[Y].isna().all():
         raise DataError(f"{name}: the target column '{out_target}' has no values (all {n_input} rows are missing)")
     id_map = None
@@ -259,7 +260,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
                  id_map=id_map, covariates=list(map(str, covs)), source=name, notes=notes)
     if len(frame) < 2:
         raise DataError(f"{name}: only one period remains after combining rows; forecasting needs at least two")
-    report(progress, "ingest", 4, 4, f"{ds.n_series} series, {len(frame)} rows")
+    report(progress, "ingest", 4, 4, f"{len(labels)} series, {len(frame)} rows")
     return IngestReport(ds, lay, n_input, dup_total, combined_s, inferred, warnings)
 
 
@@ -286,6 +287,10 @@ def _series_codes(df: pd.DataFrame, id_cols: list[str], warnings: list[str]):
             codes = np.where(codes < 0, len(uniques) - 1, codes)
         per_col_codes.append(codes)
         per_col_uniques.append(np.asarray(uniques, dtype=object))
+    if len(id_cols) == 1:
+        used = np.bincount(per_col_codes[0], minlength=len(per_col_uniques[0])) > 0
+        if used.all():  # the common case: codes straight from the dictionary, no re-coding pass
+            return per_col_codes[0], per_col_uniques[0].astype(object), [per_col_uniques[0]]
     combo = per_col_codes[0].copy()
     for k, uq in zip(per_col_codes[1:], per_col_uniques[1:]):
         combo = combo * len(uq) + k
@@ -300,7 +305,7 @@ def _series_codes(df: pd.DataFrame, id_cols: list[str], warnings: list[str]):
 
 def _melt_wide(df, series_cols, ds_values, keep):
     d = ds_values.to_numpy()
-    blocks, covs = [], []
+    covs: list = []
     vals = []
     for c in series_cols:
         s = df[c]
@@ -310,20 +315,20 @@ def _melt_wide(df, series_cols, ds_values, keep):
     n = len(df)
     mask = np.ones(n, dtype=bool) if keep is None else keep
     m = int(mask.sum())
-    frame = pd.DataFrame({DS: np.tile(d[mask], len(series_cols)), Y: np.concatenate([v[mask] for v in vals])})
+    frame = {DS: np.tile(d[mask], len(series_cols)), Y: np.concatenate([v[mask] for v in vals])}
     codes = np.repeat(np.arange(len(series_cols), dtype=np.int64), m)
     labels = np.asarray([str(c) for c in series_cols], dtype=object)
     return frame, codes, labels, [labels.copy()], covs
 
 
-def _check_values(frame: pd.DataFrame, target: str, raw: RawTable, keep) -> None:
+def _check_values(frame: dict, target: str, raw: RawTable, keep) -> None:
     """Infinities are an error (a broken export), reported with the line of the first one."""
-    rows = np.flatnonzero(keep) if keep is not None else np.arange(len(raw.df))
-    for c in frame.columns:
+    for c, v in frame.items():
         if c == DS:
             continue
-        inf = np.isinf(frame[c].to_numpy())
+        inf = np.isinf(v)
         if inf.any():
+            rows = np.flatnonzero(keep) if keep is not None else np.arange(len(raw.df))
             i = int(np.flatnonzero(inf)[0]) % len(rows)  # a wide frame stacks one block per series
             col = target if c == Y else c
             raise DataError(f"{raw.source}: column '{col}' holds {int(inf.sum())} infinite value(s), "
@@ -338,30 +343,31 @@ def _sort_by_label(frame, codes, labels, id_values):
     codes = rank[codes]
     labels = labels[order]
     id_values = [v[order] for v in id_values]
-    ds_i8 = frame[DS].to_numpy().view("i8")
-    if len(codes) > 1 and np.all(np.diff(codes) >= 0) and np.all((np.diff(ds_i8) > 0) | (np.diff(codes) > 0)):
+    ds_i8 = frame[DS].view("i8")
+    dc = np.diff(codes)
+    if len(codes) > 1 and np.all(dc >= 0) and np.all((np.diff(ds_i8) >= 0) | (dc > 0)):
         return frame, codes, labels, id_values
     idx = np.lexsort((ds_i8, codes))
-    return frame.take(idx).reset_index(drop=True), codes[idx], labels, id_values
+    return {k: v[idx] for k, v in frame.items()}, codes[idx], labels, id_values
 
 
-def _combine(frame: pd.DataFrame, codes: np.ndarray, covs: list, agg: str):
-    """Combine rows sharing (series, period); frame must be sorted by (codes, ds) before snapping."""
-    ds_i8 = frame[DS].to_numpy().view("i8")
+def _combine(frame: dict, codes: np.ndarray, covs: list, agg: str):
+    """Combine rows sharing (series, period) (columns as arrays, sorted by code and date)."""
+    ds_i8 = frame[DS].view("i8")
     n_codes = int(codes.max()) + 1 if len(codes) else 0
     sorted_ok = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(ds_i8) >= 0))))
     if not sorted_ok:
         idx = np.lexsort((ds_i8, codes))
-        frame, codes, ds_i8 = frame.take(idx).reset_index(drop=True), codes[idx], ds_i8[idx]
+        frame, codes, ds_i8 = {k: v[idx] for k, v in frame.items()}, codes[idx], ds_i8[idx]
     dup = np.zeros(len(codes), dtype=bool)
     dup[1:] = (codes[1:] == codes[:-1]) & (ds_i8[1:] == ds_i8[:-1])
     combined = np.bincount(codes[dup], minlength=n_codes)
     if not dup.any():
-        return frame.reset_index(drop=True), codes, combined
+        return frame, codes, combined
     group = np.cumsum(~dup) - 1
-    g = frame.groupby(group, sort=False)
+    g = pd.DataFrame({k: v for k, v in frame.items() if k != DS}, copy=False).groupby(group, sort=False)
     ycol = g[Y].sum(min_count=1) if agg == "sum" else g[Y].mean()
-    out = pd.DataFrame({DS: g[DS].first().to_numpy(), Y: ycol.to_numpy()})
+    out = {DS: frame[DS][~dup], Y: ycol.to_numpy()}
     for c in covs:
         out[c] = g[c].mean().to_numpy()
     return out, codes[~dup], combined

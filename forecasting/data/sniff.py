@@ -110,13 +110,17 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         first_bad = exc.start
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:SNIFF_BYTES * 4]).best()
-    enc = best.encoding if best is not None else "cp1252"
-    try:
-        return data.decode(enc), enc
-    except (UnicodeDecodeError, LookupError):
-        raise DataError(f"{name}: cannot decode the text: byte {first_bad} is not UTF-8 and the encoding "
-                        f"could not be recognised; save the file as UTF-8") from None
+    # guess from the start of the file and the neighbourhood of the first non-UTF-8 byte
+    sample = data[:SNIFF_BYTES] + b"\n" + data[max(0, first_bad - SNIFF_BYTES):first_bad + SNIFF_BYTES]
+    best = from_bytes(sample).best()
+    candidates = ([best.encoding] if best is not None else []) + ["cp1252", "latin-1"]
+    for enc in dict.fromkeys(candidates):
+        try:
+            return data.decode(enc), enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise DataError(f"{name}: cannot decode the text: byte {first_bad} is not UTF-8 and the encoding "
+                    f"could not be recognised; save the file as UTF-8")  # pragma: no cover (latin-1 decodes all)
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -167,13 +171,14 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
     notes = [] if delim == "," else [f"columns separated by {'a tab' if delim == chr(9) else repr(delim)}"]
     for _attempt in range(64):
         convert = pacsv.ConvertOptions(null_values=NA_TOKENS, strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                       auto_dict_encode=True, auto_dict_max_cardinality=1 << 20,
                                        column_types=column_types, timestamp_parsers=[pacsv.ISO8601])
         try:
             table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
                                    convert_options=convert)
         except pa.ArrowInvalid as exc:
             msg = str(exc)
+            if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
+                raise _InvalidUTF8(msg) from None
             if bad_rows:
                 row = bad_rows[0]
                 where = f"line {_line_number(data, row)}"
@@ -195,13 +200,22 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
         column_types.update({c: pa.string() for c in aware})
     else:  # pragma: no cover - 64 retries means a pathological file
         raise DataError(f"{name}: cannot read it as CSV")
-    df = table.to_pandas(date_as_object=False)
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):  # text -> dictionary -> pandas categorical: no object per row
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
     for f in table.schema:
         if pa.types.is_null(f.type):  # an all-empty column: missing numbers, not text
             df[f.name] = np.nan
     raw = RawTable(df, name, "csv", notes)
     clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
     return raw
+
+
+class _InvalidUTF8(Exception):
+    """pyarrow met bytes that are not UTF-8 past the checked prefix: transcode and read again."""
 
 
 def _header(data: bytes, delim: str) -> list[str]:
@@ -283,7 +297,7 @@ def read_parquet(data: bytes, name: str) -> RawTable:
 def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None) -> RawTable:
     """Read any supported file into a :class:`RawTable` (no column roles decided yet)."""
     data, name = source_bytes(source, filename)
-    if not data.strip():
+    if not data or data.isspace():
         raise DataError(f"{name} is empty")
     kind = detect_kind(data, name)
     if kind == "excel":
@@ -296,18 +310,23 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
             data = data[3:]
             text_enc = "utf-8-sig"
         elif b"\x00" not in data[:SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            try:
-                data.decode("utf-8")
+            try:  # a prefix only: pyarrow checks the rest, and invalid UTF-8 there is transcoded below
+                data[:1 << 20].decode("utf-8")
                 text_enc = "utf-8"
-            except UnicodeDecodeError:
-                pass
+            except UnicodeDecodeError as exc:
+                if len(data) > 1 << 20 and exc.start >= (1 << 20) - 4:  # a character cut by the prefix
+                    text_enc = "utf-8"
         if text_enc is None:  # transcode to UTF-8 for pyarrow
             text, text_enc = decode_text(data, name)
             data = text.encode("utf-8")
-        if not data.strip():
+        if not data or data.isspace():
             raise DataError(f"{name} is empty")
         delim = sniff_delimiter(data[:SNIFF_BYTES].decode("utf-8", "ignore"))
-        raw = read_csv_bytes(data, name, delim)
+        try:
+            raw = read_csv_bytes(data, name, delim)
+        except _InvalidUTF8:
+            text, text_enc = decode_text(data, name)
+            raw = read_csv_bytes(text.encode("utf-8"), name, delim)
         if text_enc not in ("utf-8",):
             raw.notes.insert(0, f"text encoding {text_enc}")
     if raw.df.shape[1] == 0:
