@@ -85,11 +85,12 @@ def infer_freq(codes: np.ndarray, ds: np.ndarray) -> str:
         mstep = np.diff(np.sort(np.unique(months)))
         mvals, mcounts = np.unique(mstep, return_counts=True)
         mmodal = int(mvals[np.argmax(mcounts)]) if len(mvals) else 1
+        month = int(pd.Series(dt.month).mode().iloc[0]) - 1
+        ends = bool(dt.is_month_end.all()) and not bool((dt.day == 1).all())  # 31 Mar labels Jan-Mar
         if mmodal >= 12 and modal >= 360 * DAY_NS:
-            return "YS-" + MONTHS[int(pd.Series(dt.month).mode().iloc[0]) - 1]
+            return "YS-" + MONTHS[(month - 11) % 12 if ends else month]
         if mmodal == 3 or (mmodal > 1 and mmodal % 3 == 0 and modal < 360 * DAY_NS):
-            first = int(pd.Series(dt.month).mode().iloc[0]) - 1
-            return "QS-" + MONTHS[first % 3]
+            return "QS-" + MONTHS[((month - 2) % 12 if ends else month) % 3]
         return "MS"
     if modal == 7 * DAY_NS:
         return "W-" + WEEKDAYS[int(pd.Series(dt.dayofweek).mode().iloc[0])]
