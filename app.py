@@ -11,4 +11,5 @@ PAGES = [
 ]
 
 nav = st.navigation(PAGES)
+__import__("app_settings").sidebar()  # sidebar on every page: where to compute (engine, Dask address)
 nav.run()
