@@ -90,7 +90,7 @@ try:
         rep = build(raw, date_col=date_col, target_col=target_col, id_cols=id_cols,
                     freq=None if freq == "inferred" else freq, agg=agg, layout="long")
 except Exception as exc:
-    fail("Cannot use these columns", exc)
+    fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Series", ds.n_series)

@@ -25,6 +25,11 @@ NA_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "null", "NULL", "Null
 DELIMITERS = [",", ";", "\t", "|"]
 SNIFF_BYTES = 64 * 1024
 CURRENCY = "$€£¥₹₽₩¤"
+COMMON_ENCODINGS = {"cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "latin_1", "iso8859_15",
+                    "iso8859_2", "mac_roman", "cp850", "cp437", "shift_jis", "cp932", "euc_jp", "gb2312", "gb18030",
+                    "gbk", "big5", "euc_kr", "cp949", "koi8_r", "utf_16", "utf_32"}
+# Polish/Czech letters (ł ś ź ż ą Ł …) read as cp1252 become these symbols next to letters
+_CP1250_IN_CP1252 = re.compile(r"(?<=[A-Za-zÀ-ÿ])[¹³¿Ÿœ£¥Œ¼¾ºšžŠŽ]|[¹³¿Ÿœ£¥Œ¼¾º](?=[A-Za-zÀ-ÿ])")
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
 
@@ -112,8 +117,16 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
 
     # guess from the start of the file and the neighbourhood of the first non-UTF-8 byte
     sample = data[:SNIFF_BYTES] + b"\n" + data[max(0, first_bad - SNIFF_BYTES):first_bad + SNIFF_BYTES]
-    best = from_bytes(sample).best()
-    candidates = ([best.encoding] if best is not None else []) + ["cp1252", "latin-1"]
+    # charset-normalizer ranks every code page; on short samples it may prefer an exotic one (hp_roman8
+    # for "Köln" in cp1252), so take its best guess among the encodings spreadsheets actually write
+    matches = list(from_bytes(sample))
+    best_chaos = min((m.chaos for m in matches), default=0.0)
+    tied = [m.encoding for m in matches if m.chaos <= best_chaos + 1e-9 and m.encoding in COMMON_ENCODINGS]
+    common = [m.encoding for m in matches if m.encoding in COMMON_ENCODINGS]
+    if "cp1252" in tied or "cp1250" in tied:  # Western or Central European: the letters decide
+        central = len(_CP1250_IN_CP1252.findall(sample.decode("cp1252", "replace")))
+        common = ["cp1250" if central else "cp1252"]
+    candidates = common[:1] + ["cp1252", "latin-1"]
     for enc in dict.fromkeys(candidates):
         try:
             return data.decode(enc), enc

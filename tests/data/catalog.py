@@ -86,6 +86,12 @@ CASES: list[Case] = [
          text("date;store;units\n" + "".join(f"2024-01-0{d};Köln Süd;{d}\n2024-01-0{d};Düsseldorf;{d}\n" for d in range(1, 8)),
               enc="cp1252"),
          expect=dict(n_series=2, total=56.0, note="encoding")),
+    Case("cp1252_french_ids", text("date;magasin;ventes\n" + "".join(f"2024-01-0{d};Crème brûlée;{d}\n2024-01-0{d};Café;{d}\n"
+                                                                  for d in range(1, 5)), enc="cp1252"),
+         expect=dict(series=["Café", "Crème brûlée"])),
+    Case("cp1250_polish_ids", text("date;sklep;sprzedaż\n" + "".join(f"2024-01-0{d};Łódź;{d}\n2024-01-0{d};Gdańsk;{d}\n"
+                                                                  for d in range(1, 5)), enc="cp1250"),
+         expect=dict(series=["Gdańsk", "Łódź"], target_col="sprzedaż")),
     Case("currency_thousands",
          text('date,sku,revenue\n2024-01-01,A,"$1,200.50"\n2024-01-02,A,"$ 800.00"\n2024-01-03,A,"$2,000.00"\n'),
          expect=dict(total=4000.5, note="currency")),

@@ -17,9 +17,12 @@ def test_catalog(case: Case):
         assert case.error.lower() in msg.lower(), msg
         assert "\n" not in msg and "Traceback" not in msg
         return
-    out = summarize(load_report(data, filename=name, **case.kwargs))
+    rep = load_report(data, filename=name, **case.kwargs)
+    out = summarize(rep)
     for key, want in case.expect.items():
-        if key == "note":
+        if key == "series":
+            assert rep.dataset.series_ids == want
+        elif key == "note":
             assert any(want.lower() in n.lower() for n in out["notes"]), (want, out["notes"])
         elif key == "warning":
             assert any(want.lower() in w.lower() for w in out["warnings"]), (want, out["warnings"])
