@@ -299,9 +299,17 @@ class CssSearch(StepwiseSearch):
                 vals[f"{prefix}{j * self.m}"] = v
         return np.array([vals.get(n, s) for n, s in zip(mod.param_names, mod.start_params)])
 
-    def refine(self, c: Candidate):
-        """Exact-ML fit of the chosen candidate (started from CSS); returns (criterion, results)."""
+    def refine(self, c: Candidate, ml: bool = True):
+        """The chosen candidate's final fit; returns (criterion, results on the differenced series).
+
+        ``ml=True``: exact maximum likelihood started from the CSS estimates. ``ml=False``: the CSS
+        estimates as they are (one Kalman filter pass for the likelihood and the scale)."""
         mod = self.model(c)
+        if not ml:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = mod.filter(self.ml_start(c, mod))
+            return float(getattr(res, self.ic)), res
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):

@@ -5,8 +5,9 @@ Forms: error A/M × trend N/A/Ad (damped) × season N/A/M, as R's ``forecast::et
 The search is pruned before fitting anything that cannot apply or cannot win:
 
 - multiplicative error or season only when every value is positive;
-- seasonal forms only with a season length > 1, at least two full seasons, and visible seasonality
-  (STL seasonal strength >= ``season_threshold``; set it to 0 to always try them);
+- seasonal forms only with a season length > 1, at least two full seasons, and seasonality found by the
+  90% autocorrelation test at lag ``m`` used by the M4 benchmarks and the Theta method, or an STL
+  seasonal strength of at least 0.64 (``season_test=False`` always tries them);
 - forms with more parameters than the data supports (``n <= params + 4``) are skipped;
 - forms are ranked with heuristic initial states (only the 2-4 smoothing parameters are optimised,
   several times faster), then the best ``refit_top`` are refit with estimated initial states, started
@@ -14,7 +15,7 @@ The search is pruned before fitting anything that cannot apply or cannot win:
   (``search_init="estimated"`` fits every form fully).
 
 Settings: ``model="AAdA"``-style override (error, trend, season letters; ``Ad`` = damped), ``ic``
-(``aicc`` default, ``aic``, ``bic``), ``damped`` (None = try both), ``season_threshold``, ``maxiter``.
+(``aicc`` default, ``aic``, ``bic``), ``damped`` (None = try both), ``season_test``, ``maxiter``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,27 @@ from typing import Any, Sequence
 import numpy as np
 
 from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel
+
+
+def seasonal_acf_test(y: np.ndarray, m: int, z: float = 1.645) -> bool:
+    """Is the lag-``m`` autocorrelation significant at 90%? (Bartlett's variance with lags below ``m``)."""
+    x = np.asarray(y, dtype=float) - np.mean(y)
+    den = float(np.sum(x * x))
+    if m < 2 or x.size < 3 * m or den == 0:
+        return x.size >= 2 * m and m >= 2 and den > 0 and x.size < 3 * m
+    acf = np.array([np.sum(x[k:] * x[:-k]) / den for k in range(1, m + 1)])
+    limit = z * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / x.size)
+    return bool(abs(acf[-1]) > limit)
+
+
+def looks_seasonal(y: np.ndarray, m: int) -> bool:
+    """The ACF test, or a strong STL seasonal strength (>= 0.64) on at least four seasons: either keeps
+    the seasonal forms (the ACF test alone misses strong pure seasonality on short series)."""
+    if seasonal_acf_test(y, m):
+        return True
+    from forecasting.models.arima_search import seasonal_strength
+
+    return np.asarray(y).size >= 4 * m and seasonal_strength(y, m) >= 0.64
 
 
 def _parse_form(text: str) -> tuple[str, str | None, bool, str | None]:
@@ -45,23 +67,21 @@ class AutoETS(LocalModel):
     name = "ets"
 
     def __init__(self, season_length: int = 1, model: str | None = None, ic: str = "aicc",
-                 damped: bool | None = None, season_threshold: float = 0.3, maxiter: int = 200,
+                 damped: bool | None = None, season_test: bool = True, maxiter: int = 200,
                  search_init: str = "heuristic", refit_top: int = 2, **settings: Any) -> None:
         super().__init__(season_length, **settings)
         self.model, self.ic, self.damped = model, ic, damped
-        self.season_threshold, self.maxiter = float(season_threshold), int(maxiter)
+        self.season_test, self.maxiter = bool(season_test), int(maxiter)
         self.search_init, self.refit_top = search_init, max(1, int(refit_top))
 
     def candidate_forms(self, y: np.ndarray) -> list[tuple[str, str | None, bool, str | None]]:
         if self.model:
             return [_parse_form(self.model)]
-        from forecasting.models.arima_search import seasonal_strength
-
         m, n = self.season_length, y.size
         positive = bool((y > 0).all())
         errors = ["add", "mul"] if positive else ["add"]
         seasons: list[str | None] = [None]
-        if m > 1 and n >= 2 * m + 2 and seasonal_strength(y, m) >= self.season_threshold:
+        if m > 1 and n >= 2 * m + 2 and (self.season_test is False or looks_seasonal(y, m)):
             seasons += ["add", "mul"] if positive else ["add"]
         trends = [(None, False)]
         if self.damped is not True:
