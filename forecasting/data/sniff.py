@@ -155,18 +155,20 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-def read_csv_text(text: str, name: str) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def header_line(sample: str, delim: str) -> int:
+    """Index of the header line: title lines above it ("Sales export", blank lines) have fewer fields."""
+    lines = sample.splitlines()[:60]
+    if len(lines) > 1 and not sample.endswith("\n"):
+        lines = lines[:-1]
+    counts = [len(r) if ln.strip() else 0 for r, ln in zip(csv.reader(lines, delimiter=delim), lines)]
+    nonzero = [c for c in counts if c]
+    if not nonzero:
+        return 0
+    mode = max(set(nonzero), key=nonzero.count)
+    return next((i for i, c in enumerate(counts) if c == mode), 0)
 
-    if not text.strip():
-        raise DataError(f"{name} is empty")
-    delim = sniff_delimiter(text[:SNIFF_BYTES])
-    data = text.encode("utf-8")
-    return read_csv_bytes(data, name, delim, pa, pacsv)
 
-
-def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> RawTable:
+def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None, skip: int = 0) -> RawTable:
     """Read UTF-8 CSV bytes with pyarrow (multi-threaded), retrying columns as text where typing fails."""
     if pa is None:
         import pyarrow as pa
@@ -179,9 +181,11 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
 
     quoted_newlines = b'"' in data[:SNIFF_BYTES] and re.search(rb'"[^"\n]*\n', data[:SNIFF_BYTES]) is not None
     parse = pacsv.ParseOptions(delimiter=delim, newlines_in_values=quoted_newlines, invalid_row_handler=on_bad_row)
-    read = pacsv.ReadOptions(block_size=8 << 20)
+    read = pacsv.ReadOptions(skip_rows=skip)
     column_types: dict = {}
     notes = [] if delim == "," else [f"columns separated by {'a tab' if delim == chr(9) else repr(delim)}"]
+    if skip:
+        notes.append(f"{skip} line(s) above the header skipped")
     for _attempt in range(64):
         convert = pacsv.ConvertOptions(null_values=NA_TOKENS, strings_can_be_null=True, quoted_strings_can_be_null=True,
                                        column_types=column_types, timestamp_parsers=[pacsv.ISO8601])
@@ -198,7 +202,7 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
                 raise DataError(f"{name}: {where} has {row.actual_columns} field(s) but the header has "
                                 f"{row.expected_columns} (ragged rows; check the delimiter and quoting)") from None
             m = re.search(r"In CSV column #(\d+): .*conversion error", msg)
-            header = _header(data, delim)
+            header = _header(data, delim, skip)
             if m and int(m.group(1)) < len(header) and header[int(m.group(1))] not in column_types:
                 column_types[header[int(m.group(1))]] = pa.string()
                 continue
@@ -218,11 +222,13 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None) -> R
     for i, f in enumerate(table.schema):  # text -> dictionary -> pandas categorical: no object per row
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
             table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    table = _fix_names(table, notes)
     df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
     for f in table.schema:
         if pa.types.is_null(f.type):  # an all-empty column: missing numbers, not text
             df[f.name] = np.nan
-    raw = RawTable(df, name, "csv", notes)
+    _check_header(df, name)
+    raw = RawTable(df, name, "csv", notes, first_line=skip + 2)
     clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
     return raw
 
@@ -231,9 +237,42 @@ class _InvalidUTF8(Exception):
     """pyarrow met bytes that are not UTF-8 past the checked prefix: transcode and read again."""
 
 
-def _header(data: bytes, delim: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+def _header(data: bytes, delim: str, skip: int = 0) -> list[str]:
+    first = data.split(b"\n", skip + 1)[skip].decode("utf-8", "replace").rstrip("\r")
     return next(csv.reader([first], delimiter=delim), [])
+
+
+def _fix_names(table, notes: list[str]):
+    """Unnamed columns get a name (or go, when empty); repeated names get a suffix."""
+    names, keep, seen = [], [], {}
+    for i, n in enumerate(table.schema.names):
+        col = table.column(i)
+        if not n.strip():
+            if col.null_count == len(col):
+                notes.append(f"an empty column without a name (position {i + 1}) was ignored")
+                continue
+            n = f"column_{i + 1}"
+            notes.append(f"the column at position {i + 1} has no name; called it '{n}'")
+        base, k = n, 2
+        while n in seen:
+            n, k = f"{base}_{k}", k + 1
+        if n != base:
+            notes.append(f"column name '{base}' repeats; the repeat is called '{n}'")
+        seen[n] = True
+        names.append(n)
+        keep.append(i)
+    if len(keep) != table.num_columns:
+        table = table.select(keep)
+    return table.rename_columns(names)
+
+
+def _check_header(df: pd.DataFrame, name: str) -> None:
+    """A first line of numbers or dates is data, not column names."""
+    cols = [str(c) for c in df.columns]
+    looks_data = [bool(re.fullmatch(r"\s*[-+]?[\d.,]+\s*|\s*\d{1,4}[-/.]\d{1,2}([-/.]\d{1,4})?.*", c)) for c in cols]
+    if len(cols) >= 2 and sum(looks_data) >= len(cols) - 1 and looks_data[0]:
+        raise DataError(f"{name}: the first line ({', '.join(cols[:4])}) looks like data, not column names; "
+                        "add a header line such as date,store,units")
 
 
 def _line_number(data: bytes, row) -> int | str:
@@ -257,18 +296,24 @@ def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
         raise DataError(f"{name} has no sheet '{sheet}'; its sheets are {sheets}")
     use = sheet if sheet is not None else sheets[0]
     try:
+        top = pd.read_excel(io.BytesIO(data), sheet_name=use, engine="openpyxl", header=None, nrows=30)
+        filled = top.notna().sum(axis=1)
+        # the header is the first full row: report titles and blank rows above it are skipped
+        skip = int(np.flatnonzero(filled.to_numpy() == filled.max())[0]) if len(top) else 0
         df = pd.read_excel(io.BytesIO(data), sheet_name=use, engine="openpyxl", na_values=NA_TOKENS,
-                           keep_default_na=True)
+                           keep_default_na=True, header=skip)
     except Exception as exc:  # openpyxl raises many types for broken workbooks
         raise DataError(f"{name}: cannot read sheet '{use}' ({type(exc).__name__}: {exc})") from None
     df.columns = [str(c) for c in df.columns]
     df = df.loc[:, [not c.startswith("Unnamed:") or df[c].notna().any() for c in df.columns]]
     df = df.dropna(how="all")
     notes = [f"sheet '{use}'" + (f" of {len(sheets)}" if len(sheets) > 1 else "")]
+    if skip:
+        notes.append(f"{skip} row(s) above the header skipped")
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].astype("category") if df[c].map(type).eq(str).all() or df[c].isna().any() else df[c]
-    raw = RawTable(df.reset_index(drop=True), name, "excel", notes)
+    raw = RawTable(df.reset_index(drop=True), name, "excel", notes, first_line=skip + 2)
     clean_numbers(raw, decimal_comma_hint=False)
     return raw
 
@@ -334,12 +379,14 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
             data = text.encode("utf-8")
         if not data or data.isspace():
             raise DataError(f"{name} is empty")
-        delim = sniff_delimiter(data[:SNIFF_BYTES].decode("utf-8", "ignore"))
+        head = data[:SNIFF_BYTES].decode("utf-8", "ignore")
+        delim = sniff_delimiter(head)
+        skip = header_line(head, delim)
         try:
-            raw = read_csv_bytes(data, name, delim)
+            raw = read_csv_bytes(data, name, delim, skip=skip)
         except _InvalidUTF8:
             text, text_enc = decode_text(data, name)
-            raw = read_csv_bytes(text.encode("utf-8"), name, delim)
+            raw = read_csv_bytes(text.encode("utf-8"), name, delim, skip=skip)
         if text_enc not in ("utf-8",):
             raw.notes.insert(0, f"text encoding {text_enc}")
     if raw.df.shape[1] == 0:
