@@ -1,7 +1,7 @@
 """Anomalies: dates whose decomposition residual is extreme on a robust z-score.
 
-z = 0.6745 × (resid − median) / MAD (Iglewicz & Hoaglin; the MAD is floored at half the rescaled mean
-absolute deviation so that series with many equal values are not all flagged); |z| above the threshold (3.5 by default)
+z = (resid − median) / scale, a robust z-score (Iglewicz & Hoaglin) whose scale is floored by a trimmed
+standard deviation (see :func:`robust_z`); |z| above the threshold (3.5 by default)
 is an anomaly. Interpolated points are never flagged. For a multiplicative decomposition the
 residual is a ratio, so its logarithm is scored. For intermittent demand (more than 30% zero periods)
 the zeros would make every sale look extreme, so only the non-zero periods are scored, among themselves."""
@@ -16,15 +16,21 @@ ZERO_SHARE = 0.3   # above this share of zero periods, only non-zero demands are
 
 
 def robust_z(resid: pd.Series) -> pd.Series:
+    """(resid - median) / scale, the scale being the larger of MAD / 0.6745 and the standard deviation
+    of the 95% of points nearest the median / 0.871 (both estimate sigma for normal noise).
+
+    The MAD alone is too small when a robust decomposition fits most points tightly or when many
+    values are equal (intermittent demand): ordinary noise would then look extreme."""
     r = resid.astype("float64")
     med = r.median()
     dev = (r - med).abs()
-    # floor the MAD at half the mean absolute deviation (rescaled to a MAD): with many equal values
-    # (intermittent demand) the MAD collapses to ~0 and every non-zero point would look extreme
-    mad = max(dev.median(), 0.5 * dev.mean() * 0.6745 / 0.7979)
-    if not np.isfinite(mad) or mad == 0:
+    mad = dev.median() / 0.6745
+    kept = dev[dev <= dev.quantile(0.95)]
+    trimmed = float(np.sqrt((kept ** 2).mean()) / 0.871) if len(kept) else 0.0
+    scale = max(mad, trimmed)
+    if not np.isfinite(scale) or scale == 0:
         return pd.Series(0.0, index=r.index)
-    return 0.6745 * (r - med) / mad
+    return (r - med) / scale
 
 
 def find_anomalies(dec: Decomposition, threshold: float = 3.5) -> pd.DataFrame:

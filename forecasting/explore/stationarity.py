@@ -46,12 +46,16 @@ class Stationarity:
     notes: list[str] = field(default_factory=list)
 
 
-def _tests(x: np.ndarray) -> tuple[float, float, float, float]:
+def _tests(x: np.ndarray, season_length: int = 1) -> tuple[float, float, float, float]:
+    """ADF with the lag chosen by AIC up to Schwert's 12·(n/100)^¼, or fewer when one season plus one
+    (or 4·(n/100)^¼) lags suffice: each candidate lag is a regression, the costly part on long series."""
     from statsmodels.tsa.stattools import adfuller, kpss
 
+    n = len(x)
+    maxlag = min(int(12 * (n / 100) ** 0.25), max(season_length + 1, int(4 * (n / 100) ** 0.25)), n // 2 - 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adf = adfuller(x, autolag="AIC")
+        adf = adfuller(x, maxlag=max(maxlag, 0), autolag="AIC")
         kp = kpss(x, regression="c", nlags="auto")
     return float(adf[0]), float(adf[1]), float(kp[0]), float(kp[1])
 
@@ -82,7 +86,7 @@ def stationarity(y: pd.Series, season_length: int = 1, seasonal_strength: float 
     nsdiffs = int(season_length > 1 and seasonal_strength is not None and seasonal_strength > 0.64
                   and n >= 2 * season_length + 10)
     z = x[season_length:] - x[:-season_length] if nsdiffs else x
-    adf_s, adf_p, kpss_s, kpss_p = _tests(x)
+    adf_s, adf_p, kpss_s, kpss_p = _tests(x, season_length)
     ndiffs, d, zz = 0, 0, z
     while d < 2 and len(zz) > 10 and np.std(zz) > 0 and _kpss_p(zz) < alpha:
         d += 1
