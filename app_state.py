@@ -134,9 +134,11 @@ class ProgressPanel:
 
         self.start = time.monotonic()
         self.label = label
-        self.stop_button = st.button(stop_label, key=f"stop_{label}", help="Stop; the results so far are kept")
-        self.bar = st.progress(0.0, text=f"{label}: starting …")
-        self.detail = st.empty()
+        self.box = st.empty()
+        with self.box.container():
+            st.button(stop_label, key=f"stop_{label}", help="Stop; the results so far are kept")
+            self.bar = st.progress(0.0, text=f"{label}: starting …")
+            self.detail = st.empty()
         self.events: list = []             # training events (epoch, losses, device) for the charts
         self.pending: BaseException | None = None
         self.cancelled = False
@@ -167,8 +169,7 @@ class ProgressPanel:
             raise
 
     def done(self) -> None:
-        self.bar.empty()
-        self.detail.empty()
+        self.box.empty()
 
     def resume(self) -> None:
         """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import app_settings
 import app_state
 import ui_exports
 from forecasting.errors import SalesCastError
@@ -51,16 +52,16 @@ with st.expander("Model settings and advanced options"):
         cols[0].markdown(f"**{name}**")
         params[name] = {k: int(cols[i + 1].number_input(label, lo, hi, value=default, key=f"set_{name}_{k}"))
                         for i, (k, label, default, lo, hi) in enumerate(spec)}
-    a1, a2, a3 = st.columns(3)
+    a1, a2 = st.columns(2)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
-    engine = a2.selectbox("Engine", ["serial", "local"], key="bt_engine",
-                          help="serial: one process, stops between series keeping the results so far; "
-                               "local: a process pool (faster on many series, a stop discards the run)")
-    seed = int(a3.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
+    seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
+    st.caption("Where the work runs is chosen in the sidebar (Where to compute); the serial engine keeps "
+               "every finished series when you stop.")
 
+eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
-                     engine=engine)
+                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
 data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg)
 

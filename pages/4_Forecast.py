@@ -1,4 +1,141 @@
+"""Forecast: H periods ahead with one model or the best per series, fan charts, totals, downloads."""
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+import app_settings
+import app_state
+import ui_exports
+from forecasting.errors import SalesCastError
+from forecasting.export import charts_models as cm
+from forecasting.export import report, tables
+from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.models.registry import MODELS
+from forecasting.seasonality_defaults import season_length_for
+
+TOTAL = "Total over all series"
+
 st.title("Forecast")
-st.info("This page is being built.")
+ds = app_state.get_dataset()
+season = season_length_for(ds.freq)
+data_key = app_state.dataset_fingerprint(ds)
+bt_entry = app_state.latest_result("backtest")
+backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ds.source or 'dataset'}")
+
+# ---------------------------------------------------------------- settings
+names = list(MODELS)
+c1, c2, c3 = st.columns([1, 2, 1])
+horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(season, 6), 28), key="fc_horizon")
+model = c2.selectbox("Model", names, index=names.index("auto"), key="fc_model",
+                     format_func=lambda n: f"{n} — {MODELS[n].description}",
+                     help="auto backtests candidate models on each series and keeps the best one per series")
+season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_season")
+if backtest is not None and len(backtest.summary):
+    st.caption(f"Best in your backtest: **{backtest.summary.iloc[0]['model']}** (ranked by the leaderboard).")
+with st.expander("Advanced"):
+    seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
+eng = app_settings.engine_settings()
+cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
+                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
+key = data_key + app_state.config_fingerprint(cfg)
+
+if st.button("Run forecast", type="primary", key="run_forecast"):
+    entry = app_state.cached_result("forecast", key)
+    if entry is not None and not entry["result"].info.get("cancelled"):
+        app_state.store_result("forecast", key, entry)
+        st.toast("Same data and settings as before: cached result shown.")
+    else:
+        panel = app_state.ProgressPanel("Forecast")
+        try:
+            result = run_forecast(ds, cfg, progress=panel)
+        except SalesCastError as exc:
+            panel.done()
+            st.error(str(exc))
+            st.stop()
+        panel.done()
+        result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
+        app_state.store_result("forecast", key, {"dataset": data_key, "result": result, "config": cfg})
+        panel.resume()
+
+entry = app_state.latest_result("forecast")
+if entry is None or entry["dataset"] != data_key:
+    st.info("Choose a horizon and a model, then **Run forecast**.")
+    st.stop()
+res = entry["result"]
+fc = res.forecasts
+if entry is not app_state.cached_result("forecast", key):
+    st.caption("Showing the last forecast run; the settings above have changed since.")
+if res.info.get("cancelled"):
+    st.warning(f"Stopped: forecasts for {fc['unique_id'].nunique()} of {ds.n_series} series so far.")
+if fc.empty:
+    st.stop()
+
+# ---------------------------------------------------------------- charts
+charts: dict[str, object] = {}
+tail = max(3 * int(horizon), 2 * season, 30)
+v1, v2 = st.columns([1, 2])
+views = ["Series", "Total"] + [f"By {c}" for c in ds.id_cols if len(ds.id_cols) > 1]
+view = v1.radio("View", views if ds.n_series > 1 else ["Series"], horizontal=True, key="fc_view")
+if view == "Series":
+    uid = v2.selectbox("Series", list(pd.unique(fc["unique_id"])), key="fc_series")
+    fig = cm.fan_chart(ds.series(uid), fc[fc["unique_id"] == uid], title=cm.esc(uid), history_tail=tail,
+                       ytitle=cm.esc(ds.target_col))
+    name = f"forecast_{uid}"
+else:
+    by = None if view == "Total" else view[3:]
+    hist, agg = cm.aggregate(ds.df[ds.df["unique_id"].isin(fc["unique_id"])], fc, ds.id_map, by=by)
+    group = "total" if by is None else v2.selectbox(by, sorted(agg["group"].unique()), key="fc_group")
+    fig = cm.fan_chart(hist[hist["group"] == group], agg[agg["group"] == group],
+                       title=TOTAL if by is None else f"{cm.esc(by)} = {cm.esc(group)} (sum of its series)",
+                       history_tail=tail, ytitle=cm.esc(ds.target_col))
+    st.caption("Aggregated bands add up the series' bounds: conservative, never too narrow.")
+    name = f"forecast_{view}_{group}"
+st.plotly_chart(fig, key="fc_chart")
+ui_exports.chart_downloads(fig, name, ds.source)
+charts[name] = fig
+
+# ---------------------------------------------------------------- numbers and settings
+frames = tables.export_tables(ds, res, backtest)
+st.subheader("Forecast numbers")
+st.dataframe(frames["forecasts"], hide_index=True, key="fc_table")
+if "settings" in frames:
+    with st.expander("Model and settings per series"):
+        st.dataframe(frames["settings"], hide_index=True)
+
+# ---------------------------------------------------------------- downloads
+st.subheader("Downloads")
+info = {"page": "Forecast", "backtest included": backtest is not None}
+
+
+def _report_html() -> str:
+    return report.build_report(ds, res, backtest, info=info)
+
+
+def _pdf() -> bytes:
+    try:
+        return report.html_to_pdf(_report_html())
+    except report.ExportUnavailable as exc:   # a download must return bytes: explain in a text file
+        return f"PDF export failed: {exc}\n".encode()
+
+
+d = st.columns(5)
+with d[0]:
+    ui_exports.download("Forecast (CSV)", lambda: tables.to_csv_bytes(frames["forecasts"]), ds.source,
+                        "forecast", "csv", key="dl_fc_csv")
+with d[1]:
+    ui_exports.download("Excel workbook", lambda: tables.to_excel_bytes(frames), ds.source, "forecast", "xlsx",
+                        key="dl_fc_xlsx", help="sheets: forecasts, metrics, settings, data quality …")
+with d[2]:
+    ui_exports.download("Report (HTML)", lambda: _report_html().encode("utf-8"), ds.source, "report", "html",
+                        key="dl_report_html", help="one self-contained file, opens offline")
+with d[3]:
+    if report.find_chromium():
+        ui_exports.download("Report (PDF)", _pdf, ds.source, "report", "pdf", key="dl_report_pdf")
+    else:
+        st.button("Report (PDF)", disabled=True, key="dl_report_pdf", help="needs Chromium on the server")
+with d[4]:
+    ui_exports.download("Everything (zip)", lambda: report.zip_bytes(ds, res, backtest, info=info, charts=charts),
+                        ds.source, "salescast", "zip", key="dl_zip",
+                        help="CSVs, Excel, report (HTML + PDF), the chart as HTML + PNG")

@@ -1,0 +1,91 @@
+"""Forecast page: run from the UI, fan charts per series / total / per id level, numbers, cache, downloads."""
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from forecasting.data.contract import Dataset, validate_long
+
+pytestmark = pytest.mark.slow
+
+
+def two_level_dataset(n: int = 48) -> Dataset:
+    """2 stores x 2 SKUs, monthly, seasonal; ids restored as store / sku."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, store in enumerate(["North", "South"]):
+        for sku in ["A", "B"]:
+            y = 100 + 20 * i + 25 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 1, n)
+            rows.append(pd.DataFrame({"store": store, "sku": sku, "y": y,
+                                      "ds": pd.date_range("2019-01-01", periods=n, freq="MS")}))
+    raw = pd.concat(rows, ignore_index=True)
+    raw["unique_id"] = raw["store"] + " / " + raw["sku"]
+    id_map = raw[["unique_id", "store", "sku"]].drop_duplicates().reset_index(drop=True)
+    return Dataset(validate_long(raw[["unique_id", "ds", "y"]]), "MS", date_col="month", target_col="units",
+                   id_cols=["store", "sku"], id_map=id_map, source="shop sales.csv")
+
+
+def open_forecast(ds: Dataset) -> AppTest:
+    at = AppTest.from_file("app.py", default_timeout=120)
+    at.session_state["dataset"] = ds
+    at.switch_page("pages/4_Forecast.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run(at: AppTest, model: str, horizon: int = 6) -> AppTest:
+    at.number_input(key="fc_horizon").set_value(horizon)
+    at.selectbox(key="fc_model").set_value(model)
+    at.button(key="run_forecast").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_forecast_numbers_charts_and_cache():
+    ds = two_level_dataset()
+    at = open_forecast(ds)
+    assert any("Run forecast" in i.value for i in at.info)
+    run(at, "seasonal_naive")
+    table = next(d.value for d in at.dataframe if "forecast" in d.value.columns)
+    assert list(table.columns[:3]) == ["store", "sku", "date"] and len(table) == 4 * 6
+    # seasonal naive repeats last year's values
+    north_a = ds.series("North / A")["y"].to_numpy()
+    got = table[(table["store"] == "North") & (table["sku"] == "A")]["forecast"].to_numpy()
+    np.testing.assert_allclose(got, north_a[-12:-6])
+    labels = [b.label for b in at.get("download_button")]
+    for want in ("Forecast (CSV)", "Excel workbook", "Report (HTML)", "Everything (zip)", "Chart as HTML"):
+        assert want in labels, labels
+    first = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    at.button(key="run_forecast").click().run()
+    again = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    assert again is first                            # same data + settings: cached, not recomputed
+
+    # aggregate views: the total, then per store
+    at.radio(key="fc_view").set_value("Total").run()
+    assert not at.exception
+    chart = at.get("plotly_chart")[0]
+    assert "Total over all series" in chart.proto.spec
+    at.radio(key="fc_view").set_value("By store").run()
+    at.selectbox(key="fc_group").set_value("South").run()
+    assert not at.exception and "store = South" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_auto_picks_a_model_per_series():
+    at = open_forecast(two_level_dataset())
+    run(at, "auto", horizon=3)
+    res = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    assert len(res.forecasts) == 4 * 3 and res.forecasts["forecast"].notna().all()
+    settings = next(d.value for d in at.dataframe if "settings" in d.value.columns)
+    assert len(settings) == 4
+
+
+def test_a_new_dataset_hides_old_results():
+    ds = two_level_dataset()
+    at = open_forecast(ds)
+    run(at, "naive")
+    other = ds.with_df(ds.df.assign(y=ds.df["y"] * 2))
+    at.session_state["dataset"] = other
+    at.run()
+    assert not at.exception
+    assert any("Run forecast" in i.value for i in at.info)
+    assert not [d for d in at.dataframe if "forecast" in d.value.columns]
