@@ -106,9 +106,8 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
     non_cov = [c for c in numeric if not COVARIATE_NAME.search(str(c)) and not pd.api.types.is_bool_dtype(df[c])]
     hinted_target = [c for c in non_cov if TARGET_NAME.search(str(c))]
     if not ids and not hinted_target and len(non_cov) >= 2:
-        return ColumnGuess(date_col, None, [], [], "wide", series_cols=non_cov, date_candidates=date_cands,
-                           numeric_cols=numeric, text_cols=text,
-                           unused=unused + [c for c in numeric if c not in non_cov])
+        return ColumnGuess(date_col, None, [], [c for c in numeric if c not in non_cov], "wide", series_cols=non_cov,
+                           date_candidates=date_cands, numeric_cols=numeric, text_cols=text, unused=unused)
     target = (hinted_target or non_cov or numeric or [None])[0]
     covs = [c for c in numeric if c != target]
     return ColumnGuess(date_col, target, ids, covs, "long", date_candidates=date_cands, numeric_cols=numeric,
@@ -191,7 +190,12 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         series_cols = guess.series_cols
         if not series_cols:
             raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(map(str, df.columns))})")
-        frame, codes, labels, id_values, covs = _melt_wide(df, series_cols, ds_values, keep)
+        covs = [c for c in guess.covariates if c not in series_cols and c != date_col]
+        frame, codes, labels, id_values = _melt_wide(df, series_cols, covs, ds_values, keep)
+        if guess.unused:
+            notes.append(f"column(s) not used (text): {', '.join(map(str, guess.unused))}")
+        if covs:
+            notes.append(f"covariate column(s) shared by every series: {', '.join(map(str, covs))}")
         out_target, out_ids, lay = WIDE_TARGET, [WIDE_ID], "wide"
         notes.append(f"wide layout: {len(series_cols)} series columns ({', '.join(map(str, series_cols[:8]))}"
                      + (" …" if len(series_cols) > 8 else "") + ")")
@@ -303,9 +307,9 @@ def _series_codes(df: pd.DataFrame, id_cols: list[str], warnings: list[str]):
     return codes.astype(np.int64), labels.astype(object), id_values
 
 
-def _melt_wide(df, series_cols, ds_values, keep):
+def _melt_wide(df, series_cols, covs, ds_values, keep):
+    """Stack one block per series column; shared covariates are repeated for every series."""
     d = ds_values.to_numpy()
-    covs: list = []
     vals = []
     for c in series_cols:
         s = df[c]
@@ -316,9 +320,11 @@ def _melt_wide(df, series_cols, ds_values, keep):
     mask = np.ones(n, dtype=bool) if keep is None else keep
     m = int(mask.sum())
     frame = {DS: np.tile(d[mask], len(series_cols)), Y: np.concatenate([v[mask] for v in vals])}
+    for c in covs:
+        frame[c] = np.tile(df[c].to_numpy(dtype="float64", na_value=np.nan)[mask], len(series_cols))
     codes = np.repeat(np.arange(len(series_cols), dtype=np.int64), m)
     labels = np.asarray([str(c) for c in series_cols], dtype=object)
-    return frame, codes, labels, [labels.copy()], covs
+    return frame, codes, labels, [labels.copy()]
 
 
 def _check_values(frame: dict, target: str, raw: RawTable, keep) -> None:

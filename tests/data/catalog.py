@@ -142,6 +142,9 @@ CASES: list[Case] = [
     Case("coarser_weekly", text(daily_csv(n=14)), kwargs=dict(freq="W-SUN"),
          expect=dict(freq="W-SUN", n_rows=4, total=210.0)),
     Case("wide", text(WIDE), expect=dict(layout="wide", n_series=3, n_rows=21, total=168.0)),
+    Case("wide_with_shared_covariate", text("date,Apples,Pears,promo\n" + "".join(f"2024-01-0{d},{d},{d},{d % 2}\n"
+                                                                            for d in range(1, 8))),
+         expect=dict(layout="wide", n_series=2, covariates=["promo"], total=56.0)),
     Case("gaps_counted", text("date,units\n2024-01-01,1\n2024-01-02,1\n2024-01-05,1\n2024-01-06,1\n"),
          expect=dict(missing_dates=2, n_rows=4)),
     Case("footer_total_row", text("date,units\n" + "".join(f"2024-01-{d:02d},1\n" for d in range(1, 31)) + "Total,30\n"),
