@@ -73,6 +73,7 @@ with st.sidebar:
                                  help="0 hides it", key="explore_sma")
     ema_span = st.number_input("Exponential moving average span", 0, 400, 0, help="0 hides it", key="explore_ema")
     show_trend = st.checkbox("Least-squares trend line", True, key="explore_trend")
+    show_adjusted = st.checkbox("Seasonally adjusted series", False, key="explore_adjusted")
     method = st.selectbox("Decomposition", list(METHODS), format_func=METHODS.get, key="explore_method")
     periods_text = st.text_input("Seasonal period(s)", "", placeholder="detected; e.g. 7 or 7,365.25",
                                  key="explore_periods")
@@ -113,7 +114,8 @@ with tabs[0]:
     fig = charts.series_figure(
         y, name, sma=sma(y, sma_window) if sma_window else None, sma_window=sma_window,
         ema=ema(y, ema_span) if ema_span else None, ema_span=ema_span,
-        trend=trend_line(y) if show_trend else None, anomalies=card.anomalies)
+        trend=trend_line(y) if show_trend else None, anomalies=card.anomalies,
+        adjusted=dec.adjusted if show_adjusted and dec.seasonal_cols else None)
     chart(fig, "series", f"{name} series")
     if show_trend:
         tl = trend_line(y)

@@ -27,13 +27,17 @@ def _layout(fig, title: str, height: int = 420):
 
 def series_figure(y: pd.Series, name: str = "series", sma: pd.Series | None = None, sma_window: int | None = None,
                   ema: pd.Series | None = None, ema_span: int | None = None, trend=None,
-                  anomalies: pd.DataFrame | None = None):
-    """The series with optional SMA/EMA overlays, least-squares trend line and anomalies marked."""
+                  anomalies: pd.DataFrame | None = None, adjusted: pd.Series | None = None):
+    """The series with optional SMA/EMA overlays, least-squares trend line, seasonally adjusted series
+    and anomalies marked."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=y.index, y=y.to_numpy(), name="observed", mode="lines",
                              line=dict(color=LINE, width=1.2), connectgaps=False))
+    if adjusted is not None:
+        fig.add_trace(go.Scatter(x=adjusted.index, y=adjusted.to_numpy(), name="seasonally adjusted",
+                                 line=dict(color="#9467bd", width=1.2)))
     if sma is not None:
         fig.add_trace(go.Scatter(x=sma.index, y=sma.to_numpy(), name=f"SMA ({sma_window})", line=dict(color=SMA)))
     if ema is not None:

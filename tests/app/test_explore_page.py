@@ -48,9 +48,13 @@ def test_explore_on_the_sample_data():
     at.selectbox(key="explore_level").set_value(("series", None)).run()
     at.selectbox(key="explore_series_series_None").set_value("Munich / Tea")
     at.selectbox(key="explore_method").set_value("mstl")
-    at.text_input(key="explore_periods").set_value("7,365.25").run()
+    at.text_input(key="explore_periods").set_value("7,365.25")
+    at.checkbox(key="explore_adjusted").check().run()
     assert not at.exception, at.exception
-    assert "Munich / Tea" in at.markdown[0].value or any("Munich / Tea" in md.value for md in at.markdown)
+    assert any("Munich / Tea" in md.value for md in at.markdown)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert "seasonally adjusted" in specs[0]                   # the series chart's overlay
+    assert any("seasonal 365" in sp and "seasonal 7" in sp for sp in specs)   # stacked MSTL panels
     at.selectbox(key="explore_method").set_value("classical")
     at.radio(key="explore_model").set_value("multiplicative")
     at.text_input(key="explore_periods").set_value("7").run()
