@@ -68,41 +68,51 @@ class QualityReport:
 
 def outlier_flags(df: pd.DataFrame, freq: str, season_length: int, *, iqr_k: float = 1.5, z: float = 3.0,
                   robust: float = 3.5) -> pd.DataFrame:
-    """Per row of a long frame: a flag per method plus the bounds each method implies (NaN y never flagged)."""
+    """Per row of a long frame: a flag per method plus the bounds each method implies (NaN y never flagged).
+
+    Vectorised over series (group codes), so a million rows take seconds, not minutes."""
     y = df[Y]
-    g = y.groupby(df[ID], sort=False)
-    q1, q3 = g.transform(lambda s: s.quantile(0.25)), g.transform(lambda s: s.quantile(0.75))
+    codes = df.groupby(ID, sort=False).ngroup().to_numpy()
+    g = y.groupby(codes, sort=False)
+
+    def per_row(stat: pd.Series) -> np.ndarray:
+        return stat.to_numpy()[codes] if len(stat) else np.full(len(y), np.nan)
+
+    q1, q3 = per_row(g.quantile(0.25)), per_row(g.quantile(0.75))
     iqr = q3 - q1
     out = pd.DataFrame(index=df.index)
+    yv = y.to_numpy()
     out["iqr_lo"], out["iqr_hi"] = q1 - iqr_k * iqr, q3 + iqr_k * iqr
-    out["iqr"] = (iqr > 0) & ((y < out["iqr_lo"]) | (y > out["iqr_hi"]))
-    mean, std = g.transform("mean"), g.transform("std")
+    out["iqr"] = (iqr > 0) & ((yv < out["iqr_lo"].to_numpy()) | (yv > out["iqr_hi"].to_numpy()))
+    mean, std = per_row(g.mean()), per_row(g.std())
     out["z_lo"], out["z_hi"] = mean - z * std, mean + z * std
-    out["zscore"] = (std > 0) & ((y - mean).abs() > z * std)
-    expected, scale = _seasonal_expectation(df, freq, season_length)
+    out["zscore"] = (std > 0) & (np.abs(yv - mean) > z * std)
+    expected, scale = _seasonal_expectation(df, codes, freq, season_length)
     out["expected"] = expected
     out["seasonal_lo"], out["seasonal_hi"] = expected - robust * scale, expected + robust * scale
-    out["seasonal"] = (scale > 0) & ((y - expected).abs() > robust * scale)
+    out["seasonal"] = (scale > 0) & (np.abs(yv - expected) > robust * scale)
     for c in OUTLIER_METHODS:
         out[c] = out[c].fillna(False).astype(bool) & y.notna()
     return out
 
 
-def _seasonal_expectation(df: pd.DataFrame, freq: str, m: int) -> tuple[pd.Series, pd.Series]:
-    y = df[Y]
+def _seasonal_expectation(df: pd.DataFrame, codes: np.ndarray, freq: str, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected value (centred rolling median + median seasonal profile) and robust residual scale per row."""
+    y = df[Y].reset_index(drop=True)
     window = max(3, 2 * (m // 2) + 1 if m > 1 else 5)
-    trend = y.groupby(df[ID], sort=False).transform(
-        lambda s: s.rolling(window, center=True, min_periods=1).median())
-    detrended = y - trend
+    trend = (y.groupby(codes, sort=False).rolling(window, center=True, min_periods=1).median()
+             .droplevel(0).sort_index().to_numpy())
+    detrended = y.to_numpy() - trend
     if m > 1:
         pos = period_index(df[DS], freq) % m
-        seasonal = detrended.groupby([df[ID], pos], sort=False).transform("median")
+        seasonal = pd.Series(detrended).groupby([codes, pos], sort=False).transform("median").to_numpy()
+        seasonal = np.nan_to_num(seasonal, nan=0.0)
     else:
-        seasonal = pd.Series(0.0, index=df.index)
-    expected = trend + seasonal.fillna(0.0)
-    resid = y - expected
-    med = resid.groupby(df[ID], sort=False).transform("median")
-    mad = (resid - med).abs().groupby(df[ID], sort=False).transform("median")
+        seasonal = np.zeros(len(y))
+    expected = trend + seasonal
+    resid = pd.Series(y.to_numpy() - expected)
+    med = resid.groupby(codes, sort=False).transform("median").to_numpy()
+    mad = pd.Series(np.abs(resid.to_numpy() - med)).groupby(codes, sort=False).transform("median").to_numpy()
     return expected, 1.4826 * mad
 
 
@@ -175,44 +185,52 @@ def quality_report(ds: Dataset, *, combined: pd.Series | None = None, season_len
 
 def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
     out: list[Finding] = []
+
+    def dates_where(mask) -> dict:
+        sub = df.loc[mask, [ID, DS]]
+        return {k: list(v) for k, v in sub.groupby(ID, sort=False)[DS]} if len(sub) else {}
+
     by_gap = {k: list(v) for k, v in gaps.groupby(ID)[DS]} if len(gaps) else {}
+    y = df[Y]
+    missing, negative, zero, outl = (dates_where(y.isna()), dates_where(y < 0), dates_where(y == 0),
+                                     dates_where(flags[method]))
+    distinct = y.groupby(df[ID], sort=False).nunique()
     for row in summary.itertuples(index=False):
         uid = row.unique_id
-        s = df[ID] == uid
         if row.missing_dates:
             out.append(Finding("gaps", uid, "warning", row.missing_dates, by_gap.get(uid, []),
                                f"{row.missing_dates} missing period(s) between {row.start.date()} and {row.end.date()}",
                                "fill gaps: zero (no sales recorded), forward-fill, interpolate, or leave missing"))
         if row.missing_values:
-            out.append(Finding("missing_values", uid, "warning", row.missing_values,
-                               list(df.loc[s & df[Y].isna(), DS]), f"{row.missing_values} period(s) without a value",
+            out.append(Finding("missing_values", uid, "warning", row.missing_values, missing.get(uid, []),
+                               f"{row.missing_values} period(s) without a value",
                                "fill missing values: zero, forward-fill or interpolate"))
         if row.duplicates:
             out.append(Finding("duplicates", uid, "info", row.duplicates, [],
                                f"{row.duplicates} row(s) shared a period with another row and were combined",
                                "already combined (sum by default; choose mean if rows repeat one value)"))
         if row.negatives:
-            out.append(Finding("negatives", uid, "warning", row.negatives, list(df.loc[s & (df[Y] < 0), DS]),
+            out.append(Finding("negatives", uid, "warning", row.negatives, negative.get(uid, []),
                                f"{row.negatives} negative value(s) (returns?)", "check the source; clip outliers"))
         if row.zeros:
             sev = "info" if row.intermittency < 0.3 else "warning"
-            out.append(Finding("zeros", uid, sev, row.zeros, list(df.loc[s & (df[Y] == 0), DS]),
+            out.append(Finding("zeros", uid, sev, row.zeros, zero.get(uid, []),
                                f"{row.zeros} zero value(s) ({row.intermittency:.0%} of periods)",
                                "intermittent demand: try croston/tsb" if row.intermittency >= 0.3
                                else "zeros may be stock-outs; treat them as missing if so"))
         if row.outliers:
-            mask = s & flags[method]
             others = ", ".join(f"{k}: {getattr(row, f'outliers_{k}')}" for k in OUTLIER_METHODS if k != method)
-            out.append(Finding("outliers", uid, "warning", row.outliers, list(df.loc[mask, DS]),
+            out.append(Finding("outliers", uid, "warning", row.outliers, outl.get(uid, []),
                                f"{row.outliers} outlier(s) by the {method} method ({others})",
                                "clip to the method's bounds or interpolate"))
         if row.length < 2 * max(m, 2):
             out.append(Finding("short", uid, "warning", int(row.length), [],
                                f"only {row.length} period(s): less than two seasons of {m}",
                                "use simple models (naive, drift, moving_average)"))
-        vals = df.loc[s, Y].dropna()
-        if len(vals) > 1 and vals.nunique() == 1:
-            out.append(Finding("constant", uid, "info", len(vals), [], f"every value is {vals.iloc[0]:g}",
+        observed = row.length - row.missing_values
+        if observed > 1 and distinct.get(uid, 0) == 1:
+            first = y[df[ID] == uid].dropna().iloc[0]
+            out.append(Finding("constant", uid, "info", int(observed), [], f"every value is {first:g}",
                                "a constant series needs no model; naive forecasts it exactly"))
     return out
 
