@@ -62,6 +62,33 @@ def read_upload(data: bytes, filename: str, sheet: str | None = None):
     return read_raw(data, filename=filename, sheet=sheet)
 
 
+@st.cache_data(show_spinner="Reading the file …", max_entries=4)
+def ingest_upload(data: bytes, filename: str, sheet: str | None, mapping: tuple):
+    """Read and build a dataset with the page's column mapping ``(layout, date_col, target_col, id_cols,
+    freq, agg)``; cached on the bytes and the mapping, so other widgets do not re-read the file."""
+    from forecasting.data.ingest import build
+
+    layout, date_col, target_col, id_cols, freq, agg = mapping
+    return build(read_upload(data, filename, sheet), date_col=date_col, target_col=target_col,
+                 id_cols=None if id_cols is None else list(id_cols), freq=freq, agg=agg, layout=layout)
+
+
+@st.cache_data(show_spinner="Checking the data …", max_entries=8)
+def data_quality(_report, key: str, method: str):
+    """The quality report of an ingest result (``key`` names the file and mapping it came from)."""
+    from forecasting.data.quality import quality_report
+
+    return quality_report(_report.dataset, combined=_report.combined_by_series, method=method)
+
+
+@st.cache_data(show_spinner="Applying the treatments …", max_entries=8)
+def data_treatments(_dataset, key: str, fill: str, outliers: str, method: str):
+    """(cleaned dataset, change log) for the page's treatment choices (``key`` as for data_quality)."""
+    from forecasting.data.quality import Treatments, apply_treatments
+
+    return apply_treatments(_dataset, Treatments(fill=fill, outliers=outliers, outlier_method=method))
+
+
 # ---------------------------------------------------------------- results of the Models / Forecast pages
 # Results live in this session's st.session_state, keyed by a hash of the dataset and the config:
 # re-running with the same data and settings is instant, and no session sees another's results.
@@ -171,10 +198,30 @@ class ProgressPanel:
     def done(self) -> None:
         self.box.empty()
 
+    def hook(self):
+        """This panel as a callback for a model's settings (deep models report epochs through it).
+
+        Settings travel to worker processes with the local/Dask engines; there the hook unpickles to
+        None (no Streamlit in a worker), while the networks, trained in this process, report to it."""
+        return _InProcessHook(self)
+
     def resume(self) -> None:
         """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""
         if self.pending is not None:
             raise self.pending
+
+
+class _InProcessHook:
+    """A progress callback that stays in this process: pickled into a worker it becomes None."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, ev) -> None:
+        self.fn(ev)
+
+    def __reduce__(self):
+        return (type(None), ())
 
 
 # ---------------------------------------------------------------- Explore page (issue 4)

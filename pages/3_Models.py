@@ -74,7 +74,7 @@ if st.button("Run backtest", type="primary", disabled=not models, key="run_backt
         panel = app_state.ProgressPanel("Backtest")
         for name in models:   # networks report their epochs (training curves) through the same panel
             if name in DEEP:
-                params.setdefault(name, {})["progress"] = panel
+                params.setdefault(name, {})["progress"] = panel.hook()
         try:
             result = run_backtest(ds, cfg, progress=panel)
         except SalesCastError as exc:

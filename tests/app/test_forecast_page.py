@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_settings import EngineSettings
 from forecasting.data.contract import Dataset, validate_long
 
 pytestmark = pytest.mark.slow
@@ -27,6 +28,7 @@ def two_level_dataset(n: int = 48) -> Dataset:
 
 def open_forecast(ds: Dataset) -> AppTest:
     at = AppTest.from_file("app.py", default_timeout=120)
+    at.session_state["engine_settings"] = EngineSettings("serial")   # the sidebar's choice
     at.session_state["dataset"] = ds
     at.switch_page("pages/4_Forecast.py").run()
     assert not at.exception, at.exception

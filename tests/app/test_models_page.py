@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_settings import EngineSettings
 from forecasting.data.contract import Dataset, validate_long
 
 pytestmark = pytest.mark.slow
@@ -24,8 +25,9 @@ def small_dataset(n_series: int = 3, n: int = 60) -> Dataset:
                    source="shops.csv")
 
 
-def open_models(ds: Dataset) -> AppTest:
+def open_models(ds: Dataset, engine: str = "serial") -> AppTest:
     at = AppTest.from_file("app.py", default_timeout=120)
+    at.session_state["engine_settings"] = EngineSettings(engine)   # the sidebar's choice
     at.session_state["dataset"] = ds      # as the Data page leaves it; open Models directly
     at.switch_page("pages/3_Models.py").run()
     assert not at.exception
@@ -84,7 +86,8 @@ def test_charts_and_residuals_render():
 def test_training_curves_for_a_network():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    at = open_models(small_dataset(2, n=48))
+    # the local process pool: the page's progress hook must not break sending settings to workers
+    at = open_models(small_dataset(2, n=48), engine="local")
     at.multiselect(key="models_choice").set_value(["seasonal_naive", "gru"]).run()
     at.number_input(key="set_gru_max_epochs").set_value(3)
     at.number_input(key="set_gru_hidden_size").set_value(8)
