@@ -7,9 +7,8 @@ import streamlit as st
 
 import app_state
 from forecasting.data.frequency import coarser_choices
-from forecasting.data.ingest import build, detect_columns, list_sheets
-from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, Treatments, \
-    apply_treatments, quality_report
+from forecasting.data.ingest import detect_columns, list_sheets
+from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS
 from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
 from forecasting.export.names import download_name
@@ -45,7 +44,7 @@ else:
     if st.button("Back to the sample data"):
         app_state.put(UPLOAD, None)
         st.rerun()
-file_key = hashlib.sha1(data[:1 << 20] + name.encode()).hexdigest()[:10]
+file_key = hashlib.sha1(data[:1 << 20] + name.encode()).hexdigest()[:10]   # widget keys: reset per file
 
 sheet = None
 if name.lower().endswith((".xlsx", ".xlsm")):
@@ -83,12 +82,12 @@ with st.form(f"mapping_{file_key}"):
                        help="rows sharing a series and period (transactions, a coarser frequency)")
     st.form_submit_button("Apply")
 
+wide = layout == "wide"
+mapping = (layout, date_col, None if wide else target_col, None if wide else tuple(id_cols),
+           None if freq == "inferred" else freq, agg)
+data_key = f"{hashlib.sha1(data).hexdigest()}|{sheet}|{mapping}"
 try:
-    if layout == "wide":
-        rep = build(raw, date_col=date_col, freq=None if freq == "inferred" else freq, agg=agg, layout="wide")
-    else:
-        rep = build(raw, date_col=date_col, target_col=target_col, id_cols=id_cols,
-                    freq=None if freq == "inferred" else freq, agg=agg, layout="long")
+    rep = app_state.ingest_upload(data, name, sheet, mapping)
 except Exception as exc:
     fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset
@@ -109,13 +108,13 @@ method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_MET
                       key="data_outlier_method",
                       help="seasonal: robust residual after trend and season (recommended); iqr; zscore")
 try:
-    report = quality_report(ds, combined=rep.combined_by_series, method=method)
+    report = app_state.data_quality(rep, data_key, method)
 except Exception as exc:
     fail("Cannot check the data", exc)
 tot = report.totals()
 q = st.columns(6)
-for col, key in zip(q, ("missing_values", "missing_dates", "duplicates", "zeros", "negatives", "outliers")):
-    col.metric(key.replace("_", " "), f"{tot[key]:,}")
+for col, stat in zip(q, ("missing_values", "missing_dates", "duplicates", "zeros", "negatives", "outliers")):
+    col.metric(stat.replace("_", " "), f"{tot[stat]:,}")
 st.dataframe(report.summary, height=240, hide_index=True)
 findings = report.findings_frame()
 if len(findings):
@@ -128,7 +127,7 @@ t1, t2 = st.columns(2)
 fill = t1.selectbox("Gaps and missing values", list(FILL_METHODS), format_func=FILL_LABELS.get, key="data_fill")
 outl = t2.selectbox(f"Outliers ({method})", list(OUTLIER_TREATMENTS), key="data_outliers")
 try:
-    cleaned, log = apply_treatments(ds, Treatments(fill=fill, outliers=outl, outlier_method=method))
+    cleaned, log = app_state.data_treatments(ds, data_key, fill, outl, method)
 except Exception as exc:
     fail("Cannot apply the treatments", exc)
 app_state.set_dataset(cleaned)
