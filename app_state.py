@@ -198,10 +198,30 @@ class ProgressPanel:
     def done(self) -> None:
         self.box.empty()
 
+    def hook(self):
+        """This panel as a callback for a model's settings (deep models report epochs through it).
+
+        Settings travel to worker processes with the local/Dask engines; there the hook unpickles to
+        None (no Streamlit in a worker), while the networks, trained in this process, report to it."""
+        return _InProcessHook(self)
+
     def resume(self) -> None:
         """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""
         if self.pending is not None:
             raise self.pending
+
+
+class _InProcessHook:
+    """A progress callback that stays in this process: pickled into a worker it becomes None."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, ev) -> None:
+        self.fn(ev)
+
+    def __reduce__(self):
+        return (type(None), ())
 
 
 # ---------------------------------------------------------------- Explore page (issue 4)
