@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import os
 from typing import Iterator
 
 from forecasting.errors import ConfigError
@@ -67,17 +65,16 @@ def autocast(dev, enabled: bool = True):
     return contextlib.nullcontext()
 
 
-def in_worker_process() -> bool:
-    return multiprocessing.current_process().name != "MainProcess" or bool(os.environ.get("DASK_WORKER_NAME"))
-
-
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[int]:
-    """Set torch's intra-op threads for the duration (1 inside a process pool unless told otherwise)."""
+    """Set torch's intra-op threads for the duration; default 1.
+
+    The default networks are small: a second intra-op thread gains little on an idle machine and, on a
+    busy one (or inside a process pool, one model per core), makes training many times slower."""
     import torch
 
     if n is None:
-        n = 1 if in_worker_process() else max(1, min(4, os.cpu_count() or 1))
+        n = 1
     if int(n) < 1:
         raise ConfigError(f"num_threads must be at least 1, got {n}")
     before = torch.get_num_threads()

@@ -33,14 +33,14 @@ from forecasting.models.deep.data import prepare
 from forecasting.progress import Cancelled
 
 CPU_PRESET: dict[str, Any] = dict(
-    max_epochs=30, batch_size=256, learning_rate=3e-3, weight_decay=1e-4, patience=5, grad_clip=1.0,
+    max_epochs=20, batch_size=256, learning_rate=3e-3, weight_decay=1e-4, patience=4, grad_clip=1.0,
     hidden_size=32, num_layers=1, dropout=0.1, context_size=8, decoder_hidden=32, emb_dim=4)
 GPU_PRESET: dict[str, Any] = dict(
     max_epochs=100, batch_size=1024, learning_rate=2e-3, weight_decay=1e-4, patience=10, grad_clip=1.0,
     hidden_size=128, num_layers=2, dropout=0.1, context_size=16, decoder_hidden=128, emb_dim=8)
 COMMON: dict[str, Any] = dict(
     horizon=None, input_size=None, steps_per_epoch=None, max_steps=None, val_size=None,
-    scaler="standard", window_norm=True, linear_skip=True, covariates=True, holiday_country="US",
+    scaler="standard", window_norm=True, linear_skip=True, covariates=True, holiday_country=None,
     local=False, device="auto", amp=True, num_threads=None, random_seed=0, train_levels=(80, 95),
     conformal=True, progress=None, preset="auto")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length"}
