@@ -34,7 +34,8 @@ TARGET_NAME = re.compile(r"sales|units|unit_sales|qty|quantity|demand|target|^y$
 COVARIATE_NAME = re.compile(r"price|promo|discount|holiday|temp|weather|rain|event|flag|^is_|^has_|cost|rate|"
                             r"percent|pct|index|stock|open|closed|weekday|dow", re.IGNORECASE)
 ID_NAME = re.compile(r"(^|_|\b)(id|store|shop|sku|product|item|article|region|category|location|branch|customer|"
-                     r"code|series|country|city|channel|segment|brand|warehouse|dept|department)s?($|_|\b)",
+                     r"code|series|country|city|channel|segment|brand|warehouse|dept|department|ean|upc|gtin|plu|material|"
+                     r"artikel|filiale|kunde|tienda|magasin)s?($|_|\b)",
                      re.IGNORECASE)
 WIDE_TARGET = "value"
 WIDE_ID = "series"

@@ -417,6 +417,8 @@ def clean_numbers(raw: RawTable, decimal_comma_hint: bool) -> None:
             continue
         parsed, how = parse_number_text(values, decimal_comma_hint)
         if parsed is None:
+            parsed, how = parse_flag_text(values)
+        if parsed is None:
             continue
         if isinstance(s.dtype, pd.CategoricalDtype):
             num = parsed.to_numpy()[s.cat.codes.to_numpy()]
@@ -432,6 +434,18 @@ def clean_numbers(raw: RawTable, decimal_comma_hint: bool) -> None:
         df[col] = num
         if how:
             raw.notes.append(f"column '{col}': {how}")
+
+
+YES = {"yes", "y", "true", "t", "ja", "j", "oui", "si", "sí", "x", "on", "wahr"}
+NO = {"no", "n", "false", "f", "nein", "non", "off", "falsch"}
+
+
+def parse_flag_text(values: pd.Series) -> tuple[pd.Series | None, str]:
+    """yes/no, true/false, ja/nein … flag columns (promotion, holiday) as 1/0."""
+    low = values.str.strip().str.lower()
+    if not low.isin(YES | NO).all() or not low.isin(YES).any() or not low.isin(NO).any():
+        return None, ""
+    return low.isin(YES).astype(float), "yes/no read as 1/0"
 
 
 def parse_number_text(values: pd.Series, decimal_comma_hint: bool) -> tuple[pd.Series | None, str]:

@@ -155,6 +155,11 @@ CASES: list[Case] = [
          expect=dict(n_rows=20, note="above the header")),
     Case("repeated_and_blank_names", text("date,units,units,\n2024-01-01,1,2,\n2024-01-02,1,2,\n2024-01-03,1,2,\n"),
          expect=dict(covariates=["units_2"], note="repeats")),
+    Case("yes_no_flags", text("date,units,promo\n2024-01-01,1,yes\n2024-01-02,2,no\n2024-01-03,3,Yes\n"),
+         expect=dict(covariates=["promo"], note="yes/no")),
+    Case("ean_codes_are_ids", text("date,ean,units\n" + "".join(f"2024-01-0{d},400638133393{k},1\n" for d in range(1, 5)
+                                                                for k in (1, 2))),
+         expect=dict(n_series=2, id_cols=["ean"])),
     Case("xlsx_title_rows", title_workbook, expect=dict(n_rows=5, total=15.0, note="above the header")),
     Case("xlsx_sheet_choice", frame_bytes("excel", TWO_SHEETS), kwargs=dict(sheet="data"),
          expect=dict(n_rows=6, total=21.0)),
