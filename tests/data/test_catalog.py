@@ -2,6 +2,7 @@
 import pytest
 
 from forecasting.commands.validate import summarize
+from forecasting.data.contract import validate_long
 from forecasting.data.ingest import load_report
 from forecasting.errors import SalesCastError
 from tests.data.catalog import CASES, Case
@@ -18,6 +19,10 @@ def test_catalog(case: Case):
         assert "\n" not in msg and "Traceback" not in msg
         return
     rep = load_report(data, filename=name, **case.kwargs)
+    df = rep.dataset.df
+    assert validate_long(df).equals(df)                       # the contract holds, already sorted and typed
+    if rep.dataset.id_map is not None:
+        assert rep.dataset.id_map["unique_id"].tolist() == rep.dataset.series_ids
     out = summarize(rep)
     for key, want in case.expect.items():
         if key == "series":
