@@ -99,7 +99,11 @@ charts[name] = fig
 # ---------------------------------------------------------------- numbers and settings
 frames = tables.export_tables(ds, res, backtest)
 st.subheader("Forecast numbers")
-st.dataframe(frames["forecasts"], hide_index=True, key="fc_table")
+daily_or_coarser = bool((fc["ds"] == fc["ds"].dt.normalize()).all())
+st.dataframe(frames["forecasts"], hide_index=True, key="fc_table", column_config={
+    "date": st.column_config.DateColumn("date") if daily_or_coarser else st.column_config.DatetimeColumn("date"),
+    **{c: st.column_config.NumberColumn(c, format="%.2f") for c in frames["forecasts"].columns
+       if c == "forecast" or c.startswith(("lo_", "hi_"))}})
 if "settings" in frames:
     with st.expander("Model and settings per series"):
         st.dataframe(frames["settings"], hide_index=True)
