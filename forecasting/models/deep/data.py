@@ -80,7 +80,7 @@ def date_grid(first: pd.Timestamp, periods: int, freq: str) -> pd.DatetimeIndex:
 
 
 def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covariates, scaler: str,
-            holiday_country: str | None, val_size: int | None) -> Prepared:
+            holiday_country: str | None, val_size: int | None, calendar: bool = True) -> Prepared:
     """Build the panel. Series are in first-appearance order of the sorted frame."""
     for c in (ID, DS, Y):
         if c not in df.columns:
@@ -131,6 +131,8 @@ def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covaria
     if (grid.values[flat_grid[offsets[:-1] + lookback + lengths - 1]] != last).any():
         raise DataError(f"some series have gaps or duplicate dates on the '{freq}' grid; fill gaps first")
     cal, cal_names = calendar_features(grid[flat_grid], freq, holiday_country)
+    if not calendar:
+        cal, cal_names = cal[:, :0], []
 
     cov = df[cov_names].to_numpy(dtype=float) if cov_names else np.zeros((len(df), 0))
     use = pos < train_len[codes]
@@ -153,8 +155,8 @@ def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covaria
 
 
 def future_features(prep_last: np.ndarray, ids: list[str], freq: str, horizon: int, futr_df: pd.DataFrame | None,
-                    cov_names: list[str], cov_stats: np.ndarray, holiday_country: str | None, h: int
-                    ) -> tuple[np.ndarray, pd.DatetimeIndex]:
+                    cov_names: list[str], cov_stats: np.ndarray, holiday_country: str | None, h: int,
+                    calendar: bool = True) -> tuple[np.ndarray, pd.DatetimeIndex]:
     """(n, horizon, F) known features for the periods after each series' end, and their flat dates.
 
     Covariate values come from ``futr_df`` for the first ``h`` periods (required); later periods up to the
@@ -168,6 +170,8 @@ def future_features(prep_last: np.ndarray, ids: list[str], freq: str, horizon: i
     gi = g0[:, None] + np.arange(horizon)[None, :]                                   # (n, H)
     dates = grid[gi.reshape(-1)]
     cal, _ = calendar_features(dates, freq, holiday_country)
+    if not calendar:
+        cal = cal[:, :0]
     feats = np.zeros((n * horizon, cal.shape[1] + len(cov_names)), dtype=np.float32)
     feats[:, :cal.shape[1]] = cal
     if cov_names and h > 0:      # h == 0: only the history matters (attention maps); covariates left at 0

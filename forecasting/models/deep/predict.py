@@ -20,7 +20,8 @@ def network_outputs(model, h: int, futr_df: pd.DataFrame | None) -> tuple[np.nda
 
     st, cfg = model.state_, model.config_
     fo, dates = future_features(st["last_ds"], st["series_ids"], st["freq"], st["horizon"], futr_df,
-                                st["cov_names"], st["cov_stats"], cfg["holiday_country"], h)
+                                st["cov_names"], st["cov_stats"], cfg["holiday_country"], h,
+                                bool(cfg.get("calendar", True)))
     dev = model.device_
     net = model.net_.eval()
     with torch_threads(cfg["num_threads"]), torch.no_grad():

