@@ -39,6 +39,11 @@ _CALENDAR: dict[str, tuple[float, tuple[float, ...]]] = {
 }
 
 
+ACF_MIN = 0.1      # the autocorrelation at the period's lag must exceed this (and 1.96 / sqrt(n))
+PEAK_MIN = 0.1     # … and stand this far above the lowest autocorrelation of the preceding 3/4 season
+POWER_MIN = 6.0    # periodogram power at a harmonic of the period, over the median power
+
+
 def _offset_info(freq: str | None) -> tuple[float, tuple[float, ...]] | None:
     if not freq:
         return None
@@ -82,11 +87,19 @@ class PeriodDetection:
     candidates: list[PeriodCandidate] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     n: int = 0
+    has_calendar: bool = False                 # the frequency suggests calendar periods
 
     @property
     def season_length(self) -> int:
-        """The shortest found period as a whole number of periods; 1 when none was found."""
-        return int(round(self.periods[0])) if self.periods else 1
+        """The default season length for models: the shortest calendar period found; a period found in
+        the data only when the frequency has no calendar periods; 1 when none was found."""
+        calendar = sorted(c.period for c in self.candidates if c.found and c.source == "calendar")
+        data = sorted(c.period for c in self.candidates if c.found and c.source == "data")
+        if calendar:
+            return int(round(calendar[0]))
+        if data and not self.has_calendar:
+            return int(round(data[0]))
+        return 1
 
 
 def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
@@ -124,12 +137,12 @@ def _check(period: float, acf: np.ndarray, power: np.ndarray, n: int) -> tuple[f
         if lo <= hi:
             ratios.append(float(power[lo: hi + 1].max()) / med if med > 0 else float("inf"))
     ratio = max(ratios) if ratios else float("nan")
-    thr = max(0.1, 1.96 / math.sqrt(n))
+    thr = max(ACF_MIN, 1.96 / math.sqrt(n))
     if not r > thr:
         return r, ratio, False, f"autocorrelation {r:.2f} at lag {lag} is not significant (needs > {thr:.2f})"
-    if not r - trough > 0.1:
+    if not r - trough > PEAK_MIN:
         return r, ratio, False, f"no autocorrelation peak at lag {lag}"
-    if not ratio > 6:
+    if not ratio > POWER_MIN:
         return r, ratio, False, f"no periodogram peak at period {period:g}"
     return r, ratio, True, ""
 
@@ -141,8 +154,8 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
     prep = prepare(y, freq)
     x = prep.y.to_numpy(dtype="float64")
     n = len(x)
-    out = PeriodDetection([], [], list(prep.notes), n)
     cal = calendar_periods(freq)
+    out = PeriodDetection([], [], list(prep.notes), n, bool(cal))
     if n < 8 or np.nanstd(x) == 0:
         out.notes.append(f"too few or constant values ({n}) to look for seasonal periods")
         return out
@@ -166,8 +179,8 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
     order = np.argsort(power[2:])[::-1][:5] + 2 if len(power) > 3 else []
     for k in order:
         p = n / k
-        if med <= 0 or power[k] / med < 10 or p < 2 or p > n / 3:
-            continue  # weak, or fewer than three cycles in the data
+        if med <= 0 or power[k] / med < 10 or p < 2 or p > n / 4:
+            continue  # weak, or fewer than four cycles in the data
         if k + 1 < len(power) and not (power[k] >= power[k - 1] and power[k] >= power[k + 1]):
             continue  # the shoulder of another peak
         if any(abs(p - c.period) / c.period < 0.1 for c in out.candidates):
@@ -191,7 +204,10 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
 
 
 def suggest_season_length(y: pd.Series | np.ndarray, freq: str | None = None) -> int:
-    """The season length models should use by default: the shortest period found in ``y``.
+    """The season length models should use by default (see :attr:`PeriodDetection.season_length`):
+    the shortest calendar period of ``freq`` that the data confirms (7 for daily data with a weekly
+    pattern, 12 for monthly …). Periods seen only in the data (a 19-month swing) are not used as a
+    default when the calendar has periods: on M3 they were cycles, not seasons.
 
     Returns 1 (no seasonality) when no period is found or the series is too short to check one
     (fewer than two full seasons). Fast (FFT-based) and never raises on gaps or short input."""

@@ -113,3 +113,17 @@ def test_short_gappy_and_degenerate_input_never_raise():
     assert detect_periods(gappy.drop(gappy.index[[80, 81]]), "MS").periods == [12.0]
     for bad in ([], [np.nan, np.nan], [1.0], [2.0] * 40, "not a series"):
         assert suggest_season_length(bad, "MS") == 1
+
+
+def test_default_season_length_prefers_the_calendar():
+    """A 5-period swing in monthly data is reported, but not used as the models' default season."""
+    rng = np.random.default_rng(6)
+    t = np.arange(150)
+    v = 3 * np.sin(2 * np.pi * t / 5) + rng.normal(0, 1, 150)
+    s = pd.Series(v, index=pd.date_range("2000-01-01", periods=150, freq="MS"))
+    det = detect_periods(s, "MS")
+    assert det.periods == [5.0] and det.candidates[0].period == 12.0 and not det.candidates[0].found
+    assert suggest_season_length(s, "MS") == 1
+    assert suggest_season_length(v, None) == 5            # no calendar: the data's period is the default
+    both = s + np.resize(PATTERN_12, 150)
+    assert 12.0 in detect_periods(both, "MS").periods and suggest_season_length(both, "MS") == 12
