@@ -148,6 +148,16 @@ def latest_result(kind: str):
     return cached_result(kind, key) if key else None
 
 
+def memo(kind: str, key: str, compute):
+    """``compute()`` once per ``key`` in this session (small per-page results such as residuals)."""
+    store = st.session_state.setdefault(f"memo_{kind}", {})
+    if key not in store:
+        if len(store) >= 32:
+            store.pop(next(iter(store)))
+        store[key] = compute()
+    return store[key]
+
+
 class ProgressPanel:
     """A progress bar with series done, current step, elapsed time and ETA; a stop button above it.
 

@@ -164,12 +164,17 @@ with tab_res:
     r1, r2 = st.columns(2)
     r_uid = r1.selectbox("Series", uids, key="res_series")
     r_model = r2.selectbox("Model", list(pd.unique(res.metrics["model"])), key="res_model")
-    resid, source = None, "in-sample one-step residuals of the model refitted on the whole series"
-    try:
-        resid = cm.series_residuals(ds.series(r_uid)["y"].to_numpy(), r_model, int(season_length),
-                                    {k: v for k, v in params.get(r_model, {}).items() if k != "progress"})
-    except Exception:  # noqa: BLE001 - diagnostics fall back to backtest errors below
-        resid = None
+    source = "in-sample one-step residuals of the model refitted on the whole series"
+    r_params = {k: v for k, v in params.get(r_model, {}).items() if k != "progress"}
+
+    def _residuals():
+        try:
+            return cm.series_residuals(ds.series(r_uid)["y"].to_numpy(), r_model, int(season_length), r_params)
+        except Exception:  # noqa: BLE001 - diagnostics fall back to backtest errors below
+            return None
+
+    resid = app_state.memo("residuals", f"{data_key}|{r_uid}|{r_model}|{season_length}|{sorted(r_params.items())}",
+                           _residuals)
     if resid is None or len(resid) < 4:
         bt = res.forecasts[(res.forecasts["unique_id"] == r_uid) & (res.forecasts["model"] == r_model)]
         resid = (bt["actual"] - bt["forecast"]).dropna().to_numpy()
