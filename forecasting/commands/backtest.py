@@ -129,6 +129,11 @@ def to_output(dataset, frame):
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # one BLAS thread: the models are small, and the local engine already runs one process per core
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     import json
     import sys
 
