@@ -47,7 +47,10 @@ def regular(y: pd.Series, freq: str | None) -> pd.Series:
 def prepare(y: pd.Series | np.ndarray, freq: str | None = None) -> Prepared:
     """Regular grid, leading/trailing missing values trimmed, interior gaps linearly interpolated."""
     if not isinstance(y, pd.Series):
-        y = pd.Series(np.asarray(y, dtype="float64"))
+        arr = np.asarray(y, dtype="float64")
+        if arr.ndim == 1 and len(arr) and np.isfinite(arr).all():   # fast path: a plain complete array
+            return Prepared(pd.Series(arr), pd.Series(np.zeros(len(arr), dtype=bool)), [])
+        y = pd.Series(arr)
     y = regular(y, freq)
     notes: list[str] = []
     valid = y.notna().to_numpy()

@@ -112,11 +112,24 @@ def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
 
 
 def _detrend(x: np.ndarray, window: int) -> np.ndarray:
+    """x minus its centred moving average of ``window`` (shorter at the ends), or its linear fit."""
     if window >= 3:
-        trend = pd.Series(x).rolling(window, center=True, min_periods=1).mean().to_numpy()
-        return x - trend
+        n = len(x)
+        c = np.concatenate(([0.0], np.cumsum(x)))
+        i = np.arange(n)
+        lo = np.maximum(0, i - (window - 1) // 2 - (1 if window % 2 == 0 else 0))
+        hi = np.minimum(n, i + window // 2 + (0 if window % 2 == 0 else 1))
+        return x - (c[hi] - c[lo]) / (hi - lo)
     t = np.arange(len(x))
     return x - np.polyval(np.polyfit(t, x, 1), t)
+
+
+def _position_means(z: np.ndarray, period: float) -> np.ndarray:
+    """The mean of each season position, repeated along the series (a fixed seasonal pattern)."""
+    lag = int(round(period))
+    pos = np.arange(len(z)) % lag
+    means = np.bincount(pos, weights=z, minlength=lag) / np.maximum(np.bincount(pos, minlength=lag), 1)
+    return means[pos]
 
 
 def _check(period: float, acf: np.ndarray, power: np.ndarray, n: int) -> tuple[float, float, bool, str]:
@@ -156,7 +169,7 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
     n = len(x)
     cal = calendar_periods(freq)
     out = PeriodDetection([], [], list(prep.notes), n, bool(cal))
-    if n < 8 or np.nanstd(x) == 0:
+    if n < 8 or np.std(x) == 0:
         out.notes.append(f"too few or constant values ({n}) to look for seasonal periods")
         return out
     testable = [p for p in cal if n >= 2 * p]
@@ -168,11 +181,13 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
     z = _detrend(x, window)
     nlags = min(n - 1, int(math.ceil(max(testable + [2.0]))) + 2, n // 2 + 2)
     nlags = max(nlags, min(n - 1, n // 2))
-    acf = _acf(z, nlags)
-    power = np.abs(np.fft.rfft(z - z.mean())) ** 2
+    acf, power = _acf(z, nlags), np.abs(np.fft.rfft(z - z.mean())) ** 2
     for p in testable:
         r, ratio, ok, why = _check(p, acf, power, n)
         out.candidates.append(PeriodCandidate(p, "calendar", r, ratio, ok, why))
+        if ok and n >= 4 * p:  # take a well-estimated season out, so it cannot mask a weaker one
+            z = z - _position_means(z, p)
+            acf, power = _acf(z, nlags), np.abs(np.fft.rfft(z - z.mean())) ** 2
     found = [c.period for c in out.candidates if c.found]
     # strong periodogram peaks that the calendar does not explain
     med = float(np.median(power[1:])) if len(power) > 2 else 0.0
