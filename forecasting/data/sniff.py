@@ -168,18 +168,21 @@ def header_line(sample: str, delim: str) -> int:
     return next((i for i, c in enumerate(counts) if c == mode), 0)
 
 
-def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None, skip: int = 0) -> RawTable:
-    """Read UTF-8 CSV bytes with pyarrow (multi-threaded), retrying columns as text where typing fails."""
-    if pa is None:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> RawTable:
+    """Read UTF-8 CSV (bytes, or a file path pyarrow reads itself) with pyarrow, multi-threaded, retrying
+    columns as text where typing fails."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = data[:SNIFF_BYTES] if isinstance(data, bytes) else _read_head(data)
     bad_rows: list = []
 
     def on_bad_row(row) -> str:
         bad_rows.append(row)
         return "error"
 
-    quoted_newlines = b'"' in data[:SNIFF_BYTES] and re.search(rb'"[^"\n]*\n', data[:SNIFF_BYTES]) is not None
+    # a line with an odd number of quotes continues on the next line: slower, newline-aware parsing
+    quoted_newlines = b'"' in head and any(ln.count(b'"') % 2 for ln in head.split(b"\n")[:-1])
     parse = pacsv.ParseOptions(delimiter=delim, newlines_in_values=quoted_newlines, invalid_row_handler=on_bad_row)
     read = pacsv.ReadOptions(skip_rows=skip)
     column_types: dict = {}
@@ -190,19 +193,19 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None, skip
         convert = pacsv.ConvertOptions(null_values=NA_TOKENS, strings_can_be_null=True, quoted_strings_can_be_null=True,
                                        column_types=column_types, timestamp_parsers=[pacsv.ISO8601])
         try:
-            table = pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
-                                   convert_options=convert)
+            table = pacsv.read_csv(pa.BufferReader(data) if isinstance(data, bytes) else data,
+                                   read_options=read, parse_options=parse, convert_options=convert)
         except pa.ArrowInvalid as exc:
             msg = str(exc)
             if "invalid UTF8" in msg or "invalid utf8" in msg.lower():
                 raise _InvalidUTF8(msg) from None
             if bad_rows:
                 row = bad_rows[0]
-                where = f"line {_line_number(data, row)}"
+                where = f"line {_line_number(data if isinstance(data, bytes) else Path(data).read_bytes(), row)}"
                 raise DataError(f"{name}: {where} has {row.actual_columns} field(s) but the header has "
                                 f"{row.expected_columns} (ragged rows; check the delimiter and quoting)") from None
             m = re.search(r"In CSV column #(\d+): .*conversion error", msg)
-            header = _header(data, delim, skip)
+            header = _header(head, delim, skip)
             if m and int(m.group(1)) < len(header) and header[int(m.group(1))] not in column_types:
                 column_types[header[int(m.group(1))]] = pa.string()
                 continue
@@ -235,6 +238,11 @@ def read_csv_bytes(data: bytes, name: str, delim: str, pa=None, pacsv=None, skip
 
 class _InvalidUTF8(Exception):
     """pyarrow met bytes that are not UTF-8 past the checked prefix: transcode and read again."""
+
+
+def _read_head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(SNIFF_BYTES)
 
 
 def _header(data: bytes, delim: str, skip: int = 0) -> list[str]:
@@ -354,6 +362,9 @@ def read_parquet(data: bytes, name: str) -> RawTable:
 
 def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None) -> RawTable:
     """Read any supported file into a :class:`RawTable` (no column roles decided yet)."""
+    fast = _read_utf8_csv_path(source, filename)
+    if fast is not None:
+        return _check_rows(fast, fast.source)
     data, name = source_bytes(source, filename)
     if not data or data.isspace():
         raise DataError(f"{name} is empty")
@@ -389,6 +400,10 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
             raw = read_csv_bytes(text.encode("utf-8"), name, delim, skip=skip)
         if text_enc not in ("utf-8",):
             raw.notes.insert(0, f"text encoding {text_enc}")
+    return _check_rows(raw, name)
+
+
+def _check_rows(raw: RawTable, name: str) -> RawTable:
     if raw.df.shape[1] == 0:
         raise DataError(f"{name} has no columns")
     if len(raw.df) == 0:
@@ -396,6 +411,33 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
     if len(raw.df) == 1:
         raise DataError(f"{name} has a single data row; forecasting needs at least two dates")
     return raw
+
+
+def _read_utf8_csv_path(source, filename: str | None) -> RawTable | None:
+    """A plain UTF-8 CSV on disk: pyarrow reads the file itself (no copy of it in Python memory).
+
+    None for anything else (Excel, Parquet, other encodings, bytes): the general path handles those."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = Path(source)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    head = _read_head(str(path))
+    name = filename or path.name
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head or head.isspace() \
+            or detect_kind(head, name) != "csv":
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return None
+        text = head[:exc.start].decode("utf-8")
+    delim = sniff_delimiter(text)
+    try:
+        return read_csv_bytes(str(path), name, delim, skip=header_line(text, delim))
+    except _InvalidUTF8:
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------

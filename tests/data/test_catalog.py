@@ -8,17 +8,22 @@ from forecasting.errors import SalesCastError
 from tests.data.catalog import CASES, Case
 
 
+@pytest.mark.parametrize("from_path", [False, True], ids=["bytes", "path"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_catalog(case: Case):
+def test_catalog(case: Case, from_path: bool, tmp_path):
     data, name = case.make()
+    source = data
+    if from_path:  # files on disk take pyarrow's direct path when they are plain UTF-8 CSV
+        source = tmp_path / name
+        source.write_bytes(data)
     if case.error:
         with pytest.raises(SalesCastError) as info:
-            load_report(data, filename=name, **case.kwargs)
+            load_report(source, filename=name, **case.kwargs)
         msg = str(info.value)
         assert case.error.lower() in msg.lower(), msg
         assert "\n" not in msg and "Traceback" not in msg
         return
-    rep = load_report(data, filename=name, **case.kwargs)
+    rep = load_report(source, filename=name, **case.kwargs)
     df = rep.dataset.df
     assert validate_long(df).equals(df)                       # the contract holds, already sorted and typed
     if rep.dataset.id_map is not None:
