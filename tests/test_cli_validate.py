@@ -45,6 +45,18 @@ def test_wide_file_counts_series_columns():
     assert j["n_series"] == wide.shape[1] - 1 and j["n_rows"] == len(wide) * (wide.shape[1] - 1)
 
 
+def test_excel_sheet_flag(tmp_path):
+    f = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(f, engine="openpyxl") as xw:
+        pd.DataFrame({"note": ["a", "b", "c"]}).to_excel(xw, sheet_name="about", index=False)
+        pd.DataFrame({"Monat": pd.date_range("2020-01-01", periods=6, freq="MS"), "Absatz": range(6)}).to_excel(
+            xw, sheet_name="Daten", index=False)
+    j = json.loads(cli(f, "--sheet", "Daten", "--json").stdout)
+    assert (j["n_rows"], j["freq"], j["date_col"], j["target_col"], j["total"]) == (6, "MS", "Monat", "Absatz", 15.0)
+    p = cli(f, "--sheet", "Data", "--json")
+    assert p.returncode == 2 and "no sheet 'Data'" in p.stderr and "Daten" in p.stderr
+
+
 def test_human_summary_without_json():
     p = cli(ROOT / "sample_data" / "monthly_sales.csv")
     assert p.returncode == 0 and "1 series, 120 rows" in p.stdout and "frequency MS" in p.stdout

@@ -34,7 +34,7 @@ def parse_dates(s: pd.Series, name: str = "") -> ParsedDates:
         how = "dates"
         if getattr(s.dt, "tz", None) is not None:
             out, how = _from_aware(s)
-        return ParsedDates(out.astype("datetime64[ns]"), how, 1.0)
+        return ParsedDates(out if out.dtype == "datetime64[ns]" else out.astype("datetime64[ns]"), how, 1.0)
     if pd.api.types.is_bool_dtype(s):
         return ParsedDates(pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), "not dates", 0.0)
     if pd.api.types.is_numeric_dtype(s):

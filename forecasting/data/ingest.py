@@ -360,12 +360,9 @@ def _sort_by_label(frame, codes, labels, id_values):
 
 def _combine(frame: dict, codes: np.ndarray, covs: list, agg: str):
     """Combine rows sharing (series, period) (columns as arrays, sorted by code and date)."""
+    # sorted by (code, date) already: _sort_by_label sorted it and snapping keeps dates in order
     ds_i8 = frame[DS].view("i8")
     n_codes = int(codes.max()) + 1 if len(codes) else 0
-    sorted_ok = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(ds_i8) >= 0))))
-    if not sorted_ok:
-        idx = np.lexsort((ds_i8, codes))
-        frame, codes, ds_i8 = {k: v[idx] for k, v in frame.items()}, codes[idx], ds_i8[idx]
     dup = np.zeros(len(codes), dtype=bool)
     dup[1:] = (codes[1:] == codes[:-1]) & (ds_i8[1:] == ds_i8[:-1])
     combined = np.bincount(codes[dup], minlength=n_codes)

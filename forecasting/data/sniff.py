@@ -318,9 +318,9 @@ def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
     notes = [f"sheet '{use}'" + (f" of {len(sheets)}" if len(sheets) > 1 else "")]
     if skip:
         notes.append(f"{skip} row(s) above the header skipped")
-    for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].astype("category") if df[c].map(type).eq(str).all() or df[c].isna().any() else df[c]
+    for c in df.columns:  # text columns as categoricals, like the CSV reader's; mixed columns stay objects
+        if df[c].dtype == object and df[c].dropna().map(type).eq(str).all():
+            df[c] = df[c].astype("category")
     raw = RawTable(df.reset_index(drop=True), name, "excel", notes, first_line=skip + 2)
     clean_numbers(raw, decimal_comma_hint=False)
     return raw
@@ -328,16 +328,14 @@ def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
 
 def list_sheets(source: SourceType, filename: str | None = None) -> list[str]:
     """The sheet names of an Excel workbook (for the page's sheet choice and ``--sheet``)."""
-    data, name = source if isinstance(source, tuple) else (None, None)
-    if data is None:
-        data, name = source_bytes(source, filename)
     import openpyxl
 
+    data, name = source_bytes(source, filename)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
         names = list(wb.sheetnames)
         wb.close()
-    except Exception as exc:
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
         raise DataError(f"{name}: not a readable Excel workbook ({type(exc).__name__})") from None
     return names
 

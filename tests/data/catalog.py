@@ -186,5 +186,7 @@ CASES: list[Case] = [
     Case("many_bad_dates", text("date,units\n2024-01-01,1\nfoo,2\nbar,3\n2024-01-04,4\n"), error="not readable dates"),
     Case("finer_freq", text("month,sales\n2023-11,1\n2023-12,2\n2024-01,3\n"), kwargs=dict(freq="D"),
          error="cannot be made finer"),
+    Case("unknown_sheet", frame_bytes("excel", TWO_SHEETS), kwargs=dict(sheet="2025"), error="no sheet '2025'"),
+    Case("xlsx_named_but_text", lambda: (daily_csv().encode(), "f.xlsx"), error="not an excel workbook"),
     Case("old_xls", lambda: (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "f.xls"), error=".xls"),
 ]
