@@ -138,11 +138,16 @@ def run_engine(engine: str, data: Path, args) -> dict:
         "driver_peak_mb": round(max(v for (r, _), v in peaks.items() if r == "driver") / mb, 1),
         "worker_peak_mb": [round(v / mb, 1) for v in workers],
         "cpu_s_all_processes": round(sum(cpu.values()), 1),
+        "driver_cpu_s": round(sum(v for (r, _), v in cpu.items() if r == "driver"), 1),
+        "worker_cpu_s": sorted((round(v, 1) for (r, _), v in cpu.items() if r == "worker"), reverse=True),
         "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
     })
     # share of the machine's cores this run actually got while it ran
     res["cores_used"] = round(res["cpu_s_all_processes"] / res["process_s"], 2)
+    # the run's CPU critical path: what its wall time would be on free cores (one per process),
+    # driver work + the busiest worker; the driver mostly waits, so this errs on the slow side
+    res["critical_path_cpu_s"] = round(res["driver_cpu_s"] + max(res["worker_cpu_s"], default=0.0), 1)
     return res
 
 
@@ -154,6 +159,8 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="passes over the engines, interleaved; the fastest pass of each engine is kept")
     ap.add_argument("--note", default="", help="free text stored with the results (e.g. machine contention)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
@@ -167,16 +174,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as tmp:
         data = Path(tmp) / "series.parquet"
         make_data(args.n_series).to_parquet(data, index=False)
-        runs = {}
-        for engine in args.engines.split(","):
-            print(f"running {engine} on {args.n_series} series …", file=sys.stderr, flush=True)
-            runs[engine] = run_engine(engine, data, args)
-            print(json.dumps(runs[engine]), file=sys.stderr, flush=True)
+        runs, all_walls = {}, {}
+        for rep in range(args.repeat):
+            for engine in args.engines.split(","):
+                print(f"pass {rep + 1}: {engine} on {args.n_series} series …", file=sys.stderr, flush=True)
+                r = run_engine(engine, data, args)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+                all_walls.setdefault(engine, []).append(r["wall_s"])
+                if engine not in runs or r["wall_s"] < runs[engine]["wall_s"]:
+                    runs[engine] = r
+        for engine, walls in all_walls.items():
+            runs[engine]["wall_s_all_passes"] = walls
 
     serial = runs.get("serial", {}).get("wall_s")
     local = runs.get("local", {}).get("wall_s")
     dask = runs.get("dask", {}).get("wall_s")
     speed = {e: round(serial / r["wall_s"], 2) for e, r in runs.items() if serial and e != "serial"}
+    serial_cp = runs.get("serial", {}).get("critical_path_cpu_s")
+    speed_cp = {e: round(serial_cp / r["critical_path_cpu_s"], 2) for e, r in runs.items() if serial_cp and e != "serial"}
     max_worker = max((m for r in runs.values() for m in r["worker_peak_mb"]), default=0.0)
     targets = {
         "local_speedup_ge_1.8": {"value": speed.get("local"), "met": bool(speed.get("local", 0) >= 1.8)},
@@ -201,12 +216,17 @@ def main() -> None:
         "identical_forecasts_across_engines": len(hashes) == 1,
         "runs": runs,
         "speedup_vs_serial": speed,
+        "speedup_vs_serial_cpu_critical_path": speed_cp,
+        "speedup_note": "speedup_vs_serial = measured wall-time ratio (the target's measure). "
+                        "speedup_vs_serial_cpu_critical_path = a projection for free cores: serial process CPU "
+                        "seconds / (driver CPU + busiest worker CPU) of the parallel run; it includes process "
+                        "start-up and imports, which the wall times do not.",
         "per_series_cpu_s_serial": round(serial / args.n_series, 4) if serial else None,
         "targets": targets,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"speedup_vs_serial": speed, "targets": targets,
+    print(json.dumps({"speedup_vs_serial": speed, "speedup_cpu_critical_path": speed_cp, "targets": targets,
                       "identical": result["identical_forecasts_across_engines"]}, indent=2))
 
 

@@ -1,4 +1,4 @@
-"""run_backtest gives identical forecasts and metrics on the serial, local and dask engines."""
+"""run_backtest and run_forecast give identical results on the serial, local and dask engines."""
 import importlib.util
 
 import numpy as np
@@ -33,14 +33,26 @@ def make_dataset(n_series=12, n_days=120, seed=1):
     return Dataset(validate_long(pd.concat(frames)), freq="D")
 
 
+FORECAST_MODELS = ["seasonal_naive", "ets"]
+
+
 @pytest.fixture(scope="module")
 def serial():
     return run_backtest(make_dataset(), BacktestConfig(horizon=7, models=MODELS, windows=3, engine="serial"))
 
 
+@pytest.fixture(scope="module")
+def serial_forecast():
+    from forecasting.forecast import ForecastConfig, run_forecast
+
+    return run_forecast(make_dataset(), ForecastConfig(horizon=14, model=FORECAST_MODELS, engine="serial"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["local", "dask"])
-def test_backtest_identical_on_every_engine(engine, serial):
+def test_backtest_and_forecast_identical_on_every_engine(engine, serial, serial_forecast):
+    from forecasting.forecast import ForecastConfig, run_forecast
+
     events = []
     got = run_backtest(make_dataset(), BacktestConfig(horizon=7, models=MODELS, windows=3, engine=engine,
                                                       n_workers=2), progress=events.append)
@@ -49,4 +61,8 @@ def test_backtest_identical_on_every_engine(engine, serial):
     pd.testing.assert_frame_equal(got.summary, serial.summary, check_exact=True)
     assert len(serial.metrics) == 12 * len(MODELS) and serial.forecasts["forecast"].notna().all()
     assert events and events[-1].done == events[-1].total == 12
+    fc = run_forecast(make_dataset(), ForecastConfig(horizon=14, model=FORECAST_MODELS, engine=engine, n_workers=2))
+    pd.testing.assert_frame_equal(fc.forecasts, serial_forecast.forecasts, check_exact=True)
+    pd.testing.assert_frame_equal(fc.settings, serial_forecast.settings, check_exact=True)
+    assert len(fc.forecasts) == 12 * 2 * 14 and fc.forecasts["forecast"].notna().all()
     assert not worker_pids()

@@ -89,7 +89,7 @@ def test_cli_bad_address_is_one_clear_error(tmp_path):
     _write_sales_csv(data)
     p = subprocess.run([sys.executable, "-m", "forecasting", "backtest", str(data), "--date-col", "date",
                         "--target-col", "units", "--id-cols", "store,sku", "--horizon", "7", "--models", "naive",
-                        "--engine", "dask", "--address", "tcp://127.0.0.1:9"],
+                        "--engine", "dask", "--address", "tcp://127.0.0.1:9", "--output", str(tmp_path / "m.csv")],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
