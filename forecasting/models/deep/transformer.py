@@ -1,7 +1,7 @@
 """Transformer forecaster: a self-attention encoder over the lookback with sinusoidal positional
 encodings; the last position's representation feeds the shared forecasting head.
 
-The attention layers are written out (pre-norm, ``nn.MultiheadAttention``) so their weights can be kept:
+The attention layers are written out (pre-norm, multi-head) so their weights can be kept:
 after ``predict``, :meth:`TransformerForecaster.attention` gives, per series, how much the final
 period attends to each lag of the lookback (averaged over heads), for an explanation view.
 """
@@ -33,19 +33,30 @@ class PositionalEncoding(nn.Module):
 
 
 class EncoderLayer(nn.Module):
+    """Pre-norm self-attention + feed-forward block. With ``last_only`` it computes only the final
+    position's output (all positions still serve as keys and values): the head reads nothing else, so
+    the top layer costs O(L) instead of O(L^2)."""
+
     def __init__(self, d_model: int, n_heads: int, ff: int, dropout: float) -> None:
         super().__init__()
+        self.heads, self.dh = n_heads, d_model // n_heads
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.q, self.kv = nn.Linear(d_model, d_model), nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
         self.ff = nn.Sequential(nn.Linear(d_model, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, d_model))
         self.drop = nn.Dropout(dropout)
         self.weights: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, keep_weights: bool = False) -> torch.Tensor:
-        h = self.norm1(x)
-        a, w = self.attn(h, h, h, need_weights=keep_weights, average_attn_weights=True)
-        self.weights = w.detach() if keep_weights else None    # [B, L, L]
-        x = x + self.drop(a)
+    def forward(self, x: torch.Tensor, keep_weights: bool = False, last_only: bool = False) -> torch.Tensor:
+        B, L, D = x.shape
+        h = self.norm1(x)                                                       # [B, L, D]
+        hq = h[:, -1:] if last_only else h                                      # [B, Lq, D]
+        q = self.q(hq).view(B, -1, self.heads, self.dh).transpose(1, 2)         # [B, heads, Lq, dh]
+        k, v = self.kv(h).view(B, L, 2, self.heads, self.dh).permute(2, 0, 3, 1, 4)   # [B, heads, L, dh]
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh), dim=-1)     # [B, heads, Lq, L]
+        self.weights = att.detach().mean(1) if keep_weights else None           # [B, Lq, L]
+        a = (self.drop(att) @ v).transpose(1, 2).reshape(B, -1, D)              # [B, Lq, D]
+        x = (x[:, -1:] if last_only else x) + self.drop(self.out(a))
         return x + self.drop(self.ff(self.norm2(x)))
 
 
@@ -60,11 +71,12 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.pos(self.proj(x))                      # [B, L, D]
-        for layer in self.layers:
-            h = layer(h, self.keep_weights)
+        for i, layer in enumerate(self.layers):
+            h = layer(h, self.keep_weights, last_only=i == len(self.layers) - 1)
         return self.norm(h[:, -1])                      # [B, D]: the last period's representation
 
     def attention(self) -> list[torch.Tensor]:
+        """Per layer, [B, Lq, L] attention averaged over heads (Lq = 1 for the top layer)."""
         return [l.weights for l in self.layers if l.weights is not None]
 
 
