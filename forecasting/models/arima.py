@@ -145,17 +145,31 @@ class AutoARIMA(LocalModel):
                     raise ValueError(f"ARIMA{order} could not be fit to this series")
         else:
             best = search.run(**self.limits, stepwise=bool(self.stepwise))
-        self.d_, self.D_, self.m_, self.best_ = d, D, arima_m, best
+        self.d_, self.D_, self.m_ = d, D, arima_m
         self.n_models_ = len(search.results)
-        if use_css:
-            self.ic_value_, ml = search.refine(best, ml=self.final == "ml")
-        else:
-            self.ic_value_, ml = search.results[best]
-        params = ml.params
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.res_ = search.model(best, simple=False).filter(params)
-        return self
+        # the best candidate whose final model gives finite, positive forecast variances
+        ranked = [best] + sorted((c for c, (v, _) in search.results.items() if c != best and np.isfinite(v)),
+                                 key=lambda c: search.results[c][0])
+        for cand in ranked[:5]:
+            try:
+                if use_css:
+                    ic_value, ml = search.refine(cand, ml=self.final == "ml")
+                else:
+                    ic_value, ml = search.results[cand]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = search.model(cand, simple=False).filter(ml.params)
+                    var = np.asarray(res.get_forecast(2, exog=self._future_exog_for(res, 2)).var_pred_mean)
+            except Exception:  # noqa: BLE001 - try the next candidate
+                continue
+            if np.isfinite(var).all() and (var > 0).all():
+                self.best_, self.ic_value_, self.res_ = cand, ic_value, res
+                return self
+        raise ValueError("no ARIMA candidate gave usable forecast intervals")
+
+    def _future_exog_for(self, res, h: int) -> np.ndarray | None:
+        k = 0 if res.model.exog is None else res.model.exog.shape[1]
+        return np.zeros((h, k)) if k else None
 
     def _choose_k(self, z: np.ndarray, d: int, exog: np.ndarray | None) -> int:
         if self.fourier_k is not None:

@@ -184,6 +184,20 @@ class StepwiseSearch:
         return self.best
 
 
+def _roots_ok(ar: np.ndarray, ma: np.ndarray, sar: np.ndarray, sma: np.ndarray, m: int, limit: float = 1.01) -> bool:
+    """Like R's auto.arima: reject a fit whose AR or MA polynomial has a root within ``limit`` of the unit
+    circle (near-unit roots make the likelihood and the intervals unreliable)."""
+    for coef, lag, sign in ((ar, 1, -1.0), (sar, m, -1.0), (ma, 1, 1.0), (sma, m, 1.0)):
+        if coef.size and np.any(coef != 0):
+            poly = np.zeros(coef.size * lag + 1)
+            poly[0] = 1.0
+            poly[lag::lag] = sign * coef
+            roots = np.roots(poly[::-1])
+            if roots.size and np.min(np.abs(roots)) < limit:
+                return False
+    return True
+
+
 class CssSearch(StepwiseSearch):
     """The same stepwise search, but each candidate is fit by conditional sum of squares (CSS).
 
@@ -266,6 +280,8 @@ class CssSearch(StepwiseSearch):
                 u = sol.x
             else:
                 u = u0
+            if not _roots_ok(*self._unpack(c, u)[2], m=self.m):
+                raise ValueError("root too close to the unit circle")
             e = self._resid(c, u)
             sigma2 = float(np.mean(e ** 2))
             if not np.isfinite(sigma2) or sigma2 <= 0:
