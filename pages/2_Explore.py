@@ -122,12 +122,17 @@ with tabs[0]:
         st.caption(f"Trend line: {tl.slope:+.4g} per period (R² {fmt(tl.r2)}).")
     if card.n_anomalies:
         st.markdown("**Anomalies** (extreme decomposition residuals)")
-        st.dataframe(card.anomalies, hide_index=True, width="stretch")
+        st.dataframe(card.anomalies, hide_index=True, width="stretch",
+                     column_config={"ds": st.column_config.DateColumn("date"),
+                                    **{c: st.column_config.NumberColumn(format="%.2f")
+                                       for c in ("y", "expected", "resid", "score")}})
     p = card.profile
     st.markdown("**Demand profile**")
     st.dataframe([{"mean": p.mean, "std": p.std, "CV": p.cv, "skewness": p.skewness, "kurtosis": p.kurtosis,
                    "zero share": p.zero_share, "ADI": p.adi, "CV²": p.cv2, "class": p.demand_class}],
-                 hide_index=True)
+                 hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3g")
+                                                 for c in ("mean", "std", "CV", "skewness", "kurtosis",
+                                                           "zero share", "ADI", "CV²")})
 
 with tabs[1]:
     options = sorted({int(round(q)) for q in card.periods} | set(dec.periods)) or [card.season_length]

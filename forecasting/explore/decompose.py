@@ -123,10 +123,11 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
         det = detect_periods(prep.y, freq)
         periods = list(det.periods)
         notes += [m for m in det.notes if m not in notes]
-        if method != "mstl":
+        text = ", ".join(f"{p:g}" for p in periods)
+        if method != "mstl" and len(periods) > 1:
+            text += f"; {method.upper()} uses the shortest, {periods[0]:g} (MSTL uses all)"
             periods = periods[:1]
-        notes.append(f"detected period(s): {', '.join(f'{p:g}' for p in periods)}" if periods
-                     else "no seasonal period detected")
+        notes.append(f"detected period(s): {text}" if periods else "no seasonal period detected")
     ints = sorted({int(round(p)) for p in periods if round(p) >= 2})
     if given and any(p != int(p) for p in periods):
         notes.append("fractional periods rounded to whole periods: " + ", ".join(str(p) for p in ints))

@@ -93,7 +93,7 @@ def stationarity(y: pd.Series, season_length: int = 1, seasonal_strength: float 
         zz = np.diff(zz)
     ndiffs = d
     adf_rej, kpss_rej = adf_p < alpha, kpss_p < alpha
-    p_txt = f"ADF p={_fmt_p(adf_p)}, KPSS p={_fmt_p(kpss_p)}"
+    p_txt = f"ADF p{_fmt_p(adf_p)}, KPSS p{_fmt_p(kpss_p)}"
     if adf_rej and not kpss_rej:
         stationary, head = True, f"The series looks stationary: both tests agree ({p_txt})."
     elif not adf_rej and kpss_rej:
@@ -115,5 +115,5 @@ def stationarity(y: pd.Series, season_length: int = 1, seasonal_strength: float 
 
 def _fmt_p(p: float) -> str:
     if math.isnan(p):
-        return "n/a"
-    return "<0.01" if p < 0.01 else f"{p:.2f}"
+        return " n/a"
+    return "<0.01" if p < 0.01 else f"={p:.2f}"
