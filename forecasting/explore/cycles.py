@@ -4,6 +4,7 @@ Hodrick–Prescott splits the series into a smooth trend and a cycle; the Christ
 band-pass keeps swings between 1.5 and 8 years (shortened to what the data can show)."""
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -45,9 +46,9 @@ def cycles(y: pd.Series, freq: str | None = None, season_length: int = 1,
     ppy = periods_per_year(freq) or 4.0
     low = max(2.0, band_years[0] * ppy, 2.0 * max(1, season_length))
     high = min(band_years[1] * ppy, n / 2)
-    if high <= low:
+    if high < 1.5 * low:   # no band left between the shortest swing kept and half the series
         notes.append(f"the series is too short for the band-pass filter: swings longer than {low:g} "
-                     f"periods need more than {int(2 * low)} observations (it has {n})")
+                     f"periods need at least {math.ceil(3 * low)} observations (it has {n})")
         return Cycles(frame, lamb, None, notes)
     if high < band_years[1] * ppy:
         notes.append(f"band-pass limited to swings of at most {high:g} periods (half the series)")

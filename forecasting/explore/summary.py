@@ -73,8 +73,6 @@ class ExploreConfig:
 def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig()) -> SeriesSummary:
     """The summary card of ``y`` with the decomposition ``cfg`` asks for (periods detected if not given)."""
     periods = list(cfg.periods) if cfg.periods else None
-    if periods is None and cfg.method == "mstl":
-        periods = detect_periods(y, freq).periods or None
     dec = decompose(y, freq, cfg.method, periods, cfg.model, cfg.robust)
     return summarize(y, freq, dec=dec, threshold=cfg.threshold)
 
