@@ -98,9 +98,20 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
         get_spec(model)
         if model not in models:
             raise ConfigError(f"--set {key}: model '{model}' is not among the chosen models ({', '.join(models)})")
-        sig = inspect.signature(get_model_class(model).__init__)
+        cls = get_model_class(model)
+        sig = inspect.signature(cls.__init__)
         allowed = [n for n, p in sig.parameters.items()
                    if n not in ("self", "season_length") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if not allowed and any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+            # settings checked by the model itself (the deep models validate them when created)
+            try:
+                cls(season_length=1, **{param: _value(value)})
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise ConfigError(f"--set {key}: {exc}") from None
+            out.setdefault(model, {})[param] = _value(value)
+            continue
         if param not in allowed:
             raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
                               + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
