@@ -91,11 +91,12 @@ try:
 except Exception as exc:
     fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset
-m1, m2, m3, m4 = st.columns(4)
+m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Series", ds.n_series)
 m2.metric("Rows", f"{len(ds.df):,}")
 m3.metric("Frequency", ds.freq)
-m4.metric("Dates", f"{ds.df['ds'].min().date()} .. {ds.df['ds'].max().date()}")
+m4.metric("First date", str(ds.df["ds"].min().date()))
+m5.metric("Last date", str(ds.df["ds"].max().date()))
 if rep.inferred_freq != ds.freq or freq == "inferred":
     st.caption(f"Coarser frequencies available: {', '.join(coarser_choices(rep.inferred_freq)[1:]) or 'none'}")
 for w in rep.warnings:

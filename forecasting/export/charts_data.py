@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 LINE, GAP, OUTLIER, CHANGED = "#222222", "rgba(214,39,40,0.18)", "#d62728", "#1f77b4"
+MAX_SHADED = 300
 
 
 def esc(text: Any) -> str:
@@ -38,9 +39,14 @@ def quality_figure(ds, report, uid: str, treated=None, height: int = 420):
         missing = s.loc[s[Y].isna(), DS]
         holes = pd.concat([gaps, missing]).sort_values()
         if len(holes):
-            top = float(s[Y].max()) if s[Y].notna().any() else 1.0
-            fig.add_trace(go.Bar(x=holes, y=[top] * len(holes), name=f"gap / missing ({len(holes)})",
-                                 marker=dict(color=GAP), hovertemplate="%{x}: no value<extra></extra>"))
+            low = float(s[Y].min()) if s[Y].notna().any() else 0.0
+            fig.add_trace(go.Scatter(x=holes, y=[low] * len(holes), mode="markers", name=f"gap / missing ({len(holes)})",
+                                     marker=dict(color=OUTLIER, symbol="x-thin-open", size=10, line=dict(width=2)),
+                                     hovertemplate="%{x}: no value<extra></extra>"))
+            if len(holes) <= MAX_SHADED:  # shade each missing period; beyond that the markers alone stay fast
+                half = (grid[1] - grid[0]) / 2 if len(grid) > 1 else pd.Timedelta(hours=12)
+                for d in holes:
+                    fig.add_vrect(x0=d - half, x1=d + half, fillcolor=GAP, line_width=0, layer="below")
         out = report.outliers[report.outliers[ID] == uid]
         if len(out):
             methods = out[["iqr", "zscore", "seasonal"]].apply(
@@ -51,5 +57,5 @@ def quality_figure(ds, report, uid: str, treated=None, height: int = 420):
                                      hovertemplate="%{y:.4g} (expected %{customdata[0]:.4g}; %{customdata[1]})"
                                                    "<extra></extra>"))
     fig.update_layout(title=esc(uid), height=height, template="plotly_white", hovermode="x unified",
-                      bargap=0, margin=dict(l=50, r=20, t=60, b=40), legend=dict(orientation="h", y=-0.15))
+                      margin=dict(l=50, r=20, t=60, b=40), legend=dict(orientation="h", y=-0.15))
     return fig
