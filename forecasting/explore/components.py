@@ -40,6 +40,11 @@ def components(frame: pd.DataFrame, freq: str | None, method: str = "stl", perio
     seasonal = sorted({c for c in out.columns if c.startswith("seasonal")},
                       key=lambda c: (c != "seasonal", int(c.split("_")[1]) if "_" in c else 0))
     out = out[[ID, "date", "y", "trend", *seasonal, "resid", "imputed"]]
+    # a series without one of the periods (too short for it) has no such seasonal part: 0, so that
+    # every row still adds up to y
+    has = out["trend"].notna()
+    for c in seasonal:
+        out.loc[has & out[c].isna(), c] = 0.0
     return Components(out, used, notes, periods is None)
 
 

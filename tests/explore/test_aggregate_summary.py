@@ -95,3 +95,17 @@ def test_components_table_restores_id_columns():
     assert np.allclose(f["y"], f["trend"] + f["seasonal_12"] + f["resid"])
     one = dataset_components(ds, "S / B", method="stl", periods=[12])
     assert len(one.frame) == 120 and set(one.frame["store"]) == {"S"} and not one.detected
+
+
+def test_components_of_series_with_different_periods_still_add_up():
+    long = monthly(n=120)
+    short = monthly(n=20, seed=3)                               # too short for period 12
+    df = validate_long(pd.concat([
+        pd.DataFrame({"unique_id": "long", "ds": long.index, "y": long.to_numpy()}),
+        pd.DataFrame({"unique_id": "short", "ds": short.index, "y": short.to_numpy()})]))
+    comp = dataset_components(Dataset(df, "MS"), method="mstl")
+    f = comp.frame
+    assert comp.periods == {"long": [12], "short": []}
+    assert (f.loc[f["series"] == "short", "seasonal_12"] == 0).all()
+    assert np.allclose(f["y"], f["trend"] + f["seasonal_12"] + f["resid"])
+    assert any("two full seasons" in n for n in comp.notes["short"])
