@@ -195,6 +195,11 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
     missing, negative, zero, outl = (dates_where(y.isna()), dates_where(y < 0), dates_where(y == 0),
                                      dates_where(flags[method]))
     distinct = y.groupby(df[ID], sort=False).nunique()
+    # 0/1 covariates (promo, holiday): outliers on such days are effects the covariate explains, not errors
+    flag_cols = [c for c in df.columns if c not in (ID, DS, Y) and df[c].dropna().isin([0, 1]).all()
+                 and (df[c] == 1).any()]
+    on_flags = (df.loc[flags[method], [ID, *flag_cols]].groupby(ID, sort=False)[flag_cols].sum()
+                if flag_cols else pd.DataFrame())
     for row in summary.itertuples(index=False):
         uid = row.unique_id
         if row.missing_dates:
@@ -220,9 +225,14 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
                                else "zeros may be stock-outs; treat them as missing if so"))
         if row.outliers:
             others = ", ".join(f"{k}: {getattr(row, f'outliers_{k}')}" for k in OUTLIER_METHODS if k != method)
+            explained = [f"{int(n)} on {c} = 1" for c, n in
+                         (on_flags.loc[uid].items() if uid in on_flags.index else []) if n]
             out.append(Finding("outliers", uid, "warning", row.outliers, outl.get(uid, []),
-                               f"{row.outliers} outlier(s) by the {method} method ({others})",
-                               "clip to the method's bounds or interpolate"))
+                               f"{row.outliers} outlier(s) by the {method} method ({others})"
+                               + (f"; {', '.join(explained)}" if explained else ""),
+                               "clip or interpolate errors; leave effects a covariate explains (promotions, "
+                               "holidays) to models that use it" if explained
+                               else "clip to the method's bounds or interpolate"))
         if row.length < 2 * max(m, 2):
             out.append(Finding("short", uid, "warning", int(row.length), [],
                                f"only {row.length} period(s): less than two seasons of {m}",

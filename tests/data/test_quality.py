@@ -42,6 +42,14 @@ def test_report_finds_planted_problems():
     assert rep.totals()["missing_dates"] == 2
 
 
+def test_outliers_on_flag_covariate_days_are_called_out():
+    ds = planted()
+    ds.df["promo"] = 0.0
+    ds.df.loc[(ds.df.unique_id == "A") & (ds.df.ds == "2024-02-14"), "promo"] = 1.0
+    f = next(f for f in quality_report(ds).findings if f.check == "outliers" and f.unique_id == "A")
+    assert "1 on promo = 1" in f.message and "covariate" in f.fix
+
+
 def test_seasonal_method_spares_regular_weekly_peaks():
     rep = quality_report(planted())
     b = rep.outliers[rep.outliers.unique_id == "B"]
