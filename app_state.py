@@ -82,11 +82,11 @@ def data_quality(_report, key: str, method: str):
 
 
 @st.cache_data(show_spinner="Applying the treatments …", max_entries=8)
-def data_treatments(_dataset, key: str, fill: str, outliers: str, method: str):
+def data_treatments(_dataset, key: str, fill: str, outliers: str, method: str, zeros: str = "leave"):
     """(cleaned dataset, change log) for the page's treatment choices (``key`` as for data_quality)."""
     from forecasting.data.quality import Treatments, apply_treatments
 
-    return apply_treatments(_dataset, Treatments(fill=fill, outliers=outliers, outlier_method=method))
+    return apply_treatments(_dataset, Treatments(fill=fill, outliers=outliers, outlier_method=method, zeros=zeros))
 
 
 # ---------------------------------------------------------------- results of the Models / Forecast pages

@@ -8,7 +8,7 @@ import streamlit as st
 import app_state
 from forecasting.data.frequency import coarser_choices
 from forecasting.data.ingest import detect_columns, list_sheets
-from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS
+from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS
 from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
 from forecasting.export.names import download_name
@@ -17,6 +17,7 @@ from forecasting.export.tables import to_csv_bytes
 UPLOAD = "data_upload"          # (bytes, filename) of the current upload; None -> the bundled sample
 FILL_LABELS = {"none": "do nothing", "leave": "insert missing periods, leave them empty", "zero": "fill with zero",
                "ffill": "forward-fill", "interpolate": "interpolate"}
+ZERO_LABELS = {"leave": "keep zeros", "missing": "zeros are stock-outs (treat as missing)"}
 FREQS = ["h", "D", "B", "W-SUN", "W-MON", "MS", "QS-JAN", "YS-JAN"]
 
 
@@ -124,11 +125,13 @@ else:
     st.success("No findings: no gaps, missing values, duplicates, zeros, negatives or outliers.")
 
 st.subheader("Treatments")
-t1, t2 = st.columns(2)
+t0, t1, t2 = st.columns(3)
+zeros = t0.selectbox("Zeros", list(ZERO_TREATMENTS), format_func=ZERO_LABELS.get, key="data_zeros",
+                     help="stock-outs: zeros become missing (then filled) in series where zeros are rare")
 fill = t1.selectbox("Gaps and missing values", list(FILL_METHODS), format_func=FILL_LABELS.get, key="data_fill")
 outl = t2.selectbox(f"Outliers ({method})", list(OUTLIER_TREATMENTS), key="data_outliers")
 try:
-    cleaned, log = app_state.data_treatments(ds, data_key, fill, outl, method)
+    cleaned, log = app_state.data_treatments(ds, data_key, fill, outl, method, zeros)
 except Exception as exc:
     fail("Cannot apply the treatments", exc)
 app_state.set_dataset(cleaned)

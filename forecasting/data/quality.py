@@ -27,6 +27,8 @@ from forecasting.seasonality_defaults import season_length_for
 OUTLIER_METHODS = ("iqr", "zscore", "seasonal")
 FILL_METHODS = ("none", "leave", "zero", "ffill", "interpolate")
 OUTLIER_TREATMENTS = ("leave", "clip", "interpolate")
+ZERO_TREATMENTS = ("leave", "missing")
+INTERMITTENT = 0.3                       # share of zero periods from which a series counts as intermittent
 LOG_COLUMNS = ["unique_id", "ds", "column", "action", "old", "new"]
 
 
@@ -218,11 +220,11 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
             out.append(Finding("negatives", uid, "warning", row.negatives, negative.get(uid, []),
                                f"{row.negatives} negative value(s) (returns?)", "check the source; clip outliers"))
         if row.zeros:
-            sev = "info" if row.intermittency < 0.3 else "warning"
+            sev = "info" if row.intermittency < INTERMITTENT else "warning"
             out.append(Finding("zeros", uid, sev, row.zeros, zero.get(uid, []),
                                f"{row.zeros} zero value(s) ({row.intermittency:.0%} of periods)",
-                               "intermittent demand: try croston/tsb" if row.intermittency >= 0.3
-                               else "zeros may be stock-outs; treat them as missing if so"))
+                               "intermittent demand: try croston/tsb" if row.intermittency >= INTERMITTENT
+                               else "zeros may be stock-outs: treat zeros as missing, then fill"))
         if row.outliers:
             others = ", ".join(f"{k}: {getattr(row, f'outliers_{k}')}" for k in OUTLIER_METHODS if k != method)
             explained = [f"{int(n)} on {c} = 1" for c, n in
@@ -252,8 +254,11 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
 @dataclass
 class Treatments:
     """The analyst's choices. ``fill`` applies to gaps and missing values: ``none`` (do nothing),
-    ``leave`` (insert the missing periods with no value), ``zero``, ``ffill`` or ``interpolate``."""
+    ``leave`` (insert the missing periods with no value), ``zero``, ``ffill`` or ``interpolate``.
+    ``zeros="missing"`` treats zeros as missing (stock-outs) before filling, in series where zeros are rare
+    (under 30% of periods); in intermittent series zeros are real demand and are kept."""
     fill: str = "none"
+    zeros: str = "leave"                 # leave | missing
     outliers: str = "leave"              # leave | clip | interpolate
     outlier_method: str = "seasonal"     # iqr | zscore | seasonal
     season_length: int | None = None
@@ -263,6 +268,8 @@ class Treatments:
             raise ConfigError(f"unknown fill '{self.fill}'; use one of {', '.join(FILL_METHODS)}")
         if self.outliers not in OUTLIER_TREATMENTS:
             raise ConfigError(f"unknown outlier treatment '{self.outliers}'; use one of {', '.join(OUTLIER_TREATMENTS)}")
+        if self.zeros not in ZERO_TREATMENTS:
+            raise ConfigError(f"unknown zeros treatment '{self.zeros}'; use one of {', '.join(ZERO_TREATMENTS)}")
         if self.outlier_method not in OUTLIER_METHODS:
             raise ConfigError(f"unknown outlier method '{self.outlier_method}'; use one of {', '.join(OUTLIER_METHODS)}")
 
@@ -273,6 +280,13 @@ def apply_treatments(ds: Dataset, t: Treatments) -> tuple[Dataset, pd.DataFrame]
     df = ds.df.copy()
     log: list[pd.DataFrame] = []
     covs = [c for c in df.columns if c not in (ID, DS, Y)]
+    if t.zeros == "missing":
+        zero = df[Y] == 0
+        share = zero.groupby(df[ID], sort=False).transform("sum") / \
+            df[Y].notna().groupby(df[ID], sort=False).transform("sum").clip(lower=1)
+        mask = zero & (share < INTERMITTENT)
+        log.append(_log(df[mask], Y, "zero treated as missing (stock-out)", 0.0, np.nan))
+        df.loc[mask, Y] = np.nan
     if t.fill != "none":
         gaps = find_gaps(df, ds.freq)
         if len(gaps):
@@ -315,7 +329,7 @@ def apply_treatments(ds: Dataset, t: Treatments) -> tuple[Dataset, pd.DataFrame]
     log_df = pd.concat([x for x in log if len(x)], ignore_index=True) if any(len(x) for x in log) else \
         pd.DataFrame(columns=LOG_COLUMNS)
     new = ds.with_df(validate_long(df))
-    new.notes = [*ds.notes, f"treatments: fill={t.fill}, outliers={t.outliers} ({t.outlier_method}); "
+    new.notes = [*ds.notes, f"treatments: zeros={t.zeros}, fill={t.fill}, outliers={t.outliers} ({t.outlier_method}); "
                             f"{len(log_df)} change(s) logged"]
     return new, log_df
 
@@ -324,6 +338,6 @@ def _log(rows: pd.DataFrame, column: str, action: str, old, new) -> pd.DataFrame
     n = len(rows)
     return pd.DataFrame({"unique_id": rows[ID].to_numpy(), "ds": rows[DS].to_numpy(), "column": column,
                          "action": action,
-                         "old": np.asarray(old, dtype=float) if np.ndim(old) else np.full(n, np.nan),
-                         "new": np.asarray(new, dtype=float) if np.ndim(new) else np.full(n, np.nan)},
+                         "old": np.asarray(old, dtype=float) if np.ndim(old) else np.full(n, old, dtype=float),
+                         "new": np.asarray(new, dtype=float) if np.ndim(new) else np.full(n, new, dtype=float)},
                         columns=LOG_COLUMNS)

@@ -89,6 +89,18 @@ def test_leave_inserts_empty_periods_and_none_changes_nothing():
     assert same.df.equals(ds.df) and log0.empty
 
 
+def test_zeros_as_missing_then_interpolate_fills_stock_outs():
+    ds = planted()
+    new, log = apply_treatments(ds, Treatments(zeros="missing", fill="interpolate"))
+    a = new.series("A").set_index("ds")["y"]
+    assert (a.loc["2024-03-10":"2024-03-11"] > 0).all() and not (new.df["y"] == 0).any()
+    z = log[log.action.str.startswith("zero treated")]
+    assert len(z) == 2 and set(z.old) == {0.0} and z.new.isna().all()
+    intermittent = ds.with_df(ds.df.assign(y=np.where(ds.df.unique_id == "B", 0.0, ds.df.y)))
+    kept, _ = apply_treatments(intermittent, Treatments(zeros="missing"))
+    assert (kept.series("B")["y"] == 0).all()                  # zeros of an intermittent series are demand
+
+
 @pytest.mark.parametrize("how", ["clip", "interpolate"])
 def test_outlier_treatments_change_only_flagged_values(how):
     ds = planted()
