@@ -58,8 +58,9 @@ class DeepForecaster(GlobalModel):
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        if "seed" in settings and "random_seed" not in settings:
-            settings["random_seed"] = settings.pop("seed")
+        if "seed" in settings:           # the backtest's --seed; an explicit random_seed wins
+            seed = settings.pop("seed")
+            settings.setdefault("random_seed", seed)
         known = set(CPU_PRESET) | set(COMMON) | set(self.extra_defaults) | IGNORED
         unknown = sorted(set(settings) - known)
         if unknown:
