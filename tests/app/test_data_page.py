@@ -95,3 +95,13 @@ def test_excel_upload_with_sheet_choice():
     at.selectbox(key=skey).set_value("data").run()
     assert not at.exception and not at.error
     assert metrics(at)["Frequency"] == "MS" and at.session_state["dataset"].n_series == 1
+
+
+def test_sample_stock_outs_treated_as_missing_and_interpolated():
+    at = app()
+    at.selectbox(key="data_zeros").set_value("missing")
+    at.selectbox(key="data_fill").set_value("interpolate").run()
+    assert not at.exception and not at.error
+    ds = at.session_state["dataset"]
+    assert not (ds.df["y"] == 0).any() and not ds.df["y"].isna().any() and len(ds.df) == 13_152
+    assert any("Change log: 366 change(s)" in c.value for c in at.caption)   # 183 zeros removed, 183 filled
