@@ -46,16 +46,21 @@ class Stationarity:
     notes: list[str] = field(default_factory=list)
 
 
+LONG = 3000   # above this many observations the ADF lag is not searched
+
+
 def _tests(x: np.ndarray, season_length: int = 1) -> tuple[float, float, float, float]:
     """ADF with the lag chosen by AIC up to Schwert's 12·(n/100)^¼, or fewer when one season plus one
-    (or 4·(n/100)^¼) lags suffice: each candidate lag is a regression, the costly part on long series."""
+    (or 4·(n/100)^¼) lags suffice: each candidate lag is a regression, the costly part on long series.
+    Above ``LONG`` observations that lag is used as is."""
     from statsmodels.tsa.stattools import adfuller, kpss
 
     n = len(x)
     maxlag = min(int(12 * (n / 100) ** 0.25), max(season_length + 1, int(4 * (n / 100) ** 0.25)), n // 2 - 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adf = adfuller(x, maxlag=max(maxlag, 0), autolag="AIC")
+        # long series: the lag is fixed at maxlag (one regression instead of maxlag + 1)
+        adf = adfuller(x, maxlag=max(maxlag, 0), autolag="AIC" if n <= LONG else None)
         kp = kpss(x, regression="c", nlags="auto")
     return float(adf[0]), float(adf[1]), float(kp[0]), float(kp[1])
 
