@@ -230,10 +230,16 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
     _check_values(frame, out_target, raw, keep)
     report(progress, "ingest", 2, 4, "inferring the frequency")
     frame, codes, labels, id_values = _sort_by_label(frame, codes, labels, id_values)
-    inferred = infer_freq(codes, frame[DS])
-    chosen = inferred
-    if freq:
-        chosen = normalize_freq(freq)
+    chosen = normalize_freq(freq) if freq else None
+    try:
+        inferred = infer_freq(codes, frame[DS])
+    except DataError:
+        if chosen is None:
+            raise
+        inferred = chosen  # one date per series: nothing to infer from, the analyst's choice stands
+    if chosen is None:
+        chosen = inferred
+    else:
         if nominal_ns(chosen) < nominal_ns(inferred) * 0.99 and not (chosen == "D" and inferred == "B"):
             raise ConfigError(f"the data is {describe(inferred)} ({inferred}); it cannot be made finer ({chosen}). "
                               f"Choose {inferred} or a coarser frequency")

@@ -145,6 +145,8 @@ CASES: list[Case] = [
     Case("wide_with_shared_covariate", text("date,Apples,Pears,promo\n" + "".join(f"2024-01-0{d},{d},{d},{d % 2}\n"
                                                                             for d in range(1, 8))),
          expect=dict(layout="wide", n_series=2, covariates=["promo"], total=56.0)),
+    Case("one_date_per_series_with_freq", text("date,store,units\n2024-01-01,A,1\n2024-01-02,B,2\n2024-01-03,C,3\n"),
+         kwargs=dict(freq="D", id_cols=["store"]), expect=dict(n_series=3, freq="D")),
     Case("gaps_counted", text("date,units\n2024-01-01,1\n2024-01-02,1\n2024-01-05,1\n2024-01-06,1\n"),
          expect=dict(missing_dates=2, n_rows=4)),
     Case("footer_total_row", text("date,units\n" + "".join(f"2024-01-{d:02d},1\n" for d in range(1, 31)) + "Total,30\n"),
@@ -188,5 +190,7 @@ CASES: list[Case] = [
          error="cannot be made finer"),
     Case("unknown_sheet", frame_bytes("excel", TWO_SHEETS), kwargs=dict(sheet="2025"), error="no sheet '2025'"),
     Case("xlsx_named_but_text", lambda: (daily_csv().encode(), "f.xlsx"), error="not an excel workbook"),
+    Case("one_date_per_series", text("date,store,units\n2024-01-01,A,1\n2024-01-02,B,2\n2024-01-03,C,3\n"),
+         kwargs=dict(id_cols=["store"]), error="single date"),
     Case("old_xls", lambda: (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "f.xls"), error=".xls"),
 ]
