@@ -401,7 +401,51 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
     return _check_rows(raw, name)
 
 
+_YEAR = re.compile(r"^(year|yr|jahr|ano|año|annee|année|fiscal_year)$", re.I)
+_PARTS = [("month", re.compile(r"^(month|mon|monat|mes|mois|mm)$", re.I), 12),
+          ("quarter", re.compile(r"^(quarter|qtr|q|quartal|trimestre)$", re.I), 4),
+          ("week", re.compile(r"^(week|wk|kw|woche|semana|semaine|iso_week)$", re.I), 53)]
+_MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                           "nov", "dec"])}
+
+
+def combine_date_parts(raw: RawTable) -> None:
+    """Year and month (or quarter, or week) in separate columns become one date column, in place.
+
+    Without this the year column alone would look like the date and silently sum twelve months a year."""
+    df = raw.df
+    if any(pd.api.types.is_datetime64_any_dtype(df[c]) for c in df.columns):
+        return
+    year = next((c for c in df.columns if _YEAR.match(str(c).strip())), None)
+    if year is None or not pd.api.types.is_numeric_dtype(df[year]):
+        return
+    y = pd.to_numeric(df[year], errors="coerce")
+    if not y.dropna().between(1900, 2100).all():
+        return
+    for kind, pat, top in _PARTS:
+        part = next((c for c in df.columns if pat.match(str(c).strip())), None)
+        if part is None:
+            continue
+        v = df[part]
+        if not pd.api.types.is_numeric_dtype(v):
+            v = v.astype(str).str.strip().str.lower().str.replace(r"^q", "", regex=True)
+            v = v.str[:3].map(_MONTHS).where(v.str[:3].isin(list(_MONTHS)), pd.to_numeric(v, errors="coerce")) \
+                if kind == "month" else pd.to_numeric(v, errors="coerce")
+        v = pd.to_numeric(v, errors="coerce")
+        if v.notna().mean() < 0.9 or not v.dropna().between(1, top).all():
+            continue
+        yy = y.astype("Int64").astype("string")
+        vv = v.astype("Int64").astype("string").str.zfill(2)
+        text = {"month": yy + "-" + vv, "quarter": yy + " Q" + vv.str.lstrip("0"), "week": yy + "-W" + vv}[kind]
+        name = f"{year}-{part}"
+        raw.df = df.drop(columns=[year, part])
+        raw.df.insert(0, name, text.astype("category"))
+        raw.notes.append(f"columns '{year}' and '{part}' combined into the date column '{name}'")
+        return
+
+
 def _check_rows(raw: RawTable, name: str) -> RawTable:
+    combine_date_parts(raw)
     if raw.df.shape[1] == 0:
         raise DataError(f"{name} has no columns")
     if len(raw.df) == 0:
