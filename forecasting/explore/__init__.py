@@ -7,5 +7,6 @@ back and say why (see the ``notes`` of each result).
 
 Modules: :mod:`.prep` (grid, gaps), :mod:`.smoothing`, :mod:`.seasonality` (period detection,
 strengths, seasonal indices), :mod:`.decompose`, :mod:`.cycles`, :mod:`.stationarity`,
-:mod:`.profile`, :mod:`.anomalies`, :mod:`.aggregate`, :mod:`.summary`.
+:mod:`.profile`, :mod:`.anomalies`, :mod:`.aggregate`, :mod:`.summary` (card and table),
+:mod:`.components` (the long components table of many series: CLI output and page download).
 """

@@ -110,17 +110,49 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
         raise ConfigError(f"unknown decomposition method {method!r}; choose one of {', '.join(METHODS)}")
     if model not in MODELS:
         raise ConfigError(f"unknown decomposition model {model!r}; choose additive or multiplicative")
-    notes: list[str] = []
     if not isinstance(y, pd.Series):
         y = pd.Series(np.asarray(y, dtype="float64"))
     grid = regular(y, freq)
     prep = prepare(grid, freq)
-    notes += prep.notes
+    notes = list(prep.notes)
     x = prep.y.to_numpy(dtype="float64")
-    n = len(x)
+    usable = _usable_periods(prep.y, freq, method, periods, notes)
+    if model == "multiplicative" and method != "classical":
+        notes.append("the multiplicative model applies to classical decomposition only; additive used")
+        model = "additive"
+    elif model == "multiplicative" and (x <= 0).any():
+        notes.append("multiplicative decomposition needs positive values; additive used instead")
+        model = "additive"
+    if usable:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if method == "classical":
+                comp = _classical(prep.y, usable[0], model)
+            elif method == "stl":
+                comp = _stl(prep.y, usable[0], robust)
+            else:
+                comp = _mstl(prep.y, usable, robust)
+        used = method
+    else:
+        comp = pd.DataFrame({"trend": _trend_only(x, freq)}, index=prep.y.index)
+        comp["resid"] = x - comp["trend"].to_numpy()
+        used, model = "trend", "additive"
+        if len(x):
+            notes.append("seasonal component not estimated: trend and residual only")
+    out = comp.reindex(grid.index)
+    out.insert(0, "y", prep.y.reindex(grid.index))
+    out["imputed"] = prep.imputed.reindex(grid.index, fill_value=False).astype(bool)
+    out.index.name = "ds"
+    return Decomposition(out, used, method, usable, model, notes)
+
+
+def _usable_periods(y: pd.Series, freq: str | None, method: str, periods: list[float] | None,
+                    notes: list[str]) -> list[int]:
+    """The whole periods the method can estimate on ``y`` (detected when None); says why others are left out."""
+    n = len(y)
     given = periods is not None
     if periods is None:
-        det = detect_periods(prep.y, freq)
+        det = detect_periods(y, freq)
         periods = list(det.periods)
         notes += [m for m in det.notes if m not in notes]
         text = ", ".join(f"{p:g}" for p in periods)
@@ -140,55 +172,17 @@ def decompose(y: pd.Series, freq: str | None = None, method: str = "stl", period
     if method in ("stl", "classical") and len(usable) > 1:
         notes.append(f"{method.upper()} takes one period: using {usable[0]} (MSTL handles several)")
         usable = usable[:1]
-    if model == "multiplicative":
-        if method != "classical":
-            notes.append("the multiplicative model applies to classical decomposition only; additive used")
-            model = "additive"
-        elif (x <= 0).any():
-            notes.append("multiplicative decomposition needs positive values; additive used instead")
-            model = "additive"
     for p in usable:
         if n < 4 * p:
             notes.append(f"period {p} spans only {n // p} full seasons: its seasonal component is an "
                          "average of few values and may follow noise (residuals and anomalies less reliable)")
-    comp = pd.DataFrame(index=prep.y.index)
-    used = method
-    if n == 0:
-        used = "trend"
-    elif not usable:
-        used = "trend"
-        comp["trend"] = _trend_only(x, freq)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if method == "classical":
-                comp = _classical(prep.y, usable[0], model)
-            elif method == "stl":
-                comp = _stl(prep.y, usable[0], robust)
-            else:
-                comp = _mstl(prep.y, usable, robust)
-    if used == "trend":
-        if n:
-            notes.append("seasonal component not estimated: trend and residual only")
-        model = "additive"
-        comp = comp.reindex(prep.y.index)
-        comp["trend"] = comp.get("trend", pd.Series(dtype=float))
-    seasonal_cols = [c for c in comp.columns if c.startswith("seasonal")]
-    if "resid" not in comp:
-        s = comp[seasonal_cols].sum(axis=1) if seasonal_cols else 0.0
-        comp["resid"] = prep.y - comp["trend"] - s
-    out = pd.DataFrame(index=grid.index)
-    out["y"] = prep.y.reindex(grid.index)
-    for c in ["trend", *seasonal_cols, "resid"]:
-        out[c] = comp[c].reindex(grid.index)
-    out["imputed"] = prep.imputed.reindex(grid.index, fill_value=False).astype(bool)
-    out.index.name = "ds"
-    return Decomposition(out, used, method, usable if used != "trend" else [], model, notes)
+    return usable
 
 
 def _trend_only(x: np.ndarray, freq: str | None) -> np.ndarray:
+    """Hodrick–Prescott trend (the mean for fewer than 4 values)."""
     if len(x) < 4:
-        return np.full(len(x), float(np.mean(x)))
+        return np.full(len(x), float(np.mean(x)) if len(x) else np.nan)
     from statsmodels.tsa.filters.hp_filter import hpfilter
 
     _, trend = hpfilter(x, lamb=hp_lambda(freq))
