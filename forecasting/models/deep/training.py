@@ -31,7 +31,6 @@ from forecasting.errors import ConfigError
 from forecasting.models.base import DEFAULT_LEVELS, Capabilities, GlobalModel
 from forecasting.models.deep import calibrate
 from forecasting.models.deep.data import prepare
-from forecasting.progress import Cancelled
 
 CPU_PRESET: dict[str, Any] = dict(
     max_epochs=20, batch_size=256, learning_rate=3e-3, weight_decay=1e-4, patience=4, grad_clip=1.0,
@@ -201,10 +200,7 @@ class DeepForecaster(GlobalModel):
                                steps_per_epoch=cfg["steps_per_epoch"], max_steps=cfg["max_steps"], seed=seed,
                                amp=bool(cfg["amp"]))
             qs = self.quantiles(cfg["train_levels"])
-            try:
-                rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
-            except Cancelled:
-                raise
+            rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
             from forecasting.models.deep.loop import evaluate
 
             val_loss, val_pred = evaluate(net, data, torch.as_tensor(val_starts, device=dev),

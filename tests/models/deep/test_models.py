@@ -108,3 +108,27 @@ def test_transformer_attention_weights():
     att = m.attention()
     assert len(att) == 2 * 14 and set(att["lag"]) == set(range(1, 15))
     np.testing.assert_allclose(att.groupby("unique_id")["weight"].sum(), 1.0, rtol=1e-4)
+
+
+def test_untrained_levels_are_calibrated_from_validation_residuals():
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    out = create_model("gru", season_length=7, horizon=7, **TINY).fit(train, "D").predict(7, levels=(50, 90))
+    assert list(out.columns[2:]) == ["mean", "lo-50", "hi-50", "lo-90", "hi-90"]
+    assert (out["lo-90"] <= out["lo-50"]).all() and (out["hi-50"] <= out["hi-90"]).all()
+    assert (out["hi-90"] - out["lo-90"]).min() > 0
+
+
+def test_backtest_engine_trains_the_network_once_per_cutoff():
+    from forecasting.data.contract import Dataset, validate_long
+    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+
+    df = validate_long(weekly_panel(n_series=3, periods=90, promo=True))
+    ds = Dataset(df=df, freq="D", covariates=["promo"])
+    params = {k: v for k, v in TINY.items() if k != "random_seed"}
+    cfg = BacktestConfig(horizon=7, models=["lstm"], windows=2, engine="serial", seed=3,
+                         model_params={"lstm": params})
+    res = run_backtest(ds, cfg)
+    fc = res.forecasts
+    assert len(fc) == 3 * 2 * 7 and fc["forecast"].notna().all()
+    assert (res.metrics["fallback"] == "").all(), res.metrics["fallback"].tolist()
+    assert "device=cpu" in res.metrics["settings"].iloc[0] and "seed=3" in res.metrics["settings"].iloc[0]
