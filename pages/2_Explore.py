@@ -7,7 +7,7 @@ from forecasting.errors import SalesCastError
 from forecasting.explore.aggregate import aggregation_choices, describe_choice
 from forecasting.explore.cycles import cycles
 from forecasting.explore.prep import to_series
-from forecasting.explore.seasonality import seasonal_indices
+from forecasting.explore.seasonality import fmt_period, seasonal_indices
 from forecasting.explore.smoothing import ema, sma, trend_line
 from forecasting.explore.stationarity import acf_pacf
 from forecasting.explore.summary import ExploreConfig
@@ -97,7 +97,7 @@ dec = card.decomposition
 with st.container(border=True):
     st.markdown(f"**{charts.esc(name)}** · {card.n_obs} observations · frequency `{ds.freq}`")
     m = st.columns(6)
-    m[0].metric("Seasonal periods", ", ".join(f"{p:g}" for p in card.periods) or "none")
+    m[0].metric("Seasonal periods", ", ".join(fmt_period(p) for p in card.periods) or "none")
     m[1].metric("Trend strength", fmt(card.trend_strength))
     m[2].metric("Seasonal strength", fmt(card.seasonal_strength))
     m[3].metric("Stationary", {True: "yes", False: "no", None: "unclear"}[card.stationarity.stationary])

@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecasting.errors import ConfigError
 from forecasting.explore.prep import prepare, regular
-from forecasting.explore.seasonality import detect_periods, periods_per_year
+from forecasting.explore.seasonality import detect_periods, fmt_period, periods_per_year
 
 METHODS = ("stl", "mstl", "classical")
 MODELS = ("additive", "multiplicative")
@@ -155,9 +155,9 @@ def _usable_periods(y: pd.Series, freq: str | None, method: str, periods: list[f
         det = detect_periods(y, freq)
         periods = list(det.periods)
         notes += [m for m in det.notes if m not in notes]
-        text = ", ".join(f"{p:g}" for p in periods)
+        text = ", ".join(fmt_period(p) for p in periods)
         if method != "mstl" and len(periods) > 1:
-            text += f"; {method.upper()} uses the shortest, {periods[0]:g} (MSTL uses all)"
+            text += f"; {method.upper()} uses the shortest, {fmt_period(periods[0])} (MSTL uses all)"
             periods = periods[:1]
         notes.append(f"detected period(s): {text}" if periods else "no seasonal period detected")
     ints = sorted({int(round(p)) for p in periods if round(p) >= 2})

@@ -59,6 +59,11 @@ def _offset_info(freq: str | None) -> tuple[float, tuple[float, ...]] | None:
     return per_year / n, tuple(p / n for p in periods if p / n >= 2)
 
 
+def fmt_period(p: float) -> str:
+    """A period for people: 12, 7, 365.25, 52.18 (two decimals at most)."""
+    return f"{p:.2f}".rstrip("0").rstrip(".")
+
+
 def calendar_periods(freq: str | None) -> list[float]:
     """Seasonal periods the calendar suggests for ``freq`` (e.g. ``[7, 365.25]`` for ``"D"``)."""
     info = _offset_info(freq)
@@ -156,7 +161,7 @@ def _check(period: float, acf: np.ndarray, power: np.ndarray, n: int) -> tuple[f
     if not r - trough > PEAK_MIN:
         return r, ratio, False, f"no autocorrelation peak at lag {lag}"
     if not ratio > POWER_MIN:
-        return r, ratio, False, f"no periodogram peak at period {period:g}"
+        return r, ratio, False, f"no periodogram peak at period {fmt_period(period)}"
     return r, ratio, True, ""
 
 
@@ -175,7 +180,7 @@ def detect_periods(y: pd.Series | np.ndarray, freq: str | None = None, max_perio
     testable = [p for p in cal if n >= 2 * p]
     for p in cal:
         if p not in testable:
-            out.notes.append(f"period {p:g} not checked: it needs two full seasons "
+            out.notes.append(f"period {fmt_period(p)} not checked: it needs two full seasons "
                              f"({math.ceil(2 * p)} observations), the series has {n}")
     window = int(round(max(testable))) if testable else 0
     z = _detrend(x, window)

@@ -11,7 +11,7 @@ from forecasting.explore.anomalies import find_anomalies
 from forecasting.explore.decompose import Decomposition, decompose
 from forecasting.explore.prep import to_series
 from forecasting.explore.profile import DemandProfile, demand_profile
-from forecasting.explore.seasonality import detect_periods
+from forecasting.explore.seasonality import detect_periods, fmt_period
 from forecasting.explore.stationarity import Stationarity, stationarity
 from forecasting.progress import Cancelled, ProgressCallback, report
 
@@ -33,7 +33,7 @@ class SeriesSummary:
 
     def row(self) -> dict:
         return {"n_obs": self.n_obs, "n_missing": self.n_missing,
-                "periods": ", ".join(f"{p:g}" for p in self.periods) or "none",
+                "periods": ", ".join(fmt_period(p) for p in self.periods) or "none",
                 "trend_strength": self.trend_strength, "seasonal_strength": self.seasonal_strength,
                 "stationary": {True: "yes", False: "no", None: "unclear"}[self.stationarity.stationary],
                 "ndiffs": self.stationarity.ndiffs, "nsdiffs": self.stationarity.nsdiffs,
