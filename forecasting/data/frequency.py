@@ -79,8 +79,8 @@ def infer_freq(codes: np.ndarray, ds: np.ndarray) -> str:
     probe = steps[:: max(1, len(steps) // 200_000)]  # the modal step of a large file from a slice of it
     vals, counts = np.unique(probe, return_counts=True)
     modal = int(vals[np.argmax(counts)])
-    dt = pd.DatetimeIndex(pd.unique(ds).view("datetime64[ns]"))
-    if modal >= 27 * DAY_NS:
+    if modal >= 27 * DAY_NS:  # monthly or coarser: few rows, calendar checks on every distinct date
+        dt = pd.DatetimeIndex(pd.unique(ds).view("datetime64[ns]"))
         months = dt.year * 12 + dt.month - 1
         mstep = np.diff(np.sort(np.unique(months)))
         mvals, mcounts = np.unique(mstep, return_counts=True)
@@ -92,11 +92,11 @@ def infer_freq(codes: np.ndarray, ds: np.ndarray) -> str:
         if mmodal == 3 or (mmodal > 1 and mmodal % 3 == 0 and modal < 360 * DAY_NS):
             return "QS-" + MONTHS[((month - 2) % 12 if ends else month) % 3]
         return "MS"
+    weekday = (ds // DAY_NS + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday); integer maths, no calendar
     if modal == 7 * DAY_NS:
-        return "W-" + WEEKDAYS[int(pd.Series(dt.dayofweek).mode().iloc[0])]
+        return "W-" + WEEKDAYS[int(np.bincount(weekday[:: max(1, len(ds) // 200_000)], minlength=7).argmax())]
     if modal == DAY_NS:
-        weekend = dt.dayofweek >= 5
-        if not weekend.any() and (steps == 3 * DAY_NS).any():
+        if not (weekday >= 5).any() and (steps == 3 * DAY_NS).any():
             return "B"
         return "D"
     if modal % DAY_NS == 0 and modal < 7 * DAY_NS:
