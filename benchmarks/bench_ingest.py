@@ -87,7 +87,8 @@ def main() -> None:
 
     results: dict = {"config": vars(args) | {"seed": 0}, "machine": {
         "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-        "pandas": pd.__version__, "pyarrow": pa.__version__}}
+        "pandas": pd.__version__, "pyarrow": pa.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}}
     with tempfile.TemporaryDirectory(prefix="salescast-bench-") as tmp:
         small = Path(tmp) / "long.csv"
         n = write_long_csv(small, args.series, args.days)
@@ -137,6 +138,7 @@ def main() -> None:
     results["cli_help"] = {"help_s": round(t_help, 3), "import_pandas_s": round(t_pd, 3),
                            "ratio": round(t_help / t_pd, 2), "target_ratio": 1.5, "met": t_help / t_pd <= 1.5}
     print(f"--help: {t_help:.3f}s vs import pandas {t_pd:.3f}s, ratio {t_help / t_pd:.2f} (target <= 1.5)")
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
