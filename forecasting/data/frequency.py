@@ -68,10 +68,13 @@ def nominal_ns(freq: str) -> float:
     return float(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value)
 
 
-def infer_freq(codes: np.ndarray, ds: np.ndarray) -> str:
-    """Infer the frequency from series codes and dates sorted by (code, date); duplicates allowed."""
+def infer_freq(codes: np.ndarray, ds: np.ndarray, same: np.ndarray | None = None) -> str:
+    """Infer the frequency from series codes and dates sorted by (code, date); duplicates allowed.
+
+    ``same`` (``codes[1:] == codes[:-1]``) may be passed when the caller has it already."""
     ds = ds.astype("datetime64[ns]").view("i8")
-    same = codes[1:] == codes[:-1]
+    if same is None:
+        same = codes[1:] == codes[:-1]
     diff = ds[1:] - ds[:-1]
     steps = diff[same & (diff > 0)]
     if len(steps) == 0:

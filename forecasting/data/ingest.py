@@ -232,7 +232,8 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
     frame, codes, labels, id_values = _sort_by_label(frame, codes, labels, id_values)
     chosen = normalize_freq(freq) if freq else None
     try:
-        inferred = infer_freq(codes, frame[DS])
+        same = codes[1:] == codes[:-1]
+        inferred = infer_freq(codes, frame[DS], same)
     except DataError:
         if chosen is None:
             raise
@@ -253,7 +254,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         notes.append(f"{moved} date(s) moved to the label of their {describe(chosen)} period")
     frame[DS] = snapped
     report(progress, "ingest", 3, 4, "combining rows")
-    frame, codes, combined = _combine(frame, codes, covs, agg)
+    frame, codes, combined = _combine(frame, codes, covs, agg)  # (recomputes "same": snapping may merge rows)
     dup_total = int(combined.sum())
     combined_s = pd.Series(combined, index=labels, name="combined")
     if dup_total:
