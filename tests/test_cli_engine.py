@@ -104,3 +104,15 @@ def test_subprocess_models_and_error_exit(sales_csv, tmp_path):
     p = subprocess.run([sys.executable, "-m", "forecasting", "forecast", str(sales_csv), "--horizon", "x",
                         "--output", str(tmp_path / "o.csv")], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_models_all_and_value_parsing():
+    from forecasting.commands.backtest import parse_levels, parse_models, parse_settings
+
+    names = parse_models("all")
+    assert "sarima" in names and "croston" in names
+    assert not {"auto", "ensemble", "lstm", "gru", "transformer"} & set(names)
+    assert parse_models("all,ensemble")[-1] == "ensemble"
+    assert parse_levels("95,80") == [80, 95]
+    s = parse_settings(["ets.damped=false", "ets.maxiter=50", "ensemble.models=ets,theta"], ["ets", "ensemble"])
+    assert s == {"ets": {"damped": False, "maxiter": 50}, "ensemble": {"models": "ets,theta"}}
