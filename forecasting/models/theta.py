@@ -40,7 +40,9 @@ class Theta(LocalModel):
             self.model_ = ThetaModel(y, period=m if m > 1 else None, deseasonalize=deseason,
                                      method=method, use_test=True)
             self.res_ = self.model_.fit()
-        self.method_, self.deseason_ = method, deseason and self.model_._deseasonalize if hasattr(self.model_, "_deseasonalize") else deseason
+        self.method_ = method
+        # whether the seasonality test kept the deseasonalisation (set by statsmodels during fit)
+        self.deseason_ = bool(getattr(self.model_, "_has_seasonality", deseason)) and deseason
         return self
 
     def predict(self, h: int, X_future: np.ndarray | None = None,
