@@ -8,7 +8,8 @@ import streamlit as st
 import app_state
 from forecasting.data.frequency import coarser_choices
 from forecasting.data.ingest import detect_columns, list_sheets
-from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS
+from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS, \
+    analyst_table
 from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
 from forecasting.export.names import download_name
@@ -145,7 +146,7 @@ uid = st.selectbox("Series to plot", ds.series_ids, key="data_series")
 st.plotly_chart(quality_figure(ds, report, uid, treated=cleaned if len(log) else None), width="stretch")
 
 st.subheader("Download the cleaned dataset")
-out = cleaned.restore_ids(cleaned.df).rename(columns={"ds": cleaned.date_col, "y": cleaned.target_col})
+out = analyst_table(cleaned)
 buf = io.BytesIO()
 out.to_parquet(buf, index=False)
 d1, d2 = st.columns(2)

@@ -341,3 +341,12 @@ def _log(rows: pd.DataFrame, column: str, action: str, old, new) -> pd.DataFrame
                          "old": np.asarray(old, dtype=float) if np.ndim(old) else np.full(n, old, dtype=float),
                          "new": np.asarray(new, dtype=float) if np.ndim(new) else np.full(n, new, dtype=float)},
                         columns=LOG_COLUMNS)
+
+
+def analyst_table(ds: Dataset) -> pd.DataFrame:
+    """The long frame in the analyst's words: id columns (or ``series``), the date and target under their
+    original names, then the covariates. What the Data page downloads; reading it back gives the same data."""
+    out = ds.restore_ids(ds.df) if ds.id_cols else ds.df.drop(columns=ID)   # one series: no id column
+    date = ds.date_col if ds.date_col not in out.columns else f"{ds.date_col}_date"
+    target = ds.target_col if ds.target_col not in out.columns else f"{ds.target_col}_value"
+    return out.rename(columns={DS: date, Y: target})

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from forecasting.data.contract import Dataset, validate_long
-from forecasting.data.quality import Treatments, apply_treatments, find_gaps, quality_report
+from forecasting.data.ingest import load
+from forecasting.data.quality import Treatments, analyst_table, apply_treatments, find_gaps, quality_report
 from forecasting.errors import ConfigError
 
 
@@ -119,3 +120,17 @@ def test_bad_treatment_names():
         apply_treatments(planted(), Treatments(fill="mean"))
     with pytest.raises(ConfigError, match="unknown outlier method"):
         quality_report(planted(), method="lof")
+
+
+@pytest.mark.parametrize("sample", ["store_sales_daily.csv", "monthly_sales.csv", "wide_sales.csv"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_download_reads_back_to_the_same_dataset(root, tmp_path, sample, fmt):
+    ds = load(root / "sample_data" / sample)
+    cleaned, _ = apply_treatments(ds, Treatments(fill="zero"))
+    table = analyst_table(cleaned)
+    assert list(table.columns[:len(cleaned.id_cols)]) == cleaned.id_cols
+    path = tmp_path / f"clean.{fmt}"
+    table.to_csv(path, index=False) if fmt == "csv" else table.to_parquet(path, index=False)
+    again = load(path)
+    assert again.freq == cleaned.freq and again.id_cols == cleaned.id_cols
+    pd.testing.assert_frame_equal(again.df, cleaned.df, check_dtype=False)
