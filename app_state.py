@@ -55,21 +55,22 @@ def load_sample_report():
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def read_upload(data: bytes, filename: str, sheet: str | None = None):
-    """Read uploaded bytes into a raw table (cached on the bytes, name and sheet; a copy per caller)."""
+def read_upload(_data: bytes, filename: str, sheet: str | None = None, digest: str = ""):
+    """Read uploaded bytes into a raw table, cached on ``digest`` (a hash of the bytes, computed once per
+    upload: hashing a 1 GB upload on every rerun would cost seconds), name and sheet; a copy per caller."""
     from forecasting.data.sniff import read_raw
 
-    return read_raw(data, filename=filename, sheet=sheet)
+    return read_raw(_data, filename=filename, sheet=sheet)
 
 
 @st.cache_data(show_spinner="Reading the file …", max_entries=4)
-def ingest_upload(data: bytes, filename: str, sheet: str | None, mapping: tuple):
+def ingest_upload(_data: bytes, filename: str, sheet: str | None, mapping: tuple, digest: str = ""):
     """Read and build a dataset with the page's column mapping ``(layout, date_col, target_col, id_cols,
-    freq, agg)``; cached on the bytes and the mapping, so other widgets do not re-read the file."""
+    freq, agg)``; cached on ``digest`` and the mapping, so other widgets do not re-read the file."""
     from forecasting.data.ingest import build
 
     layout, date_col, target_col, id_cols, freq, agg = mapping
-    return build(read_upload(data, filename, sheet), date_col=date_col, target_col=target_col,
+    return build(read_upload(_data, filename, sheet, digest), date_col=date_col, target_col=target_col,
                  id_cols=None if id_cols is None else list(id_cols), freq=freq, agg=agg, layout=layout)
 
 

@@ -15,7 +15,8 @@ from forecasting.export.charts_data import quality_figure
 from forecasting.export.names import download_name
 from forecasting.export.tables import to_csv_bytes
 
-UPLOAD = "data_upload"          # (bytes, filename) of the current upload; None -> the bundled sample
+UPLOAD = "data_upload"          # (bytes, filename[, file_id, sha1]) of the upload; None -> the bundled sample
+UPLOADER_ROUND = "data_uploader_round"
 FILL_LABELS = {"none": "do nothing", "leave": "insert missing periods, leave them empty", "zero": "fill with zero",
                "ffill": "forward-fill", "interpolate": "interpolate"}
 ZERO_LABELS = {"leave": "keep zeros", "missing": "zeros are stock-outs (treat as missing)"}
@@ -34,19 +35,23 @@ st.caption("Upload the sales file you have. SalesCast detects its layout, dates,
            "checks its quality and lets you treat gaps and outliers. Every change is listed.")
 
 up = st.file_uploader("Sales file (CSV, TSV, Excel .xlsx or Parquet)", type=["csv", "tsv", "txt", "xlsx", "parquet"],
-                      key="data_uploader")
-if up is not None:
-    app_state.put(UPLOAD, (up.getvalue(), up.name))
+                      key=f"data_uploader_{app_state.get(UPLOADER_ROUND, 0)}")
+if up is not None and (app_state.get(UPLOAD) or ())[2:3] != (up.file_id,):
+    content = up.getvalue()  # hashed once per upload: the caches below key on the digest, not the bytes
+    app_state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
 source = app_state.get(UPLOAD)
 if source is None:
     data, name = app_state.SAMPLE_FILE.read_bytes(), app_state.SAMPLE_FILE.name
+    digest = hashlib.sha1(data).hexdigest()
     st.info(f"Showing the bundled sample **{name}** (3 stores x 4 products, daily). Upload a file to use yours.")
 else:
-    data, name = source
+    data, name = source[:2]
+    digest = source[3] if len(source) > 3 else hashlib.sha1(data).hexdigest()
     if st.button("Back to the sample data"):
         app_state.put(UPLOAD, None)
+        app_state.put(UPLOADER_ROUND, app_state.get(UPLOADER_ROUND, 0) + 1)  # a fresh, empty uploader
         st.rerun()
-file_key = hashlib.sha1(data[:1 << 20] + name.encode()).hexdigest()[:10]   # widget keys: reset per file
+file_key = digest[:10]   # widget keys: the mapping form resets for another file
 
 sheet = None
 if name.lower().endswith((".xlsx", ".xlsm")):
@@ -56,7 +61,7 @@ if name.lower().endswith((".xlsx", ".xlsm")):
         fail(f"Cannot read {name}", exc)
     sheet = st.selectbox("Sheet", sheets, key=f"sheet_{file_key}")
 try:
-    raw = app_state.read_upload(data, name, sheet)
+    raw = app_state.read_upload(data, name, sheet, digest)
 except Exception as exc:
     fail(f"Cannot read {name}", exc)
 
@@ -87,9 +92,9 @@ with st.form(f"mapping_{file_key}"):
 wide = layout == "wide"
 mapping = (layout, date_col, None if wide else target_col, None if wide else tuple(id_cols),
            None if freq == "inferred" else freq, agg)
-data_key = f"{hashlib.sha1(data).hexdigest()}|{sheet}|{mapping}"
+data_key = f"{digest}|{sheet}|{mapping}"
 try:
-    rep = app_state.ingest_upload(data, name, sheet, mapping)
+    rep = app_state.ingest_upload(data, name, sheet, mapping, digest)
 except Exception as exc:
     fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset

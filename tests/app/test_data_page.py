@@ -105,3 +105,13 @@ def test_sample_stock_outs_treated_as_missing_and_interpolated():
     ds = at.session_state["dataset"]
     assert not (ds.df["y"] == 0).any() and not ds.df["y"].isna().any() and len(ds.df) == 13_152
     assert any("Change log: 366 change(s)" in c.value for c in at.caption)   # 183 zeros removed, 183 filled
+
+
+def test_back_to_the_sample_after_an_upload():
+    at = app()
+    at.session_state[UPLOAD] = (MESSY, "filialen.csv")
+    at.run()
+    assert metrics(at)["Series"] == "2"
+    next(b for b in at.button if b.label == "Back to the sample data").click().run()
+    assert not at.exception and metrics(at)["Series"] == "12"
+    assert at.session_state["dataset"].source == "store_sales_daily.csv"
