@@ -41,6 +41,15 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: s
         shared_future = client.scatter([shared], broadcast=True, hash=False)[0] if has_shared else None
         return _run(client, fn, list(partitions), tracker, shared_future, has_shared, dask_sink(topic),
                     window=max(2, 2 * threads), max_retries=max_retries)
+    except Exception as exc:
+        from distributed.comm.core import CommClosedError
+
+        from forecasting.engines import EngineError
+
+        if not isinstance(exc, CommClosedError):  # errors of fn itself pass through unchanged
+            raise
+        where = f"the Dask scheduler at {address}" if address else "the local Dask cluster"
+        raise EngineError(f"lost the connection to {where} during the run ({type(exc).__name__}: {exc})") from exc
     finally:
         try:
             client.unsubscribe_topic(topic)
@@ -58,9 +67,13 @@ def connect(address: str | None, n_workers: int | None):
             return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False), None
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    cluster = LocalCluster(n_workers=default_workers("dask", n_workers), threads_per_worker=1,
-                           processes=True, host="127.0.0.1", dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    import dask
+
+    # no dashboard, so no use for the workers' statistical profiler (a stack sample every 10 ms)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=default_workers("dask", n_workers), threads_per_worker=1,
+                               processes=True, host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.ERROR)
     try:
         return Client(cluster, set_as_default=False), cluster
     except BaseException:

@@ -12,7 +12,8 @@ import pytest
 from forecasting.engines import map_partitions
 from forecasting.engines.partition import partition_frame
 from tests.engines.cluster import ROOT, dask_cluster
-from tests.engines.helpers import ets_partition, make_frame, scaled_partition, slow_partition
+from tests.engines.helpers import (ets_partition, failing_partition, make_frame, scaled_partition,
+                                   slow_partition)
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,9 @@ def test_map_partitions_on_a_real_scheduler(cluster):
     for g, e in zip(got, expected):
         pd.testing.assert_frame_equal(g, e, check_exact=True)
     assert events[-1].done == events[-1].total == 12
+    # a bug in fn surfaces with its own type and message (not retried, not wrapped)
+    with pytest.raises(ZeroDivisionError, match="bug in partition function"):
+        map_partitions(failing_partition, parts, engine="dask", address=address)
     # the shared object is broadcast once and reaches every partition
     out = map_partitions(scaled_partition, parts, engine="dask", address=address, shared={"factor": 3.0})
     np.testing.assert_array_equal(pd.concat(out)["y"].to_numpy(), pd.concat(parts)["y"].to_numpy() * 3.0)
