@@ -127,26 +127,38 @@ def config_fingerprint(cfg) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()[:20]
 
 
+def _results() -> dict:
+    """This session's result store: ``{"entries": {kind: {key: entry}}, "latest": {kind: key},
+    "running": {kind: start time}}``. Plain dicts on purpose: a run that Streamlit is stopping cannot
+    touch ``st.session_state`` any more (every access raises its stop), but it can still write into
+    these dicts, fetched before the run started."""
+    return st.session_state.setdefault(RESULTS, {"entries": {}, "latest": {}, "running": {}})
+
+
 def cached_result(kind: str, key: str):
-    """The finished result of ``kind`` ("backtest" / "forecast") for ``key`` in this session, or None."""
-    entry = st.session_state.get(RESULTS, {}).get(kind, {}).get(key)
-    return entry
+    """The result of ``kind`` ("backtest" / "forecast") stored for ``key`` in this session, or None."""
+    return _results()["entries"].get(kind, {}).get(key)
 
 
-def store_result(kind: str, key: str, result) -> None:
-    """Keep ``result`` for ``key`` (and as the latest of ``kind``); at most MAX_CACHED per kind."""
-    store = st.session_state.setdefault(RESULTS, {}).setdefault(kind, {})
-    store.pop(key, None)
-    store[key] = result
-    while len(store) > MAX_CACHED:
-        store.pop(next(iter(store)))
-    st.session_state[f"latest_{kind}"] = key
+def _store(store: dict, kind: str, key: str, entry) -> None:
+    entries = store["entries"].setdefault(kind, {})
+    entries.pop(key, None)
+    entries[key] = entry
+    while len(entries) > MAX_CACHED:
+        entries.pop(next(iter(entries)))
+    store["latest"][kind] = key
+
+
+def store_result(kind: str, key: str, entry) -> None:
+    """Keep ``entry`` for ``key`` (and as the latest of ``kind``); at most MAX_CACHED per kind."""
+    _store(_results(), kind, key, entry)
 
 
 def latest_result(kind: str):
-    """The result most recently stored for ``kind`` in this session (finished or stopped), or None."""
-    key = st.session_state.get(f"latest_{kind}")
-    return cached_result(kind, key) if key else None
+    """The entry most recently stored for ``kind`` in this session (finished or stopped), or None."""
+    store = _results()
+    key = store["latest"].get(kind)
+    return store["entries"].get(kind, {}).get(key) if key else None
 
 
 def memo(kind: str, key: str, compute):
@@ -163,15 +175,20 @@ class ProgressPanel:
     """A progress bar with series done, current step, elapsed time and ETA; a stop button above it.
 
     Use as the ``progress`` callback of a library call. Any click while the work runs (the stop button
-    or another widget) makes Streamlit ask to rerun the script; the panel turns that request into
-    :class:`~forecasting.progress.Cancelled`, so the library returns the results so far, and
-    :meth:`resume` re-raises the rerun once those results are stored."""
+    or another widget) makes Streamlit stop this script run (at its next ``st.*`` call, i.e. the next
+    progress event) and start a new one at once. The panel turns the stop into
+    :class:`~forecasting.progress.Cancelled`, so the library returns the results so far; the page stores
+    them, calls :meth:`close` (which clears this session's "running" flag) and :meth:`resume`.
+    The new run waits for that flag with :func:`wait_for_stopped_run` before it shows results."""
 
-    def __init__(self, label: str, stop_label: str = "Stop"):
+    def __init__(self, label: str, kind: str, stop_label: str = "Stop"):
         import time
 
         self.start = time.monotonic()
         self.label = label
+        self.kind = kind
+        self._store = _results()
+        self._store["running"][kind] = self.start
         self.box = st.empty()
         with self.box.container():
             st.button(stop_label, key=f"stop_{label}", help="Stop; the results so far are kept")
@@ -206,8 +223,19 @@ class ProgressPanel:
                 raise Cancelled() from None
             raise
 
-    def done(self) -> None:
-        self.box.empty()
+    def store(self, key: str, entry) -> None:
+        """Store the (maybe partial) result: works even while Streamlit is stopping this run."""
+        _store(self._store, self.kind, key, entry)
+
+    def close(self) -> None:
+        """Mark the run finished (first: a stopping run may not reach another st.* call), clear the bar."""
+        self._store["running"].pop(self.kind, None)
+        try:
+            self.box.empty()
+        except BaseException as exc:  # the stop request again: keep it for resume()
+            if type(exc).__name__ not in ("RerunException", "StopException"):
+                raise
+            self.pending = self.pending or exc
 
     def hook(self):
         """This panel as a callback for a model's settings (deep models report epochs through it).
@@ -220,6 +248,21 @@ class ProgressPanel:
         """Re-raise the rerun request caught while the work ran (after the partial results are stored)."""
         if self.pending is not None:
             raise self.pending
+
+
+def wait_for_stopped_run(kind: str, timeout: float = 900) -> None:
+    """If a stopped run of ``kind`` is still finishing its current step in the background (Streamlit
+    starts the new run at once), wait until it has stored the results so far."""
+    import time
+
+    running = _results()["running"]
+    if running.get(kind) is None:
+        return
+    deadline = time.monotonic() + timeout
+    with st.spinner("Stopping: the step in progress finishes first, then the results so far are shown …"):
+        while running.get(kind) is not None and time.monotonic() < deadline:
+            time.sleep(0.25)
+    running.pop(kind, None)
 
 
 class _InProcessHook:

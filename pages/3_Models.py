@@ -71,22 +71,26 @@ if st.button("Run backtest", type="primary", disabled=not models, key="run_backt
         app_state.store_result("backtest", key, entry)
         st.toast("Same data and settings as before: cached result shown.")
     else:
-        panel = app_state.ProgressPanel("Backtest")
+        panel = app_state.ProgressPanel("Backtest", "backtest")
         for name in models:   # networks report their epochs (training curves) through the same panel
             if name in DEEP:
                 params.setdefault(name, {})["progress"] = panel.hook()
+        error = None
         try:
             result = run_backtest(ds, cfg, progress=panel)
+            result.info["training_curves"] = panel.events
+            result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
+            panel.store(key, {"dataset": data_key, "result": result, "config": cfg})
         except SalesCastError as exc:
-            panel.done()
-            st.error(str(exc))
-            st.stop()
-        panel.done()
-        result.info["training_curves"] = panel.events
-        result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-        app_state.store_result("backtest", key, {"dataset": data_key, "result": result, "config": cfg})
+            error = str(exc)
+        finally:
+            panel.close()
         panel.resume()
+        if error:
+            st.error(error)
+            st.stop()
 
+app_state.wait_for_stopped_run("backtest")
 entry = app_state.latest_result("backtest")
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose models and settings, then **Run backtest**.")

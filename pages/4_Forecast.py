@@ -47,18 +47,22 @@ if st.button("Run forecast", type="primary", key="run_forecast"):
         app_state.store_result("forecast", key, entry)
         st.toast("Same data and settings as before: cached result shown.")
     else:
-        panel = app_state.ProgressPanel("Forecast")
+        panel = app_state.ProgressPanel("Forecast", "forecast")
+        error = None
         try:
             result = run_forecast(ds, cfg, progress=panel)
+            result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
+            panel.store(key, {"dataset": data_key, "result": result, "config": cfg})
         except SalesCastError as exc:
-            panel.done()
-            st.error(str(exc))
-            st.stop()
-        panel.done()
-        result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-        app_state.store_result("forecast", key, {"dataset": data_key, "result": result, "config": cfg})
+            error = str(exc)
+        finally:
+            panel.close()
         panel.resume()
+        if error:
+            st.error(error)
+            st.stop()
 
+app_state.wait_for_stopped_run("forecast")
 entry = app_state.latest_result("forecast")
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose a horizon and a model, then **Run forecast**.")

@@ -10,6 +10,11 @@ from forecasting.data.contract import Dataset, validate_long
 pytestmark = pytest.mark.slow
 
 
+def latest(at: AppTest, kind: str) -> dict:
+    store = at.session_state["results"]
+    return store["entries"][kind][store["latest"][kind]]
+
+
 def two_level_dataset(n: int = 48) -> Dataset:
     """2 stores x 2 SKUs, monthly, seasonal; ids restored as store / sku."""
     rng = np.random.default_rng(0)
@@ -57,9 +62,9 @@ def test_forecast_numbers_charts_and_cache():
     labels = [b.label for b in at.get("download_button")]
     for want in ("Forecast (CSV)", "Excel workbook", "Report (HTML)", "Everything (zip)", "Chart as HTML"):
         assert want in labels, labels
-    first = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    first = latest(at, "forecast")["result"]
     at.button(key="run_forecast").click().run()
-    again = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    again = latest(at, "forecast")["result"]
     assert again is first                            # same data + settings: cached, not recomputed
 
     # aggregate views: the total, then per store
@@ -75,7 +80,7 @@ def test_forecast_numbers_charts_and_cache():
 def test_auto_picks_a_model_per_series():
     at = open_forecast(two_level_dataset())
     run(at, "auto", horizon=3)
-    res = at.session_state["results"]["forecast"][at.session_state["latest_forecast"]]["result"]
+    res = latest(at, "forecast")["result"]
     assert len(res.forecasts) == 4 * 3 and res.forecasts["forecast"].notna().all()
     settings = next(d.value for d in at.dataframe if "settings" in d.value.columns)
     assert len(settings) == 4

@@ -9,6 +9,16 @@ from forecasting.data.contract import Dataset, validate_long
 pytestmark = pytest.mark.slow
 
 
+def entries(at: AppTest, kind: str) -> dict:
+    """This session's stored results of ``kind`` (key -> entry)."""
+    return at.session_state["results"]["entries"][kind]
+
+
+def latest(at: AppTest, kind: str) -> dict:
+    store = at.session_state["results"]
+    return store["entries"][kind][store["latest"][kind]]
+
+
 def small_dataset(n_series: int = 3, n: int = 60) -> Dataset:
     """Three monthly series with a clear season: seasonal_naive should beat naive on all of them."""
     import numpy as np
@@ -55,19 +65,19 @@ def test_backtest_leaderboard_and_cache():
     assert wins.set_index("model").loc["seasonal_naive", "wins"] == 3
     per_series = next(d.value for d in at.dataframe if "store" in d.value.columns)
     assert list(per_series.columns[:2]) == ["store", "model"] and len(per_series) == 6
-    entry = at.session_state["results"]["backtest"]
+    entry = entries(at, "backtest")
     assert len(entry) == 1
     first = next(iter(entry.values()))["result"]
     # same settings again: the cached result object is reused (no second run)
     at.button(key="run_backtest").click().run()
     assert not at.exception
-    again = next(iter(at.session_state["results"]["backtest"].values()))["result"]
-    assert again is first and len(at.session_state["results"]["backtest"]) == 1
+    again = next(iter(entries(at, "backtest").values()))["result"]
+    assert again is first and len(entries(at, "backtest")) == 1
     # different settings: a new run, a second cache entry
     at.number_input(key="bt_windows").set_value(3)
     at.button(key="run_backtest").click().run()
-    assert len(at.session_state["results"]["backtest"]) == 2
-    assert at.session_state["results"]["backtest"][at.session_state["latest_backtest"]]["result"].metrics[
+    assert len(entries(at, "backtest")) == 2
+    assert latest(at, "backtest")["result"].metrics[
         "n_windows"].max() == 3
 
 
@@ -93,6 +103,6 @@ def test_training_curves_for_a_network():
     at.number_input(key="set_gru_hidden_size").set_value(8)
     run_backtest(at, ["seasonal_naive", "gru"])
     assert any("Trained on: **cpu" in m.value for m in at.markdown)
-    entry = at.session_state["results"]["backtest"][at.session_state["latest_backtest"]]
+    entry = latest(at, "backtest")
     curves = pd.DataFrame(entry["result"].info["training_curves"])
     assert len(curves) >= 2 and {"epoch", "train_loss"} <= set(curves.columns)

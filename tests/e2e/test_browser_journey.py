@@ -104,7 +104,7 @@ def shot(page, name: str) -> None:
 
 def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
     csv = make_csv(tmp_path / "e2e_sales.csv", ("North", "South"))
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1500}, accept_downloads=True)
     page = ctx.new_page()
     page.set_default_timeout(TIMEOUT)
     try:
@@ -143,6 +143,7 @@ def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
         assert sorted(metrics["store"].unique()) == ["North", "South"] and len(metrics) == 6
         assert metrics["mase"].notna().all()
         page.get_by_role("tab", name="Backtest charts").click()
+        page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
         page.wait_for_timeout(1000)
         shot(page, "3_models_backtest")
 
@@ -177,7 +178,12 @@ def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
             assert f"<section id='{section}'>" in body
         assert "e2e_sales.csv" in report and "sarima" in body and "North" in body
         assert not re.search(r"<script[^>]+src=", report) and "https://" not in body
-        shot(page, "5_forecast_downloads")
+        page.get_by_text("Total", exact=True).click()
+        page.wait_for_selector("text=Total over all series", timeout=TIMEOUT)
+        settle(page)
+        page.get_by_role("button", name="Everything (zip)").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        shot(page, "5_forecast_total_downloads")
     except Exception:
         shot(page, "failure_journey")
         raise
@@ -229,3 +235,40 @@ def test_two_sessions_do_not_see_each_other(browser, app_url, tmp_path):
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_stop_keeps_the_results_so_far(browser, app_url):
+    """Stop a backtest of the 12-series sample on the serial engine: the series finished so far stay."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        open_app(page, app_url)
+        page.get_by_text("Where to compute").click()
+        choose(page, "Engine", "serial")
+        settle(page)
+        go_to(page, "Models", "Models to compare")
+        multiselect_remove(page, "Models to compare", "ets")
+        multiselect_remove(page, "Models to compare", "theta")
+        multiselect_add(page, "Models to compare", "sarima")
+        settle(page)
+        page.get_by_role("button", name="Run backtest").click()
+        page.wait_for_selector("text=/Backtest: [0-9]+\\/12/", timeout=TIMEOUT)
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+        page.wait_for_selector("text=Stopped: results for", timeout=RUN_TIMEOUT)
+        done = int(re.search(r"results for (\d+) of 12", page.get_by_text("Stopped: results for").inner_text())[1])
+        assert 1 <= done < 12
+        page.wait_for_selector("text=Best model:", timeout=TIMEOUT)
+        settle(page)
+        shot(page, "6_models_stopped")
+        # the app stays usable: a cheap run afterwards completes
+        multiselect_remove(page, "Models to compare", "sarima")
+        settle(page)
+        page.get_by_role("button", name="Run backtest").click()
+        page.wait_for_selector("text=Best model: seasonal_naive", timeout=RUN_TIMEOUT)
+        assert page.get_by_text("Stopped: results for").count() == 0
+    except Exception:
+        shot(page, "failure_stop")
+        raise
+    finally:
+        ctx.close()
