@@ -116,16 +116,12 @@ def _attach_future_covariates(payloads: list[dict], cfg: ForecastConfig, covs: l
         ser["X_future"] = None
         if ser["X"] is None or ser["y"].size == 0:
             continue
-        dates = future_dates(pd.Timestamp(ser["ds"][-1]), cfg_freq(ser), h)
+        dates = future_dates(pd.Timestamp(ser["ds"][-1]), ser["freq"], h)
         if fut is not None and ser["uid"] in fut:
             g = fut[ser["uid"]].reindex(pd.DatetimeIndex(dates))
             ser["X_future"] = g[covs].to_numpy(dtype=float)
         elif ser["X_after"] is not None and len(ser["X_after"]) >= h:
             ser["X_future"] = ser["X_after"][:h]
-
-
-def cfg_freq(ser: dict) -> str:
-    return ser["freq"]
 
 
 def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, season_length: int, freq: str,
