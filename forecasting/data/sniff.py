@@ -444,8 +444,34 @@ def combine_date_parts(raw: RawTable) -> None:
         return
 
 
+def melt_date_header(raw: RawTable) -> None:
+    """One column per date (``store, 2024-01, 2024-02, …``) becomes rows (``store, date, value``), in place."""
+    from forecasting.data.dates import parse_dates
+
+    df = raw.df
+    names = pd.Series([str(c) for c in df.columns])
+    parsed = parse_dates(names.where(~names.str.fullmatch(r"\d{1,4}"), ""), "date").values  # "1", "2024" alone: no
+    is_date = parsed.notna().to_numpy()
+    if is_date.sum() < 3 or is_date.mean() < 0.5:
+        return
+    date_cols = [c for c, d in zip(df.columns, is_date) if d]
+    others = [c for c, d in zip(df.columns, is_date) if not d]
+    if any(not pd.api.types.is_numeric_dtype(df[c]) for c in date_cols):
+        return
+    long = df.melt(id_vars=others, value_vars=date_cols, var_name="date", value_name="value")
+    mapping = dict(zip(date_cols, parsed[is_date]))
+    long["date"] = long["date"].map(mapping).astype("datetime64[ns]")
+    for c in others:
+        if long[c].dtype == object:
+            long[c] = long[c].astype("category")
+    raw.df = long
+    raw.notes.append(f"{len(date_cols)} date columns in the header ({date_cols[0]} … {date_cols[-1]}) turned "
+                     "into rows: columns 'date' and 'value'")
+
+
 def _check_rows(raw: RawTable, name: str) -> RawTable:
     combine_date_parts(raw)
+    melt_date_header(raw)
     if raw.df.shape[1] == 0:
         raise DataError(f"{name} has no columns")
     if len(raw.df) == 0:
