@@ -252,8 +252,10 @@ def _repro_section(fr, bt, info: Mapping[str, Any]) -> str:
         body += f"<h3>{label}</h3>" + _kv({k: v for k, v in keep.items() if v is not None})
     versions = {**package_versions(), **((bt or fr).info.get("versions", {}) if (bt or fr) else {})}
     body += "<h3>Versions</h3>" + _kv(versions)
-    if info:
-        body += "<h3>Run</h3>" + _kv(dict(info))
+    shown = [dict(r.info) for r in (fr, bt) if r is not None]
+    extra = {k: v for k, v in dict(info).items() if not any(k in d and d[k] == v for d in shown)}
+    if extra:
+        body += "<h3>Run</h3>" + _kv(extra)
     return _section("Reproduce", body, "reproduce")
 
 

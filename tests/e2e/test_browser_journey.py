@@ -178,6 +178,8 @@ def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
             assert f"<section id='{section}'>" in body
         assert "e2e_sales.csv" in report and "sarima" in body and "North" in body
         assert not re.search(r"<script[^>]+src=", report) and "https://" not in body
+        pdf = download(page, "Report (PDF)", tmp_path).read_bytes()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
         page.get_by_text("Total", exact=True).click()
         page.wait_for_selector("text=Total over all series", timeout=TIMEOUT)
         settle(page)
