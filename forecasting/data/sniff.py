@@ -407,6 +407,18 @@ _PARTS = [("month", re.compile(r"^(month|mon|monat|mes|mois|mm)$", re.I), 12),
           ("week", re.compile(r"^(week|wk|kw|woche|semana|semaine|iso_week)$", re.I), 53)]
 _MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                            "nov", "dec"])}
+_MONTHS |= {"mär": 3, "mrz": 3, "mai": 5, "okt": 10, "dez": 12,                      # German
+            "fév": 2, "fev": 2, "avr": 4, "aoû": 8, "aou": 8, "déc": 12,             # French (juin/juil below)
+            "ene": 1, "abr": 4, "ago": 8, "dic": 12, "gen": 1, "mag": 5, "giu": 6, "lug": 7, "set": 9, "ott": 10}
+
+
+def _month_number(label: str) -> int | None:
+    low = label.strip().lower().rstrip(".")
+    if low.startswith("juil"):
+        return 7
+    if low.startswith("juin"):
+        return 6
+    return _MONTHS.get(low[:3])
 
 
 def combine_date_parts(raw: RawTable) -> None:
@@ -429,7 +441,7 @@ def combine_date_parts(raw: RawTable) -> None:
         v = df[part]
         if not pd.api.types.is_numeric_dtype(v):
             v = v.astype(str).str.strip().str.lower().str.replace(r"^q", "", regex=True)
-            v = v.str[:3].map(_MONTHS).where(v.str[:3].isin(list(_MONTHS)), pd.to_numeric(v, errors="coerce")) \
+            v = v.map(_month_number).where(v.map(_month_number).notna(), pd.to_numeric(v, errors="coerce")) \
                 if kind == "month" else pd.to_numeric(v, errors="coerce")
         v = pd.to_numeric(v, errors="coerce")
         if v.notna().mean() < 0.9 or not v.dropna().between(1, top).all():
@@ -449,6 +461,9 @@ def melt_date_header(raw: RawTable) -> None:
     from forecasting.data.dates import parse_dates
 
     df = raw.df
+    _melt_month_columns(raw)
+    if raw.df is not df:
+        return
     names = pd.Series([str(c) for c in df.columns])
     parsed = parse_dates(names.where(~names.str.fullmatch(r"\d{1,4}"), ""), "date").values  # "1", "2024" alone: no
     is_date = parsed.notna().to_numpy()
@@ -467,6 +482,26 @@ def melt_date_header(raw: RawTable) -> None:
     raw.df = long
     raw.notes.append(f"{len(date_cols)} date columns in the header ({date_cols[0]} … {date_cols[-1]}) turned "
                      "into rows: columns 'date' and 'value'")
+
+
+def _melt_month_columns(raw: RawTable) -> None:
+    """``year, Jan, Feb, …, Dec`` (a year per row, a month per column) becomes ``year-month, value`` rows."""
+    df = raw.df
+    year = next((c for c in df.columns if _YEAR.match(str(c).strip())), None)
+    months = {c: _month_number(str(c)) for c in df.columns
+              if _month_number(str(c)) and re.fullmatch(r"[^\W\d_]{3,9}\.?", str(c).strip())
+              and pd.api.types.is_numeric_dtype(df[c])}
+    if year is None or len(months) < 6 or not pd.api.types.is_numeric_dtype(df[year]):
+        return
+    others = [c for c in df.columns if c != year and c not in months]
+    long = df.melt(id_vars=[year, *others], value_vars=list(months), var_name="_month", value_name="value")
+    y = pd.to_numeric(long[year], errors="coerce").astype("Int64").astype("string")
+    m = long["_month"].map(months).astype("Int64").astype("string").str.zfill(2)
+    name = f"{year}-month"
+    long.insert(0, name, (y + "-" + m).astype("category"))
+    raw.df = long.drop(columns=[year, "_month"])
+    raw.notes.append(f"month columns ({', '.join(map(str, list(months)[:3]))} …) with '{year}' turned into rows: "
+                     f"columns '{name}' and 'value'")
 
 
 def _check_rows(raw: RawTable, name: str) -> RawTable:

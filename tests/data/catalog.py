@@ -158,6 +158,9 @@ CASES: list[Case] = [
          expect=dict(freq="W-MON", n_rows=3, start="2024-01-01T00:00:00")),
     Case("dates_as_columns", text("store,product,2024-01,2024-02,2024-03,2024-04\nA,x,1,2,3,4\nB,x,5,6,7,8\n"),
          expect=dict(n_series=2, freq="MS", n_rows=8, total=36.0, id_cols=["store", "product"], note="date columns")),
+    Case("year_rows_month_columns", text("Jahr;Jan;Feb;Mär;Apr;Mai;Jun;Jul;Aug;Sep;Okt;Nov;Dez\n"
+                                         "2023;1;2;3;4;5;6;7;8;9;10;11;12\n2024;13;14;15;16;17;18;19;20;21;22;23;24\n"),
+         expect=dict(n_series=1, freq="MS", n_rows=24, total=300.0, start="2023-01-01T00:00:00", note="month columns")),
     Case("gaps_counted", text("date,units\n2024-01-01,1\n2024-01-02,1\n2024-01-05,1\n2024-01-06,1\n"),
          expect=dict(missing_dates=2, n_rows=4)),
     Case("footer_total_row", text("date,units\n" + "".join(f"2024-01-{d:02d},1\n" for d in range(1, 31)) + "Total,30\n"),
