@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecasting.errors import ConfigError
+
 MIN_PER_STEP = 100
 
 
@@ -57,7 +59,8 @@ def interval_bounds(pred: np.ndarray, quantiles: list[float], level: int, val: V
         adj = _per_step(np.maximum(vlo - val.target, val.target - vhi), val.mask, level / 100)
         return lo - adj, hi + adj
     if not have:
-        raise ValueError(f"level {level} was not learnt and there is no validation data to calibrate it")
+        raise ConfigError(f"interval level {level} was not learnt (train_levels) and the series are too short "
+                          "for validation windows to calibrate it; add it to train_levels")
     vmed = val.pred[..., quantiles.index(0.5)]
     adj = _per_step(np.abs(val.target - vmed), val.mask, level / 100)
     return med - adj, med + adj
