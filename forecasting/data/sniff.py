@@ -18,19 +18,19 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from forecasting.data.numbers import clean_numbers
+from forecasting.data.reshape import combine_date_parts, melt_date_header
 from forecasting.errors import DataError
 
 NA_TOKENS = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "null", "NULL", "Null", "None", "none",
              "-", "--", "?", "#VALUE!", "#DIV/0!"]
 DELIMITERS = [",", ";", "\t", "|"]
 SNIFF_BYTES = 64 * 1024
-CURRENCY = "$€£¥₹₽₩¤"
 COMMON_ENCODINGS = {"cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "latin_1", "iso8859_15",
                     "iso8859_2", "mac_roman", "cp850", "cp437", "shift_jis", "cp932", "euc_jp", "gb2312", "gb18030",
                     "gbk", "big5", "euc_kr", "cp949", "koi8_r", "utf_16", "utf_32"}
 # Polish/Czech letters (ł ś ź ż ą Ł …) read as cp1252 become these symbols next to letters
 _CP1250_IN_CP1252 = re.compile(r"(?<=[A-Za-zÀ-ÿ])[¹³¿Ÿœ£¥Œ¼¾ºšžŠŽ]|[¹³¿Ÿœ£¥Œ¼¾º](?=[A-Za-zÀ-ÿ])")
-_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass
@@ -401,109 +401,6 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
     return _check_rows(raw, name)
 
 
-_YEAR = re.compile(r"^(year|yr|jahr|ano|año|annee|année|fiscal_year)$", re.I)
-_PARTS = [("month", re.compile(r"^(month|mon|monat|mes|mois|mm)$", re.I), 12),
-          ("quarter", re.compile(r"^(quarter|qtr|q|quartal|trimestre)$", re.I), 4),
-          ("week", re.compile(r"^(week|wk|kw|woche|semana|semaine|iso_week)$", re.I), 53)]
-_MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                           "nov", "dec"])}
-_MONTHS |= {"mär": 3, "mrz": 3, "mai": 5, "okt": 10, "dez": 12,                      # German
-            "fév": 2, "fev": 2, "avr": 4, "aoû": 8, "aou": 8, "déc": 12,             # French (juin/juil below)
-            "ene": 1, "abr": 4, "ago": 8, "dic": 12, "gen": 1, "mag": 5, "giu": 6, "lug": 7, "set": 9, "ott": 10}
-
-
-def _month_number(label: str) -> int | None:
-    low = label.strip().lower().rstrip(".")
-    if low.startswith("juil"):
-        return 7
-    if low.startswith("juin"):
-        return 6
-    return _MONTHS.get(low[:3])
-
-
-def combine_date_parts(raw: RawTable) -> None:
-    """Year and month (or quarter, or week) in separate columns become one date column, in place.
-
-    Without this the year column alone would look like the date and silently sum twelve months a year."""
-    df = raw.df
-    if any(pd.api.types.is_datetime64_any_dtype(df[c]) for c in df.columns):
-        return
-    year = next((c for c in df.columns if _YEAR.match(str(c).strip())), None)
-    if year is None or not pd.api.types.is_numeric_dtype(df[year]):
-        return
-    y = pd.to_numeric(df[year], errors="coerce")
-    if not y.dropna().between(1900, 2100).all():
-        return
-    for kind, pat, top in _PARTS:
-        part = next((c for c in df.columns if pat.match(str(c).strip())), None)
-        if part is None:
-            continue
-        v = df[part]
-        if not pd.api.types.is_numeric_dtype(v):
-            v = v.astype(str).str.strip().str.lower().str.replace(r"^q", "", regex=True)
-            v = v.map(_month_number).where(v.map(_month_number).notna(), pd.to_numeric(v, errors="coerce")) \
-                if kind == "month" else pd.to_numeric(v, errors="coerce")
-        v = pd.to_numeric(v, errors="coerce")
-        if v.notna().mean() < 0.9 or not v.dropna().between(1, top).all():
-            continue
-        yy = y.astype("Int64").astype("string")
-        vv = v.astype("Int64").astype("string").str.zfill(2)
-        text = {"month": yy + "-" + vv, "quarter": yy + " Q" + vv.str.lstrip("0"), "week": yy + "-W" + vv}[kind]
-        name = f"{year}-{part}"
-        raw.df = df.drop(columns=[year, part])
-        raw.df.insert(0, name, text.astype("category"))
-        raw.notes.append(f"columns '{year}' and '{part}' combined into the date column '{name}'")
-        return
-
-
-def melt_date_header(raw: RawTable) -> None:
-    """One column per date (``store, 2024-01, 2024-02, …``) becomes rows (``store, date, value``), in place."""
-    from forecasting.data.dates import parse_dates
-
-    df = raw.df
-    _melt_month_columns(raw)
-    if raw.df is not df:
-        return
-    names = pd.Series([str(c) for c in df.columns])
-    parsed = parse_dates(names.where(~names.str.fullmatch(r"\d{1,4}"), ""), "date").values  # "1", "2024" alone: no
-    is_date = parsed.notna().to_numpy()
-    if is_date.sum() < 3 or is_date.mean() < 0.5:
-        return
-    date_cols = [c for c, d in zip(df.columns, is_date) if d]
-    others = [c for c, d in zip(df.columns, is_date) if not d]
-    if any(not pd.api.types.is_numeric_dtype(df[c]) for c in date_cols):
-        return
-    long = df.melt(id_vars=others, value_vars=date_cols, var_name="date", value_name="value")
-    mapping = dict(zip(date_cols, parsed[is_date]))
-    long["date"] = long["date"].map(mapping).astype("datetime64[ns]")
-    for c in others:
-        if long[c].dtype == object:
-            long[c] = long[c].astype("category")
-    raw.df = long
-    raw.notes.append(f"{len(date_cols)} date columns in the header ({date_cols[0]} … {date_cols[-1]}) turned "
-                     "into rows: columns 'date' and 'value'")
-
-
-def _melt_month_columns(raw: RawTable) -> None:
-    """``year, Jan, Feb, …, Dec`` (a year per row, a month per column) becomes ``year-month, value`` rows."""
-    df = raw.df
-    year = next((c for c in df.columns if _YEAR.match(str(c).strip())), None)
-    months = {c: _month_number(str(c)) for c in df.columns
-              if _month_number(str(c)) and re.fullmatch(r"[^\W\d_]{3,9}\.?", str(c).strip())
-              and pd.api.types.is_numeric_dtype(df[c])}
-    if year is None or len(months) < 6 or not pd.api.types.is_numeric_dtype(df[year]):
-        return
-    others = [c for c in df.columns if c != year and c not in months]
-    long = df.melt(id_vars=[year, *others], value_vars=list(months), var_name="_month", value_name="value")
-    y = pd.to_numeric(long[year], errors="coerce").astype("Int64").astype("string")
-    m = long["_month"].map(months).astype("Int64").astype("string").str.zfill(2)
-    name = f"{year}-month"
-    long.insert(0, name, (y + "-" + m).astype("category"))
-    raw.df = long.drop(columns=[year, "_month"])
-    raw.notes.append(f"month columns ({', '.join(map(str, list(months)[:3]))} …) with '{year}' turned into rows: "
-                     f"columns '{name}' and 'value'")
-
-
 def _check_rows(raw: RawTable, name: str) -> RawTable:
     combine_date_parts(raw)
     melt_date_header(raw)
@@ -541,97 +438,3 @@ def _read_utf8_csv_path(source, filename: str | None) -> RawTable | None:
         return read_csv_bytes(str(path), name, delim, skip=header_line(text, delim))
     except _InvalidUTF8:
         return None
-
-
-# ----------------------------------------------------------------------------------------------------
-# numbers written as text: "1.234,50", "$1,200", "12 %", "N/A"
-
-
-def clean_numbers(raw: RawTable, decimal_comma_hint: bool) -> None:
-    """Turn text columns that hold numbers into float columns, in place, with notes and warnings."""
-    df = raw.df
-    for col in df.columns:
-        s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            values = pd.Series(s.cat.categories.astype(str))
-        elif s.dtype == object:
-            values = pd.Series(pd.unique(s.dropna().astype(str)))
-        else:
-            continue
-        if len(values) == 0:
-            continue
-        parsed, how = parse_number_text(values, decimal_comma_hint)
-        if parsed is None:
-            parsed, how = parse_flag_text(values)
-        if parsed is None:
-            continue
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            num = parsed.to_numpy()[s.cat.codes.to_numpy()]
-            num[s.cat.codes.to_numpy() < 0] = np.nan
-        else:
-            mapping = dict(zip(values, parsed))
-            num = s.astype(str).map(mapping).where(s.notna()).to_numpy(dtype=float)
-        bad = s.notna().to_numpy() & np.isnan(num)
-        if bad.any():
-            idx = np.flatnonzero(bad)
-            raw.warnings.append(f"column '{col}': {len(idx)} value(s) are not numbers and are treated as missing "
-                                f"(e.g. '{s.iloc[idx[0]]}' on line {raw.line_of(idx[0])})")
-        df[col] = num
-        if how:
-            raw.notes.append(f"column '{col}': {how}")
-
-
-YES = {"yes", "y", "true", "t", "ja", "j", "oui", "si", "sí", "x", "on", "wahr"}
-NO = {"no", "n", "false", "f", "nein", "non", "off", "falsch"}
-
-
-def parse_flag_text(values: pd.Series) -> tuple[pd.Series | None, str]:
-    """yes/no, true/false, ja/nein … flag columns (promotion, holiday) as 1/0."""
-    low = values.str.strip().str.lower()
-    if not low.isin(YES | NO).all() or not low.isin(YES).any() or not low.isin(NO).any():
-        return None, ""
-    return low.isin(YES).astype(float), "yes/no read as 1/0"
-
-
-def parse_number_text(values: pd.Series, decimal_comma_hint: bool) -> tuple[pd.Series | None, str]:
-    """Parse distinct text values as numbers. None when the column is not numeric (under 90% parse)."""
-    v = values.str.strip()
-    low = v.str.lower()
-    v = v.where(~low.isin(["inf", "+inf", "-inf", "infinity", "-infinity"]), low)
-    stripped = v.str.replace(f"[{CURRENCY}\\s\u00a0'%]", "", regex=True)
-    stripped = stripped.str.replace(r"^\((.*)\)$", r"-\1", regex=True)  # accounting negatives (1,234)
-    has_currency = bool(v.str.contains(f"[{CURRENCY}]", regex=True).any())
-    has_pct = bool(v.str.endswith("%").any())
-    looks = stripped.str.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*([eE][+-]?\d+)?|[+-]?(inf|infinity)")
-    if looks.mean() < 0.9:
-        return None, ""
-    both = stripped.str.contains(",") & stripped.str.contains(r"\.")
-    comma_only = stripped.str.contains(",") & ~both
-    dot_only = stripped.str.contains(r"\.") & ~both
-    if both.any():
-        last_comma = stripped[both].str.rfind(",")
-        last_dot = stripped[both].str.rfind(".")
-        decimal = "," if (last_comma > last_dot).mean() > 0.5 else "."
-    elif comma_only.any():
-        thousands_like = stripped[comma_only].str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+").all()
-        decimal = "." if thousands_like and not decimal_comma_hint else ","
-    else:
-        multi_dot = dot_only.any() and stripped[dot_only].str.fullmatch(r"[+-]?\d{1,3}(\.\d{3}){2,}").all()
-        decimal = "," if multi_dot else "."
-    if decimal == ",":
-        text = stripped.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    else:
-        text = stripped.str.replace(",", "", regex=False)
-    out = pd.to_numeric(text, errors="coerce")
-    if out.notna().mean() < 0.9:
-        return None, ""
-    how = []
-    if decimal == "," and (comma_only.any() or both.any()):
-        how.append("decimal comma")
-    if (decimal == "." and (comma_only.any() or both.any())) or (decimal == "," and both.any()):
-        how.append("thousands separators removed")
-    if has_currency:
-        how.append("currency symbols removed")
-    if has_pct:
-        how.append("percent signs removed")
-    return out.astype(float), ", ".join(how) + (" when reading numbers" if how else "")
