@@ -83,13 +83,20 @@ with st.form(f"mapping_{file_key}"):
                               index=numeric.index(guess.target_col) if guess.target_col in numeric else 0)
     id_cols = c2.multiselect("Series id column(s) (none = one series)", [c for c in cols if c != date_col],
                              default=[c for c in guess.id_cols if c != date_col], key=f"ids_{file_key}")
-    freq = c3.selectbox("Frequency", ["inferred", *FREQS], key=f"freq_{file_key}",
-                        help="a coarser frequency than the data's aggregates it")
+    wide = layout == "wide"
+    base = (layout, date_col, None if wide else target_col, None if wide else tuple(id_cols), None, "sum")
+    try:  # the data's own frequency (cached): only coarser ones are offered
+        inferred = app_state.ingest_upload(data, name, sheet, base, digest).inferred_freq
+        choices = coarser_choices(inferred)[1:]
+    except Exception:  # shown below, once the whole mapping is applied
+        inferred, choices = None, FREQS
+    freq = c3.selectbox("Frequency", ["inferred", *choices], key=f"freq_{file_key}",
+                        format_func=lambda f: f"{inferred} (inferred)" if f == "inferred" and inferred else f,
+                        help="the data's frequency, or a coarser one: rows are then aggregated")
     agg = c3.selectbox("Combine rows with", ["sum", "mean"], key=f"agg_{file_key}",
                        help="rows sharing a series and period (transactions, a coarser frequency)")
     st.form_submit_button("Apply")
 
-wide = layout == "wide"
 mapping = (layout, date_col, None if wide else target_col, None if wide else tuple(id_cols),
            None if freq == "inferred" else freq, agg)
 data_key = f"{digest}|{sheet}|{mapping}"
@@ -104,8 +111,8 @@ m2.metric("Rows", f"{len(ds.df):,}")
 m3.metric("Frequency", ds.freq)
 m4.metric("First date", str(ds.df["ds"].min().date()))
 m5.metric("Last date", str(ds.df["ds"].max().date()))
-if rep.inferred_freq != ds.freq or freq == "inferred":
-    st.caption(f"Coarser frequencies available: {', '.join(coarser_choices(rep.inferred_freq)[1:]) or 'none'}")
+if rep.inferred_freq != ds.freq:
+    st.caption(f"Aggregated from {rep.inferred_freq} to {ds.freq} ({agg}).")
 for w in rep.warnings:
     st.warning(w)
 with st.expander("What ingest did"):
