@@ -5,6 +5,7 @@ sessions never share a path. File names go through :func:`forecasting.export.nam
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import streamlit as st
@@ -13,6 +14,14 @@ from forecasting.export.names import download_name, safe_stem
 
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html", "png": "image/png", "pdf": "application/pdf", "zip": "application/zip"}
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|:<>~$])")
+
+
+def md(text) -> str:
+    """A user string (file name, series id) made inert inside Streamlit markdown (no links, no directives)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def download(label: str, build: Callable[[], bytes], source: str, what: str, ext: str, key: str,

@@ -29,7 +29,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
 st.title("Models")
 ds = app_state.get_dataset()
 season = season_length_for(ds.freq)
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ds.source or 'dataset'} — "
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')} — "
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings

@@ -22,7 +22,7 @@ season = season_length_for(ds.freq)
 data_key = app_state.dataset_fingerprint(ds)
 bt_entry = app_state.latest_result("backtest")
 backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ds.source or 'dataset'}")
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
 names = list(MODELS)
@@ -48,6 +48,8 @@ if st.button("Run forecast", type="primary", key="run_forecast"):
         st.toast("Same data and settings as before: cached result shown.")
     else:
         panel = app_state.ProgressPanel("Forecast", "forecast")
+        if MODELS[model].capabilities.global_model:   # a network reports its epochs to the panel
+            cfg.model_params.setdefault(model, {})["progress"] = panel.hook()
         error = None
         try:
             result = run_forecast(ds, cfg, progress=panel)

@@ -96,3 +96,22 @@ def test_a_new_dataset_hides_old_results():
     assert not at.exception
     assert any("Run forecast" in i.value for i in at.info)
     assert not [d for d in at.dataframe if "forecast" in d.value.columns]
+
+
+def test_user_strings_stay_inert():
+    """A hostile file name and series id: markdown escaped in captions, HTML escaped in chart titles."""
+    ds = two_level_dataset()
+    evil = "<img src=x onerror=alert(1)>"
+    df = ds.df.replace({"unique_id": {"North / A": evil}})
+    id_map = ds.id_map.replace({"unique_id": {"North / A": evil}, "store": {"North": evil}})
+    ds = Dataset(validate_long(df), "MS", id_cols=["store", "sku"], id_map=id_map,
+                 source="[click](javascript:alert(1)).csv")
+    at = open_forecast(ds)
+    assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in at.caption[0].value
+    run(at, "naive", horizon=2)
+    at.selectbox(key="fc_series").set_value(evil).run()
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "<img" not in spec and "&lt;img src=x onerror=alert(1)&gt;" in spec
+    table = next(d.value for d in at.dataframe if "forecast" in d.value.columns)
+    assert evil in set(table["store"])               # the data itself is shown as text, unchanged
