@@ -102,7 +102,9 @@ th,td{border:1px solid #ddd;padding:3px 7px;text-align:left}td.num{text-align:ri
 td.best{font-weight:bold;background:#dff0d8}thead th{background:#f3f6fa;position:sticky;top:0}
 .tbl{overflow-x:auto;max-height:520px}table.kv th{background:#f3f6fa;width:220px}
 nav a{margin-right:14px}section{page-break-inside:avoid}
-@media print{.tbl{max-height:none;overflow:visible}nav{display:none}}
+@page{size:A4 landscape;margin:10mm}
+@media print{body{max-width:none;padding:0}.tbl{max-height:none;overflow:visible}nav,.modebar{display:none!important}
+table{font-size:0.7em}thead th{position:static}.plotly-graph-div,.js-plotly-plot{break-inside:avoid}}
 """
 
 
