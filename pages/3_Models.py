@@ -80,7 +80,7 @@ if st.button("Run backtest", type="primary", disabled=not models, key="run_backt
             result = run_backtest(ds, cfg, progress=panel)
             result.info["training_curves"] = panel.events
             result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-            panel.store(key, {"dataset": data_key, "result": result, "config": cfg})
+            panel.store(key, {"dataset": data_key, "result": result, "config": cfg, "key": key})
         except SalesCastError as exc:
             error = str(exc)
         finally:
@@ -128,7 +128,7 @@ with tab_lb:
         st.markdown("**Accuracy of the total over series**")
         st.dataframe(res.total, hide_index=True)
 
-frames = tables.export_tables(ds, None, res)
+frames = app_state.memo("tables", entry["key"], lambda: tables.export_tables(ds, None, res))
 with tab_series:
     per_series = frames["metrics"]
     pick = st.multiselect("Models", list(pd.unique(res.metrics["model"])), key="series_models")
@@ -187,9 +187,12 @@ with tab_res:
     if len(resid) >= 4:
         st.markdown("**Ljung–Box test** (small p-values: the residuals still hold a pattern)")
         st.dataframe(cm.ljung_box_table(resid, season_length=int(season_length)), hide_index=True)
+        acf_fig, hist_fig = cm.residual_acf_figure(resid), cm.residual_hist_figure(resid)
         g1, g2 = st.columns(2)
-        g1.plotly_chart(cm.residual_acf_figure(resid), key="acf_chart")
-        g2.plotly_chart(cm.residual_hist_figure(resid), key="hist_chart")
+        g1.plotly_chart(acf_fig, key="acf_chart")
+        g2.plotly_chart(hist_fig, key="hist_chart")
+        ui_exports.chart_downloads(acf_fig, f"residual_acf_{r_model}_{r_uid}", ds.source)
+        ui_exports.chart_downloads(hist_fig, f"residual_histogram_{r_model}_{r_uid}", ds.source)
     else:
         st.info("Too few residuals for diagnostics.")
 

@@ -54,7 +54,7 @@ if st.button("Run forecast", type="primary", key="run_forecast"):
         try:
             result = run_forecast(ds, cfg, progress=panel)
             result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-            panel.store(key, {"dataset": data_key, "result": result, "config": cfg})
+            panel.store(key, {"dataset": data_key, "result": result, "config": cfg, "key": key})
         except SalesCastError as exc:
             error = str(exc)
         finally:
@@ -103,7 +103,8 @@ ui_exports.chart_downloads(fig, name, ds.source)
 charts[name] = fig
 
 # ---------------------------------------------------------------- numbers and settings
-frames = tables.export_tables(ds, res, backtest)
+frames = app_state.memo("tables", entry["key"] + (bt_entry["key"] if backtest is not None else ""),
+                        lambda: tables.export_tables(ds, res, backtest))
 st.subheader("Forecast numbers")
 daily_or_coarser = bool((fc["ds"] == fc["ds"].dt.normalize()).all())
 st.dataframe(frames["forecasts"], hide_index=True, key="fc_table", column_config={
