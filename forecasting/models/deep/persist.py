@@ -19,6 +19,9 @@ _ARRAYS = ("scale", "cov_stats", "tail_y", "tail_m", "tail_f")
 def save(model, path: str | Path) -> None:
     import torch
 
+    if model.local_ is not None:
+        raise DataError(f"saving a {model.name} model fitted with local=True (one network per series) "
+                        "is not supported; save a global model")
     if model.net_ is None:
         raise DataError(f"{model.name} is not fitted; nothing to save")
     st = model.state_

@@ -67,6 +67,7 @@ class DeepForecaster(GlobalModel):
         self.settings = settings
         self._pending: tuple[pd.DataFrame, str] | None = None
         self.net_ = None
+        self.local_: dict[str, Any] | None = None
         self.fitted_: dict[str, Any] = {}
 
     # ----- what subclasses provide -------------------------------------------------------------------
@@ -81,8 +82,9 @@ class DeepForecaster(GlobalModel):
         preset = str(given.get("preset", "auto")).lower()
         if preset not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"unknown preset '{preset}'; use auto, cpu or gpu")
-        base = GPU_PRESET if preset == "gpu" or (preset == "auto" and device_type == "cuda") else CPU_PRESET
-        cfg = {**COMMON, **base, **self.extra_defaults, **given}
+        use_gpu = preset == "gpu" or (preset == "auto" and device_type == "cuda")
+        cfg = {**COMMON, **(GPU_PRESET if use_gpu else CPU_PRESET), **self.extra_defaults, **given,
+               "preset": "gpu" if use_gpu else "cpu"}
         for k in INT_SETTINGS:
             try:
                 cfg[k] = int(cfg[k])
@@ -123,6 +125,7 @@ class DeepForecaster(GlobalModel):
         from forecasting.models.deep.device import choose_device
 
         cfg = self.resolved(choose_device(self.settings.get("device", "auto")).type)
+        self.net_, self.local_, self._pending, self.fitted_ = None, None, None, {}
         if cfg["local"]:
             from forecasting.models.deep.local import fit_local
 
@@ -139,7 +142,7 @@ class DeepForecaster(GlobalModel):
         h = int(h)
         if h < 1:
             raise ConfigError(f"horizon must be at least 1, got {h}")
-        if getattr(self, "local_", None) is not None:
+        if self.local_ is not None:
             from forecasting.models.deep.local import predict_local
 
             return predict_local(self.local_, h, futr_df, levels)
@@ -230,7 +233,7 @@ class DeepForecaster(GlobalModel):
             train_seconds=rep.train_seconds, steps=rep.steps, batch_size=rep.batch_size,
             learning_rate=rep.learning_rate, covariates=prep.cov_names, calendar_features=prep.cal_names,
             parameters=int(sum(p.numel() for p in net.parameters())), seed=seed, history=rep.history,
-            notes=rep.notes, preset="gpu" if cfg["batch_size"] == GPU_PRESET["batch_size"] else "cpu")
+            notes=rep.notes, preset=cfg["preset"])
         self._pending = (df, freq) if self.settings.get("horizon") is None else None
 
     # ----- persistence -------------------------------------------------------------------------------
