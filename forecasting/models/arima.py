@@ -12,6 +12,9 @@ Settings (``--set sarima.order=1,1,1`` …):
 - ``approximation`` (default True): rank candidates by conditional sum of squares (fast), then fit the
   winner's CSS estimates (``final="css"``, default: as accurate on the benchmarks and several times
   faster) or refit it by exact ML (``final="ml"``). ``approximation=False`` ranks by exact ML.
+  ``css_cond``: leading residuals every CSS candidate conditions on (default ``max_p + m``; more
+  discards data on short series: mean MASE on 227 M3 monthly/quarterly series 0.955 with
+  ``max_p + 2m`` against 0.937 with the default, statsforecast 0.924).
 
 Seasons longer than 24 periods (weekly m=52, daily m=365) use Fourier terms with ARIMA errors
 (Hyndman & Athanasopoulos, *FPP3* §12.1) instead of a seasonal ARIMA. Covariates, when given, enter as
@@ -88,7 +91,7 @@ class AutoARIMA(LocalModel):
                  stepwise: bool = True, transform: str | None = None, max_p: int = 5, max_q: int = 5,
                  max_P: int = 2, max_Q: int = 2, max_order: int = 5, max_d: int = 2, maxiter: int = 50,
                  method: str = "lbfgs", fourier_k: int | None = None, approximation: bool = True,
-                 final: str = "css", **settings: Any) -> None:
+                 final: str = "css", css_cond: int | None = None, **settings: Any) -> None:
         super().__init__(season_length, **settings)
         self.order, self.seasonal_order = order, seasonal_order
         self.ic, self.stepwise, self.transform = ic, stepwise, transform
@@ -100,6 +103,7 @@ class AutoARIMA(LocalModel):
         if final not in ("ml", "css"):
             raise ValueError(f"final must be 'ml' or 'css' (got '{final}')")
         self.final = final
+        self.css_cond = css_cond
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "AutoARIMA":
@@ -133,7 +137,8 @@ class AutoARIMA(LocalModel):
         use_css = bool(self.approximation) and order is None
         if use_css:
             search = CssSearch(z, d, D, arima_m, exog, ic=self.ic, method=self.method, maxiter=self.maxiter,
-                               max_cond=self.limits["max_p"] + arima_m * self.limits["max_P"])
+                               max_cond=self.css_cond if self.css_cond is not None
+                               else self.limits["max_p"] + arima_m)
         else:
             search = StepwiseSearch(z, d, D, arima_m, exog, ic=self.ic, method=self.method, maxiter=self.maxiter)
         if order is not None:
