@@ -37,6 +37,7 @@ class TrainConfig:
     max_steps: int | None
     seed: int
     amp: bool = True
+    min_steps_per_epoch: int = 25      # small data: an epoch reuses the windows, else 60 windows = 1 step
     max_nan_retries: int = 3
     min_batch_size: int = 8
 
@@ -119,9 +120,10 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
     gen = torch.Generator().manual_seed(int(cfg.seed))
     rep = TrainReport(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate)
     n = len(tr)
-    per_epoch = max(1, math.ceil(n / cfg.batch_size))
+    rep.batch_size = max(1, min(cfg.batch_size, n))
+    per_epoch = max(math.ceil(n / rep.batch_size), cfg.min_steps_per_epoch)
     if cfg.steps_per_epoch:
-        per_epoch = min(per_epoch, int(cfg.steps_per_epoch))
+        per_epoch = int(cfg.steps_per_epoch)
     epochs = cfg.max_epochs
     if cfg.max_steps:
         epochs = min(epochs, math.ceil(cfg.max_steps / per_epoch))
@@ -139,7 +141,9 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
     while epoch < epochs:
         try:
             net.train()
-            perm = torch.randperm(n, generator=gen)[: per_epoch * rep.batch_size].to(dev)
+            need = per_epoch * rep.batch_size           # as many shuffles as the epoch's steps need
+            perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(need / n))])
+            perm = perm[:need].to(dev)
             loss_sum, loss_w, diverged = 0.0, 0.0, False
             for b in range(0, len(perm), rep.batch_size):
                 if cfg.max_steps and rep.steps >= cfg.max_steps:

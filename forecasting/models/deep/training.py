@@ -10,7 +10,7 @@ Settings (all optional; ``preset`` picks defaults for the device, explicit setti
 - ``horizon`` H (the backtest passes it; otherwise the network trains at the first ``predict(h)``),
   ``input_size`` lookback L (default ``max(2H, 2 * season_length)``)
 - ``max_epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``, ``patience``, ``grad_clip``,
-  ``steps_per_epoch``, ``max_steps``, ``val_size``
+  ``steps_per_epoch`` (fixed), ``min_steps_per_epoch`` (small data reuses windows), ``max_steps``, ``val_size``
 - ``hidden_size``, ``num_layers``, ``dropout``, ``context_size``, ``decoder_hidden``, ``emb_dim``
 - ``scaler`` (standard | robust | none), ``window_norm``, ``linear_skip``
 - ``covariates`` (True | False | list), ``calendar`` (day-of-week/month… features),
@@ -39,7 +39,7 @@ GPU_PRESET: dict[str, Any] = dict(
     max_epochs=100, batch_size=1024, learning_rate=2e-3, weight_decay=1e-4, patience=10, grad_clip=1.0,
     hidden_size=128, num_layers=2, dropout=0.1, context_size=16, decoder_hidden=128, emb_dim=8)
 COMMON: dict[str, Any] = dict(
-    horizon=None, input_size=None, steps_per_epoch=None, max_steps=None, val_size=None,
+    horizon=None, input_size=None, steps_per_epoch=None, min_steps_per_epoch=25, max_steps=None, val_size=None,
     scaler="standard", window_norm=True, linear_skip=True, covariates=True, calendar=True, holiday_country=None,
     local=False, device="auto", amp=True, num_threads=None, random_seed=0, train_levels=(80, 95),
     conformal=True, progress=None, preset="auto")
@@ -201,7 +201,7 @@ class DeepForecaster(GlobalModel):
                                learning_rate=cfg["learning_rate"], weight_decay=cfg["weight_decay"],
                                patience=cfg["patience"], grad_clip=cfg["grad_clip"],
                                steps_per_epoch=cfg["steps_per_epoch"], max_steps=cfg["max_steps"], seed=seed,
-                               amp=bool(cfg["amp"]))
+                               amp=bool(cfg["amp"]), min_steps_per_epoch=int(cfg["min_steps_per_epoch"]))
             qs = self.quantiles(cfg["train_levels"])
             rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
             from forecasting.models.deep.loop import evaluate

@@ -70,15 +70,15 @@ def test_out_of_memory_retries_with_a_smaller_batch(train_df, monkeypatch):
     real = loop.DeviceData.batch
 
     def small_memory(self, starts):
-        if len(starts) > 32:
+        if len(starts) > 16:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(self, starts)
     monkeypatch.setattr(loop.DeviceData, "batch", small_memory)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
-    m = create_model("gru", season_length=7, horizon=7, **{**TINY, "batch_size": 128}).fit(train_df, "D")
+    m = create_model("gru", season_length=7, horizon=7, **{**TINY, "batch_size": 64}).fit(train_df, "D")
     fs = m.fitted_settings()
-    assert fs["batch_size"] == 32 and fs["epochs_run"] == 2
-    assert "out of memory at batch size 128" in fs["notes"][0] and "with 32" in fs["notes"][1]
+    assert fs["batch_size"] == 16 and fs["epochs_run"] == 2
+    assert "out of memory at batch size 64" in fs["notes"][0] and "with 16" in fs["notes"][1]
 
 
 def test_early_stopping_keeps_the_best_weights(train_df):
@@ -95,3 +95,10 @@ def test_early_stopping_keeps_the_best_weights(train_df):
     q = torch.tensor(m.state_["quantiles"])
     again = loop.pinball_loss(torch.as_tensor(val.pred), torch.as_tensor(val.target), torch.as_tensor(val.mask), q)
     assert float(again) == pytest.approx(min(vals), rel=1e-4)
+
+
+def test_small_data_epochs_reuse_windows(train_df):
+    m = create_model("gru", season_length=7, horizon=7, **{**TINY, "batch_size": 512}).fit(train_df, "D")
+    fs = m.fitted_settings()
+    assert fs["batch_size"] == fs["train_windows"] < 512        # a batch never exceeds the data
+    assert fs["steps"] == 2 * 25                                # min_steps_per_epoch, not 1 step per epoch
