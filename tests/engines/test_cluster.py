@@ -41,6 +41,16 @@ def test_map_partitions_on_a_real_scheduler(cluster):
     np.testing.assert_array_equal(pd.concat(out)["y"].to_numpy(), pd.concat(parts)["y"].to_numpy() * 3.0)
 
 
+def test_connection_check_describes_the_cluster(cluster):
+    from forecasting.engines.dask_engine import describe_cluster
+    from forecasting.errors import ConfigError
+
+    address, _ = cluster
+    assert describe_cluster(address).startswith("2 worker(s), 2 thread(s)")
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        describe_cluster("tcp://127.0.0.1:9")
+
+
 def test_run_backtest_through_address_matches_serial(cluster):
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
     from tests.engines.test_backtest_engines import make_dataset
