@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int
     amp: bool = True
     min_steps_per_epoch: int = 25      # small data: an epoch reuses the windows, else 60 windows = 1 step
+    check_every_step: bool | None = None   # NaN check each step (host sync); None: on the CPU only
     max_nan_retries: int = 3
     min_batch_size: int = 8
 
@@ -128,6 +129,8 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
     if cfg.max_steps:
         epochs = min(epochs, math.ceil(cfg.max_steps / per_epoch))
     lr = cfg.learning_rate
+    sync = dev.type == "cpu" if cfg.check_every_step is None else cfg.check_every_step
+    check_every = 50
 
     def make_opt(lr_now: float, total: int):
         opt = torch.optim.AdamW(net.parameters(), lr=lr_now, weight_decay=cfg.weight_decay)
@@ -144,7 +147,7 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
             need = per_epoch * rep.batch_size           # as many shuffles as the epoch's steps need
             perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(need / n))])
             perm = perm[:need].to(dev)
-            loss_sum, loss_w, diverged = 0.0, 0.0, False
+            loss_sum, loss_w, diverged = torch.zeros((), device=dev), 0.0, False   # summed on the device: no sync per step
             for b in range(0, len(perm), rep.batch_size):
                 if cfg.max_steps and rep.steps >= cfg.max_steps:
                     break
@@ -153,22 +156,24 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
                     pred = net(yi, mi, fi, fo, sid)
                 loss = pinball_loss(pred, yt, mt, q)
                 opt.zero_grad(set_to_none=True)
-                if not torch.isfinite(loss):
-                    diverged = True
-                    break
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                if not torch.isfinite(gnorm):
+                finite = torch.isfinite(loss) & torch.isfinite(gnorm)
+                # on a GPU, reading a flag forces a sync: look every `check_every` steps (a NaN step in
+                # between is undone anyway: the epoch restarts from the last good weights)
+                if (sync or rep.steps % check_every == 0) and not bool(finite):
                     diverged = True
                     break
                 opt.step()
                 sched.step()
                 rep.steps += 1
                 rep.windows_seen += len(yi)
-                loss_sum += float(loss.detach()) * len(yi)
+                loss_sum += loss.detach() * len(yi)
                 loss_w += len(yi)
             val_loss, _ = evaluate(net, data, va, q, rep.batch_size, cfg.amp)
-            train_loss = loss_sum / loss_w if loss_w else float("nan")
+            train_loss = float(loss_sum) / loss_w if loss_w else float("nan")
+            if not diverged and loss_w and not math.isfinite(train_loss):
+                diverged = True
             if not diverged and len(va) and not math.isfinite(val_loss):
                 diverged = True
         except torch.cuda.OutOfMemoryError:

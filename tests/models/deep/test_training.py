@@ -102,3 +102,29 @@ def test_small_data_epochs_reuse_windows(train_df):
     fs = m.fitted_settings()
     assert fs["batch_size"] == fs["train_windows"] < 512        # a batch never exceeds the data
     assert fs["steps"] == 2 * 25                                # min_steps_per_epoch, not 1 step per epoch
+
+
+def test_nan_guard_without_per_step_checks_as_on_a_gpu(train_df, monkeypatch):
+    """On CUDA the loss is checked every 50 steps and at the epoch's end (no host sync per step)."""
+    real = loop.pinball_loss
+    calls = {"n": 0}
+
+    def flaky(pred, target, mask, q):
+        calls["n"] += 1
+        out = real(pred, target, mask, q)
+        return out * float("nan") if calls["n"] == 3 else out
+    monkeypatch.setattr(loop, "pinball_loss", flaky)
+    seen = {}
+    real_train = loop.train
+
+    def train(*a, **k):
+        cfg = a[5]
+        cfg.check_every_step = False
+        rep = real_train(*a, **k)
+        seen["rep"] = rep
+        return rep
+    monkeypatch.setattr(loop, "train", train)
+    m = create_model("gru", season_length=7, horizon=7, **{**TINY, "learning_rate": 0.01}).fit(train_df, "D")
+    fs = m.fitted_settings()
+    assert fs["learning_rate"] == pytest.approx(0.001) and "NaN" in fs["notes"][0]
+    assert np.isfinite(m.predict(7)["mean"]).all()
