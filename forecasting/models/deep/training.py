@@ -20,7 +20,6 @@ Settings (all optional; ``preset`` picks defaults for the device, explicit setti
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, ClassVar, Sequence
 
@@ -247,6 +246,3 @@ class DeepForecaster(GlobalModel):
         from forecasting.models.deep.persist import load
 
         return load(cls, path)
-
-    def settings_json(self) -> str:
-        return json.dumps({k: v for k, v in self.config_.items()}, default=str)

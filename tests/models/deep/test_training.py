@@ -90,7 +90,6 @@ def test_early_stopping_keeps_the_best_weights(train_df):
     assert fs["best_val_loss"] == pytest.approx(min(vals))
     assert fs["best_epoch"] == int(np.argmin(vals)) + 1 == fs["epochs_run"] - 2
     # the kept weights are the best epoch's: re-evaluating the validation windows gives its loss
-    from forecasting.models.deep.calibrate import ValidationSet  # noqa: F401  (imported for clarity)
     val = m.state_["validation"]
     q = torch.tensor(m.state_["quantiles"])
     again = loop.pinball_loss(torch.as_tensor(val.pred), torch.as_tensor(val.target), torch.as_tensor(val.mask), q)
