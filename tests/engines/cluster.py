@@ -20,10 +20,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env() -> dict[str, str]:
+def _env(with_salescast: bool = True) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1")
     env.pop("DASK_SCHEDULER_ADDRESS", None)
+    if not with_salescast:
+        env.pop("PYTHONPATH")
     return env
 
 
@@ -43,19 +45,24 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 @contextlib.contextmanager
-def dask_cluster(n_workers: int = 2, log_dir: Path | None = None):
+def dask_cluster(n_workers: int = 2, log_dir: Path | None = None, workers_have_salescast: bool = True):
     """Yield ``(address, worker_processes)``: ``dask scheduler`` plus ``n_workers`` × ``dask worker``
-    (one thread each, no nanny, so killing one really loses it). Everything is stopped on exit."""
+    (one thread each, no nanny, so killing one really loses it). Everything is stopped on exit.
+    ``workers_have_salescast=False`` starts the workers where ``forecasting`` cannot be imported."""
     from distributed import Client
 
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
     procs: list[subprocess.Popen] = []
+    logs = []
 
     def start(args, name):
         log = open(log_dir / f"dask-{name}-{port}.log", "wb")
-        p = subprocess.Popen([DASK, *args], cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        logs.append(log)
+        worker = args[0] == "worker"
+        p = subprocess.Popen([DASK, *args], cwd=log_dir if worker and not workers_have_salescast else ROOT,
+                             env=_env(workers_have_salescast or not worker), stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True)  # own process group: stopped as a whole
         procs.append(p)
         return p
@@ -69,3 +76,5 @@ def dask_cluster(n_workers: int = 2, log_dir: Path | None = None):
         yield address, workers
     finally:
         _stop(procs)
+        for log in logs:
+            log.close()

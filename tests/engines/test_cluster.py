@@ -51,6 +51,15 @@ def test_connection_check_describes_the_cluster(cluster):
         describe_cluster("tcp://127.0.0.1:9")
 
 
+def test_workers_without_salescast_get_a_clear_error(tmp_path):
+    from forecasting.errors import ConfigError
+
+    parts = partition_frame(make_frame(4, 20), 2)
+    with dask_cluster(1, tmp_path, workers_have_salescast=False) as (address, _):
+        with pytest.raises(ConfigError, match=r"1 Dask worker\(s\) cannot run SalesCast .*cannot import forecasting"):
+            map_partitions(ets_partition, parts, engine="dask", address=address)
+
+
 def test_run_backtest_through_address_matches_serial(cluster):
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
     from tests.engines.test_backtest_engines import make_dataset
