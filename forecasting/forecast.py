@@ -12,7 +12,6 @@ covariates and say so in ``settings``.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -22,7 +21,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
-from forecasting.progress import Cancelled, ProgressCallback, report
+from forecasting.progress import ProgressCallback, report
 
 
 @dataclass
@@ -74,6 +73,7 @@ def future_dates(last: pd.Timestamp, freq: str, h: int) -> np.ndarray:
 def forecast_partition(task: dict[str, Any]) -> dict[str, Any]:
     """Work function (top-level, picklable): every local model on every series of one partition."""
     from forecasting.evaluation.fitting import fit_predict, settings_text
+    from forecasting.engines import tick
 
     s = task["settings"]
     h, levels = s["h"], s["levels"]
@@ -98,6 +98,7 @@ def forecast_partition(task: dict[str, Any]) -> dict[str, Any]:
             info.append({ID: ser["uid"], "model": name, "model_used": out.model_used,
                          "settings": settings_text(out.settings), "fallback": out.fallback,
                          "notes": "; ".join(out.notes)})
+        tick(1, ser["uid"])
     return {"rows": rows, "info": info}
 
 
@@ -187,8 +188,8 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
     """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
-    from forecasting.engines import map_partitions
-    from forecasting.evaluation.backtest import _partitions, series_payloads, versions
+    from forecasting.evaluation.runner import run_local_models
+    from forecasting.evaluation.backtest import series_payloads, versions
     from forecasting.models.registry import get_spec
     from forecasting.seasonality_defaults import season_length_for
 
@@ -214,31 +215,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     results, cancelled = [], False
     report(progress, "forecast", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
     if local and payloads:
-        parts = _partitions(payloads, cfg.engine, cfg.n_workers)
-        tasks = [{"series": p, "models": local, "settings": settings} for p in parts]
-        if cfg.engine == "serial":
-            done = 0
-            for task in tasks:
-                results.append(forecast_partition(task))
-                done += len(task["series"])
-                try:
-                    report(progress, "forecast", done, n_series, f"series {done}/{n_series}")
-                except Cancelled:
-                    cancelled = True
-                    break
-        else:
-            sizes = [len(p) for p in parts]
-
-            def relay(ev):
-                done = sum(sizes[:int(ev.done)])
-                report(progress, "forecast", done, n_series, f"series {done}/{n_series}")
-
-            try:
-                results = map_partitions(forecast_partition, tasks, engine=cfg.engine, address=cfg.address,
-                                         n_workers=cfg.n_workers, progress=relay if progress else None,
-                                         stage="forecast")
-            except Cancelled:
-                cancelled, results = True, []
+        results, cancelled = run_local_models(forecast_partition, payloads, local, settings, engine=cfg.engine,
+                                              address=cfg.address, n_workers=cfg.n_workers,
+                                              progress=progress, stage="forecast")
     if global_ and payloads and not cancelled:
         for name in global_:
             report(progress, "forecast", n_series, n_series, f"training {name} on all series")

@@ -11,7 +11,6 @@ Global models (the deep networks) are fit once per cutoff on every series' histo
 """
 from __future__ import annotations
 
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
-from forecasting.progress import Cancelled, ProgressCallback, report
+from forecasting.progress import ProgressCallback, report
 
 MIN_TRAIN = 2
 
@@ -126,6 +125,7 @@ def _task_settings(cfg: BacktestConfig, season_length: int) -> dict[str, Any]:
 
 def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
     """Work function (top-level, picklable): every local model on every series of one partition."""
+    from forecasting.engines import tick
     from forecasting.evaluation.fitting import fit_predict, settings_text
     from forecasting.evaluation.metrics import naive_scale
 
@@ -171,6 +171,7 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
                                 f"too few for horizon {h}")
             info.append({ID: ser["uid"], "model": name, "settings": settings_text(settings),
                          "fallback": " | ".join(fallbacks), "notes": "; ".join(notes)})
+        tick(1, ser["uid"])
     return {"rows": rows, "info": info, "timings": timings}
 
 
@@ -247,24 +248,13 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
     return {"rows": rows, "info": info, "timings": {name: time.perf_counter() - t0}}
 
 
-def _partitions(payloads: list[dict], engine: str, n_workers: int | None) -> list[list[dict]]:
-    if engine == "serial":
-        size = 1
-    else:
-        import os
-
-        workers = n_workers or os.cpu_count() or 1
-        size = max(1, math.ceil(len(payloads) / (workers * 4)))
-    return [payloads[i:i + size] for i in range(0, len(payloads), size)]
-
-
 def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None) -> BacktestResult:
     """Rolling-origin backtest of ``cfg.models`` on every series of ``dataset``.
 
     Never aborts because a model fails on a series: that series falls back (see ``fallback``).
     If ``progress`` raises :class:`Cancelled`, the series finished so far are returned
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
-    from forecasting.engines import map_partitions
+    from forecasting.evaluation.runner import run_local_models
     from forecasting.evaluation.aggregate import across_series, per_model, per_series
     from forecasting.models.registry import get_spec
     from forecasting.seasonality_defaults import season_length_for
@@ -286,31 +276,9 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     n_series = len(payloads)
     report(progress, "backtest", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
     if local:
-        parts = _partitions(payloads, cfg.engine, cfg.n_workers)
-        tasks = [{"series": p, "models": local, "settings": settings} for p in parts]
-        if cfg.engine == "serial":
-            done = 0
-            for task in tasks:
-                results.append(backtest_partition(task))
-                done += len(task["series"])
-                try:
-                    report(progress, "backtest", done, n_series, f"series {done}/{n_series}")
-                except Cancelled:
-                    cancelled = True
-                    break
-        else:
-            sizes = [len(p) for p in parts]
-
-            def relay(ev):
-                done = sum(sizes[:int(ev.done)])
-                report(progress, "backtest", done, n_series, f"series {done}/{n_series}")
-
-            try:
-                results = map_partitions(backtest_partition, tasks, engine=cfg.engine, address=cfg.address,
-                                         n_workers=cfg.n_workers, progress=relay if progress else None,
-                                         stage="backtest")
-            except Cancelled:
-                cancelled, results = True, []
+        results, cancelled = run_local_models(backtest_partition, payloads, local, settings, engine=cfg.engine,
+                                              address=cfg.address, n_workers=cfg.n_workers,
+                                              progress=progress, stage="backtest")
     if global_ and not cancelled:
         for name in global_:
             report(progress, "backtest", n_series, n_series, f"training {name} on all series")

@@ -127,6 +127,11 @@ def fit_predict(name: str, y: np.ndarray, h: int, *, levels: Sequence[int] = (80
     raise ValueError(reason)
 
 
+BULKY_SETTINGS = frozenset({"history"})
+
+
 def settings_text(settings: dict[str, Any]) -> str:
-    """Compact ``key=value; …`` text of fitted settings for tables and CSV exports."""
-    return "; ".join(f"{k}={v}" for k, v in settings.items())
+    """Compact ``key=value; …`` text of fitted settings for tables and CSV exports.
+
+    Bulky diagnostics (a network's per-epoch training ``history``) stay in the result objects, not here."""
+    return "; ".join(f"{k}={v}" for k, v in settings.items() if k not in BULKY_SETTINGS)

@@ -180,3 +180,27 @@ def test_global_model_missing_series_falls_back(global_registered):
     r = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global"], windows=1, engine="serial"))
     m = r.metrics.set_index("unique_id")
     assert "used seasonal_naive" in m.loc["fail", "fallback"] and m.loc["s0", "fallback"] == ""
+
+
+@pytest.mark.slow
+def test_cancel_on_the_process_pool_keeps_finished_partitions():
+    d = make_dataset(n_series=16, n=60)
+
+    def cb(ev):
+        if ev.done >= 4:
+            raise Cancelled()
+
+    cfg = BacktestConfig(horizon=6, models=["ets"], windows=1, engine="local", n_workers=1)
+    r = run_backtest(d, cfg, progress=cb)
+    assert r.info["cancelled"] is True
+    kept = r.metrics["unique_id"].tolist()
+    assert 4 <= len(kept) < 16
+    assert kept == [f"s{i}" for i in sorted(int(k[1:]) for k in kept)]   # whole series, in series order
+    assert r.metrics["mase"].notna().all()
+
+
+def test_settings_text_leaves_out_training_history():
+    from forecasting.evaluation.fitting import settings_text
+
+    text = settings_text({"device": "cpu", "epochs": 3, "history": [{"epoch": 1, "train_loss": 0.5}]})
+    assert text == "device=cpu; epochs=3"
