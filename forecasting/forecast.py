@@ -191,13 +191,13 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     from forecasting.evaluation.runner import run_local_models
     from forecasting.evaluation.backtest import series_payloads, versions
     from forecasting.models.registry import get_spec
-    from forecasting.seasonality_defaults import season_length_for
+    from forecasting.seasonality_defaults import dataset_season_length
 
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to forecast from")
     t0 = time.perf_counter()
-    m = int(cfg.season_length or season_length_for(dataset.freq))
+    m, season_why = (int(cfg.season_length), "set by the user") if cfg.season_length else dataset_season_length(dataset)
     levels = [int(l) for l in cfg.levels]
     payloads = series_payloads(dataset)
     covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
@@ -233,5 +233,5 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     info = {"config": {**cfg_d, "season_length": m, "levels": levels}, "versions": versions(), "seed": cfg.seed,
             "device": "cpu", "n_series": n_series + len(empty), "cancelled": cancelled,
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
-            "notes": [f"season length {m}" + ("" if cfg.season_length else f" (default for frequency {dataset.freq})")]}
+            "notes": [f"season length {m} ({season_why})"]}
     return ForecastResult(fc.reset_index(drop=True), st, info)

@@ -12,7 +12,7 @@ from forecasting.evaluation.backtest import BacktestConfig, run_backtest
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import MODELS
-from forecasting.seasonality_defaults import season_length_for
+from forecasting.seasonality_defaults import dataset_season_length
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
@@ -28,7 +28,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
 
 st.title("Models")
 ds = app_state.get_dataset()
-season = season_length_for(ds.freq)
+season, season_why = dataset_season_length(ds)
 st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')} — "
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
@@ -41,7 +41,7 @@ horizon = c1.number_input("Horizon (periods)", 1, 1000, value=min(max(season, 6)
 windows = c2.number_input("Windows", 1, 20, value=3, key="bt_windows")
 step = c3.number_input("Step between cutoffs (0 = horizon)", 0, 1000, value=0, key="bt_step")
 season_length = c4.number_input("Season length", 1, 400, value=season, key="bt_season",
-                                help=f"default for frequency {ds.freq}: {season}")
+                                help=f"default {season}: {season_why}")
 params: dict[str, dict] = {}
 with st.expander("Model settings and advanced options"):
     for name in models:

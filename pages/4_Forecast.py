@@ -12,13 +12,13 @@ from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
 from forecasting.forecast import ForecastConfig, run_forecast
 from forecasting.models.registry import MODELS
-from forecasting.seasonality_defaults import season_length_for
+from forecasting.seasonality_defaults import dataset_season_length
 
 TOTAL = "Total over all series"
 
 st.title("Forecast")
 ds = app_state.get_dataset()
-season = season_length_for(ds.freq)
+season, season_why = dataset_season_length(ds)
 data_key = app_state.dataset_fingerprint(ds)
 bt_entry = app_state.latest_result("backtest")
 backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
@@ -31,7 +31,8 @@ horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(seas
 model = c2.selectbox("Model", names, index=names.index("auto"), key="fc_model",
                      format_func=lambda n: f"{n} — {MODELS[n].description}",
                      help="auto backtests candidate models on each series and keeps the best one per series")
-season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_season")
+season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_season",
+                                help=f"default {season}: {season_why}")
 if backtest is not None and len(backtest.summary):
     st.caption(f"Best in your backtest: **{backtest.summary.iloc[0]['model']}** (ranked by the leaderboard).")
 with st.expander("Advanced"):

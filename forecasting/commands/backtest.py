@@ -13,7 +13,7 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, required=True, metavar="H", help="periods to forecast")
     p.add_argument("--levels", default="80,95", metavar="80,95", help="prediction interval levels in %% (default 80,95)")
     p.add_argument("--season-length", type=int, default=None, metavar="M",
-                   help="season length (default from the frequency: 12 monthly, 4 quarterly, 7 daily, 52 weekly)")
+                   help="season length (default: the period detected on the total of all series, checked against the calendar: 7 daily, 12 monthly, 4 quarterly …)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE", dest="settings",
                    help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

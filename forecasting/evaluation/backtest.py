@@ -257,13 +257,13 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     from forecasting.evaluation.runner import run_local_models
     from forecasting.evaluation.aggregate import across_series, per_model, per_series
     from forecasting.models.registry import get_spec
-    from forecasting.seasonality_defaults import season_length_for
+    from forecasting.seasonality_defaults import dataset_season_length
 
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to backtest")
     t_start = time.perf_counter()
-    m = int(cfg.season_length or season_length_for(dataset.freq))
+    m, season_why = (int(cfg.season_length), "set by the user") if cfg.season_length else dataset_season_length(dataset)
     levels = [int(l) for l in cfg.levels]
     payloads = series_payloads(dataset)
     covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
@@ -304,5 +304,5 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
             "timings": {"total_s": round(time.perf_counter() - t_start, 3),
                         "model_s": {k: round(v, 3) for k, v in timings.items()}},
             "cancelled": cancelled,
-            "notes": [f"season length {m}" + ("" if cfg.season_length else f" (default for frequency {dataset.freq})")]}
+            "notes": [f"season length {m} ({season_why})"]}
     return BacktestResult(fc[cols].reset_index(drop=True), metrics.reset_index(drop=True), summary, info, total)

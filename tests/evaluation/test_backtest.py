@@ -204,3 +204,18 @@ def test_settings_text_leaves_out_training_history():
 
     text = settings_text({"device": "cpu", "epochs": 3, "history": [{"epoch": 1, "train_loss": 0.5}]})
     assert text == "device=cpu; epochs=3"
+
+
+def test_default_season_length_comes_from_the_detector():
+    from forecasting.seasonality_defaults import dataset_season_length
+
+    seasonal = make_dataset(n_series=2, n=72)                 # planted period 12 on monthly data
+    assert dataset_season_length(seasonal)[0] == 12
+    rng = np.random.default_rng(3)
+    flat = pd.DataFrame({"unique_id": "s0", "ds": pd.date_range("2015-01-01", periods=72, freq="MS"),
+                         "y": 100 + rng.normal(0, 1, 72)})   # monthly, no season: the calendar's 12 is not confirmed
+    m, why = dataset_season_length(Dataset(validate_long(flat), freq="MS"))
+    assert m == 1 and "detected" in why
+    r = run_backtest(seasonal, BacktestConfig(horizon=3, models=["seasonal_naive"], windows=1, engine="serial"))
+    assert r.info["config"]["season_length"] == 12
+    assert any("season length 12 (detected" in n for n in r.info["notes"])
