@@ -10,6 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+from forecasting.errors import SalesCastError
+
 DATASET = "dataset"
 
 
@@ -263,6 +265,34 @@ def wait_for_stopped_run(kind: str, timeout: float = 900) -> None:
         while running.get(kind) is not None and time.monotonic() < deadline:
             time.sleep(0.25)
     running.pop(kind, None)
+
+
+def run_or_reuse(kind: str, title: str, key: str, data_key: str, cfg, run, progress_params=()) -> None:
+    """Run ``run(cfg, progress)`` with a progress panel and a stop button, or reuse this session's cached
+    result for the same data and settings. ``progress_params``: the settings dicts of networks, which
+    report their epochs (training curves) through the same panel. A run's error is shown, never raised."""
+    entry = cached_result(kind, key)
+    if entry is not None and not entry["result"].info.get("cancelled"):
+        store_result(kind, key, entry)
+        st.toast("Same data and settings as before: cached result shown.")
+        return
+    panel = ProgressPanel(title, kind)
+    for params in progress_params:
+        params["progress"] = panel.hook()
+    error = None
+    try:
+        result = run(cfg, progress=panel)
+        result.info["training_curves"] = panel.events
+        result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
+        panel.store(key, {"dataset": data_key, "result": result, "config": cfg, "key": key})
+    except SalesCastError as exc:
+        error = str(exc)
+    finally:
+        panel.close()
+    panel.resume()
+    if error:
+        st.error(error)
+        st.stop()
 
 
 class _InProcessHook:

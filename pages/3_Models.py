@@ -1,13 +1,14 @@
 """Models: compare models by rolling-origin backtest; leaderboard, charts, residuals, training curves."""
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 import app_settings
 import app_state
 import ui_exports
-from forecasting.errors import SalesCastError
 from forecasting.evaluation.backtest import BacktestConfig, run_backtest
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
@@ -55,8 +56,8 @@ with st.expander("Model settings and advanced options"):
     a1, a2 = st.columns(2)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
-    st.caption("Where the work runs is chosen in the sidebar (Where to compute); the serial engine keeps "
-               "every finished series when you stop.")
+    st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
+               "finished series.")
 
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
@@ -66,29 +67,8 @@ data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg)
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    entry = app_state.cached_result("backtest", key)
-    if entry is not None and not entry["result"].info.get("cancelled"):
-        app_state.store_result("backtest", key, entry)
-        st.toast("Same data and settings as before: cached result shown.")
-    else:
-        panel = app_state.ProgressPanel("Backtest", "backtest")
-        for name in models:   # networks report their epochs (training curves) through the same panel
-            if name in DEEP:
-                params.setdefault(name, {})["progress"] = panel.hook()
-        error = None
-        try:
-            result = run_backtest(ds, cfg, progress=panel)
-            result.info["training_curves"] = panel.events
-            result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-            panel.store(key, {"dataset": data_key, "result": result, "config": cfg, "key": key})
-        except SalesCastError as exc:
-            error = str(exc)
-        finally:
-            panel.close()
-        panel.resume()
-        if error:
-            st.error(error)
-            st.stop()
+    deep = [params.setdefault(name, {}) for name in models if name in DEEP]
+    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, partial(run_backtest, ds), deep)
 
 app_state.wait_for_stopped_run("backtest")
 entry = app_state.latest_result("backtest")

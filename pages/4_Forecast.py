@@ -1,13 +1,14 @@
 """Forecast: H periods ahead with one model or the best per series, fan charts, totals, downloads."""
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 import app_settings
 import app_state
 import ui_exports
-from forecasting.errors import SalesCastError
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
 from forecasting.forecast import ForecastConfig, run_forecast
@@ -43,27 +44,8 @@ cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season
 key = data_key + app_state.config_fingerprint(cfg)
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
-    entry = app_state.cached_result("forecast", key)
-    if entry is not None and not entry["result"].info.get("cancelled"):
-        app_state.store_result("forecast", key, entry)
-        st.toast("Same data and settings as before: cached result shown.")
-    else:
-        panel = app_state.ProgressPanel("Forecast", "forecast")
-        if MODELS[model].capabilities.global_model:   # a network reports its epochs to the panel
-            cfg.model_params.setdefault(model, {})["progress"] = panel.hook()
-        error = None
-        try:
-            result = run_forecast(ds, cfg, progress=panel)
-            result.info["cancelled"] = bool(result.info.get("cancelled") or panel.cancelled)
-            panel.store(key, {"dataset": data_key, "result": result, "config": cfg, "key": key})
-        except SalesCastError as exc:
-            error = str(exc)
-        finally:
-            panel.close()
-        panel.resume()
-        if error:
-            st.error(error)
-            st.stop()
+    deep = [cfg.model_params.setdefault(model, {})] if MODELS[model].capabilities.global_model else []
+    app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, partial(run_forecast, ds), deep)
 
 app_state.wait_for_stopped_run("forecast")
 entry = app_state.latest_result("forecast")
