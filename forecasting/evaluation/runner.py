@@ -6,22 +6,21 @@ stops the run (the engines raise :class:`Cancelled` with ``.partial``).
 """
 from __future__ import annotations
 
-import math
-import os
 from typing import Any, Callable
 
 from forecasting.engines import map_partitions
+from forecasting.engines.partition import default_workers, n_partitions, split_evenly
 from forecasting.progress import Cancelled, ProgressCallback
 
 
 def partition_payloads(payloads: list[dict], engine: str, n_workers: int | None) -> list[list[dict]]:
-    """One series per partition on the serial engine (finest stopping), a few partitions per worker else."""
+    """One series per partition on the serial engine (finest stopping); else a few partitions per worker,
+    balanced by rows (see :mod:`forecasting.engines.partition`)."""
     if engine == "serial":
-        size = 1
-    else:
-        workers = n_workers or os.cpu_count() or 1
-        size = max(1, math.ceil(len(payloads) / (workers * 4)))
-    return [payloads[i:i + size] for i in range(0, len(payloads), size)]
+        return [[p] for p in payloads]
+    sizes = [int(p["y"].size) for p in payloads]
+    k = n_partitions(len(payloads), default_workers(engine, n_workers), n_rows=sum(sizes))
+    return split_evenly(payloads, k, weights=sizes)
 
 
 def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict], models: list[str],
