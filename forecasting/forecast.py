@@ -188,27 +188,21 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
     """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
-    from forecasting.evaluation.runner import run_local_models
-    from forecasting.evaluation.backtest import series_payloads, versions
-    from forecasting.models.registry import get_spec
-    from forecasting.seasonality_defaults import dataset_season_length
+    from forecasting.evaluation.backtest import versions
+    from forecasting.evaluation.runner import plan_run, run_local_models
 
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to forecast from")
     t0 = time.perf_counter()
-    m, season_why = (int(cfg.season_length), "set by the user") if cfg.season_length else dataset_season_length(dataset)
-    levels = [int(l) for l in cfg.levels]
-    payloads = series_payloads(dataset)
-    covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
-           [c for c in dataset.df.columns if c not in (ID, DS, Y)]
+    plan = plan_run(dataset, cfg.models, cfg.season_length, cfg.levels)
+    m, season_why, levels, payloads = plan.season_length, plan.season_why, plan.levels, plan.payloads
+    covs, local, global_ = plan.covariates, plan.local, plan.global_
     for p in payloads:
         p["freq"] = dataset.freq
     _attach_future_covariates(payloads, cfg, covs)
     empty = [p["uid"] for p in payloads if p["y"].size == 0]
     payloads = [p for p in payloads if p["y"].size]
-    local = [n for n in cfg.models if not get_spec(n).capabilities.global_model]
-    global_ = [n for n in cfg.models if get_spec(n).capabilities.global_model]
     settings = {"h": int(cfg.horizon), "levels": levels, "season_length": m, "params": dict(cfg.model_params),
                 "non_negative": bool(cfg.non_negative), "seed": int(cfg.seed), "freq": dataset.freq}
     n_series = len(payloads)

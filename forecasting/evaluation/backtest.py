@@ -254,22 +254,16 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     Never aborts because a model fails on a series: that series falls back (see ``fallback``).
     If ``progress`` raises :class:`Cancelled`, the series finished so far are returned
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
-    from forecasting.evaluation.runner import run_local_models
     from forecasting.evaluation.aggregate import across_series, per_model, per_series
-    from forecasting.models.registry import get_spec
-    from forecasting.seasonality_defaults import dataset_season_length
+    from forecasting.evaluation.runner import plan_run, run_local_models
 
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to backtest")
     t_start = time.perf_counter()
-    m, season_why = (int(cfg.season_length), "set by the user") if cfg.season_length else dataset_season_length(dataset)
-    levels = [int(l) for l in cfg.levels]
-    payloads = series_payloads(dataset)
-    covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
-           [c for c in dataset.df.columns if c not in (ID, DS, Y)]
-    local = [n for n in cfg.models if not get_spec(n).capabilities.global_model]
-    global_ = [n for n in cfg.models if get_spec(n).capabilities.global_model]
+    plan = plan_run(dataset, cfg.models, cfg.season_length, cfg.levels)
+    m, season_why, levels, payloads = plan.season_length, plan.season_why, plan.levels, plan.payloads
+    covs, local, global_ = plan.covariates, plan.local, plan.global_
     settings = _task_settings(cfg, m)
     results: list[dict[str, Any]] = []
     cancelled = False

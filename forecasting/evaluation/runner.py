@@ -6,7 +6,8 @@ stops the run (the engines raise :class:`Cancelled` with ``.partial``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from forecasting.engines import map_partitions
 from forecasting.engines.partition import default_workers, n_partitions, split_evenly
@@ -36,3 +37,29 @@ def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict],
     except Cancelled as exc:
         partial = getattr(exc, "partial", None) or []
         return [r for r in partial if r is not None], True
+
+
+@dataclass
+class RunPlan:
+    """What a backtest and a forecast work out before fitting anything."""
+    season_length: int
+    season_why: str             # "set by the user", or how the default was found
+    levels: list[int]
+    payloads: list[dict]        # one per series: uid, ds, y, X (see backtest.series_payloads)
+    covariates: list[str]
+    local: list[str]            # per-series models, run on the engine
+    global_: list[str]          # networks, trained once on all series
+
+
+def plan_run(dataset, models: Sequence[str], season_length: int | None, levels: Sequence[int]) -> RunPlan:
+    from forecasting.data.contract import DS, ID, Y
+    from forecasting.evaluation.backtest import series_payloads
+    from forecasting.models.registry import get_spec
+    from forecasting.seasonality_defaults import dataset_season_length
+
+    m, why = (int(season_length), "set by the user") if season_length else dataset_season_length(dataset)
+    covs = [c for c in dataset.covariates if c in dataset.df.columns] or \
+           [c for c in dataset.df.columns if c not in (ID, DS, Y)]
+    is_global = {n: get_spec(n).capabilities.global_model for n in models}
+    return RunPlan(m, why, [int(l) for l in levels], series_payloads(dataset), covs,
+                   [n for n in models if not is_global[n]], [n for n in models if is_global[n]])
