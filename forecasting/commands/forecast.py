@@ -26,7 +26,6 @@ def run(args: argparse.Namespace) -> int:
     # one BLAS thread: the models are small, and the local engine already runs one process per core
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    import importlib.util
     import sys
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
@@ -39,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     suffix = check_output(args.output, (".csv", ".xlsx"))
     if args.report:
         check_output(args.report, (".html",), "--report")
-        if importlib.util.find_spec("forecasting.export.report") is None:
-            raise ConfigError("--report is not available yet")
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
     models = parse_models(args.model)
