@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+expect = pytest.importorskip("playwright.sync_api").expect
 
 from tests.e2e.conftest import ARTIFACTS
 
@@ -51,8 +52,12 @@ def widget(page, testid: str, label: str):
 
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
-    widget(page, "stSelectbox", label).click()
+    box = widget(page, "stSelectbox", label)
+    box.click()
     page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}")).first.click()
+    # the choice must show in the box before anything else is clicked (a slow machine can lag behind)
+    expect(box).to_contain_text(option, timeout=TIMEOUT)
+    settle(page)
 
 
 def multiselect_remove(page, label: str, value: str) -> None:
