@@ -127,7 +127,7 @@ def _attach_future_covariates(payloads: list[dict], cfg: ForecastConfig, covs: l
 
 def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, season_length: int, freq: str,
                      covs: list[str], levels: list[int]) -> dict[str, Any]:
-    from forecasting.evaluation.fitting import fit_predict, settings_text, tidy_bounds
+    from forecasting.evaluation.fitting import fit_predict, global_forecast, settings_text
     from forecasting.models.registry import get_model_class
 
     h = int(cfg.horizon)
@@ -162,16 +162,9 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
     for ser in payloads:
         if ser["y"].size == 0:
             continue
-        clip = cfg.non_negative and bool((ser["y"][np.isfinite(ser["y"])] >= 0).all())
-        g = pred.get(ser["uid"])
         used, fb = name, ""
-        if g is not None and len(g) == h and np.isfinite(g["mean"].to_numpy(dtype=float)).all():
-            fc = {"mean": g["mean"].to_numpy(dtype=float)}
-            for l in levels:
-                fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
-                fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
-            fc = tidy_bounds(fc, levels, clip)
-        else:
+        fc = global_forecast(pred.get(ser["uid"]), h, levels, ser["y"], cfg.non_negative)
+        if fc is None:
             out = fit_predict("seasonal_naive", ser["y"], h, levels=levels, season_length=season_length,
                               non_negative=cfg.non_negative)
             fc, used = out.forecast, out.model_used

@@ -178,7 +178,7 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
 def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, season_length: int,
                      freq: str, covs: list[str]) -> dict[str, Any]:
     """A global model: one fit per cutoff on all series' histories, then ``h`` steps for each series."""
-    from forecasting.evaluation.fitting import fit_predict, settings_text, tidy_bounds
+    from forecasting.evaluation.fitting import fit_predict, global_forecast, settings_text
     from forecasting.evaluation.metrics import naive_scale
     from forecasting.models.registry import get_model_class
 
@@ -222,15 +222,8 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
             pred, error = {}, f"{name} failed ({type(exc).__name__}: {str(exc)[:160]})"
         for uid, (ser, start, end) in meta.items():
             train = ser["y"][start:end]
-            clip = cfg.non_negative and bool((train[np.isfinite(train)] >= 0).all())
-            g = pred.get(uid)
-            if g is not None and len(g) == h and np.isfinite(g["mean"].to_numpy(dtype=float)).all():
-                fc = {"mean": g["mean"].to_numpy(dtype=float)}
-                for l in levels:
-                    fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
-                    fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
-                fc = tidy_bounds(fc, levels, clip)
-            else:
+            fc = global_forecast(pred.get(uid), h, levels, train, cfg.non_negative)
+            if fc is None:
                 out = fit_predict("seasonal_naive", train, h, levels=levels, season_length=season_length,
                                   non_negative=cfg.non_negative)
                 fc = out.forecast

@@ -127,6 +127,19 @@ def fit_predict(name: str, y: np.ndarray, h: int, *, levels: Sequence[int] = (80
     raise ValueError(reason)
 
 
+def global_forecast(g, h: int, levels: Sequence[int], history: np.ndarray, non_negative: bool) -> ForecastDict | None:
+    """One series' rows of a global model's prediction frame (``mean``, ``lo-L``, ``hi-L``) as a tidy
+    forecast dict; None when they are missing, the wrong length or not finite (the caller falls back)."""
+    if g is None or len(g) != h or not np.isfinite(g["mean"].to_numpy(dtype=float)).all():
+        return None
+    fc = {"mean": g["mean"].to_numpy(dtype=float)}
+    for l in levels:
+        fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
+        fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
+    clip = non_negative and bool((history[np.isfinite(history)] >= 0).all())
+    return tidy_bounds(fc, levels, clip)
+
+
 BULKY_SETTINGS = frozenset({"history"})
 
 
