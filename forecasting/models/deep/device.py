@@ -56,12 +56,13 @@ def enable_fast_math(dev) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def autocast(dev, enabled: bool = True):
-    """bf16 autocast on CUDA GPUs that support it; a no-op context elsewhere."""
+def autocast(dev, enabled: bool = True, cache: bool = True):
+    """bf16 autocast on CUDA GPUs that support it; a no-op context elsewhere. ``cache=False`` inside a
+    CUDA graph capture (cached casts would outlive the graph's memory)."""
     import torch
 
     if enabled and dev.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

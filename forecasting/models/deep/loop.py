@@ -2,7 +2,10 @@
 the validation windows keeping the best weights, a NaN-loss guard, CUDA out-of-memory retries, progress.
 
 Windows are gathered from flat tensors already on the device (see ``windows.py``), so a GPU is not
-starved by host-side batching.
+starved by host-side batching. On CUDA the whole training step (gather, forward, loss, backward, clipping,
+AdamW) is captured once as a CUDA graph and replayed: the default networks are small, and launching their
+~160 kernels one by one from Python costs ten times the GPU's own time. Capture failing falls back to the
+ordinary step, with a note.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ class TrainConfig:
     check_every_step: bool | None = None   # NaN check each step (host sync); None: on the CPU only
     max_nan_retries: int = 3
     min_batch_size: int = 8
+    cuda_graph: bool = True            # CUDA: capture the training step once and replay it
 
 
 @dataclass
@@ -79,6 +83,7 @@ class TrainReport:
     learning_rate: float = 0.0
     notes: list[str] = field(default_factory=list)
     stopped: str = "max_epochs"
+    cuda_graph: bool = False          # the training step ran as a replayed CUDA graph
 
 
 def _schedule(total_steps: int):
@@ -90,6 +95,62 @@ def _schedule(total_steps: int):
         t = min(1.0, (step - warm) / max(1, total_steps - warm))
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
     return factor
+
+
+class GraphedStep:
+    """One training step captured as a CUDA graph over static tensors: the batch's window starts go in
+    (``run(starts)``), the loss and a finite flag come out; parameters, gradients and the optimizer's state
+    are updated in place by the replay. Needs an optimizer built with a tensor learning rate and
+    ``capturable=True`` (see ``make_optimizer``); warm-up steps run eagerly on a side stream first, as
+    CUDA graphs require."""
+
+    WARMUP = 3
+
+    def __init__(self, net, data: "DeviceData", opt, q, grad_clip: float, amp: bool, batch_size: int) -> None:
+        self.net, self.data, self.opt, self.q, self.clip, self.amp = net, data, opt, q, grad_clip, amp
+        self.starts = torch.zeros(batch_size, dtype=torch.long, device=data.y.device)
+        self.graph, self.warm = None, 0
+        self.side = torch.cuda.Stream(device=data.y.device)
+
+    def _step(self):
+        yi, mi, fi, fo, sid, yt, mt = self.data.batch(self.starts)
+        with autocast(yi.device, self.amp, cache=False):
+            pred = self.net(yi, mi, fi, fo, sid)
+        loss = pinball_loss(pred, yt, mt, self.q)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)
+        finite = torch.isfinite(loss) & torch.isfinite(gnorm)
+        self.opt.step()
+        return loss.detach(), finite
+
+    def run(self, starts: torch.Tensor):
+        self.starts.copy_(starts)
+        if self.graph is not None:
+            self.graph.replay()
+            return self.out
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
+            self.opt.zero_grad(set_to_none=True)
+            out = self._step()
+        torch.cuda.current_stream().wait_stream(self.side)
+        self.warm += 1
+        if self.warm >= self.WARMUP:          # capture now; this batch's update was done by the eager step
+            self.opt.zero_grad(set_to_none=True)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                self.out = self._step()
+            self.graph = g
+        return out
+
+
+def make_optimizer(net, lr: float, weight_decay: float, graph: bool):
+    """AdamW; for a CUDA graph, fused and capturable with the learning rate held in a device tensor (the
+    schedule then updates it in place, and the captured step reads it)."""
+    if graph:
+        dev = next(net.parameters()).device
+        return torch.optim.AdamW(net.parameters(), lr=torch.tensor(lr, device=dev), weight_decay=weight_decay,
+                                 fused=True, capturable=True)
+    return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def evaluate(net: ForecastNet, data: DeviceData, starts: torch.Tensor, quantiles: torch.Tensor,
@@ -132,8 +193,13 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
     sync = dev.type == "cpu" if cfg.check_every_step is None else cfg.check_every_step
     check_every = 50
 
+    use_graph = cfg.cuda_graph and dev.type == "cuda"
+    step_fn: GraphedStep | None = None
+
     def make_opt(lr_now: float, total: int):
-        opt = torch.optim.AdamW(net.parameters(), lr=lr_now, weight_decay=cfg.weight_decay)
+        nonlocal step_fn
+        opt = make_optimizer(net, lr_now, cfg.weight_decay, use_graph)
+        step_fn = GraphedStep(net, data, opt, q, cfg.grad_clip, cfg.amp, rep.batch_size) if use_graph else None
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total))
 
     opt, sched = make_opt(lr, epochs * per_epoch)
@@ -148,28 +214,51 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
             perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(need / n))])
             perm = perm[:need].to(dev)
             loss_sum, loss_w, diverged = torch.zeros((), device=dev), 0.0, False   # summed on the device: no sync per step
+            graph_failed = False
             for b in range(0, len(perm), rep.batch_size):
                 if cfg.max_steps and rep.steps >= cfg.max_steps:
                     break
-                yi, mi, fi, fo, sid, yt, mt = data.batch(tr[perm[b:b + rep.batch_size]])
-                with autocast(dev, cfg.amp):
-                    pred = net(yi, mi, fi, fo, sid)
-                loss = pinball_loss(pred, yt, mt, q)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                finite = torch.isfinite(loss) & torch.isfinite(gnorm)
-                # on a GPU, reading a flag forces a sync: look every `check_every` steps (a NaN step in
-                # between is undone anyway: the epoch restarts from the last good weights)
-                if (sync or rep.steps % check_every == 0) and not bool(finite):
-                    diverged = True
-                    break
-                opt.step()
+                starts = tr[perm[b:b + rep.batch_size]]
+                if step_fn is not None:
+                    try:
+                        loss, finite = step_fn.run(starts)
+                    except torch.cuda.OutOfMemoryError:
+                        raise
+                    except RuntimeError as exc:      # capture not supported here: plain steps from now on
+                        torch.cuda.synchronize(dev)
+                        rep.notes.append(f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:160]}); "
+                                         "training goes on with ordinary steps")
+                        graph_failed = True
+                        break
+                    # a non-finite step already updated the weights: undone below (epoch restarts)
+                    if rep.steps % check_every == 0 and not bool(finite):
+                        diverged = True
+                        break
+                else:
+                    yi, mi, fi, fo, sid, yt, mt = data.batch(starts)
+                    with autocast(dev, cfg.amp):
+                        pred = net(yi, mi, fi, fo, sid)
+                    loss = pinball_loss(pred, yt, mt, q)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                    finite = torch.isfinite(loss) & torch.isfinite(gnorm)
+                    # on a GPU, reading a flag forces a sync: look every `check_every` steps (a NaN step in
+                    # between is undone anyway: the epoch restarts from the last good weights)
+                    if (sync or rep.steps % check_every == 0) and not bool(finite):
+                        diverged = True
+                        break
+                    opt.step()
                 sched.step()
                 rep.steps += 1
-                rep.windows_seen += len(yi)
-                loss_sum += loss.detach() * len(yi)
-                loss_w += len(yi)
+                rep.windows_seen += len(starts)
+                loss_sum += loss.detach() * len(starts)
+                loss_w += len(starts)
+            if graph_failed:                         # restart the epoch from its first weights, without graphs
+                use_graph = False
+                net.load_state_dict(good_state)
+                opt, sched = make_opt(lr, max(1, (epochs - epoch) * per_epoch))
+                continue
             val_loss, _ = evaluate(net, data, va, q, rep.batch_size, cfg.amp)
             train_loss = float(loss_sum) / loss_w if loss_w else float("nan")
             if not diverged and loss_w and not math.isfinite(train_loss):
@@ -186,6 +275,8 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
             rep.notes.append(msg)
             report(progress, "train", epoch, epochs, f"{name}: {msg}", epoch=epoch, oom_retry=True)
             rep.batch_size //= 2
+            if step_fn is not None:                      # the captured step has the old batch's shape
+                step_fn = GraphedStep(net, data, opt, q, cfg.grad_clip, cfg.amp, rep.batch_size)
             continue
         if diverged:
             nan_events += 1
@@ -232,6 +323,7 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
             rep.stopped = "max_steps"
             break
     net.load_state_dict(best_state)
+    rep.cuda_graph = step_fn is not None and step_fn.graph is not None
     rep.best_val_loss = best if math.isfinite(best) else None
     rep.train_seconds = time.perf_counter() - t0
     rep.learning_rate = lr

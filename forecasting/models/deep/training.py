@@ -15,7 +15,7 @@ Settings (all optional; ``preset`` picks defaults for the device, explicit setti
 - ``scaler`` (standard | robust | none), ``window_norm``, ``linear_skip``
 - ``covariates`` (True | False | list), ``calendar`` (day-of-week/month… features),
   ``holiday_country`` (ISO code such as US, GB, DE; None = no holiday flags)
-- ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp``,
+- ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp``, ``cuda_graph``,
   ``num_threads``, ``random_seed``, ``train_levels`` (quantile levels learnt), ``conformal``, ``progress``
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ GPU_PRESET: dict[str, Any] = dict(
 COMMON: dict[str, Any] = dict(
     horizon=None, input_size=None, steps_per_epoch=None, min_steps_per_epoch=25, max_steps=None, val_size=None,
     scaler="standard", window_norm=True, linear_skip=True, covariates=True, calendar=True, holiday_country=None,
-    local=False, device="auto", amp=True, num_threads=None, random_seed=0, train_levels=(80, 95),
+    local=False, device="auto", amp=True, cuda_graph=True, num_threads=None, random_seed=0, train_levels=(80, 95),
     conformal=True, progress=None, preset="auto")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length"}
 INT_SETTINGS = ("max_epochs", "batch_size", "patience", "hidden_size", "num_layers", "context_size",
@@ -200,7 +200,8 @@ class DeepForecaster(GlobalModel):
                                learning_rate=cfg["learning_rate"], weight_decay=cfg["weight_decay"],
                                patience=cfg["patience"], grad_clip=cfg["grad_clip"],
                                steps_per_epoch=cfg["steps_per_epoch"], max_steps=cfg["max_steps"], seed=seed,
-                               amp=bool(cfg["amp"]), min_steps_per_epoch=int(cfg["min_steps_per_epoch"]))
+                               amp=bool(cfg["amp"]), min_steps_per_epoch=int(cfg["min_steps_per_epoch"]),
+                               cuda_graph=bool(cfg["cuda_graph"]))
             qs = self.quantiles(cfg["train_levels"])
             rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
             from forecasting.models.deep.loop import evaluate
@@ -232,7 +233,7 @@ class DeepForecaster(GlobalModel):
             train_seconds=rep.train_seconds, steps=rep.steps, batch_size=rep.batch_size,
             learning_rate=rep.learning_rate, covariates=prep.cov_names, calendar_features=prep.cal_names,
             parameters=int(sum(p.numel() for p in net.parameters())), seed=seed, history=rep.history,
-            notes=rep.notes, preset=cfg["preset"])
+            notes=rep.notes, preset=cfg["preset"], cuda_graph=rep.cuda_graph)
         self._pending = (df, freq) if self.settings.get("horizon") is None else None
 
     # ----- persistence -------------------------------------------------------------------------------

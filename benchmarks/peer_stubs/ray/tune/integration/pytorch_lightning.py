@@ -1,0 +1,3 @@
+from ray import _Missing
+
+TuneReportCallback = _Missing("ray.tune.integration.pytorch_lightning.TuneReportCallback")

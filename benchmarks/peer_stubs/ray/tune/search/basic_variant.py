@@ -1,0 +1,3 @@
+from ray import _Missing
+
+BasicVariantGenerator = _Missing("ray.tune.search.basic_variant.BasicVariantGenerator")
