@@ -1,9 +1,12 @@
 """The Dask engine: a ``dask.distributed`` client on an existing scheduler, or on a ``LocalCluster``.
 
 How data moves: each partition is scattered once, straight from this process to one worker, and the
-task that needs it runs there; ``shared`` is broadcast once to every worker. Only a window of
-partitions (two per worker thread) is on the cluster at a time and each is released as soon as its
-result is back, so worker memory stays flat however many series there are.
+task that needs it runs there; ``shared`` is broadcast once to every worker. A partition goes to the
+worker with the most free threads at that moment, and no worker holds more partitions than it has
+threads: like a process pool, a worker that finishes early gets the next partition, so no worker sits
+idle while another has a queue (letting the scheduler place scattered data left one worker ~10% behind
+the other on 2 cores). Each partition is released as soon as its result is back, so worker memory stays
+flat however many series there are.
 
 Lost workers: a scattered partition lives only on the worker it was sent to. If that worker dies,
 the task fails with a lost-data / killed-worker error; the driver still holds the partition, so it
@@ -49,7 +52,7 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: s
         client.subscribe_topic(topic, lambda event: _on_event(tracker, event))
         shared_future = client.scatter([shared], broadcast=True, hash=False)[0] if has_shared else None
         return _run(client, fn, list(partitions), tracker, shared_future, has_shared, dask_sink(topic),
-                    window=max(2, 2 * threads), max_retries=max_retries)
+                    max_retries=max_retries)
     except Exception as exc:
         from distributed.comm.core import CommClosedError
 
@@ -126,7 +129,23 @@ def check_workers(client, address: str | None) -> int:
         raise ConfigError(
             f"{len(bad)} Dask worker(s) cannot run SalesCast {forecasting.__version__}: {w} reports {v}. "
             "Install the same SalesCast version on the workers, or start them from the project folder")
-    return sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    return sum(w.get("nthreads", 1) for w in _workers(client).values())
+
+
+def _workers(client) -> dict:
+    """Every live worker: address -> info (``scheduler_info()`` alone lists the first five)."""
+    return client.scheduler_info(n_workers=-1).get("workers", {})
+
+
+def _pick_worker(client, load: dict) -> str | None:
+    """The live worker with the most free threads (threads minus partitions it holds), or None if all
+    are busy (or there are none)."""
+    best, best_free = None, 0
+    for addr, info in _workers(client).items():
+        free = int(info.get("nthreads", 1)) - load.get(addr, 0)
+        if free > best_free:
+            best, best_free = addr, free
+    return best
 
 
 def _on_event(tracker: Tracker, event) -> None:
@@ -145,27 +164,48 @@ def _infrastructure(exc: BaseException) -> bool:
         type(exc).__name__ in {"CancelledError", "KilledWorker", "FutureCancelledError"}
 
 
-def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, sink, *, window: int,
+def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, sink, *,
          max_retries: int) -> list[Any]:
     import queue
+    import time
 
     from forecasting.engines import EngineError
 
     results: list[Any] = [None] * len(partitions)
     attempts = [0] * len(partitions)
     todo = deque(range(len(partitions)))
-    running: dict[Any, tuple[int, Any]] = {}
+    running: dict[Any, tuple[int, Any, str]] = {}
+    load: dict[str, int] = {}                          # partitions held per worker address
     token = uuid.uuid4().hex[:8]
     finished: queue.SimpleQueue = queue.SimpleQueue()  # done callbacks (Dask runs them on its own thread)
+    no_worker_since: float | None = None
     try:
         while todo or running:
-            while todo and len(running) < window:
-                i = todo.popleft()
-                data = _scatter(client, partitions[i])
+            while todo:
+                addr = _pick_worker(client, load)
+                if addr is None:
+                    break
+                i = todo[0]
+                try:
+                    data = _scatter(client, partitions[i], addr)
+                except (OSError, TimeoutError) as exc:    # that worker just went away: choose again
+                    logging.getLogger(__name__).info("scatter to %s failed (%s); choosing another worker", addr, exc)
+                    load[addr] = 10 ** 9 if addr in _workers(client) else 0
+                    continue
+                todo.popleft()
                 fut = client.submit(run_partition, fn, i, data, shared_future, sink, has_shared,
                                     key=f"salescast-{token}-{i}-{attempts[i]}", pure=False)
-                running[fut] = (i, data)
+                running[fut] = (i, data, addr)
+                load[addr] = load.get(addr, 0) + 1
                 fut.add_done_callback(finished.put)
+            if not running and todo:                  # every worker gone: wait a while for new ones
+                no_worker_since = no_worker_since or time.monotonic()
+                if time.monotonic() - no_worker_since > WORKER_WAIT_SECONDS:
+                    raise EngineError(f"no Dask worker left to run partition {todo[0] + 1} of {len(partitions)} "
+                                      f"(waited {WORKER_WAIT_SECONDS}s for workers to come back)")
+                load.clear()
+            else:
+                no_worker_since = None
             ready = []
             try:
                 ready.append(finished.get(timeout=POLL_SECONDS))
@@ -176,7 +216,8 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
             for fut in ready:
                 if fut not in running:
                     continue
-                i, data = running.pop(fut)
+                i, data, addr = running.pop(fut)
+                load[addr] = max(0, load.get(addr, 0) - 1)
                 if fut.status == "finished":
                     results[i] = fut.result()
                     tracker.done(i)
@@ -200,25 +241,20 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
                 raise cancelled_with(results)
     finally:
         if running:
-            client.cancel([f for f in running] + [d for _, d in running.values()], force=True)
+            client.cancel([f for f in running] + [d for _, d, _ in running.values()], force=True)
     return results
 
 
-def _scatter(client, part, tries: int = 5):
-    """Send one partition to one worker; if that worker just died (the scheduler has not noticed yet),
-    try again after a moment: the scheduler then picks a live one."""
-    import time
-
+def _scatter(client, part, addr: str, timeout: float = 20):
+    """Send one partition straight to the worker at ``addr``. Raises OSError or TimeoutError when that
+    worker is gone (the caller picks another)."""
     from distributed.comm.core import CommClosedError
 
-    for attempt in range(tries):
-        try:
-            # wrapped in a list: scatter would otherwise split a dict or list partition into pieces
-            return client.scatter([part], hash=False)[0]
-        except (CommClosedError, OSError, TimeoutError):
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
+    try:
+        # wrapped in a list: scatter would otherwise split a dict or list partition into pieces
+        return client.scatter([part], workers=[addr], hash=False, timeout=timeout)[0]
+    except CommClosedError as exc:
+        raise OSError(str(exc)) from exc
 
 
 def _exception(fut) -> BaseException:
@@ -234,7 +270,7 @@ def describe_cluster(address: str) -> str:
     client, _ = connect(address, None)
     try:
         threads = check_workers(client, address)
-        workers = client.scheduler_info()["workers"].values()
+        workers = _workers(client).values()
         memory = sum(w.get("memory_limit") or 0 for w in workers) / 1e9
         return f"{len(workers)} worker(s), {threads} thread(s)" + (f", {memory:.1f} GB" if memory else "")
     finally:

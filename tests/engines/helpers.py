@@ -73,3 +73,12 @@ def worker_pids(parent_pid: int | None = None) -> list[int]:
     me = psutil.Process(parent_pid)
     return [p.pid for p in me.children(recursive=True)
             if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def sleepy_partition(part: dict) -> dict:
+    """Sleep ``part["seconds"]`` and say which worker process ran it (for placement tests)."""
+    import os
+    import time
+
+    time.sleep(part["seconds"])
+    return {"i": part["i"], "pid": os.getpid()}

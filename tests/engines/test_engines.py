@@ -120,3 +120,19 @@ def test_workers_dying_every_time_give_a_clear_error(parts):
 
 def _suicide(part):
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_dask_gives_the_next_partition_to_the_worker_that_is_free():
+    """One slow partition and six quick ones on two single-thread workers: the worker busy with the slow
+    one must not have quick ones queued behind it while the other worker idles (as with a pool)."""
+    from tests.engines.helpers import sleepy_partition
+
+    import numpy as np
+
+    # each partition carries 16 MB, as real partitions carry rows: moving one costs, so Dask's work
+    # stealing does not rescue a poor placement
+    parts = [{"i": i, "seconds": 4.0 if i == 0 else 0.1, "rows": np.zeros(2_000_000)} for i in range(7)]
+    out = map_partitions(sleepy_partition, parts, engine="dask", n_workers=2)
+    assert [o["i"] for o in out] == list(range(7))
+    slow_pid = out[0]["pid"]
+    assert [o["i"] for o in out if o["pid"] == slow_pid] == [0]
