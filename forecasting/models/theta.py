@@ -99,12 +99,11 @@ def _trend_states(y: np.ndarray, dynamic: bool) -> tuple[np.ndarray, np.ndarray]
 
 def _design(y: np.ndarray, alphas: np.ndarray, A: np.ndarray, B: np.ndarray):
     """For each alpha (columns) and t >= 1 (rows): the one-step error is ``r - l0 * u - c * g``."""
+    from scipy.signal import lfilter
+
     n, a = y.size, alphas[None, :]
-    L = np.zeros((n, alphas.size))          # the level started from 0
-    prev = np.zeros(alphas.size)
-    for t in range(n):
-        prev = alphas * y[t] + (1 - alphas) * prev
-        L[t] = prev
+    # the level started from 0: L[t] = alpha * y[t] + (1 - alpha) * L[t-1]
+    L = np.column_stack([lfilter([al], [1.0, al - 1.0], y) for al in alphas])
     t = np.arange(1, n)[:, None]
     u = (1 - a) ** t                         # weight of the initial level in l[t-1]
     g = A[:-1, None] * u + B[:-1, None] * (1 - (1 - a) ** (t + 1)) / a
