@@ -36,16 +36,10 @@ def test_ets_manual_form_and_bad_form():
         AutoETS(model="XYZ").fit(y)
 
 
-def test_theta_matches_statsmodels_and_handles_zeros():
-    from statsmodels.tsa.forecasting.theta import ThetaModel
-
-    y = np.array(AIR, float)
-    ours = Theta(season_length=12).fit(y).predict(6, levels=(80,))
-    ref = ThetaModel(y, period=12).fit().forecast(6)
-    np.testing.assert_allclose(ours["mean"], np.asarray(ref), rtol=1e-10)
-    z = y.copy()
-    z[3] = 0
-    assert Theta(season_length=12).fit(z).fitted_settings()["method"] == "additive"
+def test_theta_defaults_to_the_dynamic_optimised_variant():
+    # (the variants themselves are tested in test_theta.py)
+    s = Theta(season_length=12).fit(np.array(AIR, float)).fitted_settings()
+    assert s["variant"] == "dotm" and s["deseasonalized"]
 
 
 def test_ensemble_is_the_mean_of_its_members():
