@@ -128,6 +128,7 @@ def _attach_future_covariates(payloads: list[dict], cfg: ForecastConfig, covs: l
 def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, season_length: int, freq: str,
                      covs: list[str], levels: list[int]) -> dict[str, Any]:
     from forecasting.evaluation.fitting import fit_predict, global_forecast, settings_text
+    from forecasting.evaluation.runner import predict_global
     from forecasting.models.registry import get_model_class
 
     h = int(cfg.horizon)
@@ -153,7 +154,8 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
         train_df, futr_df = train_df.drop(columns=covs), futr_df.drop(columns=covs)
     try:
         model = get_model_class(name)(season_length=season_length, **params).fit(train_df, freq)
-        pred = model.predict(h, futr_df, levels)
+        pred = predict_global(model, h, futr_df, levels, engine=cfg.engine, address=cfg.address,
+                              n_workers=cfg.n_workers)
         settings, error = settings_text(model.fitted_settings()), ""
         pred = {uid: g for uid, g in pred.groupby(ID, sort=False)}
     except Exception as exc:  # noqa: BLE001 - every series falls back below

@@ -179,6 +179,7 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
                      freq: str, covs: list[str]) -> dict[str, Any]:
     """A global model: one fit per cutoff on all series' histories, then ``h`` steps for each series."""
     from forecasting.evaluation.fitting import fit_predict, global_forecast, settings_text
+    from forecasting.evaluation.runner import predict_global
     from forecasting.evaluation.metrics import naive_scale
     from forecasting.models.registry import get_model_class
 
@@ -214,7 +215,8 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
         try:
             model = get_model_class(name)(season_length=season_length, **params)
             model.fit(train_df, freq)
-            pred = model.predict(h, pd.concat(futr_parts, ignore_index=True), levels)
+            pred = predict_global(model, h, pd.concat(futr_parts, ignore_index=True), levels, engine=cfg.engine,
+                                  address=cfg.address, n_workers=cfg.n_workers)
             settings = model.fitted_settings()
             pred = {uid: g for uid, g in pred.groupby(ID, sort=False)}
             error = ""

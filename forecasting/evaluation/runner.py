@@ -39,6 +39,43 @@ def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict],
         return [r for r in partial if r is not None], True
 
 
+SPREAD_MIN_SERIES = 2000   # below this, one batched pass in this process beats shipping the network
+
+
+def predict_global(model, h: int, futr_df, levels, *, engine: str, address: str | None,
+                   n_workers: int | None, min_series: int = SPREAD_MIN_SERIES):
+    """A trained global network's forecasts for all its series (the model's prediction frame).
+
+    The network trains in one process (this one, on its GPU when there is one); on the ``local`` and
+    ``dask`` engines with at least ``min_series`` series, its per-series inference is spread: a CPU copy
+    of the network goes once to every worker (``shared``) and each worker predicts a partition of the
+    series. Otherwise one batched forward pass here is faster than shipping the network."""
+    import pandas as pd
+
+    from forecasting.data.contract import ID
+
+    if not hasattr(model, "for_workers"):         # a global model that cannot be shipped: predict here
+        return model.predict(h, futr_df, levels)
+    model.train_for(h)
+    ids = model.series_ids()
+    if engine == "serial" or len(ids) < max(1, min_series) or getattr(model, "local_", None) is not None:
+        return model.predict(h, futr_df, levels)
+    parts = split_evenly(ids, n_partitions(len(ids), default_workers(engine, n_workers)))
+    by_id = {} if futr_df is None else {u: g for u, g in futr_df.groupby(futr_df[ID].astype(str), sort=False)}
+    tasks = []
+    for p in parts:
+        fut = None if futr_df is None else pd.concat([by_id[u] for u in p if u in by_id] or [futr_df.iloc[:0]],
+                                                      ignore_index=True)
+        tasks.append({"ids": p, "futr": fut, "h": int(h), "levels": list(levels)})
+    outs = map_partitions(_predict_part, tasks, engine=engine, address=address, n_workers=n_workers,
+                          shared=model.for_workers(), stage="forecast", units=[len(p) for p in parts])
+    return pd.concat(outs, ignore_index=True)
+
+
+def _predict_part(task: dict, model):
+    return model.predict(task["h"], task["futr"], task["levels"], ids=task["ids"])
+
+
 @dataclass
 class RunPlan:
     """What a backtest and a forecast work out before fitting anything."""

@@ -137,14 +137,25 @@ class DeepForecaster(GlobalModel):
         return self
 
     def predict(self, h: int, futr_df: pd.DataFrame | None = None,
-                levels: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
+                levels: Sequence[int] = DEFAULT_LEVELS, ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Forecasts of the trained series (only ``ids`` when given: how inference is spread over workers)."""
         h = int(h)
         if h < 1:
             raise ConfigError(f"horizon must be at least 1, got {h}")
         if self.local_ is not None:
             from forecasting.models.deep.local import predict_local
 
-            return predict_local(self.local_, h, futr_df, levels)
+            models = self.local_ if ids is None else {u: self.local_[u] for u in ids if u in self.local_}
+            return predict_local(models, h, futr_df, levels)
+        self.train_for(h)
+        from forecasting.models.deep.predict import forecast
+
+        return forecast(self, h, futr_df, levels, ids)
+
+    def train_for(self, h: int) -> None:
+        """Train now if ``fit`` left the training for the first forecast (horizon not given)."""
+        if self.local_ is not None:
+            return
         if self.net_ is None or h > self.fitted_["horizon"]:
             if self._pending is None:
                 if self.net_ is None:
@@ -152,9 +163,27 @@ class DeepForecaster(GlobalModel):
                 raise ConfigError(f"{self.name} was trained for horizon {self.fitted_['horizon']} and cannot "
                                   f"forecast {h} periods; retrain it with horizon={h}")
             self._train(*self._pending, h)
-        from forecasting.models.deep.predict import forecast
 
-        return forecast(self, h, futr_df, levels)
+    def series_ids(self) -> list[str]:
+        return list(self.local_) if self.local_ is not None else list(self.state_["series_ids"])
+
+    def for_workers(self) -> "DeepForecaster":
+        """A copy to send to worker processes for inference: the network on the CPU, without the training
+        data or the progress callback (which belong to this process)."""
+        import copy
+
+        import torch
+
+        other = copy.copy(self)
+        other.__dict__ = dict(self.__dict__)
+        other._pending = None
+        other.settings = {k: v for k, v in self.settings.items() if k != "progress"}
+        if getattr(self, "config_", None) is not None:
+            other.config_ = {**self.config_, "progress": None}
+        if self.net_ is not None:
+            other.net_ = copy.deepcopy(self.net_).to("cpu")
+            other.device_ = torch.device("cpu")
+        return other
 
     def fitted_settings(self) -> dict[str, Any]:
         return dict(self.fitted_)
