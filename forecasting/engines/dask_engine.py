@@ -255,6 +255,8 @@ def _scatter(client, part, addr: str, timeout: float = 20):
         return client.scatter([part], workers=[addr], hash=False, timeout=timeout)[0]
     except CommClosedError as exc:
         raise OSError(str(exc)) from exc
+    except KeyError as exc:      # the scheduler dropped that worker since we listed it
+        raise OSError(f"worker {addr} is gone") from exc
 
 
 def _exception(fut) -> BaseException:

@@ -136,3 +136,16 @@ def test_dask_gives_the_next_partition_to_the_worker_that_is_free():
     assert [o["i"] for o in out] == list(range(7))
     slow_pid = out[0]["pid"]
     assert [o["i"] for o in out if o["pid"] == slow_pid] == [0]
+
+
+def test_scattering_to_a_worker_the_scheduler_just_dropped_reads_as_a_lost_worker():
+    """The worker list can be a moment old: the scheduler then answers a scatter to that address with a
+    KeyError, which must count as 'worker gone' (pick another), not end the run."""
+    from forecasting.engines.dask_engine import _scatter
+
+    class Client:
+        def scatter(self, *a, **k):
+            raise KeyError("tcp://127.0.0.1:1")
+
+    with pytest.raises(OSError, match="is gone"):
+        _scatter(Client(), {"i": 0}, "tcp://127.0.0.1:1")
