@@ -97,6 +97,19 @@ def _schedule(total_steps: int):
     return factor
 
 
+def gradients(net, data: "DeviceData", starts: torch.Tensor, q: torch.Tensor, grad_clip: float, amp: bool,
+              cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward pass on the windows at ``starts``, gradients clipped; returns the detached
+    loss and a device flag 'loss and gradient norm are finite' (reading it would force a sync)."""
+    yi, mi, fi, fo, sid, yt, mt = data.batch(starts)
+    with autocast(yi.device, amp, cache=cache):
+        pred = net(yi, mi, fi, fo, sid)
+    loss = pinball_loss(pred, yt, mt, q)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    return loss.detach(), torch.isfinite(loss) & torch.isfinite(gnorm)
+
+
 class GraphedStep:
     """One training step captured as a CUDA graph over static tensors: the batch's window starts go in
     (``run(starts)``), the loss and a finite flag come out; parameters, gradients and the optimizer's state
@@ -113,15 +126,9 @@ class GraphedStep:
         self.side = torch.cuda.Stream(device=data.y.device)
 
     def _step(self):
-        yi, mi, fi, fo, sid, yt, mt = self.data.batch(self.starts)
-        with autocast(yi.device, self.amp, cache=False):
-            pred = self.net(yi, mi, fi, fo, sid)
-        loss = pinball_loss(pred, yt, mt, self.q)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)
-        finite = torch.isfinite(loss) & torch.isfinite(gnorm)
+        loss, finite = gradients(self.net, self.data, self.starts, self.q, self.clip, self.amp, cache=False)
         self.opt.step()
-        return loss.detach(), finite
+        return loss, finite
 
     def run(self, starts: torch.Tensor):
         self.starts.copy_(starts)
@@ -235,14 +242,8 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
                         diverged = True
                         break
                 else:
-                    yi, mi, fi, fo, sid, yt, mt = data.batch(starts)
-                    with autocast(dev, cfg.amp):
-                        pred = net(yi, mi, fi, fo, sid)
-                    loss = pinball_loss(pred, yt, mt, q)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    gnorm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                    finite = torch.isfinite(loss) & torch.isfinite(gnorm)
+                    loss, finite = gradients(net, data, starts, q, cfg.grad_clip, cfg.amp)
                     # on a GPU, reading a flag forces a sync: look every `check_every` steps (a NaN step in
                     # between is undone anyway: the epoch restarts from the last good weights)
                     if (sync or rep.steps % check_every == 0) and not bool(finite):
@@ -252,7 +253,7 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
                 sched.step()
                 rep.steps += 1
                 rep.windows_seen += len(starts)
-                loss_sum += loss.detach() * len(starts)
+                loss_sum += loss * len(starts)
                 loss_w += len(starts)
             if graph_failed:                         # restart the epoch from its first weights, without graphs
                 use_graph = False
