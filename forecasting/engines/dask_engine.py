@@ -46,7 +46,7 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: s
     client, cluster = connect(address, n_workers)
     topic = f"salescast-progress-{uuid.uuid4().hex[:12]}"
     try:
-        threads = check_workers(client, address)
+        check_workers(client, address)
         if cluster is not None:
             client.run(limit_threads)
         client.subscribe_topic(topic, lambda event: _on_event(tracker, event))
