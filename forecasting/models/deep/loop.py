@@ -157,7 +157,10 @@ def make_optimizer(net, lr: float, weight_decay: float, graph: bool):
         dev = next(net.parameters()).device
         return torch.optim.AdamW(net.parameters(), lr=torch.tensor(lr, device=dev), weight_decay=weight_decay,
                                  fused=True, capturable=True)
-    return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused: one kernel for all parameters instead of a loop of small ops per parameter (CPU and CUDA;
+    # about 0.3 ms of a ~9 ms CPU step at the default size)
+    fused = next(net.parameters()).device.type in ("cpu", "cuda") or None
+    return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
 
 
 def evaluate(net: ForecastNet, data: DeviceData, starts: torch.Tensor, quantiles: torch.Tensor,

@@ -67,6 +67,38 @@ class ForecastNet(nn.Module):
         return out.float() * sd.unsqueeze(-1) + mu.unsqueeze(-1)                  # series-scaled units
 
 
+def patch_periods(x: torch.Tensor, patch_len: int) -> torch.Tensor:
+    """[B, L, D] -> [B, ceil(L / P), P * D]: consecutive periods side by side, so a recurrent encoder takes
+    P periods per step (P times fewer sequential steps). The front is zero-padded when P does not divide L;
+    the mask column (0 there) tells the network those periods are empty."""
+    if patch_len <= 1:
+        return x
+    B, L, D = x.shape
+    pad = (-L) % patch_len
+    if pad:
+        x = torch.nn.functional.pad(x, (0, 0, pad, 0))
+    return x.reshape(B, (L + pad) // patch_len, patch_len * D)
+
+
+def recurrent_patch(value, lookback: int, season_length: int) -> int:
+    """Periods per recurrent step. ``auto``: one season per step when the lookback holds at least 4
+    seasons (weeks of a daily series, years of a monthly one), else about 12 steps over the lookback.
+    Fewer sequential steps is most of a recurrent network's training time on a CPU; the benchmark
+    (benchmarks/results/deep_cpu.md) shows no accuracy lost against one period per step."""
+    from forecasting.errors import ConfigError
+
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        m = int(season_length or 1)
+        return m if m >= 2 and lookback // m >= 4 else max(1, lookback // 12)
+    try:
+        p = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"patch_len must be a whole number or 'auto', got {value!r}") from None
+    if p < 1:
+        raise ConfigError(f"patch_len must be at least 1, got {p}")
+    return min(p, max(1, lookback))
+
+
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                  quantiles: torch.Tensor) -> torch.Tensor:
     """Mean quantile (pinball) loss over observed targets. pred [B, H, Q]; target, mask [B, H]; quantiles [Q]."""

@@ -74,6 +74,11 @@ class DeepForecaster(GlobalModel):
         """Return ``(encoder module, output width)``; the encoder maps [B, L, input_dim] -> [B, width]."""
         raise NotImplementedError
 
+    def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
+        """Settings that depend on the data (``auto`` values), fixed once the lookback is known; the
+        settled values are what is saved with the model. Subclasses add theirs."""
+        return cfg
+
     # ----- settings ----------------------------------------------------------------------------------
     def resolved(self, device_type: str = "cpu") -> dict[str, Any]:
         """All settings: preset for the device, then the class' extras, then what the caller gave."""
@@ -214,6 +219,7 @@ class DeepForecaster(GlobalModel):
         dev = dv.choose_device(self.settings.get("device", "auto"))
         cfg = self.resolved(dev.type)
         L = self.lookback(cfg, horizon)
+        cfg = self.settle(cfg, L)
         prep = prepare(df, freq, lookback=L, horizon=horizon, covariates=cfg["covariates"],
                        scaler=cfg["scaler"], holiday_country=cfg["holiday_country"], val_size=cfg["val_size"],
                        calendar=bool(cfg["calendar"]))
@@ -262,7 +268,8 @@ class DeepForecaster(GlobalModel):
             train_seconds=rep.train_seconds, steps=rep.steps, batch_size=rep.batch_size,
             learning_rate=rep.learning_rate, covariates=prep.cov_names, calendar_features=prep.cal_names,
             parameters=int(sum(p.numel() for p in net.parameters())), seed=seed, history=rep.history,
-            notes=rep.notes, preset=cfg["preset"], cuda_graph=rep.cuda_graph)
+            notes=rep.notes, preset=cfg["preset"], cuda_graph=rep.cuda_graph,
+            **({"patch_len": cfg["patch_len"]} if "patch_len" in cfg else {}))
         self._pending = (df, freq) if self.settings.get("horizon") is None else None
 
     # ----- persistence -------------------------------------------------------------------------------
