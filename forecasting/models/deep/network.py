@@ -81,15 +81,14 @@ def patch_periods(x: torch.Tensor, patch_len: int) -> torch.Tensor:
 
 
 def recurrent_patch(value, lookback: int, season_length: int) -> int:
-    """Periods per recurrent step. ``auto``: one season per step when the lookback holds at least 4
-    seasons (weeks of a daily series, years of a monthly one), else about 12 steps over the lookback.
-    Fewer sequential steps is most of a recurrent network's training time on a CPU; the benchmark
-    (benchmarks/results/deep_cpu.md) shows no accuracy lost against one period per step."""
+    """Periods per recurrent step. ``auto``: about 12 recurrent steps over the lookback (``L // 12``
+    periods each; 1 below 24). Fewer sequential steps is most of a recurrent network's training time on a
+    CPU; in the benchmark (benchmarks/results/deep_cpu.md) accuracy and coverage match one period per step.
+    A season per step (4 steps for 4 years of monthly data) over-covered the 80% interval on Tourism."""
     from forecasting.errors import ConfigError
 
     if isinstance(value, str) and value.strip().lower() == "auto":
-        m = int(season_length or 1)
-        return m if m >= 2 and lookback // m >= 4 else max(1, lookback // 12)
+        return max(1, lookback // 12)
     try:
         p = int(value)
     except (TypeError, ValueError):

@@ -17,6 +17,7 @@ Settings (all optional; ``preset`` picks defaults for the device, explicit setti
   ``holiday_country`` (ISO code such as US, GB, DE; None = no holiday flags)
 - ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp``, ``cuda_graph``,
   ``num_threads``, ``random_seed``, ``train_levels`` (quantile levels learnt), ``conformal``, ``progress``
+- per network: ``patch_len`` (lstm, gru: periods per recurrent step, default ``auto``), ``n_heads`` (transformer)
 """
 from __future__ import annotations
 

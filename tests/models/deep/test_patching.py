@@ -23,12 +23,11 @@ def test_patches_put_consecutive_periods_side_by_side_and_pad_the_front():
     assert patch_periods(x, 1) is x
 
 
-def test_auto_patch_is_a_season_when_four_fit_else_about_twelve_steps():
-    assert recurrent_patch("auto", 56, 7) == 7          # daily, 8 weeks of lookback: a week per step
-    assert recurrent_patch("auto", 48, 12) == 12        # monthly, 4 years: a year per step
-    assert recurrent_patch("auto", 24, 12) == 2         # 2 years only: 12 steps of 2 months
-    assert recurrent_patch("auto", 8, 1) == 1           # short lookback: one period per step
-    assert recurrent_patch("AUTO", 730, 365) == 60      # long seasons do not fit 4 times
+def test_auto_patch_gives_about_twelve_recurrent_steps():
+    assert recurrent_patch("auto", 56, 7) == 4          # daily, 8 weeks of lookback: 14 steps of 4 days
+    assert recurrent_patch("auto", 48, 12) == 4         # monthly, 4 years: 12 steps of 4 months
+    assert recurrent_patch("auto", 23, 12) == 1         # short lookback: one period per step
+    assert recurrent_patch("AUTO", 730, 365) == 60
     assert recurrent_patch(3, 48, 12) == 3 and recurrent_patch("100", 48, 12) == 48
     for bad in (0, -2, "abc", None):
         with pytest.raises(ConfigError, match="patch_len"):
@@ -41,8 +40,8 @@ def test_patched_network_trains_forecasts_and_records_its_patch(name):
     fut = test.drop(columns="y")
     auto = create_model(name, season_length=7, horizon=7, input_size=28, **TINY).fit(train, "D")
     one = create_model(name, season_length=7, horizon=7, input_size=28, patch_len=1, **TINY).fit(train, "D")
-    assert auto.fitted_settings()["patch_len"] == 7 and one.fitted_settings()["patch_len"] == 1
-    assert auto.net_.encoder.rnn.input_size == 7 * one.net_.encoder.rnn.input_size
+    assert auto.fitted_settings()["patch_len"] == 2 and one.fitted_settings()["patch_len"] == 1
+    assert auto.net_.encoder.rnn.input_size == 2 * one.net_.encoder.rnn.input_size
     a, b = auto.predict(7, fut), one.predict(7, fut)
     assert a["mean"].notna().all() and not np.allclose(a["mean"], b["mean"])
     with pytest.raises(ConfigError, match="patch_len"):
