@@ -52,9 +52,21 @@ def widget(page, testid: str, label: str):
 
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = widget(page, "stSelectbox", label)
-    box.click()
-    page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}")).first.click()
+    opt = page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}")).first
+    # a click that lands while the app reruns (an expander just opened) can leave the list closed: reopen it
+    for attempt in range(3):
+        box.click()
+        try:
+            opt.wait_for(state="visible", timeout=TIMEOUT // 3)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    opt.click()
     # the choice must show in the box before anything else is clicked (a slow machine can lag behind)
     expect(box).to_contain_text(option, timeout=TIMEOUT)
     settle(page)
