@@ -28,7 +28,7 @@ class GRUForecaster(DeepForecaster):
     extra_defaults = {"patch_len": "auto"}
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
-        return {**cfg, "patch_len": recurrent_patch(cfg["patch_len"], lookback, self.season_length)}
+        return {**cfg, "patch_len": recurrent_patch(cfg["patch_len"], lookback)}
 
     def build_encoder(self, input_dim: int, cfg: dict[str, Any]) -> tuple[nn.Module, int]:
         enc = GRUEncoder(input_dim, cfg["hidden_size"], cfg["num_layers"], cfg["dropout"],

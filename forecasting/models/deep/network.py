@@ -80,7 +80,7 @@ def patch_periods(x: torch.Tensor, patch_len: int) -> torch.Tensor:
     return x.reshape(B, (L + pad) // patch_len, patch_len * D)
 
 
-def recurrent_patch(value, lookback: int, season_length: int) -> int:
+def recurrent_patch(value, lookback: int) -> int:
     """Periods per recurrent step. ``auto``: about 12 recurrent steps over the lookback (``L // 12``
     periods each; 1 below 24). Fewer sequential steps is most of a recurrent network's training time on a
     CPU; in the benchmark (benchmarks/results/deep_cpu.md) accuracy and coverage match one period per step.

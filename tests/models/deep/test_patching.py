@@ -24,14 +24,14 @@ def test_patches_put_consecutive_periods_side_by_side_and_pad_the_front():
 
 
 def test_auto_patch_gives_about_twelve_recurrent_steps():
-    assert recurrent_patch("auto", 56, 7) == 4          # daily, 8 weeks of lookback: 14 steps of 4 days
-    assert recurrent_patch("auto", 48, 12) == 4         # monthly, 4 years: 12 steps of 4 months
-    assert recurrent_patch("auto", 23, 12) == 1         # short lookback: one period per step
-    assert recurrent_patch("AUTO", 730, 365) == 60
-    assert recurrent_patch(3, 48, 12) == 3 and recurrent_patch("100", 48, 12) == 48
+    assert recurrent_patch("auto", 56) == 4          # daily, 8 weeks of lookback: 14 steps of 4 days
+    assert recurrent_patch("auto", 48) == 4         # monthly, 4 years: 12 steps of 4 months
+    assert recurrent_patch("auto", 23) == 1         # short lookback: one period per step
+    assert recurrent_patch("AUTO", 730) == 60
+    assert recurrent_patch(3, 48) == 3 and recurrent_patch("100", 48) == 48
     for bad in (0, -2, "abc", None):
         with pytest.raises(ConfigError, match="patch_len"):
-            recurrent_patch(bad, 48, 12)
+            recurrent_patch(bad, 48)
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru"])
