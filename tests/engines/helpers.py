@@ -82,3 +82,11 @@ def sleepy_partition(part: dict) -> dict:
 
     time.sleep(part["seconds"])
     return {"i": part["i"], "pid": os.getpid()}
+
+
+def blas_threads_partition(part):
+    """The thread count of every BLAS library loaded in the process running this partition."""
+    import scipy.linalg  # noqa: F401  (as a model would: scipy brings its own OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
