@@ -66,6 +66,17 @@ def autocast(dev, enabled: bool = True, cache: bool = True):
     return contextlib.nullcontext()
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where oneDNN's bf16 kernels are fast;
+    elsewhere bf16 is emulated and slower than fp32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - a torch without the check: assume not
+        return False
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[int]:
     """Set torch's intra-op threads for the duration; default 1.

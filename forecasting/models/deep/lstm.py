@@ -26,6 +26,7 @@ class LSTMEncoder(nn.Module):
 class LSTMForecaster(DeepForecaster):
     name = "lstm"
     extra_defaults = {"patch_len": "auto"}
+    cpu_bf16_encoder = True   # oneDNN's LSTM has a bf16 kernel (see DeepForecaster)
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
         return {**cfg, "patch_len": recurrent_patch(cfg["patch_len"], lookback)}

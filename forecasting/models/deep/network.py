@@ -4,7 +4,8 @@
 
 1. window normalisation (RevIN-style): the observed input values are centred and scaled per window, so
    one network serves series at any level; the output is mapped back at the end;
-2. encoder (the subclass' module) over ``[y, mask, features, id embedding]`` -> one vector per window;
+2. encoder (the subclass' module) over ``[y, mask, features, id embedding]`` -> one vector per window
+   (with ``encoder_bf16``, on a CPU, in bf16 autocast: see ``DeepForecaster.cpu_bf16_encoder``);
 3. a linear map to a context vector per horizon step, then a small MLP per step over ``[context,
    that step's known features, id embedding]`` -> Q quantiles (direct multi-horizon, MIMO);
 4. an optional linear skip from the normalised lookback to the horizon, added to every quantile.
@@ -19,8 +20,9 @@ class ForecastNet(nn.Module):
     def __init__(self, encoder: nn.Module, enc_dim: int, *, lookback: int, horizon: int, n_feats: int,
                  n_series: int, n_quantiles: int, emb_dim: int = 4, context_size: int = 8,
                  decoder_hidden: int = 32, dropout: float = 0.1, window_norm: bool = True,
-                 linear_skip: bool = True, min_scale: float = 0.05) -> None:
+                 linear_skip: bool = True, min_scale: float = 0.05, encoder_bf16: bool = False) -> None:
         super().__init__()
+        self.encoder_bf16 = encoder_bf16
         self.horizon, self.context_size = horizon, context_size
         self.window_norm, self.min_scale = window_norm, min_scale
         self.emb = nn.Embedding(n_series, emb_dim) if emb_dim > 0 else None
@@ -58,7 +60,12 @@ class ForecastNet(nn.Module):
             parts_in.append(e.unsqueeze(1).expand(B, L, -1))
             parts_ctx.append(e)
             parts_out.append(e.unsqueeze(1).expand(B, self.horizon, -1))
-        h = self.encoder(torch.cat(parts_in, dim=-1))                              # [B, D]
+        x = torch.cat(parts_in, dim=-1)                                            # [B, L, input_dim]
+        if self.encoder_bf16 and x.device.type == "cpu":
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                h = self.encoder(x).float()                                        # [B, D]
+        else:
+            h = self.encoder(x)                                                    # [B, D]
         ctx = self.context(torch.cat([h, *parts_ctx], dim=-1))                     # [B, H * C]
         ctx = ctx.view(B, self.horizon, self.context_size)                         # [B, H, C]
         out = self.decoder(torch.cat([ctx, *parts_out], dim=-1))                   # [B, H, Q]
