@@ -99,7 +99,8 @@ def forecast_partition(task: dict[str, Any]) -> dict[str, Any]:
                          "settings": settings_text(out.settings), "fallback": out.fallback,
                          "notes": "; ".join(out.notes)})
         tick(1, ser["uid"])
-    return {"rows": rows, "info": info}
+    # one frame per partition: the driver concatenates a few frames, not one per series and model
+    return {"rows": [pd.concat(rows, ignore_index=True)] if rows else [], "info": info}
 
 
 def _attach_future_covariates(payloads: list[dict], cfg: ForecastConfig, covs: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Aggregate per-point backtest forecasts into metrics per series × model, per model, across series."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -9,21 +9,32 @@ import pandas as pd
 from forecasting.evaluation.metrics import all_metrics, metric_columns
 
 
+def pooled_metrics(windows: Sequence[Mapping], levels: Sequence[int]) -> dict[str, float]:
+    """Every metric of one series × model, pooling the points of all its backtest windows.
+
+    Each window maps ``actual``, ``forecast``, ``lo_L``/``hi_L`` to arrays, and ``scale``/``scale_sq`` (the
+    in-sample seasonal-naive MAE/MSE of that cutoff's training data) to a number or per-point array."""
+    sizes = [len(w["actual"]) for w in windows]
+
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([np.broadcast_to(np.asarray(w[key], dtype=float), (k,)) for w, k in zip(windows, sizes)])
+
+    actual = cat("actual")
+    bands = {int(l): (cat(f"lo_{int(l)}"), cat(f"hi_{int(l)}")) for l in levels}
+    m = all_metrics(actual, cat("forecast"), scale=cat("scale"), scale_sq=cat("scale_sq"), bands=bands)
+    return {**{c: m.get(c, np.nan) for c in metric_columns(levels)},
+            "n_points": int(np.isfinite(actual).sum()), "n_windows": len(windows)}
+
+
 def per_series(forecasts: pd.DataFrame, levels: Sequence[int],
                keys: Sequence[str] = ("unique_id", "model")) -> pd.DataFrame:
-    """One row per ``keys`` group with every metric, pooling all cutoffs of that group.
-
-    ``forecasts`` needs ``actual``, ``forecast``, ``lo_L``/``hi_L`` and the per-point naive scales
-    ``scale``/``scale_sq`` (the in-sample seasonal-naive MAE/MSE of that cutoff's training data)."""
+    """One row per ``keys`` group of a forecasts frame with every metric, pooling all cutoffs of that group
+    (see :func:`pooled_metrics`; the backtest scores each series where it is forecast, with the same)."""
     rows = []
-    cols = metric_columns(levels)
     for key, g in forecasts.groupby(list(keys), sort=False):
-        bands = {int(l): (g[f"lo_{int(l)}"].to_numpy(), g[f"hi_{int(l)}"].to_numpy()) for l in levels}
-        m = all_metrics(g["actual"].to_numpy(), g["forecast"].to_numpy(),
-                        scale=g["scale"].to_numpy(), scale_sq=g["scale_sq"].to_numpy(), bands=bands)
-        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **{c: m.get(c, np.nan) for c in cols},
-                     "n_points": int(g["actual"].notna().sum()), "n_windows": int(g["cutoff"].nunique())})
-    return pd.DataFrame(rows, columns=[*keys, *cols, "n_points", "n_windows"])
+        windows = [{c: w[c].to_numpy() for c in w.columns} for _, w in g.groupby("cutoff", sort=False)]
+        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **pooled_metrics(windows, levels)})
+    return pd.DataFrame(rows, columns=[*keys, *metric_columns(levels), "n_points", "n_windows"])
 
 
 def per_model(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -127,11 +127,13 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
     """Work function (top-level, picklable): every local model on every series of one partition."""
     from forecasting.engines import tick
     from forecasting.evaluation.fitting import fit_predict, settings_text
+    from forecasting.evaluation.aggregate import pooled_metrics
     from forecasting.evaluation.metrics import naive_scale
 
     s = task["settings"]
     h, levels, m = s["h"], s["levels"], s["season_length"]
     rows: list[pd.DataFrame] = []
+    scores: list[dict[str, Any]] = []     # per series × model: scored here, on the worker (see `gathered`)
     info: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
     for ser in task["series"]:
@@ -143,7 +145,7 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
         skipped = len(ends) - len(usable)
         first_len = usable[0] if usable else 0
         for name in task["models"]:
-            fallbacks, notes, settings = [], [], {}
+            fallbacks, notes, settings, windows = [], [], {}, []
             t0 = time.perf_counter()
             for k, end in enumerate(usable):
                 start = end - first_len if s["window_type"] == "sliding" else 0
@@ -165,6 +167,9 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
                     frame[f"hi_{l}"] = out.forecast[f"hi-{l}"]
                 frame["scale"], frame["scale_sq"] = sc, sc2
                 rows.append(pd.DataFrame(frame))
+                windows.append(frame)
+            if windows:
+                scores.append({ID: ser["uid"], "model": name, **pooled_metrics(windows, levels)})
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
             if skipped:
                 notes.insert(0, f"{skipped} of {len(ends)} window(s) skipped: series has {n} values, "
@@ -172,13 +177,23 @@ def backtest_partition(task: dict[str, Any]) -> dict[str, Any]:
             info.append({ID: ser["uid"], "model": name, "settings": settings_text(settings),
                          "fallback": " | ".join(fallbacks), "notes": "; ".join(notes)})
         tick(1, ser["uid"])
-    return {"rows": rows, "info": info, "timings": timings}
+    return gathered(rows, scores, info, timings)
+
+
+def gathered(rows: list[pd.DataFrame], scores: list[dict], info: list[dict], timings: dict) -> dict[str, Any]:
+    """What a partition (or a global model) sends back: its forecasts as one frame and its per-series
+    metrics as rows. Both are made where the forecasts are, so on the ``local`` and ``dask`` engines the
+    workers do it in parallel and the driver only joins a few frames, instead of unpickling, joining and
+    scoring tens of thousands of small ones alone."""
+    return {"forecasts": pd.concat(rows, ignore_index=True) if rows else None, "scores": scores,
+            "info": info, "timings": timings}
 
 
 def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, season_length: int,
                      freq: str, covs: list[str]) -> dict[str, Any]:
     """A global model: one fit per cutoff on all series' histories, then ``h`` steps for each series."""
     from forecasting.evaluation.fitting import fit_predict, global_forecast, settings_text
+    from forecasting.evaluation.aggregate import pooled_metrics
     from forecasting.evaluation.runner import predict_global
     from forecasting.evaluation.metrics import naive_scale
     from forecasting.models.registry import get_model_class
@@ -187,7 +202,7 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
     h, levels = s["h"], s["levels"]
     params = dict(s["params"].get(name, {}))
     params.setdefault("seed", s["seed"])
-    rows, info, fallback_by_uid, settings = [], [], {}, {}
+    rows, info, fallback_by_uid, settings, windows_of = [], [], {}, {}, {}
     t0 = time.perf_counter()
     for k in range(s["windows"]):
         train_parts, futr_parts, meta = [], [], {}
@@ -237,10 +252,12 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
             for l in levels:
                 frame[f"lo_{l}"], frame[f"hi_{l}"] = fc[f"lo-{l}"], fc[f"hi-{l}"]
             rows.append(pd.DataFrame(frame))
+            windows_of.setdefault(uid, []).append(frame)
     for ser in payloads:
         info.append({ID: ser["uid"], "model": name, "settings": settings_text(settings),
                      "fallback": " | ".join(fallback_by_uid.get(ser["uid"], [])), "notes": ""})
-    return {"rows": rows, "info": info, "timings": {name: time.perf_counter() - t0}}
+    scores = [{ID: uid, "model": name, **pooled_metrics(w, levels)} for uid, w in windows_of.items()]
+    return gathered(rows, scores, info, {name: time.perf_counter() - t0})
 
 
 def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None) -> BacktestResult:
@@ -249,7 +266,8 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     Never aborts because a model fails on a series: that series falls back (see ``fallback``).
     If ``progress`` raises :class:`Cancelled`, the series finished so far are returned
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
-    from forecasting.evaluation.aggregate import across_series, per_model, per_series
+    from forecasting.evaluation.aggregate import across_series, per_model
+    from forecasting.evaluation.metrics import metric_columns
     from forecasting.evaluation.runner import plan_run, run_local_models
 
     cfg.validate()
@@ -272,12 +290,14 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
         for name in global_:
             report(progress, "backtest", n_series, n_series, f"training {name} on all series")
             results.append(_global_backtest(name, payloads, cfg, m, dataset.freq, covs))
-    rows = [r for res in results for r in res["rows"]]
+    frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + [f"{s}_{l}" for l in levels for s in ("lo", "hi")]
-    fc = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols + ["scale", "scale_sq"])
+    fc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["scale", "scale_sq"])
     info_rows = pd.DataFrame([r for res in results for r in res["info"]],
                              columns=[ID, "model", "settings", "fallback", "notes"])
-    metrics = per_series(fc, levels) if len(fc) else pd.DataFrame(columns=[ID, "model"])
+    scores = [r for res in results for r in res["scores"]]
+    metrics = pd.DataFrame(scores, columns=[ID, "model", *metric_columns(levels), "n_points", "n_windows"]) \
+        if scores else pd.DataFrame(columns=[ID, "model"])
     metrics = info_rows.merge(metrics, on=[ID, "model"], how="left")
     front = [ID, "model"]
     rest = [c for c in metrics.columns if c not in front + ["settings", "fallback", "notes"]]

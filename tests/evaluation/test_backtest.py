@@ -51,6 +51,23 @@ def test_backtest_shapes_and_metrics():
     assert one["actual"] == pytest.approx(d.df.set_index(["unique_id", "ds"]).loc[("s0", one["ds"]), "y"])
 
 
+@pytest.mark.parametrize("engine", ["serial", "local"])
+def test_metrics_pool_every_window_of_a_series(engine):
+    """Each series × model is scored where it is forecast (a worker, on the local engine), over the points
+    of all its windows together, as the forecasts table shows them."""
+    d = make_dataset(n_series=3)
+    cfg = BacktestConfig(horizon=6, models=["naive", "seasonal_naive"], windows=3, engine=engine, n_workers=2)
+    r = run_backtest(d, cfg)
+    assert len(r.metrics) == 6 and (r.metrics["n_windows"] == 3).all() and (r.metrics["n_points"] == 18).all()
+    for (uid, model), g in r.forecasts.groupby(["unique_id", "model"]):
+        row = r.metrics[(r.metrics.unique_id == uid) & (r.metrics.model == model)].iloc[0]
+        err = g["forecast"] - g["actual"]
+        assert row["mae"] == pytest.approx(err.abs().mean())
+        assert row["bias"] == pytest.approx(err.mean())
+        inside = (g["actual"] >= g["lo_80"]) & (g["actual"] <= g["hi_80"])
+        assert row["coverage_80"] == pytest.approx(inside.mean())
+
+
 def test_sliding_window_keeps_training_length():
     d = make_dataset(n_series=1)
     seen = []
