@@ -1,4 +1,4 @@
-"""Aggregate per-point backtest forecasts into metrics per series × model, per model, across series."""
+"""Aggregate backtest forecasts into metrics: per series × model (pooling its windows), per model, across series."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -17,24 +17,14 @@ def pooled_metrics(windows: Sequence[Mapping], levels: Sequence[int]) -> dict[st
     sizes = [len(w["actual"]) for w in windows]
 
     def cat(key: str) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(np.asarray(w[key], dtype=float), (k,)) for w, k in zip(windows, sizes)])
+        parts = [np.broadcast_to(np.asarray(w[key], dtype=float), (k,)) for w, k in zip(windows, sizes)]
+        return np.concatenate(parts)
 
     actual = cat("actual")
     bands = {int(l): (cat(f"lo_{int(l)}"), cat(f"hi_{int(l)}")) for l in levels}
     m = all_metrics(actual, cat("forecast"), scale=cat("scale"), scale_sq=cat("scale_sq"), bands=bands)
     return {**{c: m.get(c, np.nan) for c in metric_columns(levels)},
             "n_points": int(np.isfinite(actual).sum()), "n_windows": len(windows)}
-
-
-def per_series(forecasts: pd.DataFrame, levels: Sequence[int],
-               keys: Sequence[str] = ("unique_id", "model")) -> pd.DataFrame:
-    """One row per ``keys`` group of a forecasts frame with every metric, pooling all cutoffs of that group
-    (see :func:`pooled_metrics`; the backtest scores each series where it is forecast, with the same)."""
-    rows = []
-    for key, g in forecasts.groupby(list(keys), sort=False):
-        windows = [{c: w[c].to_numpy() for c in w.columns} for _, w in g.groupby("cutoff", sort=False)]
-        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **pooled_metrics(windows, levels)})
-    return pd.DataFrame(rows, columns=[*keys, *metric_columns(levels), "n_points", "n_windows"])
 
 
 def per_model(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -61,9 +61,16 @@ def autocast(dev, enabled: bool = True, cache: bool = True):
     CUDA graph capture (cached casts would outlive the graph's memory)."""
     import torch
 
-    if enabled and dev.type == "cuda" and torch.cuda.is_bf16_supported():
+    if cuda_bf16(dev, enabled):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
+
+
+def cuda_bf16(dev, enabled: bool = True) -> bool:
+    """Whether :func:`autocast` runs the network in bf16 here (a CUDA GPU that supports it, amp on)."""
+    import torch
+
+    return bool(enabled and dev.type == "cuda" and torch.cuda.is_bf16_supported())
 
 
 def cpu_has_bf16() -> bool:

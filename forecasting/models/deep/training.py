@@ -296,9 +296,9 @@ class DeepForecaster(GlobalModel):
 
 
 def _precision(dev, cfg: dict[str, Any]) -> str:
-    """What the training ran in, for the results: ``fp32``, ``bf16 autocast`` or ``bf16 encoder``."""
-    import torch
+    """What the training ran in, for the results: ``fp32``, ``bf16 autocast`` or ``bf16 encoder, fp32 head``."""
+    from forecasting.models.deep.device import cuda_bf16
 
-    if dev.type == "cuda" and cfg["amp"] and torch.cuda.is_bf16_supported():
+    if cuda_bf16(dev, cfg["amp"]):
         return "bf16 autocast"
     return "bf16 encoder, fp32 head" if cfg.get("encoder_bf16") else "fp32"

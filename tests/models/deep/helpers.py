@@ -29,3 +29,16 @@ def split(df: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 TINY = dict(max_epochs=2, batch_size=64, hidden_size=8, context_size=4, decoder_hidden=8, emb_dim=2,
             device="cpu", num_threads=1, random_seed=0, holiday_country=None)
+
+
+def as_saved_before(src, dst, key: str) -> None:
+    """Copy a saved model file without one config ``key``: a file written before that setting existed."""
+    import json
+
+    import torch
+
+    blob = torch.load(src, weights_only=True)
+    config = json.loads(blob["config"])
+    del config[key]
+    blob["config"] = json.dumps(config)
+    torch.save(blob, dst)

@@ -1,6 +1,4 @@
 """Mixed precision on the CPU: the LSTM's encoder in bf16 autocast where the CPU computes bf16 natively."""
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +7,7 @@ import torch
 from forecasting.models.deep.device import cpu_has_bf16
 from forecasting.models.registry import create_model, get_model_class
 
-from .helpers import TINY, split, weekly_panel
+from .helpers import TINY, as_saved_before, split, weekly_panel
 
 needs_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
 
@@ -67,11 +65,7 @@ def test_bf16_model_saves_loads_and_older_files_load_as_fp32(panel, tmp_path):
     pd.testing.assert_frame_equal(back.predict(7), m.predict(7))
 
     # a file written before this setting existed has no such key: it was trained in fp32 and loads so
-    blob = torch.load(tmp_path / "m.pt", weights_only=True)
-    config = json.loads(blob["config"])
-    del config["encoder_bf16"]
-    blob["config"] = json.dumps(config)
-    torch.save(blob, tmp_path / "old.pt")
+    as_saved_before(tmp_path / "m.pt", tmp_path / "old.pt", "encoder_bf16")
     old = cls.load(tmp_path / "old.pt")
     assert not old.net_.encoder_bf16
     seen, fc = encoder_dtypes(old)
