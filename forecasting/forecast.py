@@ -64,6 +64,8 @@ class ForecastResult:
     forecasts: pd.DataFrame   # unique_id, ds, model, forecast, lo_L, hi_L
     settings: pd.DataFrame    # unique_id, model, model_used, settings, fallback, notes
     info: dict[str, Any]
+    # attention networks only: per series, the weight the last input period gave each lag of the lookback
+    attention: pd.DataFrame | None = None   # unique_id, model, lag (1 = last observed period), weight
 
 
 def future_dates(last: pd.Timestamp, freq: str, h: int) -> np.ndarray:
@@ -157,10 +159,13 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
         model = get_model_class(name)(season_length=season_length, **params).fit(train_df, freq)
         pred = predict_global(model, h, futr_df, levels, engine=cfg.engine, address=cfg.address,
                               n_workers=cfg.n_workers)
-        settings, error = settings_text(model.fitted_settings()), ""
+        fitted = model.fitted_settings()
+        settings, error = settings_text(fitted), ""
         pred = {uid: g for uid, g in pred.groupby(ID, sort=False)}
     except Exception as exc:  # noqa: BLE001 - every series falls back below
         pred, settings, error = {}, "", f"{name} failed ({type(exc).__name__}: {str(exc)[:160]})"
+        model, fitted = None, {}
+    attention = explain_attention(model, name) if pred else None
     rows, info = [], []
     for ser in payloads:
         if ser["y"].size == 0:
@@ -179,13 +184,26 @@ def _global_forecast(name: str, payloads: list[dict], cfg: ForecastConfig, seaso
         rows.append(pd.DataFrame(frame))
         info.append({ID: ser["uid"], "model": name, "model_used": used, "settings": settings,
                      "fallback": fb, "notes": ""})
-    return {"rows": rows, "info": info}
+    return {"rows": rows, "info": info, "devices": {name: [fitted.get("device")]}, "attention": attention}
+
+
+def explain_attention(model, name: str) -> pd.DataFrame | None:
+    """For an attention network: how much the forecast's last input period attended to each lag of the
+    lookback, per series (``unique_id, model, lag, weight``), for the explanation view; else None. An
+    explanation that cannot be computed never costs the forecast: it is left out."""
+    if model is None or not callable(getattr(model, "attention", None)):
+        return None
+    try:
+        att = model.attention()
+    except Exception:  # noqa: BLE001 - e.g. one network per series (local=True) keeps no shared encoder
+        return None
+    return att.assign(model=name)[[ID, "model", "lag", "weight"]]
 
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
     """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
     from forecasting.evaluation.backtest import versions
-    from forecasting.evaluation.runner import plan_run, run_local_models
+    from forecasting.evaluation.runner import plan_run, run_device, run_local_models
 
     cfg.validate()
     if dataset.df.empty:
@@ -221,7 +239,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     st = pd.DataFrame(info_rows, columns=[ID, "model", "model_used", "settings", "fallback", "notes"])
     cfg_d = {k: v for k, v in asdict(cfg).items() if k != "future_covariates"}
     info = {"config": {**cfg_d, "season_length": m, "levels": levels}, "versions": versions(), "seed": cfg.seed,
-            "device": "cpu", "n_series": n_series + len(empty), "cancelled": cancelled,
+            "device": run_device(results), "n_series": n_series + len(empty), "cancelled": cancelled,
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
             "notes": [f"season length {m} ({season_why})"]}
-    return ForecastResult(fc.reset_index(drop=True), st, info)
+    attention = [res["attention"] for res in results if res.get("attention") is not None]
+    return ForecastResult(fc.reset_index(drop=True), st, info,
+                          pd.concat(attention, ignore_index=True) if attention else None)

@@ -202,7 +202,7 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
     h, levels = s["h"], s["levels"]
     params = dict(s["params"].get(name, {}))
     params.setdefault("seed", s["seed"])
-    rows, info, fallback_by_uid, settings, windows_of = [], [], {}, {}, {}
+    rows, info, fallback_by_uid, settings, windows_of, devices = [], [], {}, {}, {}, []
     t0 = time.perf_counter()
     for k in range(s["windows"]):
         train_parts, futr_parts, meta = [], [], {}
@@ -233,6 +233,7 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
             pred = predict_global(model, h, pd.concat(futr_parts, ignore_index=True), levels, engine=cfg.engine,
                                   address=cfg.address, n_workers=cfg.n_workers)
             settings = model.fitted_settings()
+            devices.append(settings.get("device"))
             pred = {uid: g for uid, g in pred.groupby(ID, sort=False)}
             error = ""
         except Exception as exc:  # noqa: BLE001 - fall back per series below
@@ -257,7 +258,7 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
         info.append({ID: ser["uid"], "model": name, "settings": settings_text(settings),
                      "fallback": " | ".join(fallback_by_uid.get(ser["uid"], [])), "notes": ""})
     scores = [{ID: uid, "model": name, **pooled_metrics(w, levels)} for uid, w in windows_of.items()]
-    return gathered(rows, scores, info, {name: time.perf_counter() - t0})
+    return {**gathered(rows, scores, info, {name: time.perf_counter() - t0}), "devices": {name: devices}}
 
 
 def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None) -> BacktestResult:
@@ -268,7 +269,7 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
     from forecasting.evaluation.aggregate import across_series, per_model
     from forecasting.evaluation.metrics import metric_columns
-    from forecasting.evaluation.runner import plan_run, run_local_models
+    from forecasting.evaluation.runner import plan_run, run_device, run_local_models
 
     cfg.validate()
     if dataset.df.empty:
@@ -309,7 +310,7 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
         for k, v in res["timings"].items():
             timings[k] = timings.get(k, 0.0) + v
     info = {"config": {**asdict(cfg), "season_length": m, "step": settings["step"], "levels": levels},
-            "versions": versions(), "seed": cfg.seed, "device": "cpu", "n_series": n_series,
+            "versions": versions(), "seed": cfg.seed, "device": run_device(results), "n_series": n_series,
             "timings": {"total_s": round(time.perf_counter() - t_start, 3),
                         "model_s": {k: round(v, 3) for k, v in timings.items()}},
             "cancelled": cancelled,

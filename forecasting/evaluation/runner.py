@@ -100,3 +100,17 @@ def plan_run(dataset, models: Sequence[str], season_length: int | None, levels: 
     is_global = {n: get_spec(n).capabilities.global_model for n in models}
     return RunPlan(m, why, [int(l) for l in levels], series_payloads(dataset), covs,
                    [n for n in models if not is_global[n]], [n for n in models if is_global[n]])
+
+
+def run_device(results: list[dict]) -> str:
+    """Where the run computed, for its ``info``: ``cpu``, or the networks' devices beside it
+    (``cpu; lstm: cuda:0 (NVIDIA H100 …)``). Each global model's result carries ``devices``
+    (model -> device per fit); local models always run on the CPU."""
+    used: dict[str, list[str]] = {}
+    for res in results:
+        for name, devs in (res.get("devices") or {}).items():
+            for d in devs:
+                if d and d not in used.setdefault(name, []):
+                    used[name].append(d)
+    off_cpu = {n: ds for n, ds in used.items() if ds != ["cpu"]}
+    return "; ".join(["cpu"] + [f"{n}: {', '.join(ds)}" for n, ds in off_cpu.items()])

@@ -90,3 +90,33 @@ def test_global_model_forecast(global_registered):  # noqa: F811
     assert len(r.forecasts) == 8 and r.settings["fallback"].eq("").all()
     s0 = d.df[d.df.unique_id == "s0"]["y"].tail(12).mean()
     np.testing.assert_allclose(r.forecasts[r.forecasts.unique_id == "s0"]["forecast"], s0)
+
+
+def test_transformer_forecast_explains_itself_with_attention():
+    pytest.importorskip("torch")
+    d = make_dataset(n_series=2)
+    tiny = dict(max_epochs=2, hidden_size=8, context_size=4, decoder_hidden=8, emb_dim=2, device="cpu",
+                num_threads=1)
+    r = run_forecast(d, ForecastConfig(horizon=6, model="transformer", season_length=12, engine="serial",
+                                       model_params={"transformer": tiny}))
+    att = r.attention
+    assert list(att.columns) == ["unique_id", "model", "lag", "weight"] and set(att["model"]) == {"transformer"}
+    assert set(att["unique_id"]) == {"s0", "s1"}
+    lookback = max(2 * 6, 2 * 12, 8)          # the default input_size for h = 6, season 12
+    assert sorted(att.loc[att.unique_id == "s0", "lag"]) == list(range(1, lookback + 1))
+    np.testing.assert_allclose(att.groupby("unique_id")["weight"].sum(), 1.0, rtol=1e-4)
+    assert (att["weight"] >= 0).all()
+    assert r.info["device"] == "cpu"          # the network trained on the CPU: nothing else to name
+    # models without attention give none
+    assert run_forecast(d, ForecastConfig(horizon=6, model="naive", engine="serial")).attention is None
+
+
+def test_run_device_names_where_networks_trained():
+    from forecasting.evaluation.runner import run_device
+
+    assert run_device([{"rows": []}]) == "cpu"
+    assert run_device([{"devices": {"lstm": ["cpu", "cpu"]}}]) == "cpu"
+    gpu = "cuda:0 (NVIDIA H200)"
+    got = run_device([{"devices": {"ets": []}}, {"devices": {"lstm": [gpu, gpu, None]}},
+                      {"devices": {"gru": ["cpu"]}}])
+    assert got == f"cpu; lstm: {gpu}"
