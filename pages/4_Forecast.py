@@ -85,6 +85,21 @@ st.plotly_chart(fig, key="fc_chart")
 ui_exports.chart_downloads(fig, name, ds.source)
 charts[name] = fig
 
+att = res.attention
+if view == "Series" and att is not None and (att["unique_id"] == uid).any():
+    with st.expander(f"Why this forecast: the periods the {model} attended to", expanded=False):
+        hist = ds.series(uid)
+        first = fc.loc[fc["unique_id"] == uid, "ds"].min()
+        afig = cm.attention_figure(hist[hist["ds"] < first], att[att["unique_id"] == uid],
+                                   title=f"Attention over the lookback: {cm.esc(uid)}", ytitle=cm.esc(ds.target_col))
+        st.plotly_chart(afig, key="att_chart")
+        st.caption("Bars: how much the last observed period weighs each period of the input window when the "
+                   "network builds its forecast (top attention layer, averaged over heads; the weights sum to 1). "
+                   "High bars a season apart mean the network reads the seasonal pattern; a tall bar on one "
+                   "date means that period drives the forecast.")
+        ui_exports.chart_downloads(afig, f"attention_{uid}", ds.source)
+        charts[f"attention_{uid}"] = afig
+
 # ---------------------------------------------------------------- numbers and settings
 frames = app_state.memo("tables", entry["key"] + (bt_entry["key"] if backtest is not None else ""),
                         lambda: tables.export_tables(ds, res, backtest))

@@ -237,6 +237,37 @@ def training_curves_figure(curves: pd.DataFrame, title: str = "Training curves")
     return fig
 
 
+# ---------------------------------------------------------------- attention (explanation view)
+
+def attention_figure(history: pd.DataFrame, attention: pd.DataFrame, title: str = "", ytitle: str = ""):
+    """What an attention network looked at for one series' forecast: its history (line, right axis) and,
+    as bars, the weight the last input period gave each period of the lookback.
+
+    ``history``: ``ds, y`` of the series; ``attention``: that series' ``lag, weight`` (lag 1 = the last
+    observed period; weights sum to 1). Bars sit on the dates of the periods they weigh."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    hist = history.sort_values("ds")
+    att = attention.sort_values("lag", ascending=False)
+    lags = att["lag"].to_numpy(int)
+    dates = hist["ds"].to_numpy()
+    known = lags <= len(dates)                 # a lookback longer than the series: padded periods, no date
+    att, lags = att[known], lags[known]
+    x = dates[len(dates) - lags]
+    shown = hist[hist["ds"] >= x.min()] if len(x) else hist.iloc[0:0]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=x, y=att["weight"], name="attention weight", marker_color=PALETTE[0], opacity=0.75,
+                         customdata=lags, hovertemplate="%{x}<br>lag %{customdata}<br>weight %{y:.3f}"
+                                                        "<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=shown["ds"], y=shown["y"], mode="lines+markers", name="history",
+                             line=dict(color=HISTORY_COLOR), marker=dict(size=4)), secondary_y=True)
+    fig = _layout(fig, title, "attention weight", height=360)
+    fig.update_yaxes(title_text=ytitle or "value", secondary_y=True, showgrid=False)
+    fig.update_layout(hovermode="closest", bargap=0.1)
+    return fig
+
+
 # ---------------------------------------------------------------- forecasts
 
 def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str = "",

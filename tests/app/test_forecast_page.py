@@ -1,4 +1,6 @@
 """Forecast page: run from the UI, fan charts per series / total / per id level, numbers, cache, downloads."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +117,29 @@ def test_user_strings_stay_inert():
     assert "<img" not in spec and "&lt;img src=x onerror=alert(1)&gt;" in spec
     table = next(d.value for d in at.dataframe if "forecast" in d.value.columns)
     assert evil in set(table["store"])               # the data itself is shown as text, unchanged
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_transformer_forecast_shows_what_it_attended_to():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    at = open_forecast(two_level_dataset())
+    run(at, "transformer")
+    assert any(e.label.startswith("Why this forecast") for e in at.expander)
+    titles = chart_titles(at)
+    assert "Attention over the lookback: North / A" in titles
+    att = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Attention" in c.proto.spec)
+    assert att["layout"]["yaxis"]["title"]["text"] == "attention weight"
+    res = latest(at, "forecast")["result"]
+    shown = res.attention[res.attention["unique_id"] == "North / A"]
+    assert abs(shown["weight"].sum() - 1) < 1e-4
+    # another series: its own weights
+    at.selectbox(key="fc_series").set_value("South / B").run()
+    assert not at.exception
+    assert "Attention over the lookback: South / B" in chart_titles(at)
+    # a model without attention shows no such view
+    run(at, "seasonal_naive")
+    assert not any(e.label.startswith("Why this forecast") for e in at.expander)

@@ -105,3 +105,17 @@ def test_user_strings_are_escaped_in_figures(dataset, backtest_frame):
     fig = cm.error_distribution_figure(bt)
     payload = json.dumps(fig.to_plotly_json(), default=str)
     assert "<script>" not in payload and "&lt;script&gt;" in payload
+
+
+def test_attention_bars_sit_on_the_periods_they_weigh():
+    hist = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=30, freq="MS"), "y": np.arange(30.0)})
+    w = np.linspace(1, 2, 36)
+    att = pd.DataFrame({"lag": np.arange(36, 0, -1), "weight": w / w.sum()})   # lookback longer than the series
+    fig = cm.attention_figure(hist, att, title="Attention over the lookback: s1")
+    bars = fig.data[0]
+    x = pd.to_datetime(np.asarray(bars.x))
+    assert len(x) == 30                          # the 6 padded periods before the first date have no bar
+    assert x[-1] == hist["ds"].iloc[-1] and x[0] == hist["ds"].iloc[0]
+    lag1 = att.loc[att["lag"] == 1, "weight"].item()
+    assert np.asarray(bars.y)[-1] == pytest.approx(lag1)          # lag 1 = the last observed period
+    assert list(np.asarray(bars.customdata)[-3:]) == [3, 2, 1]
