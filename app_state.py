@@ -196,7 +196,10 @@ class ProgressPanel:
             st.button(stop_label, key=f"stop_{label}", help="Stop; the results so far are kept")
             self.bar = st.progress(0.0, text=f"{label}: starting …")
             self.detail = st.empty()
+            self.live = st.empty()         # the loss curve of the network training now, epoch by epoch
         self.events: list = []             # training events (epoch, losses, device) for the charts
+        self.curve: list[dict] = []        # the current training run's losses, drawn live
+        self.drawn, self.redraw_every = 0.0, 0.3
         self.pending: BaseException | None = None
         self.cancelled = False
 
@@ -205,8 +208,10 @@ class ProgressPanel:
 
         from forecasting.progress import Cancelled
 
-        if ev.extra.get("epoch") is not None and "train_loss" in ev.extra:
+        epoch_done = ev.extra.get("epoch") is not None and "train_loss" in ev.extra
+        if epoch_done:
             self.events.append({"stage": ev.stage, "message": ev.message, **ev.extra})
+            self._extend_curve(ev.extra)
         if self.pending is not None:
             raise Cancelled()
         elapsed = time.monotonic() - self.start
@@ -217,6 +222,8 @@ class ProgressPanel:
         try:
             if ev.stage == "train":
                 self.detail.caption(text)
+                if epoch_done:
+                    self._draw_curve()
             else:
                 self.bar.progress(frac or 0.0, text=text)
         except BaseException as exc:  # Streamlit's rerun/stop request arrives at an st.* call
@@ -224,6 +231,31 @@ class ProgressPanel:
                 self.pending, self.cancelled = exc, True
                 raise Cancelled() from None
             raise
+
+    def _extend_curve(self, extra: dict) -> None:
+        """Add an epoch to the live curve; a new network, or epoch 1 again (the next backtest window),
+        starts a new curve."""
+        model = extra.get("model", "")
+        if self.curve and (self.curve[-1]["model"] != model or extra["epoch"] <= self.curve[-1]["epoch"]):
+            self.curve = []
+        self.curve.append({"model": model, "epoch": int(extra["epoch"]), "train": extra["train_loss"],
+                           "validation": extra.get("val_loss")})
+
+    def _draw_curve(self) -> None:
+        """Redraw the live loss chart (at most every ``redraw_every`` seconds: epochs can be short)."""
+        import time
+
+        import pandas as pd
+
+        now = time.monotonic()
+        if now - self.drawn < self.redraw_every and len(self.curve) > 1:
+            return
+        self.drawn = now
+        df = pd.DataFrame(self.curve).set_index("epoch")[["train", "validation"]].astype(float)
+        df = df.dropna(axis=1, how="all")
+        with self.live.container():
+            st.caption(f"{self.curve[-1]['model'] or 'network'}: loss by epoch (train, validation)")
+            st.line_chart(df, height=180, x_label="epoch", y_label="loss")
 
     def store(self, key: str, entry) -> None:
         """Store the (maybe partial) result: works even while Streamlit is stopping this run."""

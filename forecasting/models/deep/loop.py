@@ -315,7 +315,7 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
                    f"{name} epoch {epoch}/{epochs} · train {train_loss:.4f}"
                    + (f" · val {val_loss:.4f}" if len(va) else ""),
                    epoch=epoch, train_loss=train_loss, val_loss=rec["val_loss"], eta_s=round(eta, 1),
-                   device=str(dev))
+                   device=str(dev), model=name)
         except Cancelled:
             rep.stopped = "cancelled"
             rep.notes.append(f"stopped by the user after epoch {epoch}; kept the best weights so far")
