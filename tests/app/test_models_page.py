@@ -106,3 +106,9 @@ def test_training_curves_for_a_network():
     entry = latest(at, "backtest")
     curves = pd.DataFrame(entry["result"].info["training_curves"])
     assert len(curves) >= 2 and {"epoch", "train_loss"} <= set(curves.columns)
+    # the network joins the leaderboard beside the baseline, scored like any model
+    board = at.dataframe[0].value
+    assert set(board["model"]) == {"seasonal_naive", "gru"}
+    assert board.set_index("model").loc["gru", "mase"] > 0
+    # one curve per backtest window (2), each starting at epoch 1, reported by the network itself
+    assert set(curves["model"]) == {"gru"} and (curves["epoch"] == 1).sum() == 2
