@@ -220,10 +220,13 @@ class ProgressPanel:
         count = f"{ev.done:g}/{ev.total:g} · " if ev.total and ev.stage != "train" else ""
         text = f"{self.label}: {count}{ev.message} · {elapsed:.0f}s elapsed{eta}"
         try:
-            if ev.stage == "train":
+            if ev.stage == "train" and epoch_done:   # the bar follows the network's epochs, with its ETA
+                eta_s = ev.extra.get("eta_s")
+                left = f" · about {eta_s:.0f}s left" if eta_s is not None else ""
+                self.bar.progress(frac or 0.0, text=f"{self.label}: {ev.message} · {elapsed:.0f}s elapsed{left}")
+                self._draw_curve()
+            elif ev.stage == "train":                 # a training note (NaN guard, memory retry) stays shown
                 self.detail.caption(text)
-                if epoch_done:
-                    self._draw_curve()
             else:
                 self.bar.progress(frac or 0.0, text=text)
         except BaseException as exc:  # Streamlit's rerun/stop request arrives at an st.* call

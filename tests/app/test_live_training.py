@@ -59,4 +59,6 @@ def test_loss_curve_is_drawn_while_the_network_trains(tmp_path):
     losses = [e["train_loss"] for e in events] + [e["val_loss"] for e in events]
     assert sorted(round(float(v), 6) for v in values) == sorted(round(float(v), 6) for v in losses)
     assert any("gru: loss by epoch" in c.value for c in at.caption)
+    bar = at.get("progress")[0]                     # the bar followed the epochs: the last one, with its ETA
+    assert bar.proto.value == 100 and "gru epoch 3/3" in bar.proto.text and "s left" in bar.proto.text
     assert at.session_state["metrics"]["mase"].notna().all()

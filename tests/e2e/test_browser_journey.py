@@ -291,3 +291,36 @@ def test_stop_keeps_the_results_so_far(browser, app_url):
         raise
     finally:
         ctx.close()
+
+
+def test_network_loss_curve_is_drawn_live(browser, app_url):
+    """An LSTM backtest of the sample data: while it trains, the progress panel draws its loss by epoch."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        open_app(page, app_url)
+        go_to(page, "Models", "Models to compare")
+        multiselect_remove(page, "Models to compare", "ets")
+        multiselect_remove(page, "Models to compare", "theta")
+        multiselect_add(page, "Models to compare", "lstm")
+        set_number(page, "Windows", 1)
+        page.get_by_text("Model settings and advanced options").click()
+        set_number(page, "epochs", 12)
+        set_number(page, "early-stopping patience", 50)
+        settle(page)
+        page.get_by_role("button", name="Run backtest").click()
+        page.wait_for_selector("text=lstm: loss by epoch", timeout=RUN_TIMEOUT)
+        chart = page.locator('[data-testid="stVegaLiteChart"]')
+        expect(chart.first).to_be_visible(timeout=TIMEOUT)
+        shot(page, "7_models_live_loss")
+        page.wait_for_selector("text=Best model:", timeout=RUN_TIMEOUT)
+        settle(page)
+        assert page.get_by_text("lstm: loss by epoch").count() == 0   # the panel goes when the run ends
+        page.get_by_role("tab", name="Training").click()
+        page.wait_for_selector("text=Trained on:", timeout=TIMEOUT)
+    except Exception:
+        shot(page, "failure_live_loss")
+        raise
+    finally:
+        ctx.close()
