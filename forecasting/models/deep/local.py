@@ -21,11 +21,19 @@ def fit_local(model, df: pd.DataFrame, freq: str) -> dict[str, Any]:
         sub = type(model)(model.season_length, **settings, progress=relay)
         models[uid] = sub.fit(df[df[ID].astype(str) == uid], freq)
         report(outer, "train", i + 1, len(ids), f"{model.name}: series {i + 1}/{len(ids)} trained")
-    first = next(iter(models.values()))
-    model.fitted_ = {**first.fitted_, "local": True, "series": len(ids),
-                     "epochs_run": {u: m.fitted_.get("epochs_run") for u, m in models.items()},
-                     "best_val_loss": {u: m.fitted_.get("best_val_loss") for u, m in models.items()}}
     return models
+
+
+def local_settings(models: dict[str, Any]) -> dict[str, Any]:
+    """What the per-series networks were trained with, read when asked: without a horizon they train at
+    the first forecast, after ``fit``. Shared settings from the first network; epochs and validation loss
+    per series."""
+    first = next(iter(models.values()), None)
+    if first is None:
+        return {"local": True, "series": 0}
+    return {**first.fitted_settings(), "local": True, "series": len(models),
+            "epochs_run": {u: m.fitted_.get("epochs_run") for u, m in models.items()},
+            "best_val_loss": {u: m.fitted_.get("best_val_loss") for u, m in models.items()}}
 
 
 def predict_local(models: dict[str, Any], h: int, futr_df: pd.DataFrame | None, levels: Sequence[int]) -> pd.DataFrame:

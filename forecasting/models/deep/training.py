@@ -197,6 +197,10 @@ class DeepForecaster(GlobalModel):
         return other
 
     def fitted_settings(self) -> dict[str, Any]:
+        if self.local_ is not None:
+            from forecasting.models.deep.local import local_settings
+
+            return local_settings(self.local_)
         return dict(self.fitted_)
 
     @classmethod

@@ -102,6 +102,18 @@ def test_local_fitting_one_network_per_series():
     assert m.fitted_settings()["local"] is True
 
 
+def test_local_networks_report_how_they_trained_when_the_horizon_came_later():
+    # no horizon at fit (as in a backtest): each network trains at the first forecast, and the settings
+    # read afterwards say how (they were empty: read at fit time, before any network had trained)
+    train, _ = split(weekly_panel(n_series=2, periods=70), 7)
+    m = create_model("gru", season_length=7, local=True, **TINY).fit(train, "D")
+    m.predict(7)
+    fs = m.fitted_settings()
+    assert fs["local"] is True and fs["series"] == 2 and fs["device"] == "cpu" and fs["horizon"] == 7
+    assert fs["epochs_run"] == {"s0": 2, "s1": 2}
+    assert all(v is not None and v > 0 for v in fs["best_val_loss"].values())
+
+
 def test_transformer_attention_weights():
     train, _ = split(weekly_panel(n_series=2, periods=70), 7)
     m = create_model("transformer", season_length=7, horizon=7, **TINY).fit(train, "D")
