@@ -9,6 +9,7 @@ import streamlit as st
 import app_settings
 import app_state
 import ui_exports
+import ui_networks
 from forecasting.evaluation.backtest import BacktestConfig, run_backtest
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
@@ -53,6 +54,12 @@ with st.expander("Model settings and advanced options"):
         cols[0].markdown(f"**{name}**")
         params[name] = {k: int(cols[i + 1].number_input(label, lo, hi, value=default, key=f"set_{name}_{k}"))
                         for i, (k, label, default, lo, hi) in enumerate(spec)}
+    if any(name in DEEP for name in models):
+        st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
+        shared = ui_networks.network_settings("bt_net")
+        for name in models:
+            if name in DEEP:
+                params[name] = {**params.get(name, {}), **shared}
     a1, a2 = st.columns(2)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
@@ -181,7 +188,8 @@ with tab_train:
     if curves.empty:
         st.info("Training curves appear here when lstm, gru or transformer ran in this backtest.")
     else:
-        curves["model"] = curves["message"].str.split(" ").str[0]
+        named = curves["model"] if "model" in curves else pd.Series(index=curves.index, dtype=object)
+        curves["model"] = named.fillna(curves["message"].str.split(" ").str[0])
         curves["run"] = (curves["epoch"] == 1).groupby(curves["model"]).cumsum().map(lambda r: f"window {r}")
         devices = sorted(set(curves.get("device", pd.Series(dtype=str)).dropna().astype(str)))
         st.markdown(f"Trained on: **{', '.join(devices) or 'cpu'}**")

@@ -9,6 +9,7 @@ import streamlit as st
 import app_settings
 import app_state
 import ui_exports
+import ui_networks
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
 from forecasting.forecast import ForecastConfig, run_forecast
@@ -36,15 +37,18 @@ season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_s
                                 help=f"default {season}: {season_why}")
 if backtest is not None and len(backtest.summary):
     st.caption(f"Best in your backtest: **{backtest.summary.iloc[0]['model']}** (ranked by the leaderboard).")
-with st.expander("Advanced"):
+network = MODELS[model].capabilities.global_model
+with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
+    shared = ui_networks.network_settings("fc_net") if network else {}
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
-                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
+                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
+                     model_params={model: dict(shared)} if network else {})
 key = data_key + app_state.config_fingerprint(cfg)
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
-    deep = [cfg.model_params.setdefault(model, {})] if MODELS[model].capabilities.global_model else []
+    deep = [cfg.model_params.setdefault(model, {})] if network else []
     app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, partial(run_forecast, ds), deep)
 
 app_state.wait_for_stopped_run("forecast")

@@ -143,3 +143,17 @@ def test_transformer_forecast_shows_what_it_attended_to():
     # a model without attention shows no such view
     run(at, "seasonal_naive")
     assert not any(e.label.startswith("Why this forecast") for e in at.expander)
+
+
+def test_network_settings_on_the_forecast_page():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    at = open_forecast(two_level_dataset())
+    assert not [s for s in at.selectbox if s.key == "fc_net_holidays"]      # a statistical model: none shown
+    at.selectbox(key="fc_model").set_value("gru").run()
+    at.selectbox(key="fc_net_holidays").set_value("DE")
+    run(at, "gru")
+    res = latest(at, "forecast")["result"]
+    assert res.info["config"]["model_params"]["gru"]["holiday_country"] == "DE"
+    assert res.settings["settings"].str.contains("holidays_in_period").all()
+    assert res.settings["fallback"].eq("").all() and len(res.forecasts) == 4 * 6

@@ -112,3 +112,27 @@ def test_training_curves_for_a_network():
     assert board.set_index("model").loc["gru", "mase"] > 0
     # one curve per backtest window (2), each starting at epoch 1, reported by the network itself
     assert set(curves["model"]) == {"gru"} and (curves["epoch"] == 1).sum() == 2
+
+
+def test_network_settings_reach_the_networks():
+    """Holiday calendar, one network per series and the device, chosen on the page, are what the GRU used."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    at = open_models(small_dataset(2, n=48))
+    at.multiselect(key="models_choice").set_value(["seasonal_naive", "gru"]).run()
+    assert at.selectbox(key="bt_net_device").options[:2] == ["auto", "cpu"]
+    at.selectbox(key="bt_net_holidays").set_value("US")
+    at.selectbox(key="bt_net_fit").set_value("local")
+    at.selectbox(key="bt_net_device").set_value("cpu")
+    at.number_input(key="set_gru_max_epochs").set_value(2)
+    at.number_input(key="set_gru_hidden_size").set_value(8)
+    run_backtest(at, ["seasonal_naive", "gru"])
+    res = latest(at, "backtest")["result"]
+    assert res.info["config"]["model_params"]["gru"]["holiday_country"] == "US"
+    gru = res.metrics[res.metrics["model"] == "gru"]
+    assert len(gru) == 2 and gru["fallback"].eq("").all()
+    settings = gru["settings"].iloc[0]
+    assert "holidays_in_period" in settings and "local" in settings and "cpu" in settings, settings
+    # the networks' row is only there when a network is chosen
+    at.multiselect(key="models_choice").set_value(["seasonal_naive"]).run()
+    assert not [s for s in at.selectbox if s.key == "bt_net_fit"]

@@ -37,6 +37,21 @@ def choose_device(requested: str | None = "auto"):
     return dev
 
 
+def available_devices() -> list[str]:
+    """The device settings that can run here: ``auto`` and ``cpu``, then ``cuda`` / ``cuda:N`` and ``mps``
+    when present (for a choice in the app)."""
+    import torch
+
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        out += ["cuda"] + ([f"cuda:{i}" for i in range(n)] if n > 1 else [])
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
+
+
 def describe(dev) -> str:
     """Human name of the device for results: ``cpu``, ``cuda:0 (NVIDIA H100 …)``, ``mps``."""
     import torch

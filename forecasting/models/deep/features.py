@@ -25,6 +25,19 @@ def _cyclic(values: np.ndarray, period: float, name: str) -> tuple[list[np.ndarr
     return [np.sin(angle), np.cos(angle)], [f"{name}_sin", f"{name}_cos"]
 
 
+def holiday_countries() -> dict[str, str]:
+    """ISO 3166 alpha-2 code -> country name, for every country the ``holidays`` package has a calendar
+    for (what ``holiday_country`` accepts), sorted by name."""
+    import holidays
+    from holidays.registry import COUNTRIES
+
+    supported = holidays.list_supported_countries()
+    names = {entry[1]: key.replace("_", " ").title() for key, entry in COUNTRIES.items()
+             if len(entry) > 1 and entry[1] in supported}
+    codes = {c: names.get(c, c) for c in supported if len(c) == 2}
+    return dict(sorted(codes.items(), key=lambda kv: kv[1]))
+
+
 def holiday_calendar(country: str, years: range):
     import holidays
 

@@ -1,0 +1,49 @@
+"""The networks' shared settings on the Models and Forecast pages: holiday calendar, one network for all
+series or one per series, and the device. Returns plain model settings (merged into each network's
+``model_params``); what each one means is the library's (``forecasting.models.deep.training``)."""
+from __future__ import annotations
+
+import streamlit as st
+
+
+@st.cache_data(show_spinner=False)
+def _countries() -> dict[str, str]:
+    from forecasting.models.deep.features import holiday_countries
+
+    return holiday_countries()
+
+
+@st.cache_resource(show_spinner=False)
+def _devices() -> list[str]:
+    from forecasting.models.deep.device import available_devices
+
+    return available_devices()
+
+
+FITS = {"global": "one network for all series", "local": "one network per series"}
+
+
+def network_settings(key: str) -> dict:
+    """Draw the three choices (widget keys start with ``key``); return the settings that differ from the
+    networks' defaults."""
+    countries = _countries()
+    c1, c2, c3 = st.columns(3)
+    country = c1.selectbox(
+        "Holiday calendar", [""] + list(countries), key=f"{key}_holidays",
+        format_func=lambda c: f"{countries[c]} ({c})" if c else "none",
+        help="public holidays of this country as known-in-advance features (holiday and the day before, for "
+             "daily data; holidays in the period, for weekly and monthly data)")
+    fit = c2.selectbox("Fit", list(FITS), format_func=FITS.get, key=f"{key}_fit",
+                       help="one network learns from every series (the default: shares patterns, trains once) "
+                            "or each series gets its own (slower; for series that have nothing in common)")
+    device = c3.selectbox("Device", _devices(), key=f"{key}_device",
+                          help="auto: a CUDA GPU, then Apple MPS, then the CPU; the device used is shown "
+                               "with the results")
+    out: dict = {}
+    if country:
+        out["holiday_country"] = country
+    if fit == "local":
+        out["local"] = True
+    if device != "auto":
+        out["device"] = device
+    return out
