@@ -4,6 +4,7 @@ Runs the app with `streamlit run` on localhost and drives Debian's Chromium thro
 (see conftest.py). Screenshots go to artifacts/ (gitignored)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from pathlib import Path
@@ -117,14 +118,26 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@contextlib.contextmanager
+def browser_page(browser, failure: str, **context):
+    """A page in a fresh browser context (its own session); a screenshot named ``failure`` if the test fails."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1500}, **context)
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        yield page
+    except Exception:
+        shot(page, failure)
+        raise
+    finally:
+        ctx.close()
+
+
 # ---------------------------------------------------------------- the journey
 
 def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
     csv = make_csv(tmp_path / "e2e_sales.csv", ("North", "South"))
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1500}, accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT)
-    try:
+    with browser_page(browser, "failure_journey", accept_downloads=True) as page:
         # 1-2. upload and map columns: one series per store (SKUs summed), target "units"
         open_app(page, app_url)
         upload(page, csv)
@@ -203,11 +216,6 @@ def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
         page.get_by_role("button", name="Everything (zip)").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         shot(page, "5_forecast_total_downloads")
-    except Exception:
-        shot(page, "failure_journey")
-        raise
-    finally:
-        ctx.close()
 
 
 def test_two_sessions_do_not_see_each_other(browser, app_url, tmp_path):
@@ -258,10 +266,7 @@ def test_two_sessions_do_not_see_each_other(browser, app_url, tmp_path):
 
 def test_stop_keeps_the_results_so_far(browser, app_url):
     """Stop a backtest of the 12-series sample on the serial engine: the series finished so far stay."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT)
-    try:
+    with browser_page(browser, "failure_stop") as page:
         open_app(page, app_url)
         page.get_by_text("Where to compute").click()
         choose(page, "Engine", "serial")
@@ -286,19 +291,11 @@ def test_stop_keeps_the_results_so_far(browser, app_url):
         page.get_by_role("button", name="Run backtest").click()
         page.wait_for_selector("text=Best model: seasonal_naive", timeout=RUN_TIMEOUT)
         assert page.get_by_text("Stopped: results for").count() == 0
-    except Exception:
-        shot(page, "failure_stop")
-        raise
-    finally:
-        ctx.close()
 
 
 def test_network_loss_curve_is_drawn_live(browser, app_url):
     """An LSTM backtest of the sample data: while it trains, the progress panel draws its loss by epoch."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT)
-    try:
+    with browser_page(browser, "failure_live_loss") as page:
         open_app(page, app_url)
         go_to(page, "Models", "Models to compare")
         multiselect_remove(page, "Models to compare", "ets")
@@ -319,8 +316,3 @@ def test_network_loss_curve_is_drawn_live(browser, app_url):
         assert page.get_by_text("lstm: loss by epoch").count() == 0   # the panel goes when the run ends
         page.get_by_role("tab", name="Training").click()
         page.wait_for_selector("text=Trained on:", timeout=TIMEOUT)
-    except Exception:
-        shot(page, "failure_live_loss")
-        raise
-    finally:
-        ctx.close()
