@@ -238,7 +238,7 @@ class ProgressPanel:
     def _extend_curve(self, extra: dict) -> None:
         """Add an epoch to the live curve; a new network, or epoch 1 again (the next backtest window),
         starts a new curve."""
-        model = extra.get("model", "")
+        model = " · ".join(str(extra[k]) for k in ("model", "series") if extra.get(k))  # series: one network each
         if self.curve and (self.curve[-1]["model"] != model or extra["epoch"] <= self.curve[-1]["epoch"]):
             self.curve = []
         self.curve.append({"model": model, "epoch": int(extra["epoch"]), "train": extra["train_loss"],

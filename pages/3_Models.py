@@ -184,13 +184,10 @@ with tab_res:
         st.info("Too few residuals for diagnostics.")
 
 with tab_train:
-    curves = pd.DataFrame(res.info.get("training_curves") or [])
+    curves = cm.training_runs(res.info.get("training_curves") or [])
     if curves.empty:
         st.info("Training curves appear here when lstm, gru or transformer ran in this backtest.")
     else:
-        named = curves["model"] if "model" in curves else pd.Series(index=curves.index, dtype=object)
-        curves["model"] = named.fillna(curves["message"].str.split(" ").str[0])
-        curves["run"] = (curves["epoch"] == 1).groupby(curves["model"]).cumsum().map(lambda r: f"window {r}")
         devices = sorted(set(curves.get("device", pd.Series(dtype=str)).dropna().astype(str)))
         st.markdown(f"Trained on: **{', '.join(devices) or 'cpu'}**")
         fig = cm.training_curves_figure(curves)

@@ -214,6 +214,21 @@ def residual_hist_figure(resid: np.ndarray, title: str = "Residual histogram"):
 
 # ---------------------------------------------------------------- training curves
 
+def training_runs(events: Sequence[dict]) -> pd.DataFrame:
+    """The networks' epoch events (``model, epoch, train_loss, val_loss``, maybe ``series``) as curves with a
+    ``run`` each: ``window k`` for the k-th training of a model (one per backtest window), ``window k · id`` for
+    one network per series. Events without a ``model`` take it from their message's first word."""
+    curves = pd.DataFrame(list(events))
+    if curves.empty:
+        return curves
+    from_message = curves["message"].str.split(" ").str[0] if "message" in curves else None
+    curves["model"] = curves["model"].fillna(from_message) if "model" in curves else from_message
+    series = curves["series"].fillna("").astype(str) if "series" in curves else pd.Series("", index=curves.index)
+    window = (curves["epoch"] == 1).groupby([curves["model"], series]).cumsum()
+    curves["run"] = ("window " + window.astype(str)).where(series == "", "window " + window.astype(str) + " · " + series)
+    return curves
+
+
 def training_curves_figure(curves: pd.DataFrame, title: str = "Training curves"):
     """Loss per epoch for each network: ``curves`` has ``model, epoch, train_loss`` and maybe ``val_loss``
     (and optionally ``run``, e.g. the backtest window, drawn as separate lines)."""

@@ -133,6 +133,11 @@ def test_network_settings_reach_the_networks():
     assert len(gru) == 2 and gru["fallback"].eq("").all()
     settings = gru["settings"].iloc[0]
     assert "holidays_in_period" in settings and "local" in settings and "cpu" in settings, settings
+    from forecasting.export.charts_models import training_runs
+
+    runs = training_runs(res.info["training_curves"])
+    # one network per series and backtest window (2 windows)
+    assert set(runs["run"]) == {f"window {w} · store {i}" for w in (1, 2) for i in (0, 1)}
     # the networks' row is only there when a network is chosen
     at.multiselect(key="models_choice").set_value(["seasonal_naive"]).run()
     assert not [s for s in at.selectbox if s.key == "bt_net_fit"]

@@ -119,3 +119,20 @@ def test_attention_bars_sit_on_the_periods_they_weigh():
     lag1 = att.loc[att["lag"] == 1, "weight"].item()
     assert np.asarray(bars.y)[-1] == pytest.approx(lag1)          # lag 1 = the last observed period
     assert list(np.asarray(bars.customdata)[-3:]) == [3, 2, 1]
+
+
+def test_training_runs_name_windows_and_per_series_networks():
+    ev = lambda model, epoch, **kw: {"message": f"{model} epoch {epoch}/2", "model": model, "epoch": epoch,  # noqa: E731
+                                     "train_loss": 1.0 / epoch, "val_loss": None, **kw}
+    # a global lstm over two backtest windows, then one gru per series (a, b) in one window
+    events = [ev("lstm", 1), ev("lstm", 2), ev("lstm", 1), ev("lstm", 2),
+              ev("gru", 1, series="a"), ev("gru", 2, series="a"), ev("gru", 1, series="b"), ev("gru", 2, series="b")]
+    runs = cm.training_runs(events)
+    assert list(runs["run"]) == ["window 1"] * 2 + ["window 2"] * 2 + ["window 1 · a"] * 2 + ["window 1 · b"] * 2
+    fig = cm.training_curves_figure(runs)
+    assert [t.name for t in fig.data] == ["lstm train · window 1", "lstm train · window 2",
+                                          "gru train · window 1 · a", "gru train · window 1 · b"]
+    # events saved before they named their model: the message's first word
+    old = [{k: v for k, v in e.items() if k != "model"} for e in events[:2]]
+    assert list(cm.training_runs(old)["model"]) == ["lstm", "lstm"]
+    assert cm.training_runs([]).empty

@@ -17,7 +17,8 @@ def fit_local(model, df: pd.DataFrame, freq: str) -> dict[str, Any]:
     for i, uid in enumerate(ids):
         def relay(ev, i=i, uid=uid):
             if outer is not None:
-                outer(type(ev)(ev.stage, i + (ev.fraction or 0), len(ids), f"{uid}: {ev.message}", ev.extra))
+                outer(type(ev)(ev.stage, i + (ev.fraction or 0), len(ids), f"{uid}: {ev.message}",
+                               {**ev.extra, "series": uid}))
         sub = type(model)(model.season_length, **settings, progress=relay)
         models[uid] = sub.fit(df[df[ID].astype(str) == uid], freq)
         report(outer, "train", i + 1, len(ids), f"{model.name}: series {i + 1}/{len(ids)} trained")
