@@ -81,6 +81,12 @@ def test_single_series_uses_series_column(tmp_path):
     (["--horizon", "6", "--models", "naive", "--set", "sarima.order=1,1,1"], "not among the chosen"),
     (["--horizon", "6", "--models", "sarima", "--set", "sarima.ordr=1,1,1"], "has no setting 'ordr'"),
     (["--horizon", "6", "--models", "naive", "--set", "bad"], "MODEL.PARAM=VALUE"),
+    # a network's bad values stop the run before any work (they used to fall back on every series)
+    (["--horizon", "6", "--models", "gru", "--set", "gru.holiday_country=XX"], "unknown holiday_country 'XX'"),
+    (["--horizon", "6", "--models", "gru", "--set", "gru.learning_rate=-1"], "learning_rate must be"),
+    (["--horizon", "6", "--models", "lstm", "--set", "lstm.patch_len=0"], "patch_len must be at least 1"),
+    (["--horizon", "6", "--models", "transformer", "--set", "transformer.n_heads=3"], "multiple of n_heads (3)"),
+    (["--horizon", "6", "--models", "gru", "--set", "gru.device=tpu"], "unknown device 'tpu'"),
 ])
 def test_backtest_bad_input(sales_csv, tmp_path, capsys, args, msg):
     rc = main(["backtest", str(sales_csv), *COLS, *args, "--output", str(tmp_path / "x.csv")])
@@ -116,3 +122,15 @@ def test_models_all_and_value_parsing():
     assert parse_levels("95,80") == [80, 95]
     s = parse_settings(["ets.damped=false", "ets.maxiter=50", "ensemble.models=ets,theta"], ["ets", "ensemble"])
     assert s == {"ets": {"damped": False, "maxiter": 50}, "ensemble": {"models": "ets,theta"}}
+
+
+def test_network_settings_are_checked_together():
+    from forecasting.commands.backtest import parse_settings
+    from forecasting.errors import ConfigError
+
+    got = parse_settings(["transformer.hidden_size=48", "transformer.n_heads=3"], ["transformer"])
+    assert got == {"transformer": {"hidden_size": 48, "n_heads": 3}}      # 48 heads of 16: valid only together
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU is available"):
+            parse_settings(["gru.device=cuda"], ["gru"])

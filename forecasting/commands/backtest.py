@@ -89,6 +89,7 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
     from forecasting.models.registry import get_model_class, get_spec
 
     out: dict[str, dict] = {}
+    self_checked: set[str] = set()
     for item in items:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ConfigError(f"--set expects MODEL.PARAM=VALUE, e.g. sarima.order=0,1,1 (got '{item}')")
@@ -103,19 +104,22 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
         allowed = [n for n, p in sig.parameters.items()
                    if n not in ("self", "season_length") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
         if not allowed and any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
-            # settings checked by the model itself (the deep models validate them when created)
-            try:
-                cls(season_length=1, **{param: _value(value)})
-            except ConfigError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"--set {key}: {exc}") from None
+            self_checked.add(model)   # settings checked by the model itself, all together (below)
             out.setdefault(model, {})[param] = _value(value)
             continue
         if param not in allowed:
             raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
                               + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
         out.setdefault(model, {})[param] = _value(value)
+    for model in self_checked:        # the deep models validate names and values when created
+        try:
+            m = get_model_class(model)(season_length=1, **out[model])
+            if "device" in out[model] and callable(getattr(m, "check_device", None)):
+                m.check_device()      # a GPU asked for where there is none: say so before any work
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ConfigError(f"--set {model}: {exc}") from None
     return out
 
 

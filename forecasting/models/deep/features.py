@@ -38,15 +38,22 @@ def holiday_countries() -> dict[str, str]:
     return dict(sorted(codes.items(), key=lambda kv: kv[1]))
 
 
-def holiday_calendar(country: str, years: range):
+def country_code(country: str) -> str:
+    """The ISO code of a ``holiday_country`` setting, or :class:`ConfigError` when ``holidays`` has none."""
     import holidays
 
-    code = country.strip().upper()
+    code = str(country).strip().upper()
     supported = holidays.list_supported_countries()
     if code not in supported:
         raise ConfigError(f"unknown holiday_country '{country}'; use an ISO 3166 code such as US, GB, DE, FR "
                           f"({len(supported)} supported, see holidays.list_supported_countries())")
-    return holidays.country_holidays(code, years=years)
+    return code
+
+
+def holiday_calendar(country: str, years: range):
+    import holidays
+
+    return holidays.country_holidays(country_code(country), years=years)
 
 
 def calendar_features(dates: pd.DatetimeIndex, freq: str, holiday_country: str | None = None

@@ -61,7 +61,8 @@ def load(cls, path: str | Path):
 
         cls = get_model_class(blob["model"])
     config = json.loads(blob["config"])
-    settings = {k: v for k, v in config.items() if k in ("device",) or k in cls.extra_defaults}
+    # hidden_size: checked with n_heads when the model is created
+    settings = {k: v for k, v in config.items() if k in ("device", "hidden_size") or k in cls.extra_defaults}
     model = cls(blob["season_length"], **settings)
     dev = choose_device(config.get("device", "auto"))
     cfg = {**config, "train_levels": tuple(config["train_levels"])}

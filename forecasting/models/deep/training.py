@@ -70,6 +70,11 @@ class DeepForecaster(GlobalModel):
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown} for {self.name}; known: {', '.join(sorted(known - IGNORED))}")
         self.settings = settings
+        self.settle(self.resolved(), 10**6)   # bad values fail where they are given, not at the first fit
+        if settings.get("holiday_country"):
+            from forecasting.models.deep.features import country_code
+
+            country_code(settings["holiday_country"])
         self._pending: tuple[pd.DataFrame, str] | None = None
         self.net_ = None
         self.local_: dict[str, Any] | None = None
@@ -116,6 +121,12 @@ class DeepForecaster(GlobalModel):
         if any(not 0 < l < 100 for l in cfg["train_levels"]):
             raise ConfigError(f"{self.name}: train_levels must lie between 0 and 100, got {levels}")
         return cfg
+
+    def check_device(self) -> None:
+        """Raise :class:`ConfigError` now if the ``device`` asked for does not exist on this machine."""
+        from forecasting.models.deep.device import choose_device
+
+        choose_device(self.settings.get("device", "auto"))
 
     def lookback(self, cfg: dict[str, Any], horizon: int) -> int:
         L = cfg["input_size"] or max(2 * horizon, 2 * self.season_length, 8)

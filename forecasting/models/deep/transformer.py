@@ -84,13 +84,20 @@ class TransformerForecaster(DeepForecaster):
     name = "transformer"
     extra_defaults = {"n_heads": 4}
 
-    def build_encoder(self, input_dim: int, cfg: dict[str, Any]) -> tuple[nn.Module, int]:
-        d = cfg["hidden_size"]
-        heads = int(cfg["n_heads"])
-        if d % heads:
-            from forecasting.errors import ConfigError
+    def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
+        from forecasting.errors import ConfigError
 
+        d = cfg["hidden_size"]
+        try:
+            heads = int(cfg["n_heads"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"transformer: n_heads must be a whole number, got {cfg['n_heads']!r}") from None
+        if heads < 1 or d % heads:
             raise ConfigError(f"transformer: hidden_size ({d}) must be a multiple of n_heads ({heads})")
+        return {**cfg, "n_heads": heads}
+
+    def build_encoder(self, input_dim: int, cfg: dict[str, Any]) -> tuple[nn.Module, int]:
+        d, heads = cfg["hidden_size"], int(cfg["n_heads"])
         return TransformerEncoder(input_dim, d, heads, cfg["num_layers"], cfg["dropout"]), d
 
     def attention(self, layer: int = -1) -> pd.DataFrame:

@@ -62,6 +62,10 @@ def test_save_load_round_trip(tmp_path):
     assert back.fitted_settings()["epochs_run"] == 2
     with pytest.raises(DataError, match="holds a transformer model"):
         get_model_class("lstm").load(path)
+    # a size valid only with its own head count (6 = 3 heads of 2; the default 32 is no multiple of 3)
+    odd = create_model("transformer", season_length=7, horizon=7, **{**TINY, "hidden_size": 6, "n_heads": 3})
+    odd.fit(train, "D").save(tmp_path / "odd.pt")
+    pd.testing.assert_frame_equal(odd.predict(7, fut), cls.load(tmp_path / "odd.pt").predict(7, fut))
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(DataError, match="cannot read a saved model"):
         cls.load(tmp_path / "junk.pt")
@@ -144,3 +148,16 @@ def test_backtest_engine_trains_the_network_once_per_cutoff():
     assert len(fc) == 3 * 2 * 7 and fc["forecast"].notna().all()
     assert (res.metrics["fallback"] == "").all(), res.metrics["fallback"].tolist()
     assert "device=cpu" in res.metrics["settings"].iloc[0] and "seed=3" in res.metrics["settings"].iloc[0]
+
+
+@pytest.mark.parametrize("name,bad,msg", [
+    ("gru", {"holiday_country": "Atlantis"}, "unknown holiday_country"),
+    ("lstm", {"patch_len": "many"}, "patch_len must be a whole number"),
+    ("transformer", {"hidden_size": 30, "n_heads": 4}, "multiple of n_heads"),
+    ("gru", {"dropout": 1.5}, "dropout must be in"),
+    ("lstm", {"max_epochs": 0}, "max_epochs must be positive"),
+])
+def test_bad_values_are_refused_when_the_model_is_created(name, bad, msg):
+    with pytest.raises(ConfigError, match=msg):
+        create_model(name, season_length=7, **bad)
+    create_model(name, season_length=7, **{"holiday_country": "de"} if name == "gru" else {})   # valid: no error
