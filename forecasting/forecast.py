@@ -46,7 +46,7 @@ class ForecastConfig:
 
     def validate(self) -> None:
         from forecasting.evaluation.backtest import check_levels
-        from forecasting.models.registry import get_spec
+        from forecasting.models.registry import check_settings, get_spec
 
         if int(self.horizon) < 1:
             raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
@@ -57,6 +57,9 @@ class ForecastConfig:
         if self.season_length is not None and int(self.season_length) < 1:
             raise ConfigError(f"season length must be at least 1 (got {self.season_length})")
         check_levels(self.levels)
+        for m, params in self.model_params.items():
+            if m in self.models:
+                check_settings(m, params)
 
 
 @dataclass

@@ -86,7 +86,7 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
     import inspect
 
     from forecasting.errors import ConfigError
-    from forecasting.models.registry import get_model_class, get_spec
+    from forecasting.models.registry import check_settings, get_model_class, get_spec
 
     out: dict[str, dict] = {}
     self_checked: set[str] = set()
@@ -111,15 +111,8 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
             raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
                               + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
         out.setdefault(model, {})[param] = _value(value)
-    for model in self_checked:        # the deep models validate names and values when created
-        try:
-            m = get_model_class(model)(season_length=1, **out[model])
-            if "device" in out[model] and callable(getattr(m, "check_device", None)):
-                m.check_device()      # a GPU asked for where there is none: say so before any work
-        except ConfigError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"--set {model}: {exc}") from None
+    for model in self_checked:        # the deep models check names and values, all together
+        check_settings(model, out[model])
     return out
 
 

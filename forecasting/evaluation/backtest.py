@@ -43,7 +43,7 @@ class BacktestConfig:
     n_workers: int | None = None
 
     def validate(self) -> None:
-        from forecasting.models.registry import get_spec
+        from forecasting.models.registry import check_settings, get_spec
 
         if int(self.horizon) < 1:
             raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
@@ -63,6 +63,7 @@ class BacktestConfig:
         for m in self.model_params:
             if m not in self.models:
                 raise ConfigError(f"settings given for model '{m}', which is not among the chosen models")
+            check_settings(m, self.model_params[m])
 
 
 def check_levels(levels: Sequence[int]) -> None:

@@ -62,3 +62,19 @@ def get_model_class(name: str) -> type:
 
 def create_model(name: str, **settings: Any):
     return get_model_class(name)(**settings)
+
+
+def check_settings(name: str, settings: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` now for settings a model refuses, before any work. Models that check
+    their own settings when created (``checks_settings``: the networks) are created with them, and a
+    ``device`` is checked against this machine; the others check theirs when they fit."""
+    cls = get_model_class(name)
+    if not getattr(cls, "checks_settings", False):
+        return
+    try:
+        model = cls(season_length=1, **settings)
+        if "device" in settings:
+            model.check_device()     # a GPU asked for where there is none
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
+

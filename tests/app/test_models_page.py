@@ -141,3 +141,13 @@ def test_network_settings_reach_the_networks():
     # the networks' row is only there when a network is chosen
     at.multiselect(key="models_choice").set_value(["seasonal_naive"]).run()
     assert not [s for s in at.selectbox if s.key == "bt_net_fit"]
+
+
+def test_a_network_setting_it_cannot_use_is_an_error_not_a_fallback():
+    pytest.importorskip("torch")
+    at = open_models(small_dataset(2, n=48))
+    at.multiselect(key="models_choice").set_value(["seasonal_naive", "transformer"]).run()
+    at.number_input(key="set_transformer_hidden_size").set_value(30)     # 4 attention heads cannot split 30
+    run_backtest(at, ["seasonal_naive", "transformer"])
+    assert any("hidden_size (30) must be a multiple of n_heads (4)" in e.value for e in at.error)
+    assert "backtest" not in at.session_state["results"]["latest"]       # nothing ran, nothing stored

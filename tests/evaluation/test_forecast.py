@@ -120,3 +120,18 @@ def test_run_device_names_where_networks_trained():
     got = run_device([{"devices": {"ets": []}}, {"devices": {"lstm": [gpu, gpu, None]}},
                       {"devices": {"gru": ["cpu"]}}])
     assert got == f"cpu; lstm: {gpu}"
+
+
+def test_network_settings_are_checked_before_any_work():
+    pytest.importorskip("torch")
+    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+
+    d = make_dataset(n_series=2)
+    seen = []
+    with pytest.raises(ConfigError, match="gru: learning_rate must be a finite positive number"):
+        run_forecast(d, ForecastConfig(horizon=4, model="gru", model_params={"gru": {"learning_rate": 0}}),
+                     progress=seen.append)
+    with pytest.raises(ConfigError, match="lstm: unknown holiday_country 'Narnia'"):
+        run_backtest(d, BacktestConfig(horizon=4, models=["lstm"], model_params={"lstm": {"holiday_country": "Narnia"}}),
+                     progress=seen.append)
+    assert seen == []                         # refused before the first progress event

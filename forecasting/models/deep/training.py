@@ -59,6 +59,7 @@ class DeepForecaster(GlobalModel):
     # and optimizer stay fp32). Worth it where the encoder is one oneDNN kernel with a bf16 path (LSTM:
     # its step ran about 1.4x faster); GRU has no such path and went slower, so it is per network.
     cpu_bf16_encoder: ClassVar[bool] = False
+    checks_settings: ClassVar[bool] = True   # names and values checked when created (registry.check_settings)
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
