@@ -83,6 +83,7 @@ class TransformerEncoder(nn.Module):
 class TransformerForecaster(DeepForecaster):
     name = "transformer"
     extra_defaults = {"n_heads": 4}
+    ATTENTION_CHUNK = 4096      # series per pass when the attention weights are read
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
         from forecasting.errors import ConfigError
@@ -110,12 +111,16 @@ class TransformerForecaster(DeepForecaster):
 
             raise ConfigError("transformer is not fitted; call fit first")
         enc = self.net_.encoder
+        n_series = len(self.state_["series_ids"])
+        parts = []
         enc.keep_weights = True
         try:
-            network_outputs(self, 0, None)
+            for start in range(0, n_series, self.ATTENTION_CHUNK):   # bounded memory for many series
+                network_outputs(self, 0, None, np.arange(start, min(start + self.ATTENTION_CHUNK, n_series)))
+                parts.append(enc.attention()[layer][:, -1, :].float().cpu().numpy())   # last query, all keys
         finally:
             enc.keep_weights = False
-        w = enc.attention()[layer][:, -1, :].float().cpu().numpy()   # [n, L]: last query over all keys
+        w = np.concatenate(parts)                                    # [n, L]
         n, L = w.shape
         return pd.DataFrame({"unique_id": np.repeat(self.state_["series_ids"], L),
                              "lag": np.tile(np.arange(L, 0, -1), n), "weight": w.reshape(-1)})

@@ -124,6 +124,8 @@ def test_transformer_attention_weights():
     att = m.attention()
     assert len(att) == 2 * 14 and set(att["lag"]) == set(range(1, 15))
     np.testing.assert_allclose(att.groupby("unique_id")["weight"].sum(), 1.0, rtol=1e-4)
+    m.ATTENTION_CHUNK = 1                   # read a series at a time: the same weights
+    pd.testing.assert_frame_equal(m.attention(), att, rtol=1e-5)
 
 
 def test_untrained_levels_are_calibrated_from_validation_residuals():
