@@ -21,6 +21,10 @@ def _devices() -> list[str]:
 
 
 FITS = {"global": "one network for all series", "local": "one network per series"}
+# a network's key settings on the pages: (setting, label, default, min, max)
+SIZE_SETTINGS: list[tuple[str, str, int, int, int]] = [
+    ("max_epochs", "epochs", 30, 1, 500), ("hidden_size", "hidden units", 32, 4, 512),
+    ("patience", "early-stopping patience", 5, 1, 50)]
 
 
 def network_settings(key: str) -> dict:

@@ -24,8 +24,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
     "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
     "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
                ("max_Q", "max Q", 2, 0, 3)],
-    **{d: [("max_epochs", "epochs", 30, 1, 500), ("hidden_size", "hidden units", 32, 4, 512),
-           ("patience", "early-stopping patience", 5, 1, 50)] for d in DEEP},
+    **{d: ui_networks.SIZE_SETTINGS for d in DEEP},
 }
 
 st.title("Models")

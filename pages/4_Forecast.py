@@ -40,7 +40,12 @@ if backtest is not None and len(backtest.summary):
 network = MODELS[model].capabilities.global_model
 with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
-    shared = ui_networks.network_settings("fc_net") if network else {}
+    shared = {}
+    if network:
+        cols = st.columns(len(ui_networks.SIZE_SETTINGS))
+        shared = {k: int(cols[i].number_input(label, lo, hi, value=default, key=f"fc_{k}"))
+                  for i, (k, label, default, lo, hi) in enumerate(ui_networks.SIZE_SETTINGS)}
+        shared.update(ui_networks.network_settings("fc_net"))
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,

@@ -152,8 +152,11 @@ def test_network_settings_on_the_forecast_page():
     assert not [s for s in at.selectbox if s.key == "fc_net_holidays"]      # a statistical model: none shown
     at.selectbox(key="fc_model").set_value("gru").run()
     at.selectbox(key="fc_net_holidays").set_value("DE")
+    at.number_input(key="fc_max_epochs").set_value(3)
+    at.number_input(key="fc_hidden_size").set_value(8)
     run(at, "gru")
     res = latest(at, "forecast")["result"]
     assert res.info["config"]["model_params"]["gru"]["holiday_country"] == "DE"
+    assert res.settings["settings"].str.contains("epochs_run=3").all()      # the page's epochs reached it
     assert res.settings["settings"].str.contains("holidays_in_period").all()
     assert res.settings["fallback"].eq("").all() and len(res.forecasts) == 4 * 6
