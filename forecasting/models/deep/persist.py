@@ -61,8 +61,8 @@ def load(cls, path: str | Path):
 
         cls = get_model_class(blob["model"])
     config = json.loads(blob["config"])
-    # hidden_size: checked with n_heads when the model is created
-    settings = {k: v for k, v in config.items() if k in ("device", "hidden_size") or k in cls.extra_defaults}
+    # the saved settings, so that the checks on creation see them together (n_heads with hidden_size)
+    settings = {k: v for k, v in config.items() if k in cls.setting_names() and k != "progress"}
     model = cls(blob["season_length"], **settings)
     dev = choose_device(config.get("device", "auto"))
     cfg = {**config, "train_levels": tuple(config["train_levels"])}

@@ -66,16 +66,12 @@ class DeepForecaster(GlobalModel):
         if "seed" in settings:           # the backtest's --seed; an explicit random_seed wins
             seed = settings.pop("seed")
             settings.setdefault("random_seed", seed)
-        known = set(CPU_PRESET) | set(COMMON) | set(self.extra_defaults) | IGNORED
+        known = self.setting_names() | IGNORED
         unknown = sorted(set(settings) - known)
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown} for {self.name}; known: {', '.join(sorted(known - IGNORED))}")
         self.settings = settings
         self.settle(self.resolved(), 10**6)   # bad values fail where they are given, not at the first fit
-        if settings.get("holiday_country"):
-            from forecasting.models.deep.features import country_code
-
-            country_code(settings["holiday_country"])
         self._pending: tuple[pd.DataFrame, str] | None = None
         self.net_ = None
         self.local_: dict[str, Any] | None = None
@@ -92,6 +88,11 @@ class DeepForecaster(GlobalModel):
         return cfg
 
     # ----- settings ----------------------------------------------------------------------------------
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        """Every setting this network takes."""
+        return set(CPU_PRESET) | set(COMMON) | set(cls.extra_defaults)
+
     def resolved(self, device_type: str = "cpu") -> dict[str, Any]:
         """All settings: preset for the device, then the class' extras, then what the caller gave."""
         given = {k: v for k, v in self.settings.items() if k not in IGNORED}
@@ -121,6 +122,10 @@ class DeepForecaster(GlobalModel):
         cfg["train_levels"] = tuple(sorted({int(l) for l in ([levels] if np.isscalar(levels) else levels)}))
         if any(not 0 < l < 100 for l in cfg["train_levels"]):
             raise ConfigError(f"{self.name}: train_levels must lie between 0 and 100, got {levels}")
+        if cfg["holiday_country"]:
+            from forecasting.models.deep.features import country_code
+
+            country_code(cfg["holiday_country"])
         return cfg
 
     def check_device(self) -> None:
