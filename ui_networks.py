@@ -1,6 +1,7 @@
-"""The networks' shared settings on the Models and Forecast pages: holiday calendar, one network for all
-series or one per series, and the device. Returns plain model settings (merged into each network's
-``model_params``); what each one means is the library's (``forecasting.models.deep.training``)."""
+"""Model settings on the Models and Forecast pages: number inputs for a model's key settings, and the
+networks' holiday calendar, one network for all series or one per series, and the device. Returns plain
+model settings (merged into ``model_params``); what each one means is the library's
+(``forecasting.models.deep.training`` for the networks)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -25,6 +26,13 @@ FITS = {"global": "one network for all series", "local": "one network per series
 SIZE_SETTINGS: list[tuple[str, str, int, int, int]] = [
     ("max_epochs", "epochs", 30, 1, 500), ("hidden_size", "hidden units", 32, 4, 512),
     ("patience", "early-stopping patience", 5, 1, 50)]
+
+
+def number_settings(spec: list[tuple[str, str, int, int, int]], columns, key: str) -> dict[str, int]:
+    """One number input per ``(setting, label, default, min, max)`` of a model's key settings, in
+    ``columns``; widget keys are ``{key}_{setting}``."""
+    return {k: int(col.number_input(label, lo, hi, value=default, key=f"{key}_{k}"))
+            for col, (k, label, default, lo, hi) in zip(columns, spec)}
 
 
 def network_settings(key: str) -> dict:

@@ -51,8 +51,7 @@ with st.expander("Model settings and advanced options"):
             continue
         cols = st.columns(len(spec) + 1)
         cols[0].markdown(f"**{name}**")
-        params[name] = {k: int(cols[i + 1].number_input(label, lo, hi, value=default, key=f"set_{name}_{k}"))
-                        for i, (k, label, default, lo, hi) in enumerate(spec)}
+        params[name] = ui_networks.number_settings(spec, cols[1:], f"set_{name}")
     if any(name in DEEP for name in models):
         st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
         shared = ui_networks.network_settings("bt_net")
