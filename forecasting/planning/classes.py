@@ -1,7 +1,7 @@
 """ABC and XYZ classes, beside the Syntetos–Boylan demand class of :mod:`forecasting.explore.profile`.
 
 - **ABC** ranks series by value (units × price where a price is known, else units) over the basis
-  periods. Walking down the ranking, a series is ``A`` while the share of total value of the series ranked
+  periods (the last year of history, or the horizon when longer). Walking down the ranking, a series is ``A`` while the share of total value of the series ranked
   above it is below the first threshold (default 80 %), ``B`` below the second (default 95 %), else ``C``:
   the series that crosses 80 % is still ``A``. No value at all: every series is ``C``.
 - **XYZ** is the coefficient of variation (standard deviation / mean) of the per-period demand over the same

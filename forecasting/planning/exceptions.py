@@ -2,8 +2,8 @@
 
 Rules (thresholds in :class:`ExceptionRules`):
 
-- ``far from last year`` — the forecast over the next season differs from the actuals of the same periods
-  one season earlier by more than ``yoy`` (default 50 %) of last year's total;
+- ``far from last year`` — the forecast over the next year (at most the horizon) differs from the actuals of
+  the same periods one year earlier by more than ``yoy`` (default 50 %) of last year's total;
 - ``jump vs previous forecast`` — the mean forecast per period moved by more than ``jump`` (default 50 %)
   against the previous forecast (given, or else the forecast made at the last backtest cutoff);
 - ``bias`` — tracking signal ``|Σ(A − F) / MAD| > tracking`` (default 4) over the backtest's forecasts;
@@ -39,15 +39,16 @@ def tracking_signal(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(e.sum() / mad)
 
 
-def series_exceptions(history: np.ndarray, forecast: np.ndarray, season_length: int, *,
+def series_exceptions(history: np.ndarray, forecast: np.ndarray, year: int, *,
                       previous: np.ndarray | None = None, bt_actual: np.ndarray | None = None,
                       bt_forecast: np.ndarray | None = None, fallback: str = "",
                       rules: ExceptionRules = ExceptionRules()) -> tuple[list[str], dict[str, float]]:
-    """Reasons (empty when nothing is wrong) and the measures behind them, for one series."""
+    """Reasons (empty when nothing is wrong) and the measures behind them, for one series; ``year`` is the
+    number of periods in a year (12 for monthly data)."""
     y = np.asarray(history, float)
     f = np.asarray(forecast, float)
     reasons: list[str] = []
-    m = int(season_length)
+    m = int(year)
     measures: dict[str, float] = {"yoy_change": np.nan, "jump": np.nan, "tracking_signal": np.nan}
     if m > 1 and y.size >= m:
         k = min(m, f.size)

@@ -177,6 +177,16 @@ def stock_table(frame: pd.DataFrame, dataset: Dataset, value_col: str | None = N
     return pd.Series(v.to_numpy(float), index=f[ID]).groupby(level=0).sum()
 
 
+def periods_per_year(freq: str) -> int:
+    """12 for monthly data, 52 weekly, 4 quarterly, 365 daily (the ABC/XYZ basis and "last year")."""
+    from forecasting.data.frequency import nominal_ns
+
+    try:
+        return max(1, int(round(365.25 * 86_400e9 / nominal_ns(freq))))
+    except Exception:  # noqa: BLE001 - an unusual alias: one season instead
+        return 1
+
+
 def _per_series(value, uid: str) -> float:
     if value is None:
         return np.nan
@@ -236,7 +246,8 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
     price_col = price_column(dataset, cfg.price_col)
     settings = fres.settings.set_index(ID) if len(fres.settings) else pd.DataFrame()
     fc_by = {uid: g.sort_values(DS) for uid, g in fres.forecasts.groupby(ID, sort=False)}
-    basis_n = max(m, int(cfg.horizon))
+    year = periods_per_year(dataset.freq)
+    basis_n = max(year, int(cfg.horizon))
     rows, methods = [], set()
     for i, (uid, y) in enumerate(hist.items()):
         yy = y[np.isfinite(y)]
@@ -296,7 +307,7 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
         for c in ("achieved_service_level", "achieved_fill_rate", "stockouts", "average_stock"):
             tg[c] = np.nan
     summary = policy_summary(policy, alpha)
-    exc = _exceptions(cfg, tg, hist, fc_by, bt_groups, m)
+    exc = _exceptions(cfg, tg, hist, fc_by, bt_groups, year)
     cols = [ID] + TARGET_COLUMNS[:2] + ["lead_time", "review_period", "service_level", "lead_time_demand",
                                         "safety_stock", "reorder_point", "order_up_to"]
     if cfg.on_hand is not None:
