@@ -303,5 +303,8 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
         state["jobs"].cancel(j)
         return JSONResponse(state["jobs"].view(j))
 
+    from forecasting.api.runs import add_routes
+
+    add_routes(app, s, ERRORS)
     app.state.settings = s
     return Guard(app, s)

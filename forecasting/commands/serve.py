@@ -11,7 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default 127.0.0.1); another one needs SALESCAST_API_TOKENS set")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workspace", metavar="DIR", default=None,
-                   help="workspace folder whose saved runs /v1/runs reads (see the Runs page)")
+                   help="workspace folder whose recorded runs /v1/runs reads (default: SALESCAST_WORKSPACE)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (default SALESCAST_API_WORKERS, else one per CPU core)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info",

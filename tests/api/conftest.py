@@ -8,10 +8,12 @@ TOKENS = ("s3cret-token", "second-token")
 
 
 @pytest.fixture(scope="session")
-def server():
+def server(tmp_path_factory):
     """No tokens, asked to listen on every address: the service must keep to 127.0.0.1. One worker, so
-    queueing and cancellation are visible."""
-    srv = Server(env=LIMITS, args=("--host", "0.0.0.0"), workers=1)
+    queueing and cancellation are visible. Its workspace folder starts empty (``server.workspace``)."""
+    ws = tmp_path_factory.mktemp("workspace")
+    srv = Server(env=LIMITS, args=("--host", "0.0.0.0", "--workspace", str(ws)), workers=1)
+    srv.workspace = ws
     yield srv
     srv.stop()
 

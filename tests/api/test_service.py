@@ -347,3 +347,34 @@ def test_serve_refuses_a_port_in_use_and_bad_settings(server):
     env_bad = subprocess.run([sys.executable, "-m", "forecasting", "serve", "--port", "1"], cwd=ROOT, text=True,
                              capture_output=True, env={**__import__("os").environ, "SALESCAST_API_MAX_BODY_MB": "lots"})
     assert env_bad.returncode == 2 and "SALESCAST_API_MAX_BODY_MB" in env_bad.stderr and "Traceback" not in env_bad.stderr
+
+
+def test_runs_read_the_workspace(server, auth_server, tmp_path):
+    frame = monthly(2, 48, seed=7)
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    with server.client() as c:
+        assert c.get("/v1/runs").status_code == 404          # no run recorded yet: no workspace.json
+        p = _cli("forecast", tmp_path / "sales.csv", "--date-col", "month", "--target-col", "units", "--id-cols",
+                 "store", "--horizon", 4, "--model", "naive", "--engine", "serial", "--workspace", server.workspace,
+                 "--output", tmp_path / "out.csv")
+        assert p.returncode == 0, p.stderr
+        runs = c.get("/v1/runs").json()["runs"]
+        assert len(runs) == 1 and runs[0]["kind"] == "forecast" and runs[0]["status"] == "finished"
+        run_id = runs[0]["id"]
+        show = c.get(f"/v1/runs/{run_id}").json()
+        assert show["id"] == run_id and show["models"] == ["naive"] and show["n_series"] == 2
+        assert show["config"]["horizon"] == 4
+        fc = c.get(f"/v1/runs/{run_id}/forecasts").json()
+        assert c.get("/v1/runs/not-a-run").status_code == 404
+        assert c.get("/v1/runs/not-a-run/forecasts").status_code == 404
+        assert c.get("/v1/runs", params={"kind": "backtest"}).json()["runs"] == []
+    cli = pd.read_csv(tmp_path / "out.csv")
+    assert [f["id"] for f in fc["forecasts"]] == ["S0", "S1"]
+    for f in fc["forecasts"]:
+        g = cli[cli["store"] == f["id"]]
+        assert f["model"] == "naive" and f["timestamps"] == g["date"].tolist()
+        np.testing.assert_allclose(f["mean"], g["forecast"], rtol=1e-12)
+        np.testing.assert_allclose(f["hi_95"], g["hi_95"], rtol=1e-12)
+    with auth_server.client(token=TOKENS[0]) as c:          # started without a workspace
+        r = c.get("/v1/runs")
+        assert r.status_code == 404 and "--workspace" in r.json()["error"]
