@@ -163,6 +163,8 @@ BAD = [
     ("a future covariate without history", _bad({"future_covariates": {"price": [1.0] * 6}}), 422,
      "series[0].future_covariates.price"),
     ("a frequency finer than the data", _bad(freq="D"), 422, ""),
+    ("too many points", _bad({"timestamps": pd.date_range("1990-01-01", periods=20001, freq="D").strftime("%Y-%m-%d").tolist(),
+                              "values": [1.0] * 20001}), 413, "series"),
     ("too many series", {**_bad(), "series": [dict(_bad()["series"][0], id=f"s{i}") for i in range(41)]}, 413, "series"),
 ]
 
