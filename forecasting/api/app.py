@@ -109,8 +109,12 @@ def precheck(kind: str, body: dict[str, Any], s: ApiSettings) -> None:
     for i, lv in enumerate(body["levels"]):
         if not 1 <= lv <= 99:
             raise RequestError(f"interval levels are whole percentages between 1 and 99 (got {lv})", f"levels[{i}]")
-    if body.get("season_length") is not None and body["season_length"] < 1:
-        raise RequestError(f"must be at least 1 (got {body['season_length']})", "season_length")
+    longest = max(len(x["values"]) for x in body["series"])
+    if body.get("season_length") is not None and not 1 <= body["season_length"] <= longest:
+        raise RequestError(f"must be between 1 and the longest series' length, {longest} (got {body['season_length']})",
+                           "season_length")
+    if not 0 <= body.get("seed", 0) < 2**32:
+        raise RequestError(f"must be between 0 and 2**32 - 1 (got {body['seed']})", "seed")
     if kind == "backtest":
         if not 1 <= body["windows"] <= s.max_windows:
             raise RequestError(f"must be between 1 and {s.max_windows} (got {body['windows']})", "windows")

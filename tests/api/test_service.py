@@ -157,6 +157,8 @@ BAD = [
     ("an unknown model", _bad(model="prophet"), 422, "model"),
     ("an unknown setting", _bad(model="ets", settings={"ets": {"smoothing": 1}}), 422, "settings"),
     ("a setting for another model", _bad(settings={"ets": {"damped": True}}), 422, "settings"),
+    ("a negative seed", _bad(seed=-1), 422, "seed"),
+    ("a season longer than the history", _bad(season_length=10**9), 422, "season_length"),
     ("a level of 100", _bad(levels=[80, 100]), 422, "levels[1]"),
     ("all values null", _bad({"values": [None] * 36}), 422, "series[0].values"),
     ("a covariate of another length", _bad({"covariates": {"price": [1.0] * 30}}), 422, "series[0].covariates.price"),
