@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -201,7 +201,10 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
         finally:
             pool.shutdown()
 
-    app = FastAPI(title="SalesCast API", version=__version__, lifespan=lifespan,
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc from the package's own Swagger UI and ReDoc files: no CDN, so they work offline
+    app = FastAPIOffline(title="SalesCast API", version=__version__, lifespan=lifespan,
                   description="Forecasts, backtests and jobs over SalesCast's models. "
                               + ("Every /v1 request needs `Authorization: Bearer <token>`." if s.auth else
                                  "No authentication (listening on 127.0.0.1 only)."))

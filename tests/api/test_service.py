@@ -26,6 +26,13 @@ def test_health_docs_and_models(server):
         assert "ForecastRequest" in spec["components"]["schemas"]
         docs = c.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        # served by the service itself, not a CDN: /docs works on a machine without internet
+        import re
+
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+        assert assets and not [a for a in assets if a.startswith("http")], assets
+        js = [a for a in assets if a.endswith(".js")]
+        assert js and all(c.get(a).status_code == 200 for a in js)
         models = c.get("/v1/models").json()
     from forecasting.models.registry import MODELS
 
