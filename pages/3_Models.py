@@ -1,8 +1,6 @@
 """Models: compare models by rolling-origin backtest; leaderboard, charts, residuals, training curves."""
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import streamlit as st
 
@@ -10,7 +8,8 @@ import app_settings
 import app_state
 import ui_exports
 import ui_networks
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+import ui_workspace
+from forecasting.evaluation.backtest import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import MODELS
@@ -72,11 +71,10 @@ data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg)
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, partial(run_backtest, ds), deep)
+    ui_workspace.start_run("backtest", ds, cfg, key, data_key)   # runs in a worker process, not this page
 
-app_state.wait_for_stopped_run("backtest")
-entry = app_state.latest_result("backtest")
+ui_workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
+entry = ui_workspace.latest_entry("backtest", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose models and settings, then **Run backtest**.")
     st.stop()

@@ -152,6 +152,7 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     if n_workers:
         config["n_workers"] = n_workers
     cfg = build_config(rec.kind, config)
+    curves = _attach_curves(cfg, ws.path / "runs" / run_id / "live.json")
     cfg.validate()
     dataset = ws.load_dataset(rec.dataset_id)
     prior = ws.prior_results(run_id)
@@ -171,6 +172,7 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
 
             res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
         sink.flush()
+        res.info["training_curves"] = curves
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
         done = sink.stored if cancelled else rec.n_series
@@ -193,6 +195,43 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         raise
     finally:
         stop.set()
+
+
+class _Curves:
+    """Collects the networks' epoch events (losses, device) for the run's info, and keeps them in
+    ``live.json`` beside the run's results (at most every 0.5 s) so a page can draw the loss curve while
+    the network trains. Stays in this process (pickled into an engine's worker it becomes None)."""
+
+    def __init__(self, events: list, live_file=None):
+        self.events, self.live_file, self.written = events, live_file, 0.0
+
+    def __call__(self, ev) -> None:
+        if ev.extra.get("epoch") is not None and "train_loss" in ev.extra:
+            self.events.append({"stage": ev.stage, "message": ev.message, **ev.extra})
+            now = time.monotonic()
+            if self.live_file is not None and now - self.written >= 0.5:
+                self.written = now
+                try:
+                    from forecasting.store.files import write_json_atomic
+
+                    write_json_atomic(self.live_file, self.events[-400:])
+                except OSError:
+                    pass
+
+    def __reduce__(self):
+        return (type(None), ())
+
+
+def _attach_curves(cfg, live_file=None) -> list:
+    from forecasting.models.registry import get_spec
+
+    events: list = []
+    hook = _Curves(events, live_file)
+    for name in cfg.models:
+        if get_spec(name).capabilities.global_model:
+            cfg.model_params = dict(cfg.model_params)
+            cfg.model_params[name] = {**cfg.model_params.get(name, {}), "progress": hook}
+    return events
 
 
 def _jsonable(info: dict) -> dict:
