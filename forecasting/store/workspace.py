@@ -122,7 +122,10 @@ def _proc_started(pid: int) -> float | None:
     try:
         import psutil
 
-        return float(psutil.Process(pid).create_time())
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:     # ended, not reaped yet by its parent (the app server)
+            return None
+        return float(proc.create_time())
     except Exception:
         return None
 
