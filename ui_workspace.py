@@ -211,6 +211,13 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
         app_state.store_result(kind, key, entry)
         st.toast("Same data and settings as before: cached result shown.")
         return None
+    from forecasting.errors import SalesCastError
+
+    try:
+        cfg.validate()            # a setting the models refuse: one clear error before any work
+    except SalesCastError as exc:
+        st.error(str(exc))
+        st.stop()
     ws = current()
     config = config_of(kind, cfg)
     for params in config.get("model_params", {}).values():

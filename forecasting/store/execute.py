@@ -16,7 +16,7 @@ from forecasting.progress import Cancelled, ProgressCallback, ProgressEvent
 from forecasting.store.files import merge_results
 from forecasting.store.workspace import StoreError, Workspace
 
-FLUSH_SECONDS = 1.0        # finished partitions are written at least this often (and at the end)
+FLUSH_SECONDS = 1.0        # serial engine: finished series are written at least this often (and at the end)
 PROGRESS_SECONDS = 0.5     # series_done written at most this often
 HEARTBEAT_SECONDS = 10.0   # a live run touches its row this often, even inside a long network fit
 
@@ -151,13 +151,19 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         config["address"] = address
     if n_workers:
         config["n_workers"] = n_workers
-    cfg = build_config(rec.kind, config)
-    curves = _attach_curves(cfg, ws.path / "runs" / run_id / "live.json")
-    cfg.validate()
-    dataset = ws.load_dataset(rec.dataset_id)
-    prior = ws.prior_results(run_id)
+    try:
+        cfg = build_config(rec.kind, config)
+        curves = _attach_curves(cfg, ws.path / "runs" / run_id / "live.json")
+        cfg.validate()
+        dataset = ws.load_dataset(rec.dataset_id)
+        prior = ws.prior_results(run_id)
+    except Exception as exc:       # a run that cannot start is failed, not left in the queue
+        ws._set(run_id, status="failed", finished=time.time(), error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
     ws.mark_running(run_id)
-    sink = StoreSink(ws, run_id)
+    # serial partitions hold one series each: buffer them (at most FLUSH_SECONDS of work); the other
+    # engines' partitions are large and few, and are written the moment they finish
+    sink = StoreSink(ws, run_id, FLUSH_SECONDS if cfg.engine == "serial" else 0.0)
     prog = StoreProgress(ws, run_id, rec.n_series, len(prior.series), progress)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ws, run_id, stop), daemon=True)

@@ -297,9 +297,9 @@ class Workspace:
             rows = conn.execute(q).mappings().all()
         out = [_run_record(r) for r in rows]
         stale = [r for r in out if r.status == "running" and self._is_dead(r)]
-        for r in stale:
-            self._set(r.id, status="interrupted")
-            r.status = "interrupted"
+        for r in stale:         # what is kept is what was stored: progress reported after the last write is not
+            r.status, r.series_done = "interrupted", self.series_stored(r.id)
+            self._set(r.id, status="interrupted", series_done=r.series_done)
         return out
 
     def _is_dead(self, r: RunRecord) -> bool:

@@ -64,7 +64,9 @@ def test_sigkilled_worker_is_interrupted_and_resumes(ws):
     pid = int((jobs._jobs_dir() / f"{run}.pid").read_text())
     os.kill(pid, signal.SIGKILL)
     rec = wait(lambda: (r := ws.get_run(run)).status == "interrupted" and r)
-    assert 3 <= rec.series_done < 12 and len(ws.prior_results(run).series) >= 3   # nothing finished is lost
+    kept = ws.prior_results(run).series
+    # the serial engine writes finished series at least every second: the store says what it kept
+    assert 1 <= rec.series_done == len(kept) < 12
     jobs.queue_run(ws, run)                              # the Resume button
     wait(lambda: ws.get_run(run).status == "finished")
     full = new_run(ws)
