@@ -26,6 +26,13 @@ def test_health_docs_and_models(server):
         assert "ForecastRequest" in spec["components"]["schemas"]
         docs = c.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        # served by the service itself, not a CDN: /docs works on a machine without internet
+        import re
+
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+        assert assets and not [a for a in assets if a.startswith("http")], assets
+        js = [a for a in assets if a.endswith(".js")]
+        assert js and all(c.get(a).status_code == 200 for a in js)
         models = c.get("/v1/models").json()
     from forecasting.models.registry import MODELS
 
@@ -157,12 +164,16 @@ BAD = [
     ("an unknown model", _bad(model="prophet"), 422, "model"),
     ("an unknown setting", _bad(model="ets", settings={"ets": {"smoothing": 1}}), 422, "settings"),
     ("a setting for another model", _bad(settings={"ets": {"damped": True}}), 422, "settings"),
+    ("a negative seed", _bad(seed=-1), 422, "seed"),
+    ("a season longer than the history", _bad(season_length=10**9), 422, "season_length"),
     ("a level of 100", _bad(levels=[80, 100]), 422, "levels[1]"),
     ("all values null", _bad({"values": [None] * 36}), 422, "series[0].values"),
     ("a covariate of another length", _bad({"covariates": {"price": [1.0] * 30}}), 422, "series[0].covariates.price"),
     ("a future covariate without history", _bad({"future_covariates": {"price": [1.0] * 6}}), 422,
      "series[0].future_covariates.price"),
     ("a frequency finer than the data", _bad(freq="D"), 422, ""),
+    ("too many points", _bad({"timestamps": pd.date_range("1990-01-01", periods=20001, freq="D").strftime("%Y-%m-%d").tolist(),
+                              "values": [1.0] * 20001}), 413, "series"),
     ("too many series", {**_bad(), "series": [dict(_bad()["series"][0], id=f"s{i}") for i in range(41)]}, 413, "series"),
 ]
 
