@@ -200,11 +200,7 @@ def reconcile_bottom(hier: Hierarchy, base: np.ndarray, settings: ReconcileSetti
     if s.method == "bottom_up":
         b = base[na:].copy()
     elif s.method in ("top_down", "middle_out"):
-        if not hier.is_nested():
-            raise ConfigError(f"{s.method} needs nested levels (each level extending the one above, e.g. "
-                              "';store;store,sku'); grouped levels have several parents: use bottom_up or mint_*")
-        if s.method == "top_down" and hier.levels[0]:
-            raise ConfigError("top_down needs the total among the levels")
+        check_structure(hier, s)
         if s.method == "top_down" and s.top_down == "average_proportions":
             if history is None:
                 raise ConfigError("top_down with average_proportions needs the history of every node")
@@ -230,6 +226,20 @@ def reconcile_bottom(hier: Hierarchy, base: np.ndarray, settings: ReconcileSetti
     if s.non_negative:
         b = np.maximum(b, 0.0)
     return b
+
+
+def check_structure(hier: Hierarchy, s: ReconcileSettings) -> None:
+    """Refuse a method the levels cannot support (before any model is fit)."""
+    s.validate()
+    if s.method not in ("top_down", "middle_out"):
+        return
+    if not hier.is_nested():
+        raise ConfigError(f"{s.method} needs nested levels (each level extending the one above, e.g. "
+                          "';store;store,sku'); grouped levels have several parents: use bottom_up or mint_*")
+    if s.method == "top_down" and hier.levels[0]:
+        raise ConfigError("top_down needs the total among the levels")
+    if s.method == "middle_out":
+        _middle_level(hier, s.middle_level)
 
 
 def _middle_level(hier: Hierarchy, name: str | None) -> int:

@@ -20,8 +20,8 @@ import pandas as pd
 from forecasting.data.contract import DS, ID, Dataset
 from forecasting.errors import ConfigError
 from forecasting.hierarchy.data import hierarchical_dataset, history_matrix
-from forecasting.hierarchy.reconcile import (METHODS, ReconcileSettings, reconcile_bottom, reconcile_intervals,
-                                             seasonal_naive_residuals)
+from forecasting.hierarchy.reconcile import (METHODS, ReconcileSettings, check_structure, reconcile_bottom,
+                                             reconcile_intervals, seasonal_naive_residuals)
 from forecasting.hierarchy.structure import LEVEL, Hierarchy, parse_levels
 from forecasting.progress import ProgressCallback, report
 
@@ -109,6 +109,8 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     cfg.validate()
     m, why = _season(dataset, cfg.season_length)
     hds, hier = hierarchical_dataset(dataset, hcfg.levels)
+    if hcfg.reconcile != "none":
+        check_structure(hier, hcfg.settings(False))
     res = run_backtest(hds, replace(cfg, season_length=m), progress=progress)
     res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
     res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
@@ -195,6 +197,8 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     cfg.validate()
     m, why = _season(dataset, cfg.season_length)
     hds, hier = hierarchical_dataset(dataset, hcfg.levels)
+    if hcfg.reconcile != "none":
+        check_structure(hier, hcfg.settings(False))
     res = run_forecast(hds, replace(cfg, season_length=m), progress=progress)
     res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
     res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
