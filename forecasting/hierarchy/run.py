@@ -163,9 +163,14 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
 def _finish_backtest(res, hds: Dataset, hier: Hierarchy):
     from forecasting.evaluation.aggregate import per_model
 
+    from forecasting.evaluation.aggregate import across_series
+
     lv = hier.nodes.set_index(ID)[LEVEL]
     bottom = res.metrics[res.metrics[ID].map(lv) == hier.level_names[-1]]
     res.summary = per_model(bottom) if len(bottom) else res.summary
+    fc_bottom = res.forecasts[res.forecasts[ID].map(lv) == hier.level_names[-1]]
+    levels = [int(l) for l in res.info["config"]["levels"]]
+    res.total = across_series(fc_bottom, levels) if len(fc_bottom) else None   # the sum of the bottom series
     res.info["summary_by_level"] = summary_by_level(res.metrics, hier)
     return res
 
