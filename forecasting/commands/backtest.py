@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
 from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def parse_levels(text: str) -> list[int]:
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
@@ -177,8 +178,14 @@ def run(args: argparse.Namespace) -> int:
         from forecasting.hierarchy.data import with_level
         from forecasting.hierarchy.run import hierarchical_backtest
 
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
         res, dataset, _ = hierarchical_backtest(dataset, cfg, hcfg, progress=progress)
         out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
+    elif workspace_dir(args):
+        res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
+        out_fn = to_output
     else:
         res = run_backtest(dataset, cfg, progress=progress)
         out_fn = to_output

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
 from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.forecast import ForecastConfig, run_forecast
@@ -58,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
         from forecasting.hierarchy.data import with_level
         from forecasting.hierarchy.run import hierarchical_forecast
 
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
         res, dataset, _ = hierarchical_forecast(dataset, cfg, hcfg, progress=progress)
         out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
+    elif workspace_dir(args):
+        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
+        out_fn = to_output
     else:
         res = run_forecast(dataset, cfg, progress=progress)
         out_fn = to_output
