@@ -170,14 +170,14 @@ def _split_down(hier: Hierarchy, rec: np.ndarray, base: np.ndarray, start: int) 
     for k in range(start + 1, len(hier.levels)):
         rows = hier.rows_of_level(k)
         par = hier.parents(k)
+        up, inv = np.unique(par, return_inverse=True)
+        G = sp.csr_matrix((np.ones(len(rows)), (inv, np.arange(len(rows)))), shape=(len(up), len(rows)))
         child = base[rows]
-        sums = np.zeros_like(rec)
-        np.add.at(sums, par, child)
-        counts = np.bincount(par, minlength=hier.n_nodes).astype(float)
-        tot = sums[par]
+        tot = np.asarray(G @ child)[inv]                       # sum of each node's siblings (itself included)
+        counts = np.bincount(inv).astype(float)[inv][:, None]
         small = np.abs(tot) < 1e-8
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(small, 1.0 / counts[par][:, None], child / np.where(small, 1.0, tot))
+            share = np.where(small, 1.0 / counts, child / np.where(small, 1.0, tot))
         rec[rows] = share * rec[par]
 
 
@@ -207,7 +207,9 @@ def reconcile_bottom(hier: Hierarchy, base: np.ndarray, settings: ReconcileSetti
             hist = np.asarray(history, dtype=float)
             top, bot = hist[0], hist[na:]
             with np.errstate(divide="ignore", invalid="ignore"):
-                prop = np.nanmean(bot / top, axis=1)
+                share = bot * (1.0 / top)[None, :]
+                nan = np.isnan(share)
+                prop = np.nanmean(share, axis=1) if nan.any() else share.mean(axis=1)
             b = np.nan_to_num(prop)[:, None] * base[0][None, :]
         else:
             rec = np.zeros_like(base)

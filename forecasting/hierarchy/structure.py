@@ -112,13 +112,17 @@ class Hierarchy:
 
     def parents(self, k: int) -> np.ndarray:
         """For each node of level ``k`` (k >= 1) of a nested hierarchy, the row of its parent at level k-1."""
-        rows, up = self.rows_of_level(k), self.rows_of_level(k - 1)
-        # a node's parent is the aggregate of level k-1 that holds its first bottom series
-        first_bottom = np.asarray(self.S[rows].argmax(axis=1)).ravel()
-        owner = np.empty(self.n_bottom, dtype=np.int64)
-        sub = self.S[up].tocoo()
-        owner[sub.col] = up[sub.row]
-        return owner[first_bottom]
+        cache = self.__dict__.setdefault("_parents", {})
+        if k not in cache:
+            rows, up = self.rows_of_level(k), self.rows_of_level(k - 1)
+            # a node's parent is the node of level k-1 that holds the node's first bottom series
+            block = self.S[rows[0]: rows[-1] + 1]                 # a level's rows are contiguous
+            first_bottom = block.indices[block.indptr[:-1]]
+            owner = np.empty(self.n_bottom, dtype=np.int64)
+            sub = self.S[up[0]: up[-1] + 1].tocoo()
+            owner[sub.col] = up[sub.row]
+            cache[k] = owner[first_bottom]
+        return cache[k]
 
     def aggregate(self, bottom: np.ndarray) -> np.ndarray:
         """Every node's values from the bottom series' values (``(n_bottom, ...)`` -> ``(n_nodes, ...)``)."""
