@@ -76,6 +76,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, extra, flags", [
     ("ets", {}, []),
     ("theta", {"season_length": 12, "levels": [90]}, ["--season-length", "12", "--levels", "90", "--engine", "serial"]),
@@ -101,6 +102,7 @@ def test_forecast_equals_the_cli(server, tmp_path, model, extra, flags):
             np.testing.assert_allclose(f[f"hi_{lv}"], g[f"hi_{lv}"], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_backtest_metrics_equal_the_cli(server, tmp_path):
     frame = monthly(2, 60, seed=2)
     frame.to_csv(tmp_path / "sales.csv", index=False)
@@ -299,6 +301,7 @@ def _quick(c) -> float:
     return time.monotonic() - t
 
 
+@pytest.mark.slow
 def test_cancelling_a_job_stops_its_work(server):
     import time
 
@@ -318,6 +321,7 @@ def test_cancelling_a_job_stops_its_work(server):
         assert view["status"] == "cancelled" and view["progress"]["done"] < view["progress"]["total"]
 
 
+@pytest.mark.slow
 def test_a_client_that_hangs_up_stops_its_work(server):
     import socket
     import time
@@ -334,6 +338,7 @@ def test_a_client_that_hangs_up_stops_its_work(server):
         assert _quick(c) < 30
 
 
+@pytest.mark.slow
 def test_requests_beyond_the_pool_queue(server):
     """Six concurrent forecasts on a one-worker service: all answered, by that one worker process."""
     from concurrent.futures import ThreadPoolExecutor
@@ -360,6 +365,7 @@ def test_serve_refuses_a_port_in_use_and_bad_settings(server):
     assert env_bad.returncode == 2 and "SALESCAST_API_MAX_BODY_MB" in env_bad.stderr and "Traceback" not in env_bad.stderr
 
 
+@pytest.mark.slow
 def test_runs_read_the_workspace(server, auth_server, tmp_path):
     frame = monthly(2, 48, seed=7)
     frame.to_csv(tmp_path / "sales.csv", index=False)
