@@ -37,6 +37,8 @@ class ForecastConfig:
     address: str | None = None
     n_workers: int | None = None
     future_covariates: pd.DataFrame | None = None
+    intervals: str = "model"          # model | conformal: calibrated on a backtest of the history (3 windows)
+    calibration_windows: int = 3
 
     @property
     def models(self) -> list[str]:
@@ -52,6 +54,8 @@ class ForecastConfig:
             raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
         if not self.models:
             raise ConfigError("choose a model")
+        if self.intervals not in ("model", "conformal"):
+            raise ConfigError(f"intervals must be 'model' or 'conformal' (got '{self.intervals}')")
         for m in self.models:
             get_spec(m)
         if self.season_length is not None and int(self.season_length) < 1:
@@ -203,6 +207,27 @@ def explain_attention(model, name: str) -> pd.DataFrame | None:
     return att.assign(model=name)[[ID, "model", "lag", "weight"]]
 
 
+def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
+               progress: ProgressCallback | None) -> pd.DataFrame:
+    """Conformal bounds from a rolling-origin backtest of the same models on the history (no extra data)."""
+    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.evaluation.calibration import conformal_quantiles, conformalize_forecast
+
+    bt_cfg = BacktestConfig(horizon=int(cfg.horizon), models=cfg.models, windows=int(cfg.calibration_windows),
+                            season_length=m, levels=levels, model_params=dict(cfg.model_params), seed=cfg.seed,
+                            non_negative=cfg.non_negative, engine=cfg.engine, address=cfg.address,
+                            n_workers=cfg.n_workers, intervals="model")
+    report(progress, "forecast", 0, 1, f"calibrating intervals: backtest of {cfg.calibration_windows} windows")
+    bt = run_backtest(dataset, bt_cfg, progress=progress)
+    q = conformal_quantiles(bt.forecasts, dataset.df, m, levels)
+    out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
+    n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
+    info["notes"].append(f"conformal intervals from a backtest of {cfg.calibration_windows} window(s) of "
+                         f"{cfg.horizon} periods on the history" + (f"; {n_model} series x model kept the model's "
+                                                                     "own (too short to calibrate)" if n_model else ""))
+    return out.drop(columns="interval")
+
+
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
                  sink: ResultSink | None = None, prior: PriorResults | None = None) -> ForecastResult:
     """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``.
@@ -256,6 +281,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
             "device": run_device(results), "n_series": n_series + len(empty), "cancelled": cancelled,
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
             "notes": [f"season length {m} ({season_why})"]}
+    info["intervals"] = cfg.intervals
+    if cfg.intervals == "conformal" and len(fc) and not cancelled:
+        fc = _conformal(dataset, cfg, fc, m, levels, info, progress)
     attention = [res["attention"] for res in results if res.get("attention") is not None]
     return ForecastResult(fc.reset_index(drop=True), st, info,
                           pd.concat(attention, ignore_index=True) if attention else None)

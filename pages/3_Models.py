@@ -63,9 +63,13 @@ with st.expander("Model settings and advanced options"):
         for name in models:
             if name in DEEP:
                 params[name] = {**params.get(name, {}), **shared}
-    a1, a2 = st.columns(2)
+    a1, a2, a3 = st.columns(3)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
+    intervals = a3.selectbox("Intervals", ["conformal", "model"], key="bt_intervals",
+                             help="conformal (default, the better calibrated as measured): each window's interval "
+                                  "from the errors of earlier windows of all series, per horizon step; model: each "
+                                  "model's own")
     st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
                "finished series.")
 
@@ -73,7 +77,7 @@ hcfg = ui_hierarchy.settings(ds, "bt")
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
-                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
+                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers, intervals=intervals)
 data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
@@ -133,6 +137,13 @@ with tab_lb:
     if res.total is not None and len(res.total):
         st.markdown("**Accuracy of the total over series**")
         st.dataframe(res.total, hide_index=True)
+    cov = getattr(res, "coverage_steps", None)
+    if cov is not None and len(cov):
+        st.markdown(f"**Interval coverage per horizon step** ({res.info.get('intervals', 'model')} intervals; "
+                    "nominal " + ", ".join(f"{l}%" for l in res.info["config"]["levels"]) + ")")
+        st.dataframe(cov, hide_index=True, column_config={
+            c: st.column_config.ProgressColumn(c, format="percent", min_value=0.0, max_value=1.0)
+            for c in cov.columns if c.startswith("coverage_")})
 
 frames = app_state.memo("tables", entry["key"], lambda: tables.export_tables(ds, None, res))
 with tab_series:

@@ -23,6 +23,11 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--allow-negative", action="store_true",
                    help="do not clip forecasts and lower bounds at zero for non-negative series")
+    p.add_argument("--intervals", choices=["model", "conformal"], default=None,
+                   help="prediction intervals: each model's own, or conformal, calibrated per horizon step on "
+                        "rolling-origin errors scaled by each series' scale (backtest default: conformal, the better "
+                        "calibrated, benchmarks/results/selection.md; forecast default: model, as conformal runs a "
+                        "3-window backtest first)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -142,6 +147,21 @@ def to_output(dataset, frame):
     return out.rename(columns={"ds": "date"})
 
 
+def print_coverage(res, levels) -> None:
+    """Interval coverage per horizon step and model, on stderr (also under ``coverage_by_step`` in JSON output)."""
+    import sys
+
+    cov = res.coverage_steps
+    if cov is None or cov.empty:
+        return
+    print(f"interval coverage per horizon step ({res.info.get('intervals', 'model')} intervals; "
+          + ", ".join(f"{l}%" for l in levels) + "):", file=sys.stderr)
+    for model, g in cov.groupby("model", sort=False):
+        steps = " ".join(f"h{int(r.step)}=" + "/".join(f"{getattr(r, f'coverage_{l}'):.0%}" for l in levels)
+                         for r in g.itertuples())
+        print(f"  {model}: {steps}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
@@ -170,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                          season_length=args.season_length, levels=parse_levels(interval_levels),
                          window_type=args.window_type, model_params=parse_settings(args.settings, models),
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
-                         address=args.address)
+                         address=args.address, intervals=args.intervals or "conformal")
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
@@ -195,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
                "summary": json.loads(res.summary.to_json(orient="records")),
+               "coverage_by_step": json.loads(res.coverage_steps.to_json(orient="records"))
+               if res.coverage_steps is not None else [],
                "info": res.info}
         if hcfg.active:
             doc["summary_by_level"] = res.info.get("summary_by_level", [])
@@ -202,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             json.dump(doc, fh, indent=1, default=str)
     if args.save_forecasts:
         out_fn(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
+    print_coverage(res, cfg.levels)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
     print(f"backtest: {dataset.n_series} series × {len(models)} model(s), {cfg.windows} window(s) of {cfg.horizon}; "

@@ -41,10 +41,13 @@ class BacktestConfig:
     engine: str = "local"
     address: str | None = None
     n_workers: int | None = None
+    intervals: str = "conformal"      # model | conformal (see forecasting.evaluation.calibration)
 
     def validate(self) -> None:
         from forecasting.models.registry import check_settings, get_spec
 
+        if self.intervals not in ("model", "conformal"):
+            raise ConfigError(f"intervals must be 'model' or 'conformal' (got '{self.intervals}')")
         if int(self.horizon) < 1:
             raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
         if int(self.windows) < 1:
@@ -81,6 +84,7 @@ class BacktestResult:
     summary: pd.DataFrame     # one row per model: mean metrics over series
     info: dict[str, Any]      # config, versions, seed, device, timings, notes
     total: pd.DataFrame | None = None  # point metrics of the sum over series, per model
+    coverage_steps: pd.DataFrame | None = None  # model, step, n, coverage_L: interval coverage per horizon step
 
 
 def versions() -> dict[str, str]:
@@ -310,6 +314,11 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     info_rows = pd.DataFrame([r for res in results for r in res["info"]],
                              columns=[ID, "model", "settings", "fallback", "notes"])
     scores = [r for res in results for r in res["scores"]]
+    if cfg.intervals == "conformal" and len(fc):
+        from forecasting.evaluation.calibration import conformalize_backtest, rescore
+
+        fc = conformalize_backtest(fc, dataset.df, m, levels, cfg.non_negative).drop(columns="interval")
+        scores = rescore(fc, levels)
     metrics = pd.DataFrame(scores, columns=[ID, "model", *metric_columns(levels), "n_points", "n_windows"]) \
         if scores else pd.DataFrame(columns=[ID, "model"])
     metrics = info_rows.merge(metrics, on=[ID, "model"], how="left")
@@ -328,4 +337,11 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
                         "model_s": {k: round(v, 3) for k, v in timings.items()}},
             "cancelled": cancelled,
             "notes": [f"season length {m} ({season_why})"]}
-    return BacktestResult(fc[cols].reset_index(drop=True), metrics.reset_index(drop=True), summary, info, total)
+    from forecasting.evaluation.calibration import coverage_by_step
+
+    info["intervals"] = cfg.intervals
+    if cfg.intervals == "conformal":
+        info["notes"].append("conformal intervals: each window calibrated on the errors of all series before its "
+                             "cutoff (the first window keeps the models' own intervals)")
+    return BacktestResult(fc[cols].reset_index(drop=True), metrics.reset_index(drop=True), summary, info, total,
+                          coverage_by_step(fc, levels))

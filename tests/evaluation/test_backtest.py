@@ -180,13 +180,22 @@ def global_registered(monkeypatch):
 
 def test_global_model_backtest(global_registered):
     d = make_dataset(n_series=3, with_promo=True)
-    r = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial"))
+    r = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial",
+                                       intervals="model"))
     assert len(MeanGlobal.fits) == 2, "one fit per cutoff on all series"
     assert MeanGlobal.fits == [3 * 36, 3 * 42]
     g = r.forecasts[r.forecasts.model == "mean_global"]
     assert len(g) == 3 * 2 * 6
     assert (g["hi_95"] - g["forecast"]).round(6).eq(9.5).all()
     assert r.metrics[r.metrics.model == "mean_global"]["fallback"].eq("").all()
+    # conformal intervals (the backtest's default) apply to global models too: the second window is
+    # calibrated on the first window's errors, the first keeps the model's own
+    MeanGlobal.fits.clear()
+    c = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial"))
+    gc = c.forecasts[c.forecasts.model == "mean_global"]
+    first = gc["cutoff"] == gc["cutoff"].min()
+    assert (gc.loc[first, "hi_95"] - gc.loc[first, "forecast"]).round(6).eq(9.5).all()
+    assert not (gc.loc[~first, "hi_95"] - gc.loc[~first, "forecast"]).round(6).eq(9.5).all()
 
 
 def test_global_model_missing_series_falls_back(global_registered):
