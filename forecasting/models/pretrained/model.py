@@ -241,8 +241,8 @@ class FinetunedForecaster(PretrainedForecaster):
 
     name: ClassVar[str] = "finetuned"
     DEFAULTS: ClassVar[dict[str, Any]] = dict(
-        PretrainedForecaster.DEFAULTS, steps=120, learning_rate=2e-4, trainable="all", train_batch_size=64,
-        train_context=256, eval_every=20, patience=2, val_size=None, weight_decay=0.0, random_seed=0,
+        PretrainedForecaster.DEFAULTS, steps=60, learning_rate=2e-4, trainable="all", train_batch_size=32,
+        train_context=128, eval_every=10, patience=2, val_size=None, weight_decay=0.0, random_seed=0,
         max_seconds=None)
     TRAINABLE = ("all", "head", "last")   # all layers; output head only; head + last transformer block
 
@@ -295,7 +295,7 @@ class FinetunedForecaster(PretrainedForecaster):
         import torch
 
         from forecasting.models.deep.device import torch_threads
-        from forecasting.progress import report
+        from forecasting.progress import Cancelled, report
 
         c = self.cfg
         base = self._network()
@@ -352,16 +352,21 @@ class FinetunedForecaster(PretrainedForecaster):
                         val = self._val_loss(net, val_s, C, H)
                         history.append({"step": step, "train_loss": float(np.mean(run)), "val_loss": val})
                         run = []
-                        report(self.progress, "train", step, c["steps"],
-                               f"{self.name} step {step}/{c['steps']} · val {val:.4f}", train_loss=history[-1]["train_loss"],
-                               val_loss=val, model=self.name)
                         if val < best_val - 1e-6:
                             best_val, since, best_state = val, 0, copy.deepcopy(net.state_dict())
                         else:
                             since += 1
-                            if since > c["patience"]:
-                                stopped = "early_stopping"
-                                break
+                        try:
+                            report(self.progress, "train", step, c["steps"],
+                                   f"{self.name} step {step}/{c['steps']} · val {val:.4f}", epoch=len(history) - 1,
+                                   train_loss=history[-1]["train_loss"], val_loss=val, model=self.name,
+                                   device=str(dev))
+                        except Cancelled:
+                            stopped = "cancelled"          # stopped by the user: keep the best weights so far
+                            break
+                        if since > c["patience"]:
+                            stopped = "early_stopping"
+                            break
                     if c["max_seconds"] and time.perf_counter() - t0 > float(c["max_seconds"]):
                         stopped = "max_seconds"
                         break
