@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None, log=_print) -> dict:
     step = start
     net.train()
     while step < args.steps:
+        if args.stop_at is not None and step >= args.stop_at:
+            log(f"stopping at step {step} (--stop-at); run without it to resume")
+            break
         rng = np.random.default_rng([args.seed, step])
         bank.advance(step)
         y, m, t, tm = (torch.from_numpy(a).to(dev) for a in
@@ -151,9 +154,6 @@ def main(argv: list[str] | None = None, log=_print) -> dict:
             run_loss, run_n = 0.0, 0
         if step % args.checkpoint_every == 0:
             checkpoint(step, wall)
-        if args.stop_at is not None and step >= args.stop_at:
-            log(f"stopping at step {step} (--stop-at); run the same command to resume")
-            break
         if args.max_minutes is not None and wall >= args.max_minutes * 60:
             log(f"stopping at step {step}: --max-minutes {args.max_minutes} reached")
             break
