@@ -115,7 +115,7 @@ class PretrainedForecaster(GlobalModel):
 
     @classmethod
     def setting_names(cls) -> set[str]:
-        return set(cls.DEFAULTS)
+        return set(cls.DEFAULTS) | {"progress"}
 
     def check_device(self) -> None:
         from forecasting.models.deep.device import choose_device
