@@ -17,7 +17,8 @@ Models, all in this one run on the same windows:
   bounds, as the model does; members run through the app's safety net);
 * statsforecast ``AutoETS``, ``AutoTheta``, ``SeasonalNaive`` (with their prediction intervals);
 * ``fracast`` 0.1.0 (the PyPI package that ships its weights), when installed: quantiles 0.1 ... 0.9 only,
-  so its 95% coverage is not comparable.
+  so its 95% coverage is not comparable; it refuses series of fewer than 8 values (some Tourism yearly
+  ones), which get seasonal naive instead, as the app's fallback would.
 
 Metrics per subset: MASE (in-sample seasonal-naive scale), sMAPE (%), WQL (weighted quantile loss over the
 quantiles 0.1 ... 0.9: 2 * sum of pinball losses / sum |y|, averaged over quantiles; a model's quantiles
@@ -177,9 +178,9 @@ def run_global(series: list[dict], name: str, freq: str, **settings) -> tuple[li
     model = create_model(name, season_length=series[0]["m"], device="cpu", num_threads=1, **settings).fit(df, freq)
     pred = model.predict(h, levels=LEVELS)
     dt = time.perf_counter() - t0
-    out = []
-    for s, (_, g) in zip(series, pred.groupby("unique_id", sort=False)):
-        out.append({k: g[k].to_numpy(float) for k in g.columns if k not in ("unique_id", "ds")})
+    by_id = {uid: g for uid, g in pred.groupby("unique_id", sort=False)}
+    out = [{k: by_id[s["id"]][k].to_numpy(float) for k in pred.columns if k not in ("unique_id", "ds")}
+           for s in series]
     fitted = {k: v for k, v in model.fitted_settings().items() if k != "history"}
     return out, dt, fitted
 
@@ -191,13 +192,20 @@ def run_fracast(series: list[dict]) -> tuple[list[dict], float]:
 
     t0 = time.perf_counter()
     model = FracastModel.from_pretrained()
-    L = max(len(s["train"]) for s in series)
-    x = np.full((len(series), L), np.nan, np.float32)
-    for i, s in enumerate(series):
-        x[i, L - len(s["train"]):] = s["train"]
-    q = model.forecast_batch(x, horizon=series[0]["h"])          # [n, h, 9]
+    ok = [i for i, s in enumerate(series) if len(s["train"]) >= 8]     # fracast refuses fewer than 8 values
+    L = max(len(series[i]["train"]) for i in ok)
+    x = np.full((len(ok), L), np.nan, np.float32)
+    for r, i in enumerate(ok):
+        x[r, L - len(series[i]["train"]):] = series[i]["train"]
+    q = np.zeros((len(series), series[0]["h"], 9), np.float32)
+    q[ok] = model.forecast_batch(x, horizon=series[0]["h"])          # [n, h, 9]
+    short = sorted(set(range(len(series))) - set(ok))
+    sn = run_statsforecast([series[i] for i in short], "SeasonalNaive")[0] if short else []
     out = []
     for i, s in enumerate(series):
+        if i in short:                                  # as the app would: seasonal naive instead
+            out.append(sn[short.index(i)])
+            continue
         fc = {"mean": q[i, :, 4]}
         for j, l in enumerate((80, 60, 40, 20)):
             fc[f"lo-{l}"], fc[f"hi-{l}"] = q[i, :, j], q[i, :, 8 - j]
@@ -276,7 +284,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    subsets = [s.strip() for s in args.subsets.split(",") if s.strip()]
+    subsets = [s.strip() for s in args.subsets.split(",") if s.strip() and s.strip() != "none"]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     use_cache = not args.no_cache
     wh = weights_hash()
@@ -357,9 +365,9 @@ def main() -> int:
                           "coverage_95": float(np.mean([per_subset[s][n]["coverage_95"] for s in per_subset if n in per_subset[s]]))}
     speed = {}
     if not args.skip_speed:
-        speed["zero_shot"] = zero_shot_speed()
-        m3m = load_subset("m3_monthly")
-        speed["finetune"] = finetune_speed(m3m, "MS", 1000)
+        speed = cached(f"speed_{wh}", lambda: {"zero_shot": zero_shot_speed(),
+                                               "finetune": finetune_speed(load_subset("m3_monthly"), "MS", 1000)},
+                       use_cache)
     meta = json.loads((ROOT / "forecasting/models/pretrained/weights/training.json").read_text()) \
         if (ROOT / "forecasting/models/pretrained/weights/training.json").exists() else {}
     out = {"command": "python benchmarks/bench_pretrained.py " + " ".join(sys.argv[1:]),
