@@ -8,6 +8,7 @@ PAGES = [
     st.Page("pages/2_Explore.py", title="Explore", icon="🔍"),
     st.Page("pages/3_Models.py", title="Models", icon="🏁"),
     st.Page("pages/4_Forecast.py", title="Forecast", icon="🔮"),
+    st.Page("pages/5_Plan.py", title="Plan", icon="📦"),
 ]
 
 nav = st.navigation(PAGES)

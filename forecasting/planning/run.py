@@ -44,8 +44,8 @@ class PlanConfig:
     model: str = "auto"
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     season_length: int | None = None
-    on_hand: float | pd.Series | None = None     # a number for every series, or per unique_id
-    on_order: float | pd.Series | None = None
+    on_hand: float | pd.Series | dict | None = None     # a number for every series, or per unique_id
+    on_order: float | pd.Series | dict | None = None
     backtest_windows: int = 0                    # policy backtest cutoffs (0: none)
     calibration_windows: int = 3                 # backtest windows shaping the lead-time demand
     n_paths: int = 2000
@@ -194,7 +194,7 @@ def periods_per_year(freq: str) -> int:
 def _per_series(value, uid: str) -> float:
     if value is None:
         return np.nan
-    if isinstance(value, pd.Series):
+    if isinstance(value, (pd.Series, dict)):
         v = value.get(uid, np.nan)
         return float(v) if v is not None else np.nan
     return float(value)
