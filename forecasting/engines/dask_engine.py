@@ -76,7 +76,7 @@ def connect(address: str | None, n_workers: int | None):
 
     if address:
         try:
-            return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+            return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security(address)), None
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     import dask
@@ -90,6 +90,22 @@ def connect(address: str | None, n_workers: int | None):
     except BaseException:
         cluster.close()
         raise
+
+
+def security(address: str):
+    """TLS credentials for a ``tls://`` scheduler: the administrator's files named by
+    ``SALESCAST_DASK_TLS_CA_FILE``, ``SALESCAST_DASK_TLS_CERT`` and ``SALESCAST_DASK_TLS_KEY``; None
+    (Dask's own configuration) for other addresses or when they are not set."""
+    import os
+
+    if not address.startswith("tls://"):
+        return None
+    ca, cert, key = (os.environ.get(f"SALESCAST_DASK_TLS_{k}") for k in ("CA_FILE", "CERT", "KEY"))
+    if not (ca or cert):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key or None, require_encryption=True)
 
 
 def close(client, cluster) -> None:

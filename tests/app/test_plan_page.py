@@ -47,7 +47,7 @@ def test_plan_page_end_to_end():
     at = AppTest.from_file("app.py", default_timeout=180)
     at.session_state["engine_settings"] = EngineSettings("serial")
     at.session_state["dataset"] = shop()
-    at.switch_page("pages/5_Plan.py").run()
+    at.switch_page("pages/6_Plan.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Plan"
     at.selectbox(key="plan_model").set_value("naive")
@@ -86,7 +86,7 @@ def test_plan_page_stock_number_and_bad_thresholds():
     at = AppTest.from_file("app.py", default_timeout=180)
     at.session_state["engine_settings"] = EngineSettings("serial")
     at.session_state["dataset"] = shop()
-    at.switch_page("pages/5_Plan.py").run()
+    at.switch_page("pages/6_Plan.py").run()
     at.selectbox(key="plan_model").set_value("naive")
     at.number_input(key="plan_windows").set_value(0)
     at.radio(key="plan_stock").set_value("One number").run()
