@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
 
@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write every backtest forecast: series, model, cutoff, date, actual, forecast, bounds")
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
+    add_output_flags(p)
     add_engine_flags(p)
 
 
@@ -166,18 +167,23 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args, progress=progress)
     res = run_backtest(dataset, cfg, progress=progress)
     metrics = to_output(dataset, res.metrics)
+    from forecasting.export.files import atomic_write, write_csv
+
     if suffix == ".csv":
-        metrics.to_csv(args.output, index=False)
+        write_csv(metrics, args.output, safe=args.safe_csv)
     else:
         doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
                "summary": json.loads(res.summary.to_json(orient="records")),
                "info": res.info}
-        with open(args.output, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, default=str)
+        atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
-        to_output(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
+        write_csv(to_output(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
+    from forecasting.data.quality import too_large_message
+
+    big = too_large_message(dataset.df)
     print(f"backtest: {dataset.n_series} series × {len(models)} model(s), {cfg.windows} window(s) of {cfg.horizon}; "
-          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}" + (f"; {big}" if big else ""),
+          file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
+    add_output_flags(p)
     add_engine_flags(p)
 
 
@@ -51,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     res = run_forecast(dataset, cfg, progress=progress)
     out = to_output(dataset, res.forecasts)
     settings = to_output(dataset, res.settings)
-    if suffix == ".csv":
-        out.to_csv(args.output, index=False)
-    else:
-        import pandas as pd
+    from forecasting.export.files import write_csv, write_excel
 
-        with pd.ExcelWriter(args.output) as xl:
-            out.to_excel(xl, sheet_name="forecast", index=False)
-            settings.to_excel(xl, sheet_name="settings", index=False)
+    if suffix == ".csv":
+        write_csv(out, args.output, safe=args.safe_csv)
+    else:
+        from forecasting.export.tables import _flat
+
+        write_excel({"forecast": out, "settings": _flat(settings)}, args.output)
     if args.report:
         from forecasting.export.report import write_report
 
@@ -66,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     n_fb = int((res.settings["fallback"].fillna("") != "").sum())
     for _, row in res.settings[res.settings["fallback"].fillna("") != ""].head(5).iterrows():
         print(f"note: {row['unique_id']}: {row['fallback']}", file=sys.stderr)
+    from forecasting.data.quality import too_large_message
+
+    big = too_large_message(dataset.df)
     print(f"forecast: {dataset.n_series} series × {cfg.horizon} period(s) with {', '.join(models)}; "
-          f"{n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+          f"{n_fb} fallback(s); wrote {args.output}" + (f"; {big}" if big else ""), file=sys.stderr)
     return 0
