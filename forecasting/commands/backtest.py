@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, relay_training
     from forecasting.errors import ConfigError
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
@@ -164,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
+    relay_training(cfg.model_params, models, progress)
     dataset = load_dataset(args, progress=progress)
     res = run_backtest(dataset, cfg, progress=progress)
     metrics = to_output(dataset, res.metrics)

@@ -33,6 +33,16 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--safe-csv", action="store_true", help=SAFE_CSV_HELP)
 
 
+def relay_training(params: dict, models: list[str], progress) -> None:
+    """Networks report every epoch (loss, ETA) on stderr, as the app draws them as curves."""
+    from forecasting.models.registry import MODELS
+
+    for m in models:
+        spec = MODELS.get(m)
+        if spec is not None and spec.capabilities.needs_torch:
+            params.setdefault(m, {})["progress"] = lambda ev, _p=progress: _p(ev)
+
+
 def parse_id_cols(value: str | None) -> list[str] | None:
     """None -> detect; "" -> one series; "a,b" -> ["a", "b"]."""
     if value is None:

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, relay_training
     from forecasting.errors import ConfigError
     from forecasting.forecast import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
+    relay_training(cfg.model_params, models, progress)
     dataset = load_dataset(args, progress=progress)
     res = run_forecast(dataset, cfg, progress=progress)
     out = to_output(dataset, res.forecasts)

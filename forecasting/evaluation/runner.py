@@ -29,6 +29,10 @@ def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict],
                      progress: ProgressCallback | None, stage: str) -> tuple[list[dict], bool]:
     """Run ``partition_fn`` on tasks of many series; return (results in series order, cancelled?)."""
     parts = partition_payloads(payloads, engine, n_workers)
+    # a network's progress callback belongs to this process (and cannot be pickled): workers never need it
+    params = {m: {k: v for k, v in (p or {}).items() if k != "progress"}
+              for m, p in (settings.get("params") or {}).items()}
+    settings = {**settings, "params": params} if "params" in settings else settings
     tasks = [{"series": p, "models": models, "settings": settings} for p in parts]
     try:
         results = map_partitions(partition_fn, tasks, engine=engine, address=address, n_workers=n_workers,
