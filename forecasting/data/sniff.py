@@ -110,7 +110,8 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
             enc = "utf-16-be"
         else:
             pos = head.index(b"\x00")
-            if head.count(0) <= max(4, len(head) // 1000):   # text with a stray zero byte: same answer as deeper
+            controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32)))
+            if controls <= max(4, len(head) // 1000):   # text with a stray zero byte: same answer as deeper
                 raise nul_error(name, head.count(b"\n", 0, pos) + 1)
             raise DataError(f"{name} looks like a binary file, not text (a zero byte at byte {pos}); "
                             "upload a CSV, TSV, Excel (.xlsx) or Parquet file")
