@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
-from forecasting.progress import ProgressCallback, report
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
 
 
 @dataclass
@@ -203,8 +203,12 @@ def explain_attention(model, name: str) -> pd.DataFrame | None:
     return att.assign(model=name)[[ID, "model", "lag", "weight"]]
 
 
-def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
-    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
+def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
+                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> ForecastResult:
+    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``.
+
+    ``sink`` and ``prior``: results stored as they finish, and a resumed run's stored results (as in
+    :func:`~forecasting.evaluation.backtest.run_backtest`)."""
     from forecasting.evaluation.backtest import versions
     from forecasting.evaluation.runner import plan_run, run_device, run_local_models
 
@@ -226,16 +230,23 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     settings = {"h": int(cfg.horizon), "levels": levels, "season_length": m, "params": dict(cfg.model_params),
                 "non_negative": bool(cfg.non_negative), "seed": int(cfg.seed), "freq": dataset.freq}
     n_series = len(payloads)
-    results, cancelled = [], False
-    report(progress, "forecast", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if local and payloads:
-        results, cancelled = run_local_models(forecast_partition, payloads, local, settings, engine=cfg.engine,
-                                              address=cfg.address, n_workers=cfg.n_workers,
-                                              progress=progress, stage="forecast")
+    prior = prior or PriorResults()
+    results, cancelled = list(prior.results), False
+    todo = [p for p in payloads if p["uid"] not in prior.series] if prior.series else payloads
+    report(progress, "forecast", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if local and todo:
+        new, cancelled = run_local_models(forecast_partition, todo, local, settings, engine=cfg.engine,
+                                          address=cfg.address, n_workers=cfg.n_workers,
+                                          progress=progress, stage="forecast", sink=sink)
+        results += new
     if global_ and payloads and not cancelled:
         for name in global_:
+            if name in prior.models:
+                continue
             report(progress, "forecast", n_series, n_series, f"training {name} on all series")
             results.append(_global_forecast(name, payloads, cfg, m, dataset.freq, covs, levels))
+            if sink is not None:
+                sink(name, [p["uid"] for p in payloads], results[-1])
     cols = [ID, DS, "model", "forecast"] + [f"{s}_{l}" for l in levels for s in ("lo", "hi")]
     rows = [r for res in results for r in res["rows"]]
     fc = pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
 
@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
     add_output_flags(p)
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def parse_levels(text: str) -> list[int]:
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset, relay_training
+    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.errors import ConfigError
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
@@ -164,9 +165,12 @@ def run(args: argparse.Namespace) -> int:
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
-    relay_training(cfg.model_params, models, progress)
     dataset = load_dataset(args, progress=progress)
-    res = run_backtest(dataset, cfg, progress=progress)
+    if workspace_dir(args):
+        res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
+    else:
+        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
+        res = run_backtest(dataset, cfg, progress=progress)
     metrics = to_output(dataset, res.metrics)
     from forecasting.export.files import atomic_write, write_csv
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
-from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
     add_output_flags(p)
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset, relay_training
+    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.errors import ConfigError
     from forecasting.forecast import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
@@ -48,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
-    relay_training(cfg.model_params, models, progress)
     dataset = load_dataset(args, progress=progress)
-    res = run_forecast(dataset, cfg, progress=progress)
+    if workspace_dir(args):
+        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
+    else:
+        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
+        res = run_forecast(dataset, cfg, progress=progress)
     out = to_output(dataset, res.forecasts)
     settings = to_output(dataset, res.settings)
     from forecasting.export.files import write_csv, write_excel

@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
-from forecasting.progress import ProgressCallback, report
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
 
 MIN_TRAIN = 2
 
@@ -262,8 +262,13 @@ def _global_backtest(name: str, payloads: list[dict], cfg: BacktestConfig, seaso
     return {**gathered(rows, scores, info, {name: time.perf_counter() - t0}), "devices": {name: devices}}
 
 
-def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None) -> BacktestResult:
+def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None, *,
+                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> BacktestResult:
     """Rolling-origin backtest of ``cfg.models`` on every series of ``dataset``.
+
+    ``sink`` gets each partition's (and global model's) result as it finishes; ``prior`` holds the
+    results of an earlier, unfinished run of the same config: only the missing work runs (see
+    :class:`~forecasting.progress.PriorResults`).
 
     Never aborts because a model fails on a series: that series falls back (see ``fallback``).
     If ``progress`` raises :class:`Cancelled`, the series finished so far are returned
@@ -280,18 +285,25 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     m, season_why, levels, payloads = plan.season_length, plan.season_why, plan.levels, plan.payloads
     covs, local, global_ = plan.covariates, plan.local, plan.global_
     settings = _task_settings(cfg, m)
-    results: list[dict[str, Any]] = []
+    prior = prior or PriorResults()
+    results: list[dict[str, Any]] = list(prior.results)
     cancelled = False
     n_series = len(payloads)
-    report(progress, "backtest", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if local:
-        results, cancelled = run_local_models(backtest_partition, payloads, local, settings, engine=cfg.engine,
-                                              address=cfg.address, n_workers=cfg.n_workers,
-                                              progress=progress, stage="backtest")
+    todo = [p for p in payloads if p["uid"] not in prior.series] if prior.series else payloads
+    report(progress, "backtest", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if local and todo:
+        new, cancelled = run_local_models(backtest_partition, todo, local, settings, engine=cfg.engine,
+                                          address=cfg.address, n_workers=cfg.n_workers,
+                                          progress=progress, stage="backtest", sink=sink)
+        results += new
     if global_ and not cancelled:
         for name in global_:
+            if name in prior.models:
+                continue
             report(progress, "backtest", n_series, n_series, f"training {name} on all series")
             results.append(_global_backtest(name, payloads, cfg, m, dataset.freq, covs))
+            if sink is not None:
+                sink(name, [p["uid"] for p in payloads], results[-1])
     frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + [f"{s}_{l}" for l in levels for s in ("lo", "hi")]
     fc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["scale", "scale_sq"])

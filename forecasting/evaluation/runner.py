@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 from forecasting.engines import map_partitions
 from forecasting.engines.partition import default_workers, n_partitions, split_evenly
-from forecasting.progress import Cancelled, ProgressCallback
+from forecasting.progress import Cancelled, ProgressCallback, ResultSink
 
 
 def partition_payloads(payloads: list[dict], engine: str, n_workers: int | None) -> list[list[dict]]:
@@ -26,17 +26,21 @@ def partition_payloads(payloads: list[dict], engine: str, n_workers: int | None)
 
 def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict], models: list[str],
                      settings: dict[str, Any], *, engine: str, address: str | None, n_workers: int | None,
-                     progress: ProgressCallback | None, stage: str) -> tuple[list[dict], bool]:
-    """Run ``partition_fn`` on tasks of many series; return (results in series order, cancelled?)."""
+                     progress: ProgressCallback | None, stage: str,
+                     sink: ResultSink | None = None) -> tuple[list[dict], bool]:
+    """Run ``partition_fn`` on tasks of many series; return (results in series order, cancelled?).
+    ``sink`` gets each partition's result as it finishes (``sink("local", series ids, result)``)."""
     parts = partition_payloads(payloads, engine, n_workers)
     # a network's progress callback belongs to this process (and cannot be pickled): workers never need it
     params = {m: {k: v for k, v in (p or {}).items() if k != "progress"}
               for m, p in (settings.get("params") or {}).items()}
     settings = {**settings, "params": params} if "params" in settings else settings
     tasks = [{"series": p, "models": models, "settings": settings} for p in parts]
+    on_result = None if sink is None else (lambda i, res: sink("local", [p["uid"] for p in parts[i]], res))
     try:
         results = map_partitions(partition_fn, tasks, engine=engine, address=address, n_workers=n_workers,
-                                 progress=progress, stage=stage, units=[len(p) for p in parts])
+                                 progress=progress, stage=stage, units=[len(p) for p in parts],
+                                 on_result=on_result)
         return results, False
     except Cancelled as exc:
         partial = getattr(exc, "partial", None) or []
