@@ -267,7 +267,7 @@ def catalog() -> list[Case]:
     return [
         # resource exhaustion: spreadsheets that expand, Parquet footers, CSV lines
         Case("xlsx_member_expands_to_600MB", bytes_file("bomb.xlsx", xlsx_with_sheet(bomb_rows(600))), v, 2,
-             ["expands to 600 mb", "SALESCAST_MAX_UNZIPPED_MB"], slow=True),
+             ["sheet1.xml' expands to 60", "SALESCAST_MAX_UNZIPPED_MB"], slow=True),
         Case("xlsx_more_cells_than_the_limit", bytes_file("cells.xlsx", xlsx_with_sheet(sheet_rows(60_000))), v, 2,
              ["more than 100,000 cells", "SALESCAST_MAX_CELLS"], env={"SALESCAST_MAX_CELLS": "100000"}),
         Case("xlsx_one_row_wider_than_excel", bytes_file("wide.xlsx", xlsx_with_sheet(wide_row(20_000))), v, 2,

@@ -119,7 +119,13 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
     n = len(df)
     cols = list(df.columns)
     dtypes = df.dtypes                              # one pass over the columns' types: files may be 100,000 wide
-    kinds = {c: _kind(dtypes.iloc[i]) for i, c in enumerate(cols)}
+    by_dtype: dict = {}
+    kinds = {}
+    for c, t in zip(cols, dtypes):
+        k = by_dtype.get(t)
+        if k is None:
+            k = by_dtype[t] = _kind(t)
+        kinds[c] = k
     maybe_date = _maybe_dates(df, cols, kinds)
     date_cands = [c for c in maybe_date if looks_like_dates(df[c], str(c))]
     if not date_cands:  # a date column with many bad values still is the date column: say which rows
@@ -141,7 +147,8 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
     non_cov = [c for c in numeric if not COVARIATE_NAME.search(str(c)) and kinds[c] != "bool"]
     hinted_target = [c for c in non_cov if TARGET_NAME.search(str(c))]
     if not ids and not hinted_target and len(non_cov) >= 2:
-        return ColumnGuess(date_col, None, [], [c for c in numeric if c not in non_cov], "wide", series_cols=non_cov,
+        series = set(non_cov)
+        return ColumnGuess(date_col, None, [], [c for c in numeric if c not in series], "wide", series_cols=non_cov,
                            date_candidates=date_cands, numeric_cols=numeric, text_cols=text, unused=unused)
     target = (hinted_target or non_cov or numeric or [None])[0]
     covs = [c for c in numeric if c != target]
@@ -365,16 +372,16 @@ def _series_codes(df: pd.DataFrame, id_cols: list[str], warnings: list[str]):
 def _melt_wide(df, series_cols, covs, ds_values, keep):
     """Stack one block per series column; shared covariates are repeated for every series."""
     d = ds_values.to_numpy()
-    vals = []
+    dtypes = df.dtypes
     for c in series_cols:
-        s = df[c]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        t = dtypes[c]
+        if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
             raise DataError(f"series column '{c}' is not numeric")
-        vals.append(s.to_numpy(dtype="float64"))
     n = len(df)
     mask = np.ones(n, dtype=bool) if keep is None else keep
     m = int(mask.sum())
-    frame = {DS: np.tile(d[mask], len(series_cols)), Y: np.concatenate([v[mask] for v in vals])}
+    block = df[series_cols].to_numpy(dtype="float64", na_value=np.nan)[mask]   # one block: [rows, series]
+    frame = {DS: np.tile(d[mask], len(series_cols)), Y: block.T.reshape(-1)}
     for c in covs:
         frame[c] = np.tile(df[c].to_numpy(dtype="float64", na_value=np.nan)[mask], len(series_cols))
     codes = np.repeat(np.arange(len(series_cols), dtype=np.int64), m)

@@ -196,6 +196,11 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0, limi
     parse = pacsv.ParseOptions(delimiter=delim, newlines_in_values=quoted_newlines, invalid_row_handler=on_bad_row)
     limits = limits or Limits.from_env()
     read = pacsv.ReadOptions(skip_rows=skip)
+    if _has_long_line(data, read.block_size):   # pyarrow fails on (and can hang after) a line longer than its block
+        length, line = _longest_line(data)
+        if length > limits.max_line_mb << 20:
+            raise _long_line(name, length, line, limits)
+        read = pacsv.ReadOptions(skip_rows=skip, block_size=2 * length + (1 << 20))
     column_types: dict = {}
     notes = [] if delim == "," else [f"columns separated by {'a tab' if delim == chr(9) else repr(delim)}"]
     if skip:
@@ -253,6 +258,33 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0, limi
     raw = RawTable(df, name, "csv", notes, first_line=skip + 2)
     clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
     return raw
+
+
+def _has_long_line(data: bytes | str, block: int) -> bool:
+    """Whether a line may be longer than ``block`` bytes: true when some aligned span of ``block // 2``
+    bytes holds no newline (a longer line covers one). One ``memchr`` per span: about free."""
+    import mmap
+
+    half = max(block // 2, 1)
+    if isinstance(data, bytes):
+        view, close = data, None
+    else:
+        fh = open(data, "rb")
+        if os.fstat(fh.fileno()).st_size == 0:
+            fh.close()
+            return False
+        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        close = (view, fh)
+    try:
+        n = len(view)
+        for start in range(0, max(n - half, 0), half):
+            if view.find(b"\n", start, start + half) < 0:
+                return True
+        return False
+    finally:
+        if close:
+            for c in close:
+                c.close()
 
 
 def _longest_line(data: bytes | str) -> tuple[int, int]:
@@ -392,6 +424,28 @@ def read_excel(data: bytes, name: str, sheet: str | None, limits: Limits | None 
     return raw
 
 
+def check_archive(data: bytes, name: str, limits: Limits | None = None) -> None:
+    """Refuse a workbook (a zip archive) with a member that expands beyond the limit, before openpyxl
+    opens it: opening alone scans every sheet for its dimension. zipfile stops reading a member at its
+    declared size, so the declared sizes bound what can be read."""
+    import zipfile
+
+    limits = limits or Limits.from_env()
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DataError(f"{name}: not a readable Excel workbook ({str(exc)[:120]})") from None
+    cap = limits.max_unzipped_mb << 20
+    for info in infos:
+        if info.file_size > cap:
+            raise _too_big(name, f"its part '{info.filename}' expands to {info.file_size / (1 << 20):,.0f} MB",
+                           "max_unzipped_mb", limits.max_unzipped_mb, " MB")
+    total = sum(i.file_size for i in infos)
+    if total > 2 * cap:
+        raise _too_big(name, f"its parts expand to {total / (1 << 20):,.0f} MB in all", "max_unzipped_mb",
+                       2 * limits.max_unzipped_mb, " MB (twice the limit per part)")
+
+
 def _too_big(name: str, what: str, limit_name: str, limit: int, unit: str = "") -> DataError:
     return DataError(f"{name}: {what}, more than the limit of {limit:,}{unit}; split the file, or raise the "
                      f"limit with the setting {Limits.setting(limit_name)}")
@@ -401,11 +455,6 @@ def _precheck_sheet(wb, ws, name: str, sheet: str, limits: Limits) -> None:
     """Refuse an archive whose members expand beyond the limit, or a sheet with too many cells (counted
     on the uncompressed XML as it streams, before openpyxl builds a single cell)."""
     zf = wb._archive
-    cap = limits.max_unzipped_mb << 20
-    for info in zf.infolist():  # zipfile stops reading a member at its declared size, so this bounds it
-        if info.file_size > cap:
-            raise _too_big(name, f"its part '{info.filename}' expands to {info.file_size / (1 << 20):,.0f} MB",
-                           "max_unzipped_mb", limits.max_unzipped_mb, " MB")
     path = getattr(ws, "_worksheet_path", None)
     if not path:
         return
@@ -498,6 +547,7 @@ def list_sheets(source: SourceType, filename: str | None = None) -> list[str]:
     import openpyxl
 
     data, name = source_bytes(source, filename)
+    check_archive(data, name)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
         names = list(wb.sheetnames)
@@ -648,7 +698,7 @@ def _check_nul(raw: RawTable, name: str) -> None:
     for i, c in enumerate(df.columns):
         if "\x00" in str(c):
             raise nul_error(name, raw.first_line - 1, str(c).replace("\x00", "\\0"))
-    for c in df.columns:
+    for c in [c for c, t in zip(df.columns, df.dtypes) if isinstance(t, pd.CategoricalDtype) or t == object]:
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
             cats = s.cat.categories
