@@ -129,3 +129,22 @@ def test_column_names_are_inert_markdown_in_what_ingest_did():
     assert "pixel" in shown and "javascript" in shown            # the names are shown …
     assert pixel not in shown and link not in shown              # … but never as Markdown syntax
     assert "http://" not in shown and "](javascript" not in shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["xlsx_member_expands_to_600MB", "parquet_struct_column", "date_year_9999"])
+def test_hostile_upload_gets_one_clean_error(case, tmp_path):
+    """The worst files of the hostile catalog, uploaded to the app: one readable error, no exception page."""
+    from tests.hostile import catalog
+
+    c = next(c for c in catalog() if c.name == case)
+    path = c.make(tmp_path)
+    at = app()
+    at.session_state[UPLOAD] = (path.read_bytes(), path.name)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    for want in c.stderr:
+        assert want.lower().replace("'", "") in errors[0].lower().replace("\\", "").replace("'", ""), errors[0]
+    assert "unexpected problem" not in errors[0]
