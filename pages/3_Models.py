@@ -9,6 +9,7 @@ import streamlit as st
 import app_settings
 import app_state
 import ui_exports
+import ui_hierarchy
 import ui_networks
 from forecasting.evaluation.backtest import BacktestConfig, run_backtest
 from forecasting.export import charts_models as cm
@@ -64,16 +65,18 @@ with st.expander("Model settings and advanced options"):
     st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
                "finished series.")
 
+hcfg = ui_hierarchy.settings(ds, "bt")
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
 data_key = app_state.dataset_fingerprint(ds)
-key = data_key + app_state.config_fingerprint(cfg)
+key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
     deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, partial(run_backtest, ds), deep)
+    runner = ui_hierarchy.backtest_runner(ds, hcfg) if hcfg else partial(run_backtest, ds)
+    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
 
 app_state.wait_for_stopped_run("backtest")
 entry = app_state.latest_result("backtest")
@@ -88,6 +91,13 @@ if res.info.get("cancelled"):
     st.warning(f"Stopped: results for {done} of {ds.n_series} series so far.")
 if res.metrics.empty:
     st.stop()
+hier = None
+if res.info.get("hierarchy"):      # every node of every level: charts and tables use the nodes' dataset
+    ds, hier = ui_hierarchy.node_dataset(ds, res, data_key)
+    method = res.info["hierarchy"]["reconcile"]
+    st.caption(f"Every level scored ({', '.join(hier.level_names)}); "
+               + ("base forecasts, not reconciled." if method == "none" else f"reconciled with **{method}**: "
+                  "the forecasts of every level add up."))
 
 # ---------------------------------------------------------------- leaderboard
 metric = tables.rank_metric(res.metrics)
@@ -101,9 +111,12 @@ tab_lb, tab_series, tab_bt, tab_err, tab_res, tab_train = st.tabs(
     ["Leaderboard", "Per series", "Backtest charts", "Error distribution", "Residuals", "Training"])
 
 with tab_lb:
-    st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
-                 hide_index=True)
-    st.caption("Mean of each metric over series (click a header to sort). Lowest error per column highlighted.")
+    if hier is not None:
+        ui_hierarchy.leaderboard_by_level(res, "lb_level")
+    else:
+        st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
+                     hide_index=True)
+        st.caption("Mean of each metric over series (click a header to sort). Lowest error per column highlighted.")
     if ds.n_series > 1 and metric:
         wins = tables.win_counts(res.metrics, metric)
         st.markdown(f"**Wins per model** (lowest {metric.upper()} per series)")
@@ -135,7 +148,10 @@ with tab_series:
 uids = list(pd.unique(res.metrics["unique_id"]))
 with tab_bt:
     b1, b2 = st.columns([3, 1])
-    uid = b1.selectbox("Series", uids, key="bt_series")
+    if hier is not None:
+        uid = ui_hierarchy.pick_node(hier, set(uids), "bt_h", b1)
+    else:
+        uid = b1.selectbox("Series", uids, key="bt_series")
     level = b2.radio("Interval", [80, 95, "none"], horizontal=True, key="bt_level")
     fig = cm.backtest_figure(ds.series(uid), res.forecasts[res.forecasts["unique_id"] == uid],
                              title=f"Backtest: {cm.esc(uid)}", level=None if level == "none" else int(level),

@@ -9,6 +9,7 @@ import streamlit as st
 import app_settings
 import app_state
 import ui_exports
+import ui_hierarchy
 import ui_networks
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
@@ -45,15 +46,17 @@ with st.expander("Advanced", expanded=False):
         sizes = ui_networks.SIZE_SETTINGS
         shared = {**ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc"),
                   **ui_networks.network_settings("fc_net")}
+hcfg = ui_hierarchy.settings(ds, "fc")
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
                      model_params={model: dict(shared)} if network else {})
-key = data_key + app_state.config_fingerprint(cfg)
+key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
     deep = [cfg.model_params.setdefault(model, {})] if network else []
-    app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, partial(run_forecast, ds), deep)
+    runner = ui_hierarchy.forecast_runner(ds, hcfg) if hcfg else partial(run_forecast, ds)
+    app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
 
 app_state.wait_for_stopped_run("forecast")
 entry = app_state.latest_result("forecast")
@@ -68,15 +71,31 @@ if res.info.get("cancelled"):
     st.warning(f"Stopped: forecasts for {fc['unique_id'].nunique()} of {ds.n_series} series so far.")
 if fc.empty:
     st.stop()
+hier = None
+if res.info.get("hierarchy"):      # every node of every level: the charts and tables use the nodes' dataset
+    ds, hier = ui_hierarchy.node_dataset(ds, res, data_key)
+    method = res.info["hierarchy"]["reconcile"]
+    if method == "none":
+        st.info(f"Base forecasts of every level ({', '.join(hier.level_names)}): each node forecast on its own, "
+                "so the levels need not add up. Choose a reconciliation to make them.")
+    else:
+        gap = ui_hierarchy.coherence_gap(hier, fc, ["model", "ds"])
+        st.success(f"Reconciled with **{method}**: every level ({', '.join(hier.level_names)}) adds up "
+                   f"(largest relative gap {gap:.1e}).")
 
 # ---------------------------------------------------------------- charts
 charts: dict[str, object] = {}
 tail = max(3 * int(horizon), 2 * season, 30)
 v1, v2 = st.columns([1, 2])
 views = ["Series", "Total"] + [f"By {c}" for c in ds.id_cols if len(ds.id_cols) > 1]
+if hier is not None:              # the total and every group are nodes of their own
+    views = ["Series"]
 view = v1.radio("View", views if ds.n_series > 1 else ["Series"], horizontal=True, key="fc_view")
 if view == "Series":
-    uid = v2.selectbox("Series", list(pd.unique(fc["unique_id"])), key="fc_series")
+    if hier is not None:
+        uid = ui_hierarchy.pick_node(hier, set(fc["unique_id"]), "fc_h", v2)
+    else:
+        uid = v2.selectbox("Series", list(pd.unique(fc["unique_id"])), key="fc_series")
     fig = cm.fan_chart(ds.series(uid), fc[fc["unique_id"] == uid], title=cm.esc(uid), history_tail=tail,
                        ytitle=cm.esc(ds.target_col))
     name = f"forecast_{uid}"

@@ -5,6 +5,7 @@ import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
 from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
+from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
@@ -12,6 +13,7 @@ HELP = "forecast the periods after each series' last date, with prediction inter
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_column_flags(p)
     add_model_settings_flags(p)
+    add_hierarchy_flags(p)
     p.add_argument("--model", default="auto", metavar="NAME|auto",
                    help="model name (see `models`), or auto = best per series by backtest MASE (default)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
     from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
+    from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.forecast import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
@@ -43,20 +46,35 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
     models = parse_models(args.model)
-    cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(args.levels),
+    interval_levels, hier_levels = split_levels(args.levels)
+    hcfg = hierarchy_config(args, hier_levels)
+    hcfg.validate()
+    cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(interval_levels),
                          model_params=parse_settings(args.settings, models), season_length=args.season_length,
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    if workspace_dir(args):
+    if hcfg.active:
+        from forecasting.hierarchy.data import with_level
+        from forecasting.hierarchy.run import hierarchical_forecast
+
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
+        relay_training(cfg.model_params, models, progress)
+        res, dataset, _ = hierarchical_forecast(dataset, cfg, hcfg, progress=progress)
+        out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
+    elif workspace_dir(args):
         res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
+        out_fn = to_output
     else:
         relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
         res = run_forecast(dataset, cfg, progress=progress)
-    out = to_output(dataset, res.forecasts)
-    settings = to_output(dataset, res.settings)
+        out_fn = to_output
+    out = out_fn(dataset, res.forecasts)
+    settings = out_fn(dataset, res.settings)
     from forecasting.export.files import write_csv, write_excel
 
     if suffix == ".csv":

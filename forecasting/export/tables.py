@@ -172,7 +172,12 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _restore(dataset, frame: pd.DataFrame) -> pd.DataFrame:
-    return _flat(dataset.restore_ids(frame.rename(columns={"ds": "date"})))
+    out = dataset.restore_ids(frame.rename(columns={"ds": "date"}))
+    if "level" in out.columns and dataset.id_cols:     # a hierarchy's nodes: the level beside the id columns
+        cols = [c for c in out.columns if c != "level"]
+        k = len(dataset.id_cols)
+        out = out[cols[:k] + ["level"] + cols[k:]]
+    return _flat(out)
 
 
 def export_tables(dataset, forecast_result=None, backtest_result=None,
@@ -188,6 +193,9 @@ def export_tables(dataset, forecast_result=None, backtest_result=None,
         out["metrics"] = _restore(dataset, backtest_result.metrics)
         if backtest_result.summary is not None and len(backtest_result.summary):
             out["leaderboard"] = _flat(backtest_result.summary)
+        by_level = (backtest_result.info or {}).get("summary_by_level")
+        if by_level:
+            out["leaderboard by level"] = _flat(pd.DataFrame(by_level))
         out["backtest"] = _restore(dataset, backtest_result.forecasts)
     settings = getattr(forecast_result, "settings", None) if forecast_result is not None else None
     if settings is not None and len(settings):
