@@ -1,8 +1,6 @@
 """Models: compare models by rolling-origin backtest; leaderboard, charts, residuals, training curves."""
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +9,8 @@ import app_state
 import ui_exports
 import ui_hierarchy
 import ui_networks
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+import ui_workspace
+from forecasting.evaluation.backtest import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import MODELS
@@ -74,12 +73,16 @@ data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-    runner = ui_hierarchy.backtest_runner(ds, hcfg) if hcfg else partial(run_backtest, ds)
-    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
+    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
+        deep = [params.setdefault(name, {}) for name in models if name in DEEP]
+        runner = ui_hierarchy.backtest_runner(ds, hcfg)
+        app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
+    else:      # a stored run in a worker process: leaving or reloading the page never stops it
+        ui_workspace.start_run("backtest", ds, cfg, key, data_key)
 
 app_state.wait_for_stopped_run("backtest")
-entry = app_state.latest_result("backtest")
+ui_workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
+entry = ui_workspace.latest_entry("backtest", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose models and settings, then **Run backtest**.")
     st.stop()

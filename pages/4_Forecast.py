@@ -1,8 +1,6 @@
 """Forecast: H periods ahead with one model or the best per series, fan charts, totals, downloads."""
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import streamlit as st
 
@@ -11,9 +9,10 @@ import app_state
 import ui_exports
 import ui_hierarchy
 import ui_networks
+import ui_workspace
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
-from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.forecast import ForecastConfig
 from forecasting.models.registry import MODELS
 from forecasting.seasonality_defaults import dataset_season_length
 
@@ -23,7 +22,7 @@ st.title("Forecast")
 ds = app_state.get_dataset()
 season, season_why = dataset_season_length(ds)
 data_key = app_state.dataset_fingerprint(ds)
-bt_entry = app_state.latest_result("backtest")
+bt_entry = ui_workspace.latest_entry("backtest", data_key)
 backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
 st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')}")
 
@@ -54,12 +53,16 @@ cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
-    deep = [cfg.model_params.setdefault(model, {})] if network else []
-    runner = ui_hierarchy.forecast_runner(ds, hcfg) if hcfg else partial(run_forecast, ds)
-    app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
+    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
+        deep = [cfg.model_params.setdefault(model, {})] if network else []
+        runner = ui_hierarchy.forecast_runner(ds, hcfg)
+        app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
+    else:      # a stored run in a worker process: leaving or reloading the page never stops it
+        ui_workspace.start_run("forecast", ds, cfg, key, data_key)
 
 app_state.wait_for_stopped_run("forecast")
-entry = app_state.latest_result("forecast")
+ui_workspace.follow("forecast", ds)      # live progress from the store; leaving the page never stops the run
+entry = ui_workspace.latest_entry("forecast", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose a horizon and a model, then **Run forecast**.")
     st.stop()

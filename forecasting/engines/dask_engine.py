@@ -81,7 +81,8 @@ def connect(address: str | None, n_workers: int | None):
         try:
             with dask.config.set({"distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
                                   "distributed.comm.timeouts.tcp": CONNECT_TIMEOUT}):
-                return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+                return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False,
+                              security=security(address)), None
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
         except MemoryError:
@@ -156,6 +157,22 @@ def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
         printable = "".join(ch if ch.isprintable() else "." for ch in shown)
         raise ConfigError(f"the service at {address} is not a Dask scheduler (it answered '{printable}…'); "
                           "check the host and port (Dask's default is 8786)")
+
+
+def security(address: str):
+    """TLS credentials for a ``tls://`` scheduler: the administrator's files named by
+    ``SALESCAST_DASK_TLS_CA_FILE``, ``SALESCAST_DASK_TLS_CERT`` and ``SALESCAST_DASK_TLS_KEY``; None
+    (Dask's own configuration) for other addresses or when they are not set."""
+    import os
+
+    if not address.startswith("tls://"):
+        return None
+    ca, cert, key = (os.environ.get(f"SALESCAST_DASK_TLS_{k}") for k in ("CA_FILE", "CERT", "KEY"))
+    if not (ca or cert):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key or None, require_encryption=True)
 
 
 def close(client, cluster) -> None:

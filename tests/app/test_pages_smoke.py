@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 from app_settings import EngineSettings
 
 PAGES = [("pages/1_Data.py", "Data"), ("pages/2_Explore.py", "Explore"), ("pages/3_Models.py", "Models"),
-         ("pages/4_Forecast.py", "Forecast")]
+         ("pages/4_Forecast.py", "Forecast"), ("pages/5_Runs.py", "Runs")]
 
 
 @pytest.mark.parametrize("page, title", PAGES, ids=[t for _, t in PAGES])
