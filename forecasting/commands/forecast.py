@@ -7,6 +7,8 @@ from forecasting.commands.backtest import add_model_settings_flags
 from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
 from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
+from forecasting.models.defaults import DEFAULT_MODEL
+
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
 
@@ -14,8 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_column_flags(p)
     add_model_settings_flags(p)
     add_hierarchy_flags(p)
-    p.add_argument("--model", default="auto", metavar="NAME|auto",
-                   help="model name (see `models`), or auto = best per series by backtest MASE (default)")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured (auto: per series, "
+                        "the combination of ets, theta and sarima unless one model wins clearly in backtests)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
