@@ -13,7 +13,7 @@ from forecasting.export import charts_models as cm
 from forecasting.export import charts_planning as cp
 from forecasting.export import tables
 from forecasting.errors import SalesCastError
-from forecasting.models.registry import MODELS
+from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.planning import PlanConfig, run_plan
 from forecasting.planning.run import stock_column, stock_table
 from forecasting.seasonality_defaults import dataset_season_length
@@ -36,7 +36,7 @@ alpha = float(c3.number_input("Cycle service level", 0.5, 0.999, value=0.95, ste
                               key="plan_alpha", help="chance that a replenishment cycle ends without a stock-out"))
 horizon = int(c4.number_input("Horizon (periods)", 1, 1000, value=max(season, lead + review), key="plan_horizon"))
 m1, m2, m3 = st.columns([2, 1, 1])
-model = m1.selectbox("Model", names, index=names.index("auto"), key="plan_model",
+model = m1.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="plan_model",
                      format_func=lambda n: f"{n} — {MODELS[n].description}")
 windows = int(m2.number_input("Policy backtest cutoffs", 0, 24, value=3, key="plan_windows",
                               help="recompute the targets at past cutoffs and count the stock-outs that followed"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
+from forecasting.models.defaults import DEFAULT_MODEL
 
 HELP = "stock targets per series: safety stock, reorder point, order-up-to level, order quantity, ABC/XYZ"
 
@@ -19,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="periods between two orders (default 1: every period)")
     p.add_argument("--service-level", type=float, default=0.95, metavar="A",
                    help="cycle service level: chance a cycle ends without a stock-out, between 0 and 1 (default 0.95)")
-    p.add_argument("--model", default="auto", metavar="NAME|auto",
-                   help="model name (see `models`), or auto = best per series by backtest MASE (default)")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, as the forecast command")
     p.add_argument("--on-hand", default=None, metavar="COL|N",
                    help="stock on hand: a column of FILE (its last value per series) or one number for every series")
     p.add_argument("--on-order", default=None, metavar="COL|N", help="stock on order, as --on-hand (default 0)")

@@ -41,7 +41,7 @@ class PlanConfig:
     review_period: int = 1
     service_level: float = 0.95
     lead_time_sd: float = 0.0
-    model: str = "auto"
+    model: str = "auto"                          # the forecast default (forecasting.models.defaults)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     season_length: int | None = None
     on_hand: float | pd.Series | dict | None = None     # a number for every series, or per unique_id
