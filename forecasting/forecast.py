@@ -21,13 +21,14 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
+from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
 
 
 @dataclass
 class ForecastConfig:
     horizon: int
-    model: str | Sequence[str] = "auto"
+    model: str | Sequence[str] = DEFAULT_MODEL
     levels: Sequence[int] = (80, 95)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     season_length: int | None = None

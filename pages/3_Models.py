@@ -36,11 +36,11 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.so
 
 # ---------------------------------------------------------------- settings
 choices = list(MODELS)
-models = st.multiselect("Models to compare", choices, default=[m for m in DEFAULT_MODELS if m in choices],
+models = st.multiselect("Models to compare", choices,
+                        default=[m for m in [*DEFAULT_MODELS, DEFAULT_MODEL] if m in choices],
                         format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice",
                         help=f"Suggested for forecasting: {DEFAULT_MODEL} (the best measured on M3, Tourism and "
-                             "the sample data); add it to compare it on your data (it backtests inside each window, "
-                             "so it is the slowest)")
+                             "the sample data); auto backtests inside each window, so it is the slowest")
 st.caption(f"Suggested model for the forecast: **{DEFAULT_MODEL}** — best measured on M3, Tourism and the sample "
            "data (`benchmarks/results/selection.md`).")
 c1, c2, c3, c4 = st.columns(4)

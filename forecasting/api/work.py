@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.data.contract import DS, ID, Y
 from forecasting.errors import SalesCastError
 from forecasting.progress import ProgressCallback
@@ -247,7 +248,7 @@ def _open_json(doc: dict[str, Any]) -> bytes:
 def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
     from forecasting.forecast import ForecastConfig, run_forecast
 
-    model = body.get("model") or "auto"
+    model = body.get("model") or DEFAULT_MODEL
     params = model_settings(body, [model])
     dataset = build_dataset(body, progress)
     cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
@@ -274,7 +275,7 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
 def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
 
-    models = list(dict.fromkeys(body.get("models") or [body.get("model") or "auto"]))
+    models = list(dict.fromkeys(body.get("models") or [body.get("model") or DEFAULT_MODEL]))
     params = model_settings(body, models)
     dataset = build_dataset(body, progress)
     cfg = BacktestConfig(horizon=int(body["horizon"]), models=models, windows=int(body.get("windows", 3)),

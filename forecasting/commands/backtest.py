@@ -227,12 +227,8 @@ def run(args: argparse.Namespace) -> int:
             doc["summary_by_level"] = res.info.get("summary_by_level", [])
         atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
-<<<<<<< HEAD
-        out_fn(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
-    print_coverage(res, cfg.levels)
-=======
         write_csv(out_fn(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
->>>>>>> main
+    print_coverage(res, cfg.levels)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
     from forecasting.data.quality import too_large_message

@@ -17,8 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_settings_flags(p)
     add_hierarchy_flags(p)
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
-                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured (auto: per series, "
-                        "the combination of ets, theta and sarima unless one model wins clearly in backtests)")
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured on M3, Tourism and "
+                        "the sample data (benchmarks/results/selection.md)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
