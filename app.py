@@ -9,6 +9,7 @@ PAGES = [
     st.Page("pages/3_Models.py", title="Models", icon="🏁"),
     st.Page("pages/4_Forecast.py", title="Forecast", icon="🔮"),
     st.Page("pages/5_Runs.py", title="Runs", icon="🗂️"),
+    st.Page("pages/6_Plan.py", title="Plan", icon="📦"),
 ]
 
 nav = st.navigation(PAGES)

@@ -209,6 +209,11 @@ def main() -> int:
               f"- pretrained, 100 series: {res['pretrained_100_series']}",
               f"- {C['clients']} clients × {C['seconds']} s: {C['ok']} ok, {C['errors']} errors, "
               f"{C['throughput_rps']} requests/s, median {C['median_ms']} ms, p95 {C['p95_ms']} ms"]
+    load, cores = res["machine"]["load_avg_at_start"][0], res["machine"]["cores"] or 1
+    if load > cores:
+        lines += ["", f"Note: the machine was shared while this ran (load average {load} on {cores} cores), so every "
+                      "time above is several times what an idle machine gives; the in-process lines measure the "
+                      "same work without HTTP on the same machine at the same time."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -11,3 +11,7 @@ class DataError(SalesCastError, ValueError):
 
 class ConfigError(SalesCastError, ValueError):
     """A setting is invalid (unknown model, bad horizon, bad --set value …)."""
+
+
+class OutputError(SalesCastError, OSError):
+    """An output file could not be written (disk full, no permission); nothing partial is left behind."""

@@ -215,6 +215,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to forecast from")
+    from forecasting.data.frequency import check_horizon
+
+    check_horizon(dataset.df["ds"].max(), dataset.freq, int(cfg.horizon))
     t0 = time.perf_counter()
     plan = plan_run(dataset, cfg.models, cfg.season_length, cfg.levels)
     m, season_why, levels, payloads = plan.season_length, plan.season_why, plan.levels, plan.payloads

@@ -13,7 +13,7 @@ from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREA
     analyst_table
 from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
-from forecasting.export.names import download_name
+from forecasting.export.names import download_name, md_escape
 from forecasting.export.tables import to_csv_bytes
 
 UPLOAD = "data_upload"          # (bytes, filename[, file_id, sha1]) of the upload; None -> the bundled sample
@@ -27,7 +27,7 @@ FREQS = ["h", "D", "B", "W-SUN", "W-MON", "MS", "QS-JAN", "YS-JAN"]
 def fail(what: str, exc: Exception) -> None:
     """Show a readable error (never a traceback) and stop the page."""
     msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
-    st.error(f"{what}: {msg}")
+    st.error(md_escape(f"{what}: {msg}"))   # messages quote column names and values: inert as Markdown
     st.stop()
 
 
@@ -70,7 +70,7 @@ source = app_state.get(UPLOAD)
 if source is None:
     data, name = app_state.SAMPLE_FILE.read_bytes(), app_state.SAMPLE_FILE.name
     digest = hashlib.sha1(data).hexdigest()
-    st.info(f"Showing the bundled sample **{name}** (3 stores x 4 products, daily). Upload a file to use yours.")
+    st.info(f"Showing the bundled sample **{md_escape(name)}** (3 stores x 4 products, daily). Upload a file to use yours.")
 else:
     data, name = source[:2]
     digest = source[3] if len(source) > 3 else hashlib.sha1(data).hexdigest()
@@ -93,7 +93,8 @@ except Exception as exc:
     fail(f"Cannot read {name}", exc)
 
 st.subheader("Preview")
-st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns" + (f" · {'; '.join(raw.notes)}" if raw.notes else ""))
+st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns"
+           + (f" · {md_escape('; '.join(raw.notes))}" if raw.notes else ""))
 st.dataframe(raw.df.head(200), height=220)
 
 guess = detect_columns(raw.df)
@@ -141,9 +142,9 @@ m5.metric("Last date", str(ds.df["ds"].max().date()))
 if rep.inferred_freq != ds.freq:
     st.caption(f"Aggregated from {rep.inferred_freq} to {ds.freq} ({agg}).")
 for w in rep.warnings:
-    st.warning(w)
+    st.warning(md_escape(w))
 with st.expander("What ingest did"):
-    st.markdown("\n".join(f"- {n}" for n in ds.notes))
+    st.markdown("\n".join(f"- {md_escape(n)}" for n in ds.notes))
 
 st.subheader("Quality report")
 method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_METHODS.index("seasonal"),

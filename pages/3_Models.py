@@ -13,7 +13,7 @@ import ui_workspace
 from forecasting.evaluation.backtest import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
-from forecasting.models.registry import MODELS
+from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.seasonality_defaults import dataset_season_length
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
@@ -34,9 +34,14 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.so
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
-choices = [n for n in MODELS if n != "auto"]
+choices = list(MODELS)
 models = st.multiselect("Models to compare", choices, default=[m for m in DEFAULT_MODELS if m in choices],
-                        format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice")
+                        format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice",
+                        help=f"Suggested for forecasting: {DEFAULT_MODEL} (the best measured on M3, Tourism and "
+                             "the sample data); add it to compare it on your data (it backtests inside each window, "
+                             "so it is the slowest)")
+st.caption(f"Suggested model for the forecast: **{DEFAULT_MODEL}** — best measured on M3, Tourism and the sample "
+           "data (`benchmarks/results/selection.md`).")
 c1, c2, c3, c4 = st.columns(4)
 horizon = c1.number_input("Horizon (periods)", 1, 1000, value=min(max(season, 6), 28), key="bt_horizon")
 windows = c2.number_input("Windows", 1, 20, value=3, key="bt_windows")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
 from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write every backtest forecast: series, model, cutoff, date, actual, forecast, bounds")
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
+    add_output_flags(p)
     add_engine_flags(p)
     add_workspace_flag(p)
 
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
+    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.evaluation.backtest import BacktestConfig, run_backtest
@@ -181,29 +182,36 @@ def run(args: argparse.Namespace) -> int:
         if workspace_dir(args):
             print("note: runs of every hierarchy level are not recorded in the workspace yet; "
                   "running without it", file=sys.stderr)
+        relay_training(cfg.model_params, models, progress)
         res, dataset, _ = hierarchical_backtest(dataset, cfg, hcfg, progress=progress)
         out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
     elif workspace_dir(args):
         res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
         out_fn = to_output
     else:
+        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
         res = run_backtest(dataset, cfg, progress=progress)
         out_fn = to_output
     metrics = out_fn(dataset, res.metrics)
+    from forecasting.export.files import atomic_write, write_csv
+
     if suffix == ".csv":
-        metrics.to_csv(args.output, index=False)
+        write_csv(metrics, args.output, safe=args.safe_csv)
     else:
         doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
                "summary": json.loads(res.summary.to_json(orient="records")),
                "info": res.info}
         if hcfg.active:
             doc["summary_by_level"] = res.info.get("summary_by_level", [])
-        with open(args.output, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, default=str)
+        atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
-        out_fn(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
+        write_csv(out_fn(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
+    from forecasting.data.quality import too_large_message
+
+    big = too_large_message(dataset.df)
     print(f"backtest: {dataset.n_series} series × {len(models)} model(s), {cfg.windows} window(s) of {cfg.horizon}; "
-          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}" + (f"; {big}" if big else ""),
+          file=sys.stderr)
     return 0

@@ -31,6 +31,10 @@ def run_local_models(partition_fn: Callable[[dict], dict], payloads: list[dict],
     """Run ``partition_fn`` on tasks of many series; return (results in series order, cancelled?).
     ``sink`` gets each partition's result as it finishes (``sink("local", series ids, result)``)."""
     parts = partition_payloads(payloads, engine, n_workers)
+    # a network's progress callback belongs to this process (and cannot be pickled): workers never need it
+    params = {m: {k: v for k, v in (p or {}).items() if k != "progress"}
+              for m, p in (settings.get("params") or {}).items()}
+    settings = {**settings, "params": params} if "params" in settings else settings
     tasks = [{"series": p, "models": models, "settings": settings} for p in parts]
     on_result = None if sink is None else (lambda i, res: sink("local", [p["uid"] for p in parts[i]], res))
     try:

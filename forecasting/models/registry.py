@@ -12,6 +12,7 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 from forecasting.models.base import Capabilities
+from forecasting.models.defaults import DEFAULT_MODEL  # noqa: F401  (re-exported for pages)
 
 
 @dataclass(frozen=True)

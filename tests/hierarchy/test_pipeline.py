@@ -160,3 +160,14 @@ def test_cli_reconcile_errors(sales_csv, tmp_path, capsys):
     assert main(["forecast", str(sales_csv), *COLS, "--horizon", "3", "--model", "naive", "--reconcile", "middle_out",
                  "--middle-level", "store,sku", "--output", str(out)]) == 2
     assert "above the bottom level" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_every_engine_gives_the_same_reconciled_forecasts():
+    ds = dataset(sales())
+    out = {}
+    for engine in ("serial", "local"):
+        cfg = ForecastConfig(horizon=3, model="seasonal_naive", engine=engine, n_workers=2)
+        res, hds, _ = hierarchical_forecast(ds, cfg, HierarchyConfig(None, "mint_shrink"))
+        out[engine] = res.forecasts.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(out["serial"], out["local"])
