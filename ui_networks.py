@@ -28,6 +28,20 @@ SIZE_SETTINGS: list[tuple[str, str, int, int, int]] = [
     ("patience", "early-stopping patience", 5, 1, 50)]
 
 
+# the pretrained transformer (issue 17): no sizes to choose; the fine-tuned one has its training length
+PRETRAINED = ("pretrained", "finetuned")
+FINETUNE_SETTINGS: list[tuple[str, str, int, int, int]] = [
+    ("steps", "fine-tune steps", 60, 1, 5000), ("patience", "early-stopping patience (checks)", 2, 0, 50)]
+
+
+def key_settings(name: str) -> list[tuple[str, str, int, int, int]]:
+    """A network's key settings on the pages: sizes for the trained-from-scratch networks, the fine-tune
+    length for ``finetuned``, none for the zero-shot ``pretrained``."""
+    if name == "pretrained":
+        return []
+    return FINETUNE_SETTINGS if name == "finetuned" else SIZE_SETTINGS
+
+
 def number_settings(spec: list[tuple[str, str, int, int, int]], columns, key: str) -> dict[str, int]:
     """One number input per ``(setting, label, default, min, max)`` of a model's key settings, in
     ``columns``; widget keys are ``{key}_{setting}``."""
@@ -35,9 +49,14 @@ def number_settings(spec: list[tuple[str, str, int, int, int]], columns, key: st
             for col, (k, label, default, lo, hi) in zip(columns, spec)}
 
 
-def network_settings(key: str) -> dict:
+def network_settings(key: str, device_only: bool = False) -> dict:
     """Draw the three choices (widget keys start with ``key``); return the settings that differ from the
-    networks' defaults."""
+    networks' defaults. ``device_only``: just the device (the pretrained network takes no calendar and is
+    always one network for all series)."""
+    if device_only:
+        device = st.selectbox("Device", _devices(), key=f"{key}_device",
+                              help="auto: a CUDA GPU, then Apple MPS, then the CPU")
+        return {} if device == "auto" else {"device": device}
     countries = _countries()
     c1, c2, c3 = st.columns(3)
     country = c1.selectbox(

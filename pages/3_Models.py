@@ -24,7 +24,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
     "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
     "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
                ("max_Q", "max Q", 2, 0, 3)],
-    **{d: ui_networks.SIZE_SETTINGS for d in DEEP},
+    **{d: ui_networks.key_settings(d) for d in DEEP},
 }
 
 st.title("Models")
@@ -59,10 +59,13 @@ with st.expander("Model settings and advanced options"):
         params[name] = ui_networks.number_settings(spec, cols[1:], f"set_{name}")
     if any(name in DEEP for name in models):
         st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
-        shared = ui_networks.network_settings("bt_net")
+        trained = [n for n in models if n in DEEP and n not in ui_networks.PRETRAINED]
+        shared = ui_networks.network_settings("bt_net", device_only=not trained)
         for name in models:
             if name in DEEP:
-                params[name] = {**params.get(name, {}), **shared}
+                own = shared if name not in ui_networks.PRETRAINED else \
+                    {k: v for k, v in shared.items() if k == "device"}
+                params[name] = {**params.get(name, {}), **own}
     a1, a2 = st.columns(2)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))

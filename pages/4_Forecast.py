@@ -44,9 +44,9 @@ with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
     shared = {}
     if network:
-        sizes = ui_networks.SIZE_SETTINGS
-        shared = {**ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc"),
-                  **ui_networks.network_settings("fc_net")}
+        sizes = ui_networks.key_settings(model)
+        shared = {**(ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
+                  **ui_networks.network_settings("fc_net", device_only=model in ui_networks.PRETRAINED)}
 hcfg = ui_hierarchy.settings(ds, "fc")
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,

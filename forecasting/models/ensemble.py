@@ -7,7 +7,7 @@ the combined interval is no narrower than its members on average — honest rath
 
 Each member runs through the same safety net as any model (a failing member falls back to seasonal
 naive, recorded in ``fitted_settings``). Settings: ``models`` (list or comma-separated text, default
-``ets,theta,sarima``), ``combine`` (``"mean"`` or ``"median"``), and per-member settings as
+``ets,theta,sarima``; ``pretrained``, the zero-shot network, is accepted too), ``combine`` (``"mean"`` or ``"median"``), and per-member settings as
 ``member_params={"sarima": {...}}``.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Ensemble(LocalModel):
             raise ValueError("the ensemble needs at least one member model")
         for m in self.models:
             spec = get_spec(m)
-            if m in ("ensemble", "auto") or spec.capabilities.global_model:
+            if m in ("ensemble", "auto") or (spec.capabilities.global_model and not spec.local_cls):
                 raise ValueError(f"'{m}' cannot be an ensemble member")
         self.y_, self.X_ = np.asarray(y, dtype=float), X
         return self
