@@ -11,3 +11,7 @@ class DataError(SalesCastError, ValueError):
 
 class ConfigError(SalesCastError, ValueError):
     """A setting is invalid (unknown model, bad horizon, bad --set value …)."""
+
+
+class EngineError(SalesCastError, RuntimeError):
+    """The execution layer failed as a whole (workers keep dying, the cluster cannot run the code)."""

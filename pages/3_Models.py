@@ -10,11 +10,11 @@ import app_settings
 import app_state
 import ui_exports
 import ui_networks
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+from forecasting.explore.seasonality import dataset_season_length
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.pipeline import BacktestConfig, run_backtest
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]

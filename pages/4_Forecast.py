@@ -10,11 +10,11 @@ import app_settings
 import app_state
 import ui_exports
 import ui_networks
+from forecasting.explore.seasonality import dataset_season_length
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
-from forecasting.forecast import ForecastConfig, run_forecast
 from forecasting.models.registry import MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.pipeline import ForecastConfig, run_forecast
 
 TOTAL = "Total over all series"
 

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.common import load_dataset
     from forecasting.errors import ConfigError
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".json"))

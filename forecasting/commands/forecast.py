@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
                                                to_output)
     from forecasting.commands.common import load_dataset
     from forecasting.errors import ConfigError
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".xlsx"))

@@ -6,6 +6,8 @@ Aliases used throughout SalesCast (pandas 2.x spellings): ``h`` (hourly), ``min`
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -169,3 +171,32 @@ def period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
         return (d.normalize().to_numpy().view("i8") // DAY_NS + 3) // 7  # 1970-01-01 is a Thursday
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value
     return d.to_numpy().view("i8") // step
+
+
+# base alias (prefix, upper case, anchor dropped) -> season length
+_SEASONS: dict[str, int] = {
+    "Y": 1, "A": 1, "YS": 1, "AS": 1, "BY": 1, "BYS": 1, "BA": 1, "BAS": 1,
+    "Q": 4, "QS": 4, "BQ": 4, "BQS": 4,
+    "M": 12, "MS": 12, "ME": 12, "BM": 12, "BMS": 12, "BME": 12, "SM": 24, "SMS": 24,
+    "W": 52,
+    "D": 7, "B": 5, "C": 5,
+    "H": 24, "BH": 24,
+    "T": 60, "MIN": 60, "S": 60,
+}
+
+
+def season_length_for(freq: str | None) -> int:
+    """The default season length for a frequency alias: 12 for monthly, 4 quarterly, 7 daily, 52 weekly …
+
+    Unknown or missing frequencies give 1 (no seasonality)."""
+    if not freq:
+        return 1
+    alias = str(freq).split("-")[0].upper()
+    match = re.fullmatch(r"(\d*)([A-Z]+)", alias)
+    if not match:
+        return 1
+    mult, base = match.groups()
+    season = _SEASONS.get(base, 1)
+    if mult and int(mult) > 1 and season > 1:
+        season = max(1, round(season / int(mult)))
+    return season

@@ -22,7 +22,7 @@ import pandas as pd
 from forecasting.data.contract import DS, ID, Y, Dataset, validate_long
 from forecasting.data.frequency import period_index
 from forecasting.errors import ConfigError
-from forecasting.seasonality_defaults import season_length_for
+from forecasting.data.frequency import season_length_for
 
 OUTLIER_METHODS = ("iqr", "zscore", "seasonal")
 FILL_METHODS = ("none", "leave", "zero", "ffill", "interpolate")

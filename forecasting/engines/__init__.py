@@ -12,17 +12,13 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from forecasting.engines.worker import tick
-from forecasting.errors import ConfigError, SalesCastError
+from forecasting.errors import ConfigError, EngineError
 from forecasting.progress import ProgressCallback
 
 ENGINES = ("serial", "local", "dask")
 _NOTHING = object()
 
 __all__ = ["ENGINES", "EngineError", "map_partitions", "tick"]
-
-
-class EngineError(SalesCastError, RuntimeError):
-    """The execution layer failed as a whole (workers keep dying, the cluster cannot run the code)."""
 
 
 def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine: str = "local",

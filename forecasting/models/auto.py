@@ -42,9 +42,8 @@ class AutoSelect(LocalModel):
         return self
 
     def select(self, h: int) -> tuple[str, dict[str, float]]:
-        from forecasting.evaluation import metrics as M
-        from forecasting.evaluation.backtest import cutoff_ends
-        from forecasting.evaluation.fitting import fit_predict
+        from forecasting import metrics as M
+        from forecasting.models.fitting import cutoff_ends, fit_predict
 
         y, X = self.y_, self.X_
         ends = [e for e in cutoff_ends(y.size, h, self.windows, h) if e >= max(4, 2 * h)]

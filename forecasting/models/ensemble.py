@@ -50,7 +50,7 @@ class Ensemble(LocalModel):
 
     def predict(self, h: int, X_future: np.ndarray | None = None,
                 levels: Sequence[int] = DEFAULT_LEVELS) -> ForecastDict:
-        from forecasting.evaluation.fitting import fit_predict
+        from forecasting.models.fitting import fit_predict
 
         outs, self.members_ = [], {}
         for m in self.models:

@@ -138,7 +138,7 @@ def test_untrained_levels_are_calibrated_from_validation_residuals():
 
 def test_backtest_engine_trains_the_network_once_per_cutoff():
     from forecasting.data.contract import Dataset, validate_long
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     df = validate_long(weekly_panel(n_series=3, periods=90, promo=True))
     ds = Dataset(df=df, freq="D", covariates=["promo"])

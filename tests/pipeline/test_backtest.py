@@ -5,7 +5,8 @@ import pytest
 
 from forecasting.data.contract import Dataset, validate_long
 from forecasting.errors import ConfigError
-from forecasting.evaluation.backtest import BacktestConfig, cutoff_ends, run_backtest
+from forecasting.models.fitting import cutoff_ends
+from forecasting.pipeline import BacktestConfig, run_backtest
 from forecasting.models import registry
 from forecasting.models.base import Capabilities, GlobalModel
 from forecasting.progress import Cancelled
@@ -217,14 +218,14 @@ def test_cancel_on_the_process_pool_keeps_finished_partitions():
 
 
 def test_settings_text_leaves_out_training_history():
-    from forecasting.evaluation.fitting import settings_text
+    from forecasting.models.fitting import settings_text
 
     text = settings_text({"device": "cpu", "epochs": 3, "history": [{"epoch": 1, "train_loss": 0.5}]})
     assert text == "device=cpu; epochs=3"
 
 
 def test_default_season_length_comes_from_the_detector():
-    from forecasting.seasonality_defaults import dataset_season_length
+    from forecasting.explore.seasonality import dataset_season_length
 
     seasonal = make_dataset(n_series=2, n=72)                 # planted period 12 on monthly data
     assert dataset_season_length(seasonal)[0] == 12

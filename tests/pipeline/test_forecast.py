@@ -5,7 +5,7 @@ import pytest
 
 from forecasting.data.contract import Dataset, validate_long
 from forecasting.errors import ConfigError
-from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.progress import Cancelled
 
 from .test_backtest import MeanGlobal, global_registered, make_dataset  # noqa: F401
@@ -112,7 +112,7 @@ def test_transformer_forecast_explains_itself_with_attention():
 
 
 def test_run_device_names_where_networks_trained():
-    from forecasting.evaluation.runner import run_device
+    from forecasting.pipeline.plan import run_device
 
     assert run_device([{"rows": []}]) == "cpu"
     assert run_device([{"devices": {"lstm": ["cpu", "cpu"]}}]) == "cpu"
@@ -124,7 +124,7 @@ def test_run_device_names_where_networks_trained():
 
 def test_network_settings_are_checked_before_any_work():
     pytest.importorskip("torch")
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     d = make_dataset(n_series=2)
     seen = []
