@@ -306,6 +306,11 @@ def run_or_reuse(kind: str, title: str, key: str, data_key: str, cfg, run, progr
     """Run ``run(cfg, progress)`` with a progress panel and a stop button, or reuse this session's cached
     result for the same data and settings. ``progress_params``: the settings dicts of networks, which
     report their epochs (training curves) through the same panel. A run's error is shown, never raised."""
+    try:
+        cfg.validate()         # a setting a model refuses: one error, before any work
+    except SalesCastError as exc:
+        st.error(str(exc))
+        st.stop()
     entry = cached_result(kind, key)
     if entry is not None and not entry["result"].info.get("cancelled"):
         store_result(kind, key, entry)

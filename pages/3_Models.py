@@ -18,14 +18,6 @@ from forecasting.pipeline import BacktestConfig, run_backtest
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
-# a few key settings per model: (setting, label, default, min, max); the rest keep the models' defaults
-KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
-    "moving_average": [("window", "window (periods)", 4, 1, 400)],
-    "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
-    "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
-               ("max_Q", "max Q", 2, 0, 3)],
-    **{d: ui_networks.SIZE_SETTINGS for d in DEEP},
-}
 
 st.title("Models")
 ds = app_state.get_dataset()
@@ -46,12 +38,12 @@ season_length = c4.number_input("Season length", 1, 400, value=season, key="bt_s
 params: dict[str, dict] = {}
 with st.expander("Model settings and advanced options"):
     for name in models:
-        spec = KEY_SETTINGS.get(name)
-        if not spec:
+        shown = ui_networks.page_settings(name)
+        if not shown:
             continue
-        cols = st.columns(len(spec) + 1)
+        cols = st.columns(len(shown) + 1)
         cols[0].markdown(f"**{name}**")
-        params[name] = ui_networks.number_settings(spec, cols[1:], f"set_{name}")
+        params[name] = ui_networks.key_settings(name, cols[1:], f"set_{name}")
     if any(name in DEEP for name in models):
         st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
         shared = ui_networks.network_settings("bt_net")

@@ -41,14 +41,15 @@ network = MODELS[model].capabilities.global_model
 with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
     shared = {}
+    shown = ui_networks.page_settings(model)
+    if shown:
+        shared = ui_networks.key_settings(model, st.columns(len(shown)), "fc")
     if network:
-        sizes = ui_networks.SIZE_SETTINGS
-        shared = {**ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc"),
-                  **ui_networks.network_settings("fc_net")}
+        shared.update(ui_networks.network_settings("fc_net"))
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
-                     model_params={model: dict(shared)} if network else {})
+                     model_params={model: dict(shared)} if shared or network else {})
 key = data_key + app_state.config_fingerprint(cfg)
 
 if st.button("Run forecast", type="primary", key="run_forecast"):

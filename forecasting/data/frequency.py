@@ -80,7 +80,8 @@ def infer_freq(codes: np.ndarray, ds: np.ndarray, same: np.ndarray | None = None
     diff = ds[1:] - ds[:-1]
     steps = diff[same & (diff > 0)]
     if len(steps) == 0:
-        raise DataError("cannot infer the frequency: every series has a single date; pass --freq")
+        raise DataError("cannot infer the frequency: every series has a single date; give the frequency",
+                        setting="freq")
     probe = steps[:: max(1, len(steps) // 200_000)]  # the modal step of a large file from a slice of it
     vals, counts = np.unique(probe, return_counts=True)
     modal = int(vals[np.argmax(counts)])

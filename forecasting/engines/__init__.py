@@ -41,7 +41,7 @@ def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine:
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     if address and engine != "dask":
-        raise ConfigError(f"a scheduler address ({address}) needs --engine dask (got --engine {engine})")
+        raise ConfigError(f"a scheduler address ({address}) needs the dask engine (got {engine})", setting="engine")
     if n_workers is not None and int(n_workers) < 1:
         raise ConfigError(f"n_workers must be at least 1 (got {n_workers})")
     from forecasting.engines.tracker import Tracker

@@ -5,8 +5,6 @@ fewer when the series is short); each candidate forecasts every window through t
 and the one with the lowest mean MASE (scaled by the in-sample seasonal naive; ``metric`` can be any of
 ``mae``, ``rmse``, ``smape``, ``mase``, ``rmsse``) is refit on the whole history. A candidate that had to
 fall back in a window scores as the fallback it used. Too short for any window: seasonal naive.
-Settings: ``models`` (default ``naive,seasonal_naive,drift,ets,theta,sarima``), ``windows`` (default 2),
-``metric``.
 """
 from __future__ import annotations
 
@@ -14,30 +12,40 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 DEFAULT_CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 
 
+def members_problem(names: Sequence[str], refused: Sequence[str], role: str) -> str | None:
+    """Why ``names`` cannot be the members of a combination of models (unknown, global, or ``refused``)."""
+    from forecasting.errors import ConfigError
+    from forecasting.models.registry import get_spec
+
+    if not names:
+        return "at least one model"
+    for m in names:
+        try:
+            spec = get_spec(m)
+        except ConfigError as exc:
+            return str(exc)
+        if m in refused or spec.capabilities.global_model:
+            return f"'{m}' cannot be {role}"
+    return None
+
+
 class AutoSelect(LocalModel):
     name = "auto"
-    capabilities = Capabilities()
+    models = Setting(DEFAULT_CANDIDATES, "candidate models (per-series models only)", kind="names",
+                     check=lambda names: members_problem(names, ("auto",), "an auto candidate"))
+    windows = Setting(2, "backtest windows per series (fewer when the series is short)", low=1)
+    metric = Setting("mase", "the score that picks the candidate", choices=("mae", "rmse", "smape", "mase", "rmsse"))
 
-    def __init__(self, season_length: int = 1, models: Sequence[str] | str = DEFAULT_CANDIDATES,
-                 windows: int = 2, metric: str = "mase", **settings: Any) -> None:
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        if isinstance(models, str):
-            models = [m.strip() for m in models.split(",") if m.strip()]
-        self.models, self.windows, self.metric = list(models), int(windows), metric
+        self.models = list(self.models)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "AutoSelect":
-        from forecasting.models.registry import get_spec
-
-        if self.metric not in ("mae", "rmse", "smape", "mase", "rmsse"):
-            raise ValueError(f"auto cannot rank by '{self.metric}'")
-        for m in self.models:
-            if m == "auto" or get_spec(m).capabilities.global_model:
-                raise ValueError(f"'{m}' cannot be an auto candidate")
         self.y_, self.X_ = np.asarray(y, dtype=float), X
         return self
 

@@ -1,0 +1,64 @@
+"""A new model with one setting is one file plus one registry line: registered, it is in the CLI (listing,
+settings, --set checked), on the Models page's settings, and passes the shared protocol check."""
+import pandas as pd
+import pytest
+
+from forecasting.cli import main
+from forecasting.models.capabilities import Capabilities
+from forecasting.models.registry import MODELS, ModelSpec
+from tests.models.protocol import check_protocol
+
+LINE = ModelSpec("last_plus", "tests.models.toy_model", "LastPlus", Capabilities(), "last value plus a lift")
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setitem(MODELS, "last_plus", LINE)      # the one registry line
+
+
+def test_protocol_check(registered):
+    check_protocol("last_plus")
+
+
+def test_cli_lists_checks_and_runs_it(registered, tmp_path, capsys):
+    assert main(["models"]) == 0
+    assert "last_plus" in capsys.readouterr().out
+    assert main(["models", "--settings", "last_plus"]) == 0
+    assert "last_plus.lift=0.0  added to the last value" in capsys.readouterr().out
+    data = tmp_path / "sales.csv"
+    pd.DataFrame({"date": pd.date_range("2022-01-01", periods=30, freq="D"), "units": range(30)}).to_csv(data, index=False)
+    out = tmp_path / "fc.csv"
+    base = ["forecast", str(data), "--horizon", "3", "--model", "last_plus", "--engine", "serial", "--output", str(out)]
+    assert main(base + ["--set", "last_plus.bogus=1"]) == 2
+    assert "last_plus has no setting 'bogus'; its settings: lift" in capsys.readouterr().err
+    assert main(base + ["--set", "last_plus.lift=-1"]) == 2
+    assert "last_plus: setting lift must be a number of at least 0 (got -1)" in capsys.readouterr().err
+    assert main(base + ["--set", "last_plus.lift=5"]) == 0
+    assert pd.read_csv(out)["forecast"].tolist() == [34.0, 34.0, 34.0]
+
+
+@pytest.mark.slow
+def test_models_page_draws_its_setting(registered):
+    from streamlit.testing.v1 import AppTest
+
+    from app_settings import EngineSettings
+    from tests.app.test_models_page import small_dataset
+
+    at = AppTest.from_file("app.py", default_timeout=120)
+    at.session_state["engine_settings"] = EngineSettings("serial")
+    ds = small_dataset()
+    at.session_state["dataset"] = ds
+    at.switch_page("pages/3_Models.py").run()
+    at.multiselect(key="models_choice").set_value(["last_plus"]).run()
+    lift = at.number_input(key="set_last_plus_lift")
+    assert lift.label == "lift" and lift.value == 0.0
+    lift.set_value(2.0)
+    at.button(key="run_backtest").click().run()
+    assert not at.exception and not at.error
+    entry = at.session_state["results"]["entries"]["backtest"]
+    result = next(iter(entry.values()))["result"]
+    assert set(result.metrics["model"]) == {"last_plus"}
+    last = ds.df.rename(columns={"ds": "cutoff", "y": "last"})
+    fc = result.forecasts.merge(last, on=["unique_id", "cutoff"])
+    assert len(fc) == len(result.forecasts)
+    assert (fc["forecast"] - fc["last"]).round(9).eq(2.0).all()      # the page's lift reached the model
