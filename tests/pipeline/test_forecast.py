@@ -61,10 +61,17 @@ def test_future_covariates_from_trailing_rows():
 def test_fallback_recorded_and_empty_series_reported():
     d = make_dataset(n_series=1)
     empty = pd.DataFrame({"unique_id": "void", "ds": pd.date_range("2020-01-01", periods=3, freq="MS"), "y": np.nan})
-    d = d.with_df(validate_long(pd.concat([d.df, empty])))
-    r = run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"model": "QQQ"}}, engine="serial"))
+    df = pd.concat([d.df, empty])
+    df["y"] -= 1000                                   # croston refuses negative demand
+    d = d.with_df(validate_long(df))
+    r = run_forecast(d, ForecastConfig(horizon=4, model="croston", engine="serial"))
     st = r.settings.set_index("unique_id")
-    assert "used seasonal_naive" in st.loc["s0", "fallback"]
+    assert "croston failed" in st.loc["s0", "fallback"] and "used seasonal_naive" in st.loc["s0", "fallback"]
+    assert st.loc["s0", "model_used"] == "seasonal_naive"
+    with pytest.raises(ConfigError, match="ets: setting model: ETS model 'QQQ' is not of the form"):
+        run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"model": "QQQ"}}))
+    with pytest.raises(ConfigError, match="ets has no setting 'icc'; its settings: model, ic"):
+        run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"icc": "bic"}}))
     assert "no values" in st.loc["void", "fallback"]
     assert set(r.forecasts["unique_id"]) == {"s0"}
 
