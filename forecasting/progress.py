@@ -63,3 +63,21 @@ class StderrProgress:
         count = f" {ev.done:g}/{ev.total:g}" if ev.total else ""
         self.stream.write(f"[{ev.stage}]{count} {ev.message} ({elapsed:.0f}s{eta})\n")
         self.stream.flush()
+
+
+# ---- results as they finish: how a run store keeps a stopped or killed run's work ---------------------
+
+ResultSink = Callable[[str, list, dict], None]
+"""Called by backtest and forecast as each piece of work finishes: ``sink(what, series_ids, result)``,
+``what`` being ``"local"`` for a partition of series (every per-series model on those series) or the name
+of a global model (trained on all series). ``result`` is what the partition function returned (frames,
+records, plain values): the caller may store it and pass it back in :class:`PriorResults` to resume."""
+
+
+@dataclass
+class PriorResults:
+    """Work a resumed run already has: these series' per-series models and these global models are not
+    run again, and ``results`` (as given to a :data:`ResultSink`) join the new ones."""
+    series: set = field(default_factory=set)
+    models: set = field(default_factory=set)
+    results: list = field(default_factory=list)

@@ -121,7 +121,8 @@ with st.expander("What ingest did"):
 st.subheader("Quality report")
 method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_METHODS.index("seasonal"),
                       key="data_outlier_method",
-                      help="seasonal: robust residual after trend and season (recommended); iqr; zscore")
+                      help="seasonal: robust residual after trend and season, on the scale each series asks for "
+                           "(additive, sqrt or log: see outlier_scale; recommended); iqr; zscore")
 try:
     report = app_state.data_quality(rep, data_key, method)
 except Exception as exc:

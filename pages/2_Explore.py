@@ -4,6 +4,7 @@ import streamlit as st
 
 import app_state
 from forecasting.errors import SalesCastError
+from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD
 from forecasting.explore.aggregate import aggregation_choices, describe_choice
 from forecasting.explore.cycles import cycles
 from forecasting.explore.prep import to_series
@@ -80,7 +81,7 @@ with st.sidebar:
     model = st.radio("Classical model", ["additive", "multiplicative"], horizontal=True, key="explore_model",
                      disabled=method != "classical")
     robust = st.checkbox("Robust fitting (STL/MSTL)", True, key="explore_robust")
-    threshold = st.slider("Anomaly threshold (robust z)", 2.0, 8.0, 3.5, 0.5, key="explore_threshold")
+    threshold = st.slider("Anomaly threshold (robust z)", 2.0, 8.0, ANOMALY_THRESHOLD, 0.5, key="explore_threshold")
 
 try:
     from forecasting.explore.decompose import parse_periods
@@ -104,7 +105,9 @@ with st.container(border=True):
     m[4].metric("Demand class", card.profile.demand_class)
     m[5].metric("Anomalies", card.n_anomalies)
     st.write(card.stationarity.verdict)
-    st.caption(f"Demand: {card.profile.advice}. Models use season length {card.season_length} by default.")
+    st.caption(f"Demand: {card.profile.advice}. Models use season length {card.season_length} by default. "
+               f"Anomalies scored on the {SCALE_TEXT[card.anomaly_scale]} scale, chosen from how the seasonal "
+               "swing grows with the level (the Data page's quality report uses the same rule).")
     for note in card.notes:
         st.caption(f"ℹ️ {note}")
 
@@ -121,7 +124,7 @@ with tabs[0]:
         tl = trend_line(y)
         st.caption(f"Trend line: {tl.slope:+.4g} per period (R² {fmt(tl.r2)}).")
     if card.n_anomalies:
-        st.markdown("**Anomalies** (extreme decomposition residuals)")
+        st.markdown(f"**Anomalies** (extreme seasonal residuals on the {SCALE_TEXT[card.anomaly_scale]} scale)")
         st.dataframe(card.anomalies, hide_index=True, width="stretch",
                      column_config={"ds": st.column_config.DateColumn("date"),
                                     **{c: st.column_config.NumberColumn(format="%.2f")

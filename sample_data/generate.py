@@ -27,7 +27,9 @@ PRODUCTS = {  # name: (base units per day, base price)
 }
 
 
-def daily(rng: np.random.Generator) -> pd.DataFrame:
+def daily(rng: np.random.Generator, planted: list | None = None) -> pd.DataFrame:
+    """``planted``, when a list, receives (store, product, date, value before, value after) of every planted
+    anomaly (the benchmarks score anomaly detection against them); the output is the same either way."""
     dates = pd.date_range("2022-01-01", "2024-12-31", freq="D")
     n = len(dates)
     t = np.arange(n)
@@ -52,7 +54,10 @@ def daily(rng: np.random.Generator) -> pd.DataFrame:
                 stockout[start:start + rng.integers(2, 7)] = True
             units[stockout] = 0.0
             for k in rng.choice(n, size=2, replace=False):  # anomalies: a spike and a dip
+                before = units[k]
                 units[k] = np.round(units[k] * rng.choice([3.5, 0.2]))
+                if planted is not None:
+                    planted.append((store, product, dates[k].strftime("%Y-%m-%d"), before, units[k]))
             frames.append(pd.DataFrame({
                 "date": dates.strftime("%Y-%m-%d"), "store": store, "product": product, "units": units.astype(int),
                 "price": price, "promo": promo, "holiday": holiday,

@@ -41,7 +41,7 @@ def test_stl_with_detected_period(sales, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "detected period(s): 12 (4 series)" in p.stderr
     d = pd.read_csv(out)
-    assert list(d.columns) == ["store", "sku", "date", "y", "trend", "seasonal", "resid", "imputed"]
+    assert list(d.columns) == ["store", "sku", "date", "y", "trend", "seasonal", "resid", "imputed", "anomaly"]
     assert len(d) == 240                                 # one row per series x month, gaps included
     assert d["imputed"].sum() == 2
     assert np.allclose(d["y"], d["trend"] + d["seasonal"] + d["resid"])
@@ -55,7 +55,7 @@ def test_mstl_with_periods_and_one_series(sales, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "detected" not in p.stderr
     d = pd.read_csv(out)
-    assert list(d.columns) == ["store", "sku", "date", "y", "trend", "seasonal_3", "seasonal_12", "resid", "imputed"]
+    assert list(d.columns) == ["store", "sku", "date", "y", "trend", "seasonal_3", "seasonal_12", "resid", "imputed", "anomaly"]
     assert len(d) == 60 and set(d["store"]) == {"South"}
     assert np.allclose(d["y"], d["trend"] + d["seasonal_3"] + d["seasonal_12"] + d["resid"])
 
@@ -77,7 +77,7 @@ def test_single_series_gets_a_series_column_and_a_short_history_note(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "two full seasons" in p.stderr
     d = pd.read_csv(out)
-    assert list(d.columns) == ["series", "date", "y", "trend", "resid", "imputed"]
+    assert list(d.columns) == ["series", "date", "y", "trend", "resid", "imputed", "anomaly"]
 
 
 @pytest.mark.parametrize("args,message", [

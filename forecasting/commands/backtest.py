@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
 
@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def parse_levels(text: str) -> list[int]:
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
     from forecasting.errors import ConfigError
     from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
@@ -155,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    res = run_backtest(dataset, cfg, progress=progress)
+    if workspace_dir(args):
+        res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
+    else:
+        res = run_backtest(dataset, cfg, progress=progress)
     metrics = to_output(dataset, res.metrics)
     if suffix == ".csv":
         metrics.to_csv(args.output, index=False)

@@ -38,3 +38,33 @@ def load_dataset(args: argparse.Namespace, progress=None):
     return load(args.file, date_col=args.date_col, target_col=args.target_col,
                 id_cols=parse_id_cols(args.id_cols), freq=args.freq, agg=args.agg,
                 sheet=args.sheet, progress=progress)
+
+
+def add_workspace_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", metavar="DIR", default=None,
+                   help="record the run (dataset, settings, results as they finish) in this workspace folder "
+                        "(default: SALESCAST_WORKSPACE when set, else nothing is recorded); see `runs`")
+
+
+def workspace_dir(args: argparse.Namespace) -> str | None:
+    import os
+
+    return getattr(args, "workspace", None) or os.environ.get("SALESCAST_WORKSPACE") or None
+
+
+def run_in_workspace(args: argparse.Namespace, kind: str, cfg, dataset, progress):
+    """Record ``dataset`` and a new ``kind`` run of ``cfg`` in the workspace, run it there (results kept
+    per partition as they finish) and return its result and id."""
+    import sys
+    from pathlib import Path
+
+    from forecasting.store import open_workspace
+    from forecasting.store.execute import config_of, execute_run
+
+    ws = open_workspace(workspace_dir(args))
+    mapping = {"date_col": args.date_col, "target_col": args.target_col, "id_cols": args.id_cols,
+               "freq": args.freq, "agg": args.agg, "sheet": args.sheet}
+    rec = ws.add_dataset(dataset, raw=args.file, name=Path(args.file).name, mapping=mapping, treatments=[])
+    run_id = ws.create_run(kind, rec.id, config_of(kind, cfg))
+    print(f"run {run_id} recorded in {ws.path}", file=sys.stderr)
+    return execute_run(ws, run_id, progress), run_id

@@ -6,7 +6,7 @@ import sys
 
 from forecasting.commands.common import add_column_flags, load_dataset
 
-HELP = "split each series into trend, seasonal and residual components (CSV)"
+HELP = "split each series into trend, seasonal and residual components, anomalies flagged (CSV)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         counts = Counter(", ".join(str(p) for p in ps) or "none" for ps in comp.periods.values())
         text = "; ".join(f"{k} ({v} series)" if len(comp.periods) > 1 else k for k, v in counts.most_common())
         print(f"detected period(s): {text}", file=sys.stderr)
+    if comp.scales:
+        counts = Counter(comp.scales.values())
+        print("anomaly scale: " + ", ".join(f"{k} ({v} series)" for k, v in counts.most_common())
+              + f"; {int(comp.frame['anomaly'].sum())} anomalous row(s)", file=sys.stderr)
     lines = [f"{uid}: {n}" if len(comp.notes) > 1 else n for uid, ns in comp.notes.items() for n in ns]
     for line in lines[:20]:
         print(f"note: {line}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
     add_engine_flags(p)
+    add_workspace_flag(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset
+    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
     from forecasting.errors import ConfigError
     from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
@@ -48,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    res = run_forecast(dataset, cfg, progress=progress)
+    if workspace_dir(args):
+        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
+    else:
+        res = run_forecast(dataset, cfg, progress=progress)
     out = to_output(dataset, res.forecasts)
     settings = to_output(dataset, res.settings)
     if suffix == ".csv":

@@ -8,9 +8,11 @@ Outlier methods (per series):
 
 - ``iqr``: outside ``[Q1 - 1.5 IQR, Q3 + 1.5 IQR]``;
 - ``zscore``: more than 3 standard deviations from the mean;
-- ``seasonal``: robust seasonal residual: value minus (centred rolling median + median seasonal profile),
-  flagged beyond 3.5 robust standard deviations (1.4826 x MAD of the residuals). It does not flag the
-  regular weekly/yearly peaks that IQR and z-score mistake for outliers.
+- ``seasonal``: robust seasonal residual on the scale the series asks for (additive, sqrt or log, chosen
+  per series from how its seasonal swing grows with its level), flagged beyond 4.5 robust standard
+  deviations: :func:`forecasting.data.outliers.seasonal_outliers`, the rule Explore and ``decompose`` use
+  too. It does not flag the regular weekly/yearly peaks that IQR and z-score mistake for outliers, nor
+  the growing Decembers of a growing business.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset, validate_long
 from forecasting.data.frequency import period_index
+from forecasting.data.outliers import THRESHOLD, seasonal_outliers
 from forecasting.errors import ConfigError
 from forecasting.data.frequency import season_length_for
 
@@ -48,7 +51,7 @@ class QualityReport:
     summary: pd.DataFrame      # one row per series
     findings: list[Finding]
     gaps: pd.DataFrame         # unique_id, ds: missing periods
-    outliers: pd.DataFrame     # unique_id, ds, y, iqr, zscore, seasonal (bool per method), expected
+    outliers: pd.DataFrame     # unique_id, ds, y, iqr, zscore, seasonal (bool per method), expected, scale
     season_length: int
 
     def findings_frame(self) -> pd.DataFrame:
@@ -69,7 +72,7 @@ class QualityReport:
 
 
 def outlier_flags(df: pd.DataFrame, freq: str, season_length: int, *, iqr_k: float = 1.5, z: float = 3.0,
-                  robust: float = 3.5) -> pd.DataFrame:
+                  robust: float = THRESHOLD) -> pd.DataFrame:
     """Per row of a long frame: a flag per method plus the bounds each method implies (NaN y never flagged).
 
     Vectorised over series (group codes), so a million rows take seconds, not minutes."""
@@ -89,33 +92,13 @@ def outlier_flags(df: pd.DataFrame, freq: str, season_length: int, *, iqr_k: flo
     mean, std = per_row(g.mean()), per_row(g.std())
     out["z_lo"], out["z_hi"] = mean - z * std, mean + z * std
     out["zscore"] = (std > 0) & (np.abs(yv - mean) > z * std)
-    expected, scale = _seasonal_expectation(df, codes, freq, season_length)
-    out["expected"] = expected
-    out["seasonal_lo"], out["seasonal_hi"] = expected - robust * scale, expected + robust * scale
-    out["seasonal"] = (scale > 0) & (np.abs(yv - expected) > robust * scale)
+    so = seasonal_outliers(df, freq, season_length, robust)
+    out["expected"], out["scale"] = so["expected"].to_numpy(), so["scale"].to_numpy()
+    out["seasonal_lo"], out["seasonal_hi"] = so["lo"].to_numpy(), so["hi"].to_numpy()
+    out["seasonal"] = so["outlier"].to_numpy()
     for c in OUTLIER_METHODS:
         out[c] = out[c].fillna(False).astype(bool) & y.notna()
     return out
-
-
-def _seasonal_expectation(df: pd.DataFrame, codes: np.ndarray, freq: str, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Expected value (centred rolling median + median seasonal profile) and robust residual scale per row."""
-    y = df[Y].reset_index(drop=True)
-    window = max(3, 2 * (m // 2) + 1 if m > 1 else 5)
-    trend = (y.groupby(codes, sort=False).rolling(window, center=True, min_periods=1).median()
-             .droplevel(0).sort_index().to_numpy())
-    detrended = y.to_numpy() - trend
-    if m > 1:
-        pos = period_index(df[DS], freq) % m
-        seasonal = pd.Series(detrended).groupby([codes, pos], sort=False).transform("median").to_numpy()
-        seasonal = np.nan_to_num(seasonal, nan=0.0)
-    else:
-        seasonal = np.zeros(len(y))
-    expected = trend + seasonal
-    resid = pd.Series(y.to_numpy() - expected)
-    med = resid.groupby(codes, sort=False).transform("median").to_numpy()
-    mad = pd.Series(np.abs(resid.to_numpy() - med)).groupby(codes, sort=False).transform("median").to_numpy()
-    return expected, 1.4826 * mad
 
 
 def find_gaps(df: pd.DataFrame, freq: str) -> pd.DataFrame:
@@ -165,6 +148,7 @@ def quality_report(ds: Dataset, *, combined: pd.Series | None = None, season_len
         "outliers_iqr": flags["iqr"].groupby(df[ID], sort=False).sum(),
         "outliers_zscore": flags["zscore"].groupby(df[ID], sort=False).sum(),
         "outliers_seasonal": flags["seasonal"].groupby(df[ID], sort=False).sum(),
+        "outlier_scale": flags["scale"].groupby(df[ID], sort=False).first(),
     })
     summary.insert(3, "missing_dates", gaps.groupby(ID).size().reindex(summary.index, fill_value=0)
                    if len(gaps) else 0)
@@ -180,7 +164,7 @@ def quality_report(ds: Dataset, *, combined: pd.Series | None = None, season_len
               "outliers_seasonal", "duplicates", "outliers"):
         summary[c] = summary[c].astype(int)
     flagged = flags[list(OUTLIER_METHODS)].any(axis=1)
-    outliers = pd.concat([df.loc[flagged, [ID, DS, Y]], flags.loc[flagged, [*OUTLIER_METHODS, "expected"]]], axis=1)
+    outliers = pd.concat([df.loc[flagged, [ID, DS, Y]], flags.loc[flagged, [*OUTLIER_METHODS, "expected", "scale"]]], axis=1)
     findings = _findings(df, summary, gaps, flags, m, method)
     return QualityReport(summary, findings, gaps, outliers.reset_index(drop=True), m)
 
@@ -230,7 +214,9 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
             explained = [f"{int(n)} on {c} = 1" for c, n in
                          (on_flags.loc[uid].items() if uid in on_flags.index else []) if n]
             out.append(Finding("outliers", uid, "warning", row.outliers, outl.get(uid, []),
-                               f"{row.outliers} outlier(s) by the {method} method ({others})"
+                               f"{row.outliers} outlier(s) by the {method} method"
+                               + (f" on the {row.outlier_scale} scale" if method == "seasonal" else "")
+                               + f" ({others})"
                                + (f"; {', '.join(explained)}" if explained else ""),
                                "clip or interpolate errors; leave effects a covariate explains (promotions, "
                                "holidays) to models that use it" if explained

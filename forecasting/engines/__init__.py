@@ -25,7 +25,7 @@ def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine:
                    address: str | None = None, n_workers: int | None = None,
                    progress: ProgressCallback | None = None, stage: str = "run",
                    shared: Any = _NOTHING, units: Sequence[int] | None = None,
-                   max_retries: int = 2) -> list[Any]:
+                   max_retries: int = 2, on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
     """Run ``fn(partition)`` (or ``fn(partition, shared)``) on every partition; results in input order.
 
     engine: ``serial`` (this process), ``local`` (a process pool, ``n_workers`` processes, default all
@@ -37,6 +37,8 @@ def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine:
       length of a list partition, else 1).
     progress: gets events in series (units) done; if it raises ``Cancelled`` the engine stops and
       re-raises it with ``.partial`` = the results so far (None where not run).
+    on_result: called as ``on_result(index, result)`` on this thread as each partition finishes (in
+      completion order), e.g. to store results while the run goes on.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -47,7 +49,7 @@ def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine:
     from forecasting.engines.tracker import Tracker
 
     partitions = list(partitions)
-    tracker = Tracker(progress, stage, partitions, units)
+    tracker = Tracker(progress, stage, partitions, units, on_result)
     if not partitions:
         return []
     has_shared = shared is not _NOTHING

@@ -220,7 +220,7 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
                 load[addr] = max(0, load.get(addr, 0) - 1)
                 if fut.status == "finished":
                     results[i] = fut.result()
-                    tracker.done(i)
+                    tracker.done(i, results[i])
                 else:
                     exc = _exception(fut)
                     # a task whose scattered input died with its worker comes back "cancelled", no exception

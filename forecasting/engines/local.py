@@ -60,7 +60,7 @@ def _run_pool(ctx, fn, partitions, todo, results, pending, tracker, n_workers, s
                 except BrokenProcessPool:
                     return True
                 pending.discard(i)
-                tracker.done(i)
+                tracker.done(i, results[i])
             tracker.emit()
             if tracker.cancelled:
                 raise cancelled_with(results)

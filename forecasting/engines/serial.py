@@ -26,7 +26,7 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, shared: An
     with one_blas_thread():
         for i, part in enumerate(partitions):
             out[i] = run_partition(fn, i, part, shared, sink, has_shared)
-            tracker.done(i)
+            tracker.done(i, out[i])
             tracker.emit()
             if tracker.cancelled:
                 raise cancelled_with(out)

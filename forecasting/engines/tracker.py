@@ -9,7 +9,7 @@ remembers it and the engine stops at the next safe point.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from forecasting.progress import Cancelled, ProgressCallback, report
 
@@ -25,8 +25,9 @@ def count_units(part: Any) -> int:
 
 class Tracker:
     def __init__(self, progress: ProgressCallback | None, stage: str, partitions: Sequence[Any],
-                 units: Sequence[int] | None = None):
+                 units: Sequence[int] | None = None, on_result: Callable[[int, Any], None] | None = None):
         self.progress, self.stage = progress, stage
+        self.on_result = on_result  # called on the driver's thread with (index, result) per finished partition
         self.units = list(units) if units is not None else [count_units(p) for p in partitions]
         if len(self.units) != len(partitions):
             raise ValueError("units must give one count per partition")
@@ -45,10 +46,14 @@ class Tracker:
                 self.ticks[index] = min(self.units[index], self.ticks[index] + int(n))
                 self.message = message
 
-    def done(self, index: int) -> None:
+    def done(self, index: int, result: Any = None) -> None:
+        """Partition ``index`` finished with ``result`` (called on the driver's main thread): counted in
+        full, and handed to ``on_result`` (e.g. a run store writing it now, so a killed run keeps it)."""
         with self._lock:
             self.finished.add(index)
             self.ticks[index] = self.units[index]
+        if self.on_result is not None:
+            self.on_result(index, result)
 
     def lost(self, index: int) -> None:
         """A partition is being run again (its worker died): its ticks start over."""

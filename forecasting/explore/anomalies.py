@@ -1,51 +1,50 @@
-"""Anomalies: dates whose decomposition residual is extreme on a robust z-score.
+"""Anomalies of one series: SalesCast's one outlier rule (:func:`forecasting.data.outliers.seasonal_outliers`)
+applied to the series behind a decomposition, so Explore flags what the Data page's quality report and its
+treatments flag.
 
-z = (resid − median) / scale, a robust z-score (Iglewicz & Hoaglin) whose scale is floored by a trimmed
-standard deviation (see :func:`robust_z`); |z| above the threshold (3.5 by default)
-is an anomaly. Interpolated points are never flagged. For a multiplicative decomposition the
-residual is a ratio, so its logarithm is scored. For intermittent demand (more than 30% zero periods)
-the zeros would make every sale look extreme, so only the non-zero periods are scored, among themselves."""
+The scale is chosen from the data, per series: additive, sqrt or log (multiplicative) — a growing business
+whose December peak grows with it is scored on the log scale, where the regular peaks are ordinary. A
+robust z-score of the residual above the threshold (4.5 by default) is an anomaly. Interpolated points are
+never flagged. Intermittent demand (more than 30% zero periods): only the non-zero periods are scored,
+among themselves."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from forecasting.data.outliers import THRESHOLD, ZERO_SHARE, robust_z, seasonal_outliers  # noqa: F401
 from forecasting.explore.decompose import Decomposition
 
-ZERO_SHARE = 0.3   # above this share of zero periods, only non-zero demands are scored
+SCALE_TEXT = {"additive": "additive", "sqrt": "square root (Box-Cox 0.5)", "multiplicative": "multiplicative (log)"}
 
 
-def robust_z(resid: pd.Series) -> pd.Series:
-    """(resid - median) / scale, the scale being the larger of MAD / 0.6745 and the standard deviation
-    of the 95% of points nearest the median / 0.871 (both estimate sigma for normal noise).
-
-    The MAD alone is too small when a robust decomposition fits most points tightly or when many
-    values are equal (intermittent demand): ordinary noise would then look extreme."""
-    r = resid.astype("float64")
-    med = r.median()
-    dev = (r - med).abs()
-    mad = dev.median() / 0.6745
-    kept = dev[dev <= dev.quantile(0.95)]
-    trimmed = float(np.sqrt((kept ** 2).mean()) / 0.871) if len(kept) else 0.0
-    scale = max(mad, trimmed)
-    if not np.isfinite(scale) or scale == 0:
-        return pd.Series(0.0, index=r.index)
-    return (r - med) / scale
+def score_series(y: pd.Series, season_length: int, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """:func:`seasonal_outliers` on one series on a regular grid (NaN: not scored); indexed like ``y``."""
+    frame = pd.DataFrame({"unique_id": 0, "ds": y.index, "y": y.to_numpy(dtype="float64")})
+    out = seasonal_outliers(frame, None, max(int(season_length), 1), threshold, period=np.arange(len(y)))
+    out.index = y.index
+    return out
 
 
-def find_anomalies(dec: Decomposition, threshold: float = 3.5) -> pd.DataFrame:
-    """Columns: ds, y, expected (y without the residual), resid, score (robust z); largest |score| first."""
+def find_anomalies(dec: Decomposition, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """Columns: ds, y, expected, resid (y - expected, or y / expected on the log scale), score (robust z);
+    largest |score| first. ``attrs["scale"]`` names the scale used (additive | sqrt | multiplicative)."""
     f = dec.frame
-    ok = f["resid"].notna() & ~f["imputed"]
-    if (f.loc[ok, "y"] == 0).mean() > ZERO_SHARE:
-        ok &= f["y"] != 0   # intermittent demand: score the non-zero demands among themselves
-    resid = f.loc[ok, "resid"]
-    if dec.multiplicative:
-        resid = np.log(resid.where(resid > 0))
-    z = robust_z(resid.dropna())
-    hit = z[z.abs() > threshold].index
-    rows = f.loc[hit]
-    expected = rows["y"] / rows["resid"] if dec.multiplicative else rows["y"] - rows["resid"]
-    out = pd.DataFrame({"ds": hit, "y": rows["y"].to_numpy(), "expected": expected.to_numpy(),
-                        "resid": rows["resid"].to_numpy(), "score": z.loc[hit].to_numpy()})
-    return out.reindex(out["score"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    y = f["y"].where(~f["imputed"])
+    scored = score_series(y, dec.periods[0] if dec.periods else 1, threshold)
+    scale = str(scored["scale"].iloc[0]) if len(scored) else "additive"
+    hit = scored.index[scored["outlier"].to_numpy()]
+    rows, exp = f.loc[hit, "y"], scored.loc[hit, "expected"]
+    resid = rows / exp if scale == "multiplicative" else rows - exp
+    out = pd.DataFrame({"ds": hit, "y": rows.to_numpy(), "expected": exp.to_numpy(), "resid": resid.to_numpy(),
+                        "score": scored.loc[hit, "score"].to_numpy()})
+    out = out.reindex(out["score"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+    out.attrs["scale"] = scale
+    return out
+
+
+def anomaly_flags(dec: Decomposition, threshold: float = THRESHOLD) -> tuple[pd.Series, str]:
+    """One bool per row of ``dec.frame`` (the ``decompose`` command's ``anomaly`` column) and the scale."""
+    f = dec.frame
+    scored = score_series(f["y"].where(~f["imputed"]), dec.periods[0] if dec.periods else 1, threshold)
+    return scored["outlier"].astype(bool), (str(scored["scale"].iloc[0]) if len(scored) else "additive")

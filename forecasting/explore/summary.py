@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forecasting.data.contract import ID
-from forecasting.explore.anomalies import find_anomalies
+from forecasting.explore.anomalies import THRESHOLD, find_anomalies
 from forecasting.explore.decompose import Decomposition, decompose
 from forecasting.explore.prep import to_series
 from forecasting.explore.profile import DemandProfile, demand_profile
@@ -30,6 +30,7 @@ class SeriesSummary:
     anomalies: pd.DataFrame
     decomposition: Decomposition
     notes: list[str] = field(default_factory=list)
+    anomaly_scale: str = "additive"     # the scale anomalies were scored on: additive | sqrt | multiplicative
 
     def row(self) -> dict:
         return {"n_obs": self.n_obs, "n_missing": self.n_missing,
@@ -38,11 +39,11 @@ class SeriesSummary:
                 "stationary": {True: "yes", False: "no", None: "unclear"}[self.stationarity.stationary],
                 "ndiffs": self.stationarity.ndiffs, "nsdiffs": self.stationarity.nsdiffs,
                 "demand_class": self.profile.demand_class, "adi": self.profile.adi, "cv2": self.profile.cv2,
-                "cv": self.profile.cv, "n_anomalies": self.n_anomalies}
+                "cv": self.profile.cv, "n_anomalies": self.n_anomalies, "anomaly_scale": self.anomaly_scale}
 
 
 def summarize(y: pd.Series, freq: str | None = None, dec: Decomposition | None = None,
-              threshold: float = 3.5) -> SeriesSummary:
+              threshold: float = THRESHOLD) -> SeriesSummary:
     """Periods, strengths, stationarity verdict, demand profile and anomalies of one series.
 
     ``dec`` is the decomposition to read strengths and anomalies from; by default a robust STL with the
@@ -56,7 +57,7 @@ def summarize(y: pd.Series, freq: str | None = None, dec: Decomposition | None =
     notes = list(dict.fromkeys(det.notes + dec.notes))
     return SeriesSummary(int(y.notna().sum()), int(dec.frame["y"].isna().sum() + dec.frame["imputed"].sum()),
                          det.periods, det.season_length, t_str, s_str, st, demand_profile(y),
-                         len(anomalies), anomalies, dec, notes)
+                         len(anomalies), anomalies, dec, notes, anomalies.attrs.get("scale", "additive"))
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class ExploreConfig:
     periods: tuple[float, ...] | None = None  # None: detected
     model: str = "additive"                   # classical only
     robust: bool = True
-    threshold: float = 3.5                    # robust z-score for anomalies
+    threshold: float = THRESHOLD              # robust z-score for anomalies
 
 
 def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig()) -> SeriesSummary:
@@ -77,7 +78,7 @@ def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig()
     return summarize(y, freq, dec=dec, threshold=cfg.threshold)
 
 
-def summary_table(frame: pd.DataFrame, freq: str | None, threshold: float = 3.5,
+def summary_table(frame: pd.DataFrame, freq: str | None, threshold: float = THRESHOLD,
                   progress: ProgressCallback | None = None) -> pd.DataFrame:
     """One row per series of a long frame (see :meth:`SeriesSummary.row`), in the frame's order.
 

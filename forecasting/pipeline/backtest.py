@@ -19,7 +19,7 @@ from forecasting.data.contract import DS, ID, Dataset
 from forecasting.errors import ConfigError, DataError
 from forecasting.pipeline.options import RunOptions
 from forecasting.pipeline.plan import Collector, Job, SeriesData, Window, bound_columns, run_device, versions
-from forecasting.progress import ProgressCallback, report
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
 
 
 @dataclass
@@ -110,8 +110,13 @@ class BacktestCollector(Collector):
                           "fallback": " | ".join(fallbacks), "notes": "; ".join(notes)})
 
 
-def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None) -> BacktestResult:
+def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallback | None = None, *,
+                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> BacktestResult:
     """Rolling-origin backtest of ``cfg.models`` on every series of ``dataset``.
+
+    ``sink`` gets each partition's (and global model's) result as it finishes; ``prior`` holds the
+    results of an earlier, unfinished run of the same config: only the missing work runs (see
+    :class:`~forecasting.progress.PriorResults`).
 
     Never aborts because a model fails on a series: that series falls back (see ``fallback``).
     If ``progress`` raises :class:`Cancelled`, the series finished so far are returned
@@ -132,17 +137,24 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
                       non_negative=bool(cfg.non_negative), seed=int(cfg.seed), freq=dataset.freq,
                       n_origins=int(cfg.windows), step=int(cfg.step or cfg.horizon), window_type=cfg.window_type)
     engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
-    results: list[dict[str, Any]] = []
+    prior = prior or PriorResults()
+    results: list[dict[str, Any]] = list(prior.results)
     cancelled = False
     n_series = len(series)
-    report(progress, "backtest", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if plan.per_series:
-        results, cancelled = run_per_series(series, plan.per_series, job, progress=progress, stage="backtest",
-                                            **engine)
+    todo = [s for s in series if s.uid not in prior.series] if prior.series else series
+    report(progress, "backtest", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if plan.per_series and todo:
+        new, cancelled = run_per_series(todo, plan.per_series, job, progress=progress, stage="backtest",
+                                        sink=sink, **engine)
+        results += new
     if plan.across_series and not cancelled:
         for name in plan.across_series:
+            if name in prior.models:
+                continue
             report(progress, "backtest", n_series, n_series, f"training {name} on all series")
             results.append(run_across_series(name, series, job, plan.covariates, **engine))
+            if sink is not None:
+                sink(name, [s.uid for s in series], results[-1])
     frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + bound_columns(levels)
     fc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["scale", "scale_sq"])

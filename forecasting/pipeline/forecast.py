@@ -23,7 +23,7 @@ from forecasting.errors import ConfigError, DataError
 from forecasting.pipeline.options import RunOptions
 from forecasting.pipeline.plan import (Collector, Job, SeriesData, Window, bound_columns, future_dates, run_device,
                                        versions)
-from forecasting.progress import ProgressCallback, report
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
 
 
 @dataclass
@@ -108,8 +108,12 @@ def attach_future_covariates(series: list[SeriesData], cfg: ForecastConfig, covs
             ser.X_future = ser.X_after[:h]
 
 
-def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None) -> ForecastResult:
-    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``."""
+def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
+                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> ForecastResult:
+    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``.
+
+    ``sink`` and ``prior``: results stored as they finish, and a resumed run's stored results (as in
+    :func:`~forecasting.pipeline.backtest.run_backtest`)."""
     from forecasting.pipeline.across_series import run_across_series
     from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
@@ -127,15 +131,22 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
                       non_negative=bool(cfg.non_negative), seed=int(cfg.seed), freq=dataset.freq)
     engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
     n_series = len(series)
-    results, cancelled = [], False
-    report(progress, "forecast", 0, n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if plan.per_series and series:
-        results, cancelled = run_per_series(series, plan.per_series, job, progress=progress, stage="forecast",
-                                            **engine)
+    prior = prior or PriorResults()
+    results, cancelled = list(prior.results), False
+    todo = [s for s in series if s.uid not in prior.series] if prior.series else series
+    report(progress, "forecast", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if plan.per_series and todo:
+        new, cancelled = run_per_series(todo, plan.per_series, job, progress=progress, stage="forecast",
+                                        sink=sink, **engine)
+        results += new
     if plan.across_series and series and not cancelled:
         for name in plan.across_series:
+            if name in prior.models:
+                continue
             report(progress, "forecast", n_series, n_series, f"training {name} on all series")
             results.append(run_across_series(name, series, job, plan.covariates, explain=True, **engine))
+            if sink is not None:
+                sink(name, [s.uid for s in series], results[-1])
     cols = [ID, DS, "model", "forecast"] + bound_columns(levels)
     frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     fc = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)

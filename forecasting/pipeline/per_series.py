@@ -16,7 +16,7 @@ import numpy as np
 from forecasting.engines import map_partitions
 from forecasting.engines.partition import default_workers, n_partitions, split_evenly
 from forecasting.pipeline.plan import Job, SeriesData
-from forecasting.progress import Cancelled, ProgressCallback
+from forecasting.progress import Cancelled, ProgressCallback, ResultSink
 
 
 @dataclass
@@ -62,14 +62,17 @@ def partition_series(series: list[SeriesData], engine: str, n_workers: int | Non
 
 
 def run_per_series(series: list[SeriesData], models: list[str], job: Job, *, engine: str, address: str | None,
-                   n_workers: int | None, progress: ProgressCallback | None,
-                   stage: str) -> tuple[list[dict[str, Any]], bool]:
-    """Run ``models`` on every series; return (partition results in series order, cancelled?)."""
+                   n_workers: int | None, progress: ProgressCallback | None, stage: str,
+                   sink: ResultSink | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Run ``models`` on every series; return (partition results in series order, cancelled?).
+    ``sink`` gets each partition's result as it finishes (``sink("local", series ids, result)``)."""
     parts = partition_series(series, engine, n_workers)
     tasks = [Partition(p, models, job) for p in parts]
+    on_result = None if sink is None else (lambda i, res: sink("local", [s.uid for s in parts[i]], res))
     try:
         results = map_partitions(fit_partition, tasks, engine=engine, address=address, n_workers=n_workers,
-                                 progress=progress, stage=stage, units=[len(p) for p in parts])
+                                 progress=progress, stage=stage, units=[len(p) for p in parts],
+                                 on_result=on_result)
         return results, False
     except Cancelled as exc:
         partial = getattr(exc, "partial", None) or []

@@ -90,7 +90,7 @@ def test_components_table_restores_id_columns():
     ds = _dataset()
     comp = dataset_components(ds, method="mstl")
     f = comp.frame
-    assert list(f.columns) == ["store", "sku", "date", "y", "trend", "seasonal_12", "resid", "imputed"]
+    assert list(f.columns) == ["store", "sku", "date", "y", "trend", "seasonal_12", "resid", "imputed", "anomaly"]
     assert len(f) == 480 and comp.detected and set(map(tuple, comp.periods.values())) == {(12,)}
     assert np.allclose(f["y"], f["trend"] + f["seasonal_12"] + f["resid"])
     one = dataset_components(ds, "S / B", method="stl", periods=[12])

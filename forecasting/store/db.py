@@ -1,0 +1,175 @@
+"""The store's database: SQLAlchemy Core tables, one code path for SQLite and PostgreSQL.
+
+SQLite (the default) lives in the workspace folder (``salescast.db``, WAL mode so the app's pages read
+while a run writes); ``SALESCAST_DATABASE_URL`` (e.g. ``postgresql+psycopg://user:pw@host/db``) points
+every workspace at one PostgreSQL database instead. The schema is created on first use and migrated
+by :func:`migrate` (``schema_version`` holds the version); times are Unix seconds (float), documents
+are JSON text, so both databases hold exactly the same values.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied", sa.Float, nullable=False),
+)
+
+workspaces = sa.Table(
+    "workspaces", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("state", sa.Text),                 # JSON: the app's current dataset and settings
+)
+
+datasets = sa.Table(
+    "datasets", metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),   # hash of raw file + mapping + treatments
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("raw_hash", sa.String(64), nullable=False),
+    sa.Column("raw_bytes", sa.BigInteger, nullable=False),
+    sa.Column("mapping", sa.Text, nullable=False),
+    sa.Column("treatments", sa.Text, nullable=False),
+    sa.Column("n_rows", sa.BigInteger, nullable=False),
+    sa.Column("n_series", sa.Integer, nullable=False),
+    sa.Column("freq", sa.String(32)),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),          # backtest | forecast
+    sa.Column("name", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),        # queued running finished stopped interrupted failed
+    sa.Column("dataset_id", sa.String(64), nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("models", sa.Text, nullable=False),
+    sa.Column("n_series", sa.Integer, nullable=False),
+    sa.Column("series_done", sa.Integer, nullable=False, default=0),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("started", sa.Float),
+    sa.Column("finished", sa.Float),
+    sa.Column("heartbeat", sa.Float),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("pid_started", sa.Float),
+    sa.Column("device", sa.Text),
+    sa.Column("versions", sa.Text),
+    sa.Column("timings", sa.Text),
+    sa.Column("info", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+)
+
+run_parts = sa.Table(
+    "run_parts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("what", sa.String(64), nullable=False),          # "local" or a global model's name
+    sa.Column("series", sa.Text, nullable=False),               # JSON list of series ids
+    sa.Column("n_series", sa.Integer, nullable=False),
+    sa.Column("folder", sa.Text, nullable=False),               # relative to the workspace folder
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+run_fallbacks = sa.Table(
+    "run_fallbacks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("unique_id", sa.Text, nullable=False),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+# version -> DDL statements bringing the schema from version-1 to version (none yet beyond the first)
+MIGRATIONS: dict[int, list[str]] = {}
+
+_engines: dict[str, sa.engine.Engine] = {}
+_lock = threading.Lock()
+
+
+def database_url(folder: str | os.PathLike | None) -> str:
+    url = os.environ.get("SALESCAST_DATABASE_URL", "").strip()
+    if url:
+        return url
+    if folder is None:
+        raise ValueError("a folder is needed for the SQLite database")
+    return f"sqlite:///{os.path.join(os.fspath(folder), 'salescast.db')}"
+
+
+def engine_for(url: str) -> sa.engine.Engine:
+    """One engine (connection pool) per database URL and process; schema created/migrated on first use."""
+    with _lock:
+        eng = _engines.get(url)
+        if eng is not None:
+            return eng
+        if url.startswith("sqlite"):
+            eng = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+            @sa.event.listens_for(eng, "connect")
+            def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+        else:
+            if url.startswith("postgresql://"):
+                url_ = "postgresql+psycopg://" + url[len("postgresql://"):]
+            else:
+                url_ = url
+            eng = sa.create_engine(url_, pool_pre_ping=True)
+        migrate(eng)
+        _engines[url] = eng
+        return eng
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and a worker process after it starts)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+
+
+def migrate(eng: sa.engine.Engine) -> int:
+    """Create the tables if missing and apply the migrations after the stored version. Returns the version."""
+    for attempt in range(3):      # two processes creating the schema at once: the loser retries
+        try:
+            metadata.create_all(eng, checkfirst=True)
+            break
+        except sa.exc.DBAPIError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+    with eng.begin() as conn:
+        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        if current is None:
+            try:
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied=time.time()))
+            except sa.exc.IntegrityError:
+                pass
+            return SCHEMA_VERSION
+        if current > SCHEMA_VERSION:
+            from forecasting.errors import SalesCastError
+
+            raise SalesCastError(f"the workspace database has schema version {current}, newer than this "
+                                 f"SalesCast ({SCHEMA_VERSION}); upgrade SalesCast")
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            for stmt in MIGRATIONS.get(v, []):
+                conn.execute(sa.text(stmt))
+            conn.execute(schema_version.insert().values(version=v, applied=time.time()))
+    return SCHEMA_VERSION

@@ -1,0 +1,201 @@
+"""Running a stored run: the pipeline with the store's hooks (results kept per partition as they finish,
+live progress and heartbeat, the Stop flag), and resuming one where it stopped.
+
+The CLI (``backtest``/``forecast --workspace``, ``runs resume``) and the app's background workers all
+come through :func:`execute_run`, so a run behaves the same whoever started it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+
+from forecasting.progress import Cancelled, ProgressCallback, ProgressEvent
+from forecasting.store.files import merge_results
+from forecasting.store.workspace import StoreError, Workspace
+
+FLUSH_SECONDS = 1.0        # finished partitions are written at least this often (and at the end)
+PROGRESS_SECONDS = 0.5     # series_done written at most this often
+HEARTBEAT_SECONDS = 10.0   # a live run touches its row this often, even inside a long network fit
+
+
+def config_of(kind: str, cfg) -> dict:
+    """A run config as stored (JSON): the dataclass' fields, without in-memory frames."""
+    from dataclasses import asdict
+
+    d = asdict(cfg) if not isinstance(cfg, dict) else dict(cfg)
+    d.pop("future_covariates", None)
+    if kind == "forecast":
+        d["models"] = list(cfg.models) if not isinstance(cfg, dict) else d.get("models") or d.get("model")
+    return d
+
+
+def build_config(kind: str, config: dict):
+    if kind == "backtest":
+        from forecasting.pipeline import BacktestConfig
+
+        return BacktestConfig(**{k: v for k, v in config.items() if k in BacktestConfig.__dataclass_fields__})
+    from forecasting.pipeline import ForecastConfig
+
+    return ForecastConfig(**{k: v for k, v in config.items() if k in ForecastConfig.__dataclass_fields__})
+
+
+class StoreSink:
+    """The pipeline's :data:`~forecasting.progress.ResultSink` for one run: buffers finished partitions for
+    at most ``FLUSH_SECONDS`` (a run of tiny serial partitions would otherwise write thousands of files)
+    and writes them as one part."""
+
+    def __init__(self, ws: Workspace, run_id: str, flush_seconds: float = FLUSH_SECONDS):
+        self.ws, self.run_id, self.flush_seconds = ws, run_id, flush_seconds
+        self.buffer: list[tuple[list, dict]] = []
+        self.first = 0.0
+        self.stored = ws.series_stored(run_id)
+
+    def __call__(self, what: str, series: list, result: dict) -> None:
+        if what != "local":
+            self.flush()
+            self.ws.add_part(self.run_id, what, series, result)
+            return
+        if not self.buffer:
+            self.first = time.monotonic()
+        self.buffer.append((list(series), result))
+        if time.monotonic() - self.first >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        series = [s for ss, _ in self.buffer for s in ss]
+        merged = merge_results([r for _, r in self.buffer])
+        self.ws.add_part(self.run_id, "local", series, merged)
+        self.stored += len(series)
+        self.buffer = []
+
+
+class StoreProgress:
+    """Progress callback: writes ``series_done`` (throttled), checks the Stop flag, forwards to ``inner``."""
+
+    def __init__(self, ws: Workspace, run_id: str, n_series: int, prior: int, inner: ProgressCallback | None):
+        self.ws, self.run_id, self.n_series, self.prior, self.inner = ws, run_id, n_series, prior, inner
+        self.last = 0.0
+        self.done = prior
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if "partitions" in ev.extra:            # the engines' events count the series of this session
+            done = self.prior + int(ev.done)
+        else:
+            done = int(ev.done)
+        self.done = max(self.done, min(self.n_series, done))
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_SECONDS:
+            self.last = now
+            self.ws.heartbeat(self.run_id, self.done)
+            if self.ws.stop_requested(self.run_id):
+                raise Cancelled("stopped by the user")
+        if self.inner is not None:
+            self.inner(ev)
+
+
+def _heartbeat(ws: Workspace, run_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            ws.heartbeat(run_id)
+        except Exception:
+            pass
+
+
+def canonical(kind: str, res, levels) -> dict[str, pd.DataFrame | None]:
+    """A result's frames in one order (series, then model as chosen, then cutoff and date) with the
+    per-model summary and the total recomputed from them: a resumed run, whose partitions came back in
+    another order, stores exactly what an uninterrupted run stores."""
+    models = list(res.info.get("config", {}).get("models") or res.info.get("config", {}).get("model") or [])
+    if isinstance(models, str):
+        models = [models]
+    order = {m: i for i, m in enumerate(models)}
+
+    def sort(frame: pd.DataFrame | None, extra: list[str]) -> pd.DataFrame | None:
+        if frame is None:
+            return None
+        f = frame.assign(_m=frame["model"].map(order).fillna(len(order)))
+        keys = ["unique_id", "_m"] + [c for c in extra if c in f.columns]
+        return f.sort_values(keys, kind="stable").drop(columns="_m").reset_index(drop=True)
+
+    if kind == "backtest":
+        from forecasting.evaluation.aggregate import across_series, per_model
+
+        metrics = sort(res.metrics, [])
+        forecasts = sort(res.forecasts, ["cutoff", "ds"])
+        summary = per_model(metrics) if len(metrics) else pd.DataFrame()
+        total = across_series(forecasts, levels) if len(forecasts) else None
+        return {"metrics": metrics, "forecasts": forecasts, "summary": summary, "total": total}
+    return {"forecasts": sort(res.forecasts, ["ds"]), "settings": sort(res.settings, []),
+            "attention": sort(res.attention, ["lag"]) if res.attention is not None else None}
+
+
+def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = None, *,
+                engine: str | None = None, address: str | None = None, n_workers: int | None = None):
+    """Run (or resume) stored run ``run_id``: only the series (and global models) not stored yet run.
+
+    Returns the pipeline's result (a BacktestResult or ForecastResult holding every series). The run
+    ends ``finished``, ``stopped`` (Stop flag, or a ``Cancelled`` from ``progress``: finished series
+    kept), or ``failed`` (the error is kept and raised); a killed process leaves it ``running`` with a
+    dead pid, which the store reports as ``interrupted``."""
+    rec = ws.get_run(run_id)
+    if rec.status == "running":
+        raise StoreError(f"run {run_id} is already running (pid {rec.pid} on {rec.host})")
+    config = dict(rec.config)
+    if engine:
+        config["engine"] = engine
+        config["address"] = address
+    if n_workers:
+        config["n_workers"] = n_workers
+    cfg = build_config(rec.kind, config)
+    cfg.validate()
+    dataset = ws.load_dataset(rec.dataset_id)
+    prior = ws.prior_results(run_id)
+    ws.mark_running(run_id)
+    sink = StoreSink(ws, run_id)
+    prog = StoreProgress(ws, run_id, rec.n_series, len(prior.series), progress)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(ws, run_id, stop), daemon=True)
+    beat.start()
+    try:
+        if rec.kind == "backtest":
+            from forecasting.pipeline import run_backtest
+
+            res = run_backtest(dataset, cfg, progress=prog, sink=sink, prior=prior)
+        else:
+            from forecasting.pipeline import run_forecast
+
+            res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
+        sink.flush()
+        ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
+        cancelled = bool(res.info.get("cancelled"))
+        done = sink.stored if cancelled else rec.n_series
+        ws._set(run_id, status="stopped" if cancelled else "finished", finished=time.time(),
+                series_done=done, device=res.info.get("device"), versions=res.info.get("versions"),
+                timings=res.info.get("timings"), info=_jsonable(res.info), heartbeat=time.time())
+        return res
+    except Cancelled:               # stopped before any partition ran (or between the global models)
+        sink.flush()
+        ws._set(run_id, status="stopped", finished=time.time(), series_done=sink.stored, heartbeat=time.time())
+        raise
+    except BaseException as exc:
+        try:
+            sink.flush()
+        except Exception:
+            pass
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        ws._set(run_id, status=status, finished=time.time() if status == "failed" else None,
+                series_done=sink.stored, error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    finally:
+        stop.set()
+
+
+def _jsonable(info: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(info, default=str))

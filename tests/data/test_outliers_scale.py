@@ -1,0 +1,117 @@
+"""The one outlier rule on the scale the data asks for: a growing business's growing Decembers are not outliers.
+
+The same planted series goes through every user of the rule: the quality report (and its treatments), the
+Explore card and the ``decompose`` command's ``anomaly`` column."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.contract import Dataset, validate_long
+from forecasting.data.outliers import robust_z, seasonal_outliers
+from forecasting.data.quality import Treatments, apply_treatments, quality_report
+from forecasting.explore.summary import analyze
+
+SPIKES = {30: 1.8, 77: 0.45, 110: 1.7}
+
+
+def growing_retail(n=144, seed=1, spikes=True) -> pd.Series:
+    """Monthly sales growing 20% a year with a December peak of +60% (and November +20%) of the level:
+    each December is larger than the last by more than the whole noise band of the early years."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2012-01-01", periods=n, freq="MS")
+    t = np.arange(n)
+    season = 1 + 0.15 * np.sin(2 * np.pi * (ds.month - 3) / 12) + 0.6 * (ds.month == 12) + 0.2 * (ds.month == 11)
+    y = np.asarray(1000 * np.exp(0.015 * t) * season * rng.normal(1, 0.03, n))
+    if spikes:
+        for k, f in SPIKES.items():
+            y[k] *= f
+    return pd.Series(y, index=ds)
+
+
+def frame(s: pd.Series, uid="total") -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": uid, "ds": s.index, "y": s.to_numpy()})
+
+
+def test_growing_peaks_are_multiplicative_and_only_the_spikes_are_flagged():
+    s = growing_retail()
+    out = seasonal_outliers(frame(s), "MS", 12)
+    assert set(out["scale"]) == {"multiplicative"}
+    assert sorted(np.flatnonzero(out["outlier"])) == sorted(SPIKES)
+    # on the raw scale the same rule mistakes regular Decembers for outliers (at the textbook 3.5 already
+    # 3 of them), on the log scale not even at 3.5: the choice of scale matters
+    decembers = s.index.month == 12
+    raw = seasonal_outliers(frame(s), "MS", 12, 3.5, scale="additive")
+    low = seasonal_outliers(frame(s), "MS", 12, 3.5)
+    assert raw["outlier"][decembers].sum() >= 2 and out["outlier"][decembers].sum() == 0
+    assert sorted(np.flatnonzero(low["outlier"])) == sorted(SPIKES)
+    # bounds are ratios around the expected value on the log scale: the band grows with the expected value
+    ratio = out["hi"] / out["lo"]
+    assert np.allclose(ratio, ratio.iloc[0]) and (out["lo"] < out["expected"]).all()
+    assert ((out["hi"] - out["lo"]) / out["expected"]).std() < 0.01 * ((out["hi"] - out["lo"]) / out["expected"]).mean()
+
+
+def test_constant_swing_stays_additive_and_counts_get_sqrt():
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2015-01-01", periods=120, freq="MS")
+    t = np.arange(120)
+    additive = 500 + 8 * t + 60 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 5, 120)   # level x3, swing fixed
+    days = pd.date_range("2022-01-01", periods=730, freq="D")
+    lam = 5 * (1 + np.arange(730) / 150) * np.array([0.8, 0.9, 1, 1, 1.2, 1.6, 0.5])[days.dayofweek]
+    counts = rng.poisson(lam).astype(float)
+    counts[100] = 0.0                                             # a zero: log impossible, sqrt fine
+    a = seasonal_outliers(frame(pd.Series(additive, index=ds)), "MS", 12)
+    c = seasonal_outliers(frame(pd.Series(counts, index=days)), "D", 7)
+    assert set(a["scale"]) == {"additive"} and set(c["scale"]) == {"sqrt"}
+    assert a["outlier"].sum() == 0 and c["outlier"].mean() < 0.01
+
+
+def test_quality_report_treatments_explore_and_decompose_agree(tmp_path):
+    s = growing_retail()
+    ds = Dataset(validate_long(frame(s)), "MS", "month", "sales", [], pd.DataFrame({"unique_id": ["total"]}), [])
+    rep = quality_report(ds)
+    row = rep.summary.iloc[0]
+    assert row["outliers"] == 3 and row["outlier_scale"] == "multiplicative"
+    assert sorted(rep.outliers.loc[rep.outliers["seasonal"], "ds"]) == sorted(s.index[list(SPIKES)])
+    f = next(f for f in rep.findings if f.check == "outliers")
+    assert "multiplicative scale" in f.message
+    # clipping changes the three spikes only, and no December
+    new, log = apply_treatments(ds, Treatments(outliers="clip"))
+    assert sorted(log["ds"]) == sorted(s.index[list(SPIKES)])
+    assert (new.df["y"].to_numpy()[s.index.month == 12] == s.to_numpy()[s.index.month == 12]).all()
+    # Explore: same points, scale shown
+    card = analyze(s, "MS")
+    assert sorted(card.anomalies["ds"]) == sorted(s.index[list(SPIKES)]) and card.anomaly_scale == "multiplicative"
+    # decompose: an anomaly column, true on the three spikes only
+    path = tmp_path / "retail.csv"
+    pd.DataFrame({"month": s.index.strftime("%Y-%m"), "sales": s.round(2).to_numpy()}).to_csv(path, index=False)
+    out = tmp_path / "dec.csv"
+    p = subprocess.run([sys.executable, "-m", "forecasting", "decompose", str(path), "--output", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "anomaly scale: multiplicative (1 series); 3 anomalous row(s)" in p.stderr
+    d = pd.read_csv(out)
+    assert d["anomaly"].dtype == bool and sorted(np.flatnonzero(d["anomaly"])) == sorted(SPIKES)
+
+
+def test_clean_growing_series_flags_nothing():
+    out = seasonal_outliers(frame(growing_retail(spikes=False)), "MS", 12)
+    assert out["outlier"].sum() == 0
+
+
+def test_robust_z_is_scale_free_and_ignores_spikes():
+    r = pd.Series(np.random.default_rng(0).normal(0, 1, 500))
+    r.iloc[10] = 50.0
+    z = robust_z(r)
+    assert z.iloc[10] > 30 and (z.drop(10).abs() < 4.5).all()
+    assert np.allclose(robust_z(r * 7), z)
+
+
+def test_forced_scale_needs_values_that_allow_it():
+    s = growing_retail(spikes=False)
+    s.iloc[5] = 0.0
+    assert set(seasonal_outliers(frame(s), "MS", 12, scale="multiplicative")["scale"]) == {"sqrt"}
+    with pytest.raises(ValueError, match="scale must be"):
+        seasonal_outliers(frame(s), "MS", 12, scale="boxcox")
