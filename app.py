@@ -8,8 +8,11 @@ PAGES = [
     st.Page("pages/2_Explore.py", title="Explore", icon="🔍"),
     st.Page("pages/3_Models.py", title="Models", icon="🏁"),
     st.Page("pages/4_Forecast.py", title="Forecast", icon="🔮"),
+    st.Page("pages/5_Runs.py", title="Runs", icon="🗂️"),
+    st.Page("pages/6_Plan.py", title="Plan", icon="📦"),
 ]
 
 nav = st.navigation(PAGES)
+__import__("ui_workspace").current()  # the workspace in the URL (?ws=…), its owner; a new one without a link
 __import__("app_settings").sidebar()  # sidebar on every page: where to compute (engine, Dask address)
 nav.run()

@@ -34,6 +34,18 @@ def engine_settings() -> EngineSettings:
     return app_state.get(KEY) or EngineSettings()
 
 
+def admin_addresses() -> list[str]:
+    """The Dask schedulers the administrator allows (``SALESCAST_DASK_ADDRESSES``, comma-separated)."""
+    raw = os.environ.get("SALESCAST_DASK_ADDRESSES", "")
+    return [a.strip() for a in re.split(r"[,\s]+", raw) if a.strip() and address_problem(a.strip()) is None]
+
+
+def free_addresses() -> bool:
+    """May users type any scheduler address? Off unless ``SALESCAST_DASK_ALLOW_ANY_ADDRESS=1``: a Dask
+    client unpickles what the cluster sends, so a hostile scheduler could run code in this server."""
+    return os.environ.get("SALESCAST_DASK_ALLOW_ANY_ADDRESS", "").strip().lower() in ("1", "true", "yes")
+
+
 def address_problem(address: str) -> str | None:
     """Why ``address`` is not a scheduler address, or None when it looks like one."""
     if not address:
@@ -56,8 +68,21 @@ def sidebar() -> EngineSettings:
                               help="; ".join(f"{k}: {v}" for k, v in HELP.items()))
         address, n_workers = None, None
         if engine == "dask":
-            address = st.text_input("Scheduler address", value=current.address or "", key="engine_address",
-                                    placeholder="tcp://HOST:8786 — empty: a local Dask cluster").strip() or None
+            allowed = admin_addresses()
+            if free_addresses():
+                address = st.text_input("Scheduler address", value=current.address or "", key="engine_address",
+                                        placeholder="tcp://HOST:8786 — empty: a local Dask cluster").strip() or None
+                st.warning("Connect only to a Dask cluster you trust: its workers send back results that this "
+                           "server unpickles, so a hostile cluster can run code here.")
+            elif allowed:
+                pick = st.selectbox("Scheduler", ["", *allowed], key="engine_scheduler",
+                                    index=([""] + allowed).index(current.address) if current.address in allowed else 0,
+                                    format_func=lambda a: a or "a local Dask cluster on this machine",
+                                    help="the clusters your administrator set up (SALESCAST_DASK_ADDRESSES)")
+                address = pick or None
+            else:
+                st.caption("A local Dask cluster on this machine. Remote clusters are set by the administrator "
+                           "(SALESCAST_DASK_ADDRESSES).")
             problem = address_problem(address or "")
             if problem:
                 st.error(problem)

@@ -27,9 +27,19 @@ def get_dataset():
     """The cleaned dataset of this session; the bundled sample on first open."""
     ds = st.session_state.get(DATASET)
     if ds is None:
-        ds = load_sample()
+        import ui_workspace
+
+        ds = ui_workspace.restore_dataset()       # the workspace's dataset after a reload or in a new tab
+        if ds is None:
+            ds = load_sample()
         st.session_state[DATASET] = ds
     return ds
+
+
+def reset_session() -> None:
+    """Forget everything of this browser session (another workspace was opened in the same tab)."""
+    for k in list(st.session_state.keys()):
+        del st.session_state[k]
 
 
 def set_dataset(ds) -> None:

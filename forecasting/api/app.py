@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -109,8 +109,12 @@ def precheck(kind: str, body: dict[str, Any], s: ApiSettings) -> None:
     for i, lv in enumerate(body["levels"]):
         if not 1 <= lv <= 99:
             raise RequestError(f"interval levels are whole percentages between 1 and 99 (got {lv})", f"levels[{i}]")
-    if body.get("season_length") is not None and body["season_length"] < 1:
-        raise RequestError(f"must be at least 1 (got {body['season_length']})", "season_length")
+    longest = max(len(x["values"]) for x in body["series"])
+    if body.get("season_length") is not None and not 1 <= body["season_length"] <= longest:
+        raise RequestError(f"must be between 1 and the longest series' length, {longest} (got {body['season_length']})",
+                           "season_length")
+    if not 0 <= body.get("seed", 0) < 2**32:
+        raise RequestError(f"must be between 0 and 2**32 - 1 (got {body['seed']})", "seed")
     if kind == "backtest":
         if not 1 <= body["windows"] <= s.max_windows:
             raise RequestError(f"must be between 1 and {s.max_windows} (got {body['windows']})", "windows")
@@ -197,7 +201,10 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
         finally:
             pool.shutdown()
 
-    app = FastAPI(title="SalesCast API", version=__version__, lifespan=lifespan,
+    from fastapi_offline import FastAPIOffline
+
+    # /docs and /redoc from the package's own Swagger UI and ReDoc files: no CDN, so they work offline
+    app = FastAPIOffline(title="SalesCast API", version=__version__, lifespan=lifespan,
                   description="Forecasts, backtests and jobs over SalesCast's models. "
                               + ("Every /v1 request needs `Authorization: Bearer <token>`." if s.auth else
                                  "No authentication (listening on 127.0.0.1 only)."))

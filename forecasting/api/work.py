@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,9 @@ def _parse_timestamps(series: list[dict]) -> np.ndarray:
     texts = [t for s in series for t in s["timestamps"]]
     raw = pd.Series(texts, dtype=object)
     try:
-        parsed = pd.to_datetime(raw, format="ISO8601")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # pandas warns about mixed UTC offsets: handled below
+            parsed = pd.to_datetime(raw, format="ISO8601")
         if parsed.dtype == object:            # mixed UTC offsets: compare them in UTC
             raise ValueError("mixed time zones")
     except (ValueError, TypeError, OverflowError):
@@ -306,8 +309,9 @@ def run_task(kind: str, body: dict[str, Any], progress: ProgressCallback | None 
         return "ok", TASKS[kind](body, progress)
     except RequestError as exc:
         return "error", exc.status, exc.body()
-    except SalesCastError as exc:
-        return "error", 422, {"error": str(exc), "detail": []}
+    except SalesCastError as exc:      # the library names the setting; here it is a field
+        field = {"freq": "freq"}.get(exc.setting or "")
+        return "error", 422, {"error": str(exc) + (f' with "{field}"' if field else ""), "detail": []}
     except Cancelled:
         return "cancelled", None
     except MemoryError:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
+from forecasting.commands.hierarchy_flags import add_hierarchy_flags
 
 HELP = "rolling-origin backtest of one or more models; metrics per series × model"
 
@@ -11,7 +12,10 @@ HELP = "rolling-origin backtest of one or more models; metrics per series × mod
 def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by backtest and forecast."""
     p.add_argument("--horizon", type=int, required=True, metavar="H", help="periods to forecast")
-    p.add_argument("--levels", default="80,95", metavar="80,95", help="prediction interval levels in %% (default 80,95)")
+    p.add_argument("--levels", action="append", default=None, metavar="80,95|';C1;C1,C2'",
+                   help="prediction interval levels in %% (default 80,95); or, with ';' or column names, the "
+                        "hierarchy levels: each a comma-separated list of id columns, empty = total, e.g. "
+                        "';State;State,Industry' (give --levels twice for both)")
     p.add_argument("--season-length", type=int, default=None, metavar="M",
                    help="season length (default: the period detected on the total of all series, checked against the calendar: 7 daily, 12 monthly, 4 quarterly …)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE", dest="settings",
@@ -25,6 +29,7 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_column_flags(p)
     add_model_settings_flags(p)
+    add_hierarchy_flags(p)
     p.add_argument("--models", default="seasonal_naive,ets,theta,sarima", metavar="m1,m2|all",
                    help="models to compare (default seasonal_naive,ets,theta,sarima); 'all' = every registered "
                         "model except the torch networks, ensemble and auto (name those to add them)")
@@ -36,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write every backtest forecast: series, model, cutoff, date, actual, forecast, bounds")
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
+    add_output_flags(p)
     add_engine_flags(p)
     add_workspace_flag(p)
 
@@ -137,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
+    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
+    from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
@@ -148,31 +155,54 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
     models = parse_models(args.models)
+    interval_levels, hier_levels = split_levels(args.levels)
+    hcfg = hierarchy_config(args, hier_levels)
+    hcfg.validate()
     cfg = BacktestConfig(horizon=args.horizon, models=models, windows=args.windows, step=args.step,
-                         season_length=args.season_length, levels=parse_levels(args.levels),
+                         season_length=args.season_length, levels=parse_levels(interval_levels),
                          window_type=args.window_type, model_params=parse_settings(args.settings, models),
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    if workspace_dir(args):
+    if hcfg.active:
+        from forecasting.hierarchy.data import with_level
+        from forecasting.hierarchy.run import hierarchical_backtest
+
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
+        relay_training(cfg.model_params, models, progress)
+        res, dataset, _ = hierarchical_backtest(dataset, cfg, hcfg, progress=progress)
+        out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
+    elif workspace_dir(args):
         res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
+        out_fn = to_output
     else:
+        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
         res = run_backtest(dataset, cfg, progress=progress)
-    metrics = to_output(dataset, res.metrics)
+        out_fn = to_output
+    metrics = out_fn(dataset, res.metrics)
+    from forecasting.export.files import atomic_write, write_csv
+
     if suffix == ".csv":
-        metrics.to_csv(args.output, index=False)
+        write_csv(metrics, args.output, safe=args.safe_csv)
     else:
         doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
                "summary": json.loads(res.summary.to_json(orient="records")),
                "info": res.info}
-        with open(args.output, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, default=str)
+        if hcfg.active:
+            doc["summary_by_level"] = res.info.get("summary_by_level", [])
+        atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
-        to_output(dataset, res.forecasts).to_csv(args.save_forecasts, index=False)
+        write_csv(out_fn(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
+    from forecasting.data.quality import too_large_message
+
+    big = too_large_message(dataset.df)
     print(f"backtest: {dataset.n_series} series × {len(models)} model(s), {cfg.windows} window(s) of {cfg.horizon}; "
-          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+          f"best mean MASE: {best}; {n_fb} fallback(s); wrote {args.output}" + (f"; {big}" if big else ""),
+          file=sys.stderr)
     return 0

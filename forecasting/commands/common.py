@@ -24,6 +24,25 @@ def add_engine_flags(p: argparse.ArgumentParser) -> None:
                    help="Dask scheduler address (with --engine dask; a LocalCluster when omitted)")
 
 
+SAFE_CSV_HELP = ("CSV outputs are raw, for machines: ids are written exactly as in the input, even one starting "
+                 "with = + - @ that a spreadsheet would run as a formula. --safe-csv prefixes such cells with ' "
+                 "(as the app's downloads do); .xlsx outputs always store text as text")
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--safe-csv", action="store_true", help=SAFE_CSV_HELP)
+
+
+def relay_training(params: dict, models: list[str], progress) -> None:
+    """Networks report every epoch (loss, ETA) on stderr, as the app draws them as curves."""
+    from forecasting.models.registry import MODELS
+
+    for m in models:
+        spec = MODELS.get(m)
+        if spec is not None and spec.capabilities.needs_torch:
+            params.setdefault(m, {})["progress"] = lambda ev, _p=progress: _p(ev)
+
+
 def parse_id_cols(value: str | None) -> list[str] | None:
     """None -> detect; "" -> one series; "a,b" -> ["a", "b"]."""
     if value is None:

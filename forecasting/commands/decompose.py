@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forecasting.commands.common import add_column_flags, load_dataset
+from forecasting.commands.common import add_column_flags, add_output_flags, load_dataset
 
 HELP = "split each series into trend, seasonal and residual components, anomalies flagged (CSV)"
 
@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="classical only: components add up (default) or multiply to y")
     p.add_argument("--robust", action="store_true", help="STL/MSTL: robust fitting, outliers weigh less")
     p.add_argument("--output", "-o", metavar="OUT.csv", required=True, help="where to write the components")
+    add_output_flags(p)
 
 
 def _pick_series(dataset, wanted: str) -> str:
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.explore.components import dataset_components
     from forecasting.explore.decompose import parse_periods
-    from forecasting.export.tables import to_csv_bytes
     from forecasting.progress import StderrProgress
 
     periods = parse_periods(args.period)
@@ -69,10 +69,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {line}", file=sys.stderr)
     if len(lines) > 20:
         print(f"note: … and {len(lines) - 20} more", file=sys.stderr)
-    try:
-        out.write_bytes(to_csv_bytes(comp.frame))
-    except OSError as exc:
-        from forecasting.errors import ConfigError
-        raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}") from None
+    from forecasting.export.files import write_csv
+
+    write_csv(comp.frame, out, safe=args.safe_csv)
     print(f"wrote {len(comp.frame)} rows ({len(comp.periods)} series) to {out}", file=sys.stderr)
     return 0

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 
 from forecasting.commands.backtest import add_model_settings_flags
-from forecasting.commands.common import add_column_flags, add_engine_flags, add_workspace_flag
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags, add_workspace_flag
+from forecasting.commands.hierarchy_flags import add_hierarchy_flags
+
+from forecasting.models.defaults import DEFAULT_MODEL
 
 HELP = "forecast the periods after each series' last date, with prediction intervals"
 
@@ -12,11 +15,14 @@ HELP = "forecast the periods after each series' last date, with prediction inter
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_column_flags(p)
     add_model_settings_flags(p)
-    p.add_argument("--model", default="auto", metavar="NAME|auto",
-                   help="model name (see `models`), or auto = best per series by backtest MASE (default)")
+    add_hierarchy_flags(p)
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured (auto: per series, "
+                        "the combination of ets, theta and sarima unless one model wins clearly in backtests)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
+    add_output_flags(p)
     add_engine_flags(p)
     add_workspace_flag(p)
 
@@ -31,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset, run_in_workspace, workspace_dir
+    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
+    from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
     from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
@@ -42,27 +49,43 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
     models = parse_models(args.model)
-    cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(args.levels),
+    interval_levels, hier_levels = split_levels(args.levels)
+    hcfg = hierarchy_config(args, hier_levels)
+    hcfg.validate()
+    cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(interval_levels),
                          model_params=parse_settings(args.settings, models), season_length=args.season_length,
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
                          address=args.address)
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    if workspace_dir(args):
-        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
-    else:
-        res = run_forecast(dataset, cfg, progress=progress)
-    out = to_output(dataset, res.forecasts)
-    settings = to_output(dataset, res.settings)
-    if suffix == ".csv":
-        out.to_csv(args.output, index=False)
-    else:
-        import pandas as pd
+    if hcfg.active:
+        from forecasting.hierarchy.data import with_level
+        from forecasting.hierarchy.run import hierarchical_forecast
 
-        with pd.ExcelWriter(args.output) as xl:
-            out.to_excel(xl, sheet_name="forecast", index=False)
-            settings.to_excel(xl, sheet_name="settings", index=False)
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
+        relay_training(cfg.model_params, models, progress)
+        res, dataset, _ = hierarchical_forecast(dataset, cfg, hcfg, progress=progress)
+        out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
+    elif workspace_dir(args):
+        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
+        out_fn = to_output
+    else:
+        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
+        res = run_forecast(dataset, cfg, progress=progress)
+        out_fn = to_output
+    out = out_fn(dataset, res.forecasts)
+    settings = out_fn(dataset, res.settings)
+    from forecasting.export.files import write_csv, write_excel
+
+    if suffix == ".csv":
+        write_csv(out, args.output, safe=args.safe_csv)
+    else:
+        from forecasting.export.tables import _flat
+
+        write_excel({"forecast": out, "settings": _flat(settings)}, args.output)
     if args.report:
         from forecasting.export.report import write_report
 
@@ -70,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     n_fb = int((res.settings["fallback"].fillna("") != "").sum())
     for _, row in res.settings[res.settings["fallback"].fillna("") != ""].head(5).iterrows():
         print(f"note: {row['unique_id']}: {row['fallback']}", file=sys.stderr)
+    from forecasting.data.quality import too_large_message
+
+    big = too_large_message(dataset.df)
     print(f"forecast: {dataset.n_series} series × {cfg.horizon} period(s) with {', '.join(models)}; "
-          f"{n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+          f"{n_fb} fallback(s); wrote {args.output}" + (f"; {big}" if big else ""), file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from forecasting.commands.common import add_column_flags, add_engine_flags
+from forecasting.commands.common import add_column_flags, add_engine_flags, add_output_flags
+from forecasting.models.defaults import DEFAULT_MODEL
 
 HELP = "stock targets per series: safety stock, reorder point, order-up-to level, order quantity, ABC/XYZ"
 
@@ -19,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="periods between two orders (default 1: every period)")
     p.add_argument("--service-level", type=float, default=0.95, metavar="A",
                    help="cycle service level: chance a cycle ends without a stock-out, between 0 and 1 (default 0.95)")
-    p.add_argument("--model", default="auto", metavar="NAME|auto",
-                   help="model name (see `models`), or auto = best per series by backtest MASE (default)")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, as the forecast command")
     p.add_argument("--on-hand", default=None, metavar="COL|N",
                    help="stock on hand: a column of FILE (its last value per series) or one number for every series")
     p.add_argument("--on-order", default=None, metavar="COL|N", help="stock on order, as --on-hand (default 0)")
@@ -42,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--allow-negative", action="store_true", help="do not clip forecasts at zero")
     p.add_argument("--exceptions", default=None, metavar="F.csv", help="also write the exception list")
+    add_output_flags(p)
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="one row per series (.xlsx adds exceptions, policy backtest and summary sheets)")
     add_engine_flags(p)
@@ -121,18 +123,19 @@ def run(args: argparse.Namespace) -> int:
             cfg.on_order = stock_table(table, dataset, next(c for c in table.columns if c.strip().lower() == "on_order"))
     res = run_plan(dataset, cfg, progress=progress)
     out = to_output(dataset, res.targets)
+    from forecasting.export.files import write_bytes, write_csv
+
     if suffix == ".csv":
-        out.to_csv(args.output, index=False)
+        write_csv(out, args.output, safe=args.safe_csv)
     else:
         from forecasting.export.tables import to_excel_bytes
 
         sheets = {"targets": out, "exceptions": to_output(dataset, res.exceptions),
                   "policy backtest": to_output(dataset, res.policy) if len(res.policy) else res.policy,
                   "summary": res.summary}
-        with open(args.output, "wb") as fh:
-            fh.write(to_excel_bytes(sheets))
+        write_bytes(to_excel_bytes(sheets), args.output)
     if args.exceptions:
-        to_output(dataset, res.exceptions).to_csv(args.exceptions, index=False)
+        write_csv(to_output(dataset, res.exceptions), args.exceptions, safe=args.safe_csv)
     msg = (f"plan: {dataset.n_series} series, lead time {cfg.lead_time:g}, service level {cfg.service_level:g}; "
            f"{len(res.exceptions)} exception(s)")
     if len(res.summary):

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--output", metavar="F.csv|.xlsx", default=None,
                    help="backtest: metrics per series × model; forecast: the forecasts")
     q.add_argument("--forecasts", metavar="F.csv", default=None, help="backtest: every backtest forecast")
+    from forecasting.commands.common import add_output_flags
+
+    add_output_flags(q)
     q = sub.add_parser("delete", help="delete a run and its results")
     q.add_argument("id", metavar="ID")
     ws_flag(q)
@@ -143,8 +146,10 @@ def _export(ws, rec, args) -> int:
     written = []
     if args.output:
         out = to_output(dataset, main)
+        from forecasting.export.files import write_bytes, write_csv
+
         if out_suffix == ".csv":
-            out.to_csv(args.output, index=False)
+            write_csv(out, args.output, safe=args.safe_csv)
         else:
             from forecasting.export.tables import to_excel_bytes
 
@@ -153,11 +158,12 @@ def _export(ws, rec, args) -> int:
                 sheets["settings"] = to_output(dataset, frames["settings"])
             if rec.kind == "backtest" and "summary" in frames:
                 sheets["summary"] = frames["summary"]
-            with open(args.output, "wb") as fh:
-                fh.write(to_excel_bytes(sheets))
+            write_bytes(to_excel_bytes(sheets), args.output)
         written.append(args.output)
     if args.forecasts:
-        to_output(dataset, frames["forecasts"]).to_csv(args.forecasts, index=False)
+        from forecasting.export.files import write_csv
+
+        write_csv(to_output(dataset, frames["forecasts"]), args.forecasts, safe=args.safe_csv)
         written.append(args.forecasts)
     print(f"run {rec.id} ({rec.kind}, {rec.status}): wrote {', '.join(written)}", file=sys.stderr)
     return 0

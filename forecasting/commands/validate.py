@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def summarize(rep) -> dict:
     """The JSON summary of an :class:`~forecasting.data.ingest.IngestReport` (the CLI contract)."""
-    from forecasting.data.quality import missing_date_counts
+    from forecasting.data.quality import missing_date_counts, too_large_message
 
     ds = rep.dataset
     df = ds.df
@@ -32,6 +32,9 @@ def summarize(rep) -> dict:
         warnings.append(f"{rep.duplicates} row(s) shared a series and date with another row and were combined")
     if int((y < 0).sum()):
         warnings.append(f"{int((y < 0).sum())} negative value(s) in '{ds.target_col}'")
+    big = too_large_message(df)
+    if big:
+        warnings.append(big)
     lengths = df.groupby("unique_id", sort=False).size()
     if int((lengths < 3).sum()):
         warnings.append(f"{int((lengths < 3).sum())} series have fewer than 3 periods")
@@ -49,7 +52,7 @@ def summarize(rep) -> dict:
         "target_col": ds.target_col,
         "id_cols": list(ds.id_cols),
         "covariates": list(ds.covariates),
-        "total": float(y.sum()),
+        "total": _total(y),
         "missing_values": n_missing,
         "missing_dates": int(gaps.sum()),
         "duplicates": int(rep.duplicates),
@@ -58,6 +61,15 @@ def summarize(rep) -> dict:
         "warnings": warnings,
         "notes": list(ds.notes),
     }
+
+
+def _total(y) -> float | None:
+    """The sum of the target; None (JSON null) when it overflows (a warning names the series)."""
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = float(y.sum())
+    return t if np.isfinite(t) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         f"{out['file']}: {out['n_series']} series, {out['n_rows']} rows ({out['layout']} layout, "
         f"{out['n_input_rows']} input rows)",
         f"  dates    {out['start'][:10]} .. {out['end'][:10]}, frequency {out['freq']} (column '{out['date_col']}')",
-        f"  target   '{out['target_col']}', total {out['total']:,.2f}",
+        f"  target   '{out['target_col']}', total "
+        + (f"{out['total']:,.2f}" if out["total"] is not None else "too large to add up (see the warning)"),
         f"  ids      {ids}",
         f"  covariates {', '.join(out['covariates']) or '(none)'}",
         f"  missing values {out['missing_values']}, missing dates {out['missing_dates']}, "

@@ -25,6 +25,29 @@ class ParsedDates:
     values: pd.Series        # datetime64[ns], tz-naive, NaT where unparseable
     how: str                 # human description of the format, for notes
     ok_share: float          # share of non-missing inputs that parsed
+    out_of_range: np.ndarray | None = None   # positions of dates outside pandas' range (year 0001, 9999)
+    warning: str = ""        # e.g. the column mixes date formats
+
+
+# pandas holds dates as int64 nanoseconds: 1677-09-22 .. 2262-04-11. A date outside is refused, never moved.
+FIRST_YEAR, LAST_YEAR = 1678, 2261
+_YMD = re.compile(r"^\s*[+-]?(\d{4,})[-/.]\d{1,2}[-/.]\d{1,2}(?:$|[ T])")
+_DMY = re.compile(r"^\s*\d{1,2}[-/.]\d{1,2}[-/.](\d{4,})(?:$|[ T])")
+_ISO_DAY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T].*)?$")
+_DM = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T].*)?$")
+
+
+def _out_of_range(uniq: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Distinct values that did not parse because their year is outside pandas' range."""
+    bad = parsed.isna().to_numpy() & (uniq != "").to_numpy()
+    if not bad.any():
+        return np.zeros(len(uniq), dtype=bool)
+    cand = uniq[bad]
+    ymd, dmy = cand.str.extract(_YMD)[0], cand.str.extract(_DMY)[0]
+    year = pd.to_numeric(pd.Series(np.where(ymd.notna(), ymd, dmy), index=cand.index), errors="coerce")
+    out = np.zeros(len(uniq), dtype=bool)
+    out[np.flatnonzero(bad)] = ((year < FIRST_YEAR) | (year > LAST_YEAR)).to_numpy()
+    return out
 
 
 def parse_dates(s: pd.Series, name: str = "") -> ParsedDates:
@@ -41,13 +64,16 @@ def parse_dates(s: pd.Series, name: str = "") -> ParsedDates:
         return _parse_numeric(s, name)
     codes, uniques = pd.factorize(s.astype("string") if not isinstance(s.dtype, pd.CategoricalDtype) else s)
     uniq = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.strip()
-    parsed, how = parse_unique_strings(uniq)
+    warning: list[str] = []
+    parsed, how = parse_unique_strings(uniq, warning)
     vals = parsed.to_numpy(dtype="datetime64[ns]")
     out = np.where(codes >= 0, vals[np.maximum(codes, 0)], np.datetime64("NaT"))
     res = pd.Series(out, index=s.index, dtype="datetime64[ns]")
     n_in = int((codes >= 0).sum())
-    ok = float(res.notna().sum() / n_in) if n_in else 0.0
-    return ParsedDates(res, how, ok)
+    far = _out_of_range(uniq, parsed)
+    far_rows = np.flatnonzero(far[np.maximum(codes, 0)] & (codes >= 0)) if far.any() else None
+    ok = float((res.notna().sum() + (len(far_rows) if far_rows is not None else 0)) / n_in) if n_in else 0.0
+    return ParsedDates(res, how, ok, far_rows, "; ".join(warning))
 
 
 def _from_aware(s: pd.Series) -> tuple[pd.Series, str]:
@@ -93,8 +119,10 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
 ]
 
 
-def parse_unique_strings(u: pd.Series) -> tuple[pd.Series, str]:
-    """Parse distinct date strings; returns datetime64 values aligned with ``u`` and a description."""
+def parse_unique_strings(u: pd.Series, warnings: list[str] | None = None) -> tuple[pd.Series, str]:
+    """Parse distinct date strings; returns datetime64 values aligned with ``u`` and a description.
+
+    ``warnings`` (a list) receives a line when the column mixes formats."""
     nat = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
     sample = u[u != ""]
     if len(sample) == 0:
@@ -139,7 +167,68 @@ def parse_unique_strings(u: pd.Series) -> tuple[pd.Series, str]:
         return _day_month(u)
     if kind == "year":
         return pd.to_datetime(u, format="%Y", errors="coerce"), "years"
+    iso_m, dm_m = probe.str.match(_ISO_DAY), probe.str.match(_DM)
+    if iso_m.any() and dm_m.any() and (iso_m | dm_m).mean() >= 0.9:
+        return _iso_and_day_month(u, warnings)
     return _iso_or_mixed(u)
+
+
+def _iso_and_day_month(u: pd.Series, warnings: list[str] | None) -> tuple[pd.Series, str]:
+    """ISO dates mixed with ``dd.mm.yyyy`` (or ``mm/dd/yyyy``): each format group parsed on its own; day-first
+    or month-first decided for the second group alone (a day above 12, else the reading that gives the more
+    regular calendar together with the ISO dates, else the separator)."""
+    iso_mask, dm_mask = u.str.match(_ISO_DAY), u.str.match(_DM)
+    out = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
+    out[iso_mask] = pd.to_datetime(u[iso_mask], format="ISO8601", errors="coerce").astype("datetime64[ns]")
+    dm = u[dm_mask]
+    dmy, mdy, a, b, sep = _dm_readings(dm)
+    iso_vals = out[iso_mask].dropna()
+    if (a > 12).any() and not (b > 12).any():
+        pick, why = dmy, "a day above 12 comes first"
+    elif (b > 12).any() and not (a > 12).any():
+        pick, why = mdy, "a day above 12 comes second"
+    else:
+        irr_d = _irregularity(pd.concat([iso_vals, dmy]))
+        irr_m = _irregularity(pd.concat([iso_vals, mdy]))
+        if irr_d != irr_m:
+            pick, why = (dmy, "it fits the calendar of the ISO dates") if irr_d < irr_m else \
+                (mdy, "it fits the calendar of the ISO dates")
+        else:
+            dayfirst = len(sep.dropna()) > 0 and sep.dropna().iloc[0] in (".", "-")
+            pick, why = (dmy, "assumed from the '.'/'-' separator") if dayfirst else (mdy, "assumed")
+    order = "day-first" if pick is dmy else "month-first"
+    out[dm_mask] = pick
+    ex_iso, ex_dm = u[iso_mask].iloc[0], dm.iloc[0]
+    if warnings is not None:
+        warnings.append(f"the date column mixes formats: {int(iso_mask.sum())} distinct value(s) like '{ex_iso}' "
+                        f"and {int(dm_mask.sum())} like '{ex_dm}' (read {order}: {why}); check the source")
+    return out, f"mixed formats: ISO dates and {order} dates ({why})"
+
+
+def _dm_readings(u: pd.Series):
+    """Both readings (day-first, month-first) of ``d.m.y`` / ``m/d/y`` strings, the two numbers and separator."""
+    m = u.str.extract(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(?:[ T](.*))?$")
+    a, b = pd.to_numeric(m[0], errors="coerce"), pd.to_numeric(m[2], errors="coerce")
+    year = pd.to_numeric(m[3], errors="coerce")
+    short = m[3].str.len() == 2
+    year = year.where(~short, 2000 + year)
+    year = year.where(~short | (year <= pd.Timestamp.now().year + 30), year - 100)
+    time = m[4].fillna("")
+
+    def build(day: pd.Series, month: pd.Series) -> pd.Series:
+        ok = year.notna() & month.between(1, 12) & day.between(1, 31) & year.between(FIRST_YEAR, LAST_YEAR)
+        out = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
+        if ok.any():
+            base = pd.to_datetime({"year": year[ok].astype(int), "month": month[ok].astype(int),
+                                   "day": day[ok].astype(int)}, errors="coerce")
+            t = time[ok]
+            if (t != "").any():
+                base = base + pd.to_timedelta(t.where(t != "", "00:00:00").str.replace(r"^(\d{1,2}:\d{2})$", r"\1:00",
+                                                                                      regex=True), errors="coerce")
+            out[ok] = base
+        return out
+
+    return build(a, b), build(b, a), a, b, m[1]
 
 
 def _ym(year: pd.Series, month: pd.Series) -> pd.Series:
@@ -152,32 +241,12 @@ def _ym(year: pd.Series, month: pd.Series) -> pd.Series:
 
 
 def _day_month(u: pd.Series) -> tuple[pd.Series, str]:
-    m = u.str.extract(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(?:[ T](.*))?$")
-    a, b = pd.to_numeric(m[0], errors="coerce"), pd.to_numeric(m[2], errors="coerce")
-    year = pd.to_numeric(m[3], errors="coerce")
-    short = m[3].str.len() == 2
-    year = year.where(~short, 2000 + year)
-    year = year.where(~short | (year <= pd.Timestamp.now().year + 30), year - 100)
-    time = m[4].fillna("")
-
-    def build(day: pd.Series, month: pd.Series) -> pd.Series:
-        ok = year.notna() & month.between(1, 12) & day.between(1, 31)
-        out = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
-        if ok.any():
-            base = pd.to_datetime({"year": year[ok].astype(int), "month": month[ok].astype(int),
-                                   "day": day[ok].astype(int)}, errors="coerce")
-            t = time[ok]
-            if (t != "").any():
-                base = base + pd.to_timedelta(t.where(t != "", "00:00:00").str.replace(r"^(\d{1,2}:\d{2})$", r"\1:00",
-                                                                                      regex=True), errors="coerce")
-            out[ok] = base
-        return out
+    dmy, mdy, a, b, sep = _dm_readings(u)
 
     if (a > 12).any() and not (b > 12).any():
-        return build(a, b), "day-first dates (a day above 12 comes first)"
+        return dmy, "day-first dates (a day above 12 comes first)"
     if (b > 12).any() and not (a > 12).any():
-        return build(b, a), "month-first dates (a day above 12 comes second)"
-    dmy, mdy = build(a, b), build(b, a)
+        return mdy, "month-first dates (a day above 12 comes second)"
     if dmy.notna().sum() != mdy.notna().sum():
         return (dmy, "day-first dates") if dmy.notna().sum() > mdy.notna().sum() else (mdy, "month-first dates")
     # ambiguous everywhere: pick the reading that gives the more regular calendar
@@ -185,7 +254,7 @@ def _day_month(u: pd.Series) -> tuple[pd.Series, str]:
         return dmy, "day-first dates (ambiguous; chosen because it gives a regular calendar)"
     if _irregularity(mdy) < _irregularity(dmy):
         return mdy, "month-first dates (ambiguous; chosen because it gives a regular calendar)"
-    sep = m[1].dropna()
+    sep = sep.dropna()
     dayfirst = len(sep) > 0 and sep.iloc[0] in (".", "-")
     return (dmy, "day-first dates (ambiguous; assumed from the '.'/'-' separator)") if dayfirst else \
         (mdy, "month-first dates (ambiguous; assumed)")

@@ -201,3 +201,35 @@ def season_length_for(freq: str | None) -> int:
     if mult and int(mult) > 1 and season > 1:
         season = max(1, round(season / int(mult)))
     return season
+
+
+def max_horizon(last: pd.Timestamp, freq: str) -> int:
+    """The most periods of ``freq`` after ``last`` that stay within pandas' dates (up to 2262-04-11)."""
+    from pandas.tseries.frequencies import to_offset
+
+    off = to_offset(freq)
+    room = pd.Timestamp.max.value - pd.Timestamp(last).value
+    h = int(room // max(nominal_ns(freq) * 0.97, 1.0)) + 2     # a little above the answer, then walk down
+    lo, hi = 0, h
+    while lo < hi:                                              # largest h with last + h periods in range
+        mid = (lo + hi + 1) // 2
+        try:
+            ok = pd.Timestamp(last) + mid * off <= pd.Timestamp.max
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            ok = False
+        if ok:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def check_horizon(last: pd.Timestamp, freq: str, horizon: int) -> None:
+    """Refuse a horizon that runs past the last date pandas can hold, naming the largest that fits."""
+    from forecasting.errors import ConfigError
+
+    top = max_horizon(last, freq)
+    if horizon > top:
+        raise ConfigError(f"a horizon of {horizon:,} {describe(freq)} periods after {pd.Timestamp(last).date()} "
+                          f"reaches past {pd.Timestamp.max.date()}, the last date SalesCast can compute with; "
+                          f"the largest horizon that fits is {top:,}")

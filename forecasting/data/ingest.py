@@ -76,6 +76,38 @@ def _is_text(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s)
 
 
+def _kind(dtype) -> str:
+    """text | datetime | bool | int | float | other, from a dtype alone (no Series built)."""
+    if isinstance(dtype, pd.CategoricalDtype) or dtype == object or pd.api.types.is_string_dtype(dtype):
+        return "text"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    return "other"
+
+
+def _maybe_dates(df: pd.DataFrame, cols: list, kinds: dict) -> list:
+    """Columns worth parsing as dates. Numbers count only when named like a date or holding YYYYMMDD values
+    (checked on all integer columns at once): a wide file of numbers does not parse each column."""
+    out = []
+    ints = [c for c in cols if kinds[c] == "int" and not DATE_NAME.search(str(c))]
+    yyyymmdd: set = set()
+    if ints:
+        block = df[ints]
+        lo, hi = block.min().to_numpy(), block.max().to_numpy()
+        yyyymmdd = {c for c, a, b in zip(ints, lo, hi) if 19000101 <= a and b <= 21001231}
+    for c in cols:
+        k = kinds[c]
+        if k in ("datetime", "text") or (k in ("int", "float") and DATE_NAME.search(str(c))) or c in yyyymmdd:
+            out.append(c)
+    return out
+
+
 def _nunique(s: pd.Series) -> int:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return int(len(s.cat.categories))
@@ -86,28 +118,37 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
     """Guess the date, target, id and covariate columns and the layout of a raw table."""
     n = len(df)
     cols = list(df.columns)
-    date_cands = [c for c in cols if looks_like_dates(df[c], str(c))]
+    dtypes = df.dtypes                              # one pass over the columns' types: files may be 100,000 wide
+    by_dtype: dict = {}
+    kinds = {}
+    for c, t in zip(cols, dtypes):
+        k = by_dtype.get(t)
+        if k is None:
+            k = by_dtype[t] = _kind(t)
+        kinds[c] = k
+    maybe_date = _maybe_dates(df, cols, kinds)
+    date_cands = [c for c in maybe_date if looks_like_dates(df[c], str(c))]
     if not date_cands:  # a date column with many bad values still is the date column: say which rows
-        date_cands = [c for c in cols if DATE_NAME.search(str(c)) and looks_like_dates(df[c], str(c), 0.5)]
-    dt_typed = [c for c in date_cands if pd.api.types.is_datetime64_any_dtype(df[c])]
+        date_cands = [c for c in maybe_date if DATE_NAME.search(str(c)) and looks_like_dates(df[c], str(c), 0.5)]
+    dt_typed = [c for c in date_cands if kinds[c] == "datetime"]
     hinted = [c for c in date_cands if DATE_NAME.search(str(c))]
     date_col = (dt_typed or hinted or date_cands or [None])[0]
     rest = [c for c in cols if c != date_col]
-    text = [c for c in rest if _is_text(df[c])]
-    numeric = [c for c in rest if not _is_text(df[c]) and
-               (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    text = [c for c in rest if kinds[c] == "text"]
+    numeric = [c for c in rest if kinds[c] in ("int", "float", "bool")]
     ids = [c for c in text if 1 <= _nunique(df[c]) <= max(1, n // 2)]
     for c in numeric:  # integer codes named like ids: store 1, 2, 3
-        s = df[c]
-        if ID_NAME.search(str(c)) and not TARGET_NAME.search(str(c)) and pd.api.types.is_integer_dtype(s) \
-                and _nunique(s) <= max(1, n // 2):
+        if kinds[c] == "int" and ID_NAME.search(str(c)) and not TARGET_NAME.search(str(c)) \
+                and _nunique(df[c]) <= max(1, n // 2):
             ids.append(c)
-    numeric = [c for c in numeric if c not in ids]
-    unused = [c for c in text if c not in ids]
-    non_cov = [c for c in numeric if not COVARIATE_NAME.search(str(c)) and not pd.api.types.is_bool_dtype(df[c])]
+    id_set = set(ids)
+    numeric = [c for c in numeric if c not in id_set]
+    unused = [c for c in text if c not in id_set]
+    non_cov = [c for c in numeric if not COVARIATE_NAME.search(str(c)) and kinds[c] != "bool"]
     hinted_target = [c for c in non_cov if TARGET_NAME.search(str(c))]
     if not ids and not hinted_target and len(non_cov) >= 2:
-        return ColumnGuess(date_col, None, [], [c for c in numeric if c not in non_cov], "wide", series_cols=non_cov,
+        series = set(non_cov)
+        return ColumnGuess(date_col, None, [], [c for c in numeric if c not in series], "wide", series_cols=non_cov,
                            date_candidates=date_cands, numeric_cols=numeric, text_cols=text, unused=unused)
     target = (hinted_target or non_cov or numeric or [None])[0]
     covs = [c for c in numeric if c != target]
@@ -174,6 +215,14 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         example = f" (e.g. '{first.iloc[0]}' on line {raw.line_of(first.index[0])})" if len(first) else ""
         raise DataError(f"{name}: column '{date_col}' does not hold dates{example}; "
                         "name the date column", setting="date_col")
+    if parsed.out_of_range is not None and len(parsed.out_of_range):
+        far = parsed.out_of_range
+        shown = ", ".join(f"line {raw.line_of(i)} ('{df[date_col].iloc[i]}')" for i in far[:3])
+        raise DataError(f"{name}: {len(far)} date(s) in column '{date_col}' lie outside the range SalesCast can "
+                        f"compute with ({pd.Timestamp.min.date()} to {pd.Timestamp.max.date()}): {shown}"
+                        + (" …" if len(far) > 3 else "") + "; correct or remove them")
+    if parsed.warning:
+        warnings.append(parsed.warning)
     ds_values = parsed.values
     notes.append(f"dates in column '{date_col}' read as {parsed.how}")
     bad = ds_values.isna().to_numpy()
@@ -191,7 +240,8 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         series_cols = guess.series_cols
         if not series_cols:
             raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(map(str, df.columns))})")
-        covs = [c for c in guess.covariates if c not in series_cols and c != date_col]
+        in_series = set(series_cols)
+        covs = [c for c in guess.covariates if c not in in_series and c != date_col]
         frame, codes, labels, id_values = _melt_wide(df, series_cols, covs, ds_values, keep)
         if guess.unused:
             notes.append(f"column(s) not used (text): {', '.join(map(str, guess.unused))}")
@@ -214,10 +264,12 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
             first = y.dropna()
             example = f" (e.g. '{first.iloc[0]}' on line {raw.line_of(first.index[0])})" if len(first) else ""
             raise DataError(f"{name}: target column '{target_col}' is not numeric{example}")
-        roles = (date_col, target_col, *id_cols)
-        covs = [c for c in df.columns if c not in roles and c not in guess.id_cols and not _is_text(df[c])
-                and (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
-        ignored = [c for c in df.columns if c not in (date_col, target_col, *id_cols, *covs)]
+        roles = {date_col, target_col, *id_cols}
+        not_cov = roles | set(guess.id_cols)          # sets: a file may have 100,000 columns
+        numeric = set(guess.numeric_cols)
+        covs = [c for c in df.columns if c not in not_cov and c in numeric]
+        used = roles | set(covs)
+        ignored = [c for c in df.columns if c not in used]
         if ignored:
             notes.append(f"column(s) not used (text, not ids): {', '.join(map(str, ignored))}")
         codes, labels, id_values = _series_codes(df, id_cols, warnings)
@@ -254,7 +306,9 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         notes.append(f"{moved} date(s) moved to the label of their {describe(chosen)} period")
     frame[DS] = snapped
     report(progress, "ingest", 3, 4, "combining rows")
-    frame, codes, combined = _combine(frame, codes, covs, agg)  # (recomputes "same": snapping may merge rows)
+    with np.errstate(over="ignore", invalid="ignore"):
+        frame, codes, combined = _combine(frame, codes, covs, agg)  # (recomputes "same": snapping may merge rows)
+    _check_combined(frame, codes, labels, out_target, agg, name)
     dup_total = int(combined.sum())
     combined_s = pd.Series(combined, index=labels, name="combined")
     if dup_total:
@@ -318,16 +372,16 @@ def _series_codes(df: pd.DataFrame, id_cols: list[str], warnings: list[str]):
 def _melt_wide(df, series_cols, covs, ds_values, keep):
     """Stack one block per series column; shared covariates are repeated for every series."""
     d = ds_values.to_numpy()
-    vals = []
+    dtypes = df.dtypes
     for c in series_cols:
-        s = df[c]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        t = dtypes[c]
+        if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
             raise DataError(f"series column '{c}' is not numeric")
-        vals.append(s.to_numpy(dtype="float64"))
     n = len(df)
     mask = np.ones(n, dtype=bool) if keep is None else keep
     m = int(mask.sum())
-    frame = {DS: np.tile(d[mask], len(series_cols)), Y: np.concatenate([v[mask] for v in vals])}
+    block = df[series_cols].to_numpy(dtype="float64", na_value=np.nan)[mask]   # one block: [rows, series]
+    frame = {DS: np.tile(d[mask], len(series_cols)), Y: block.T.reshape(-1)}
     for c in covs:
         frame[c] = np.tile(df[c].to_numpy(dtype="float64", na_value=np.nan)[mask], len(series_cols))
     codes = np.repeat(np.arange(len(series_cols), dtype=np.int64), m)
@@ -347,6 +401,21 @@ def _check_values(frame: dict, target: str, raw: RawTable, keep) -> None:
             col = target if c == Y else c
             raise DataError(f"{raw.source}: column '{col}' holds {int(inf.sum())} infinite value(s), "
                             f"first on line {raw.line_of(rows[i])}")
+
+
+def _check_combined(frame: dict, codes: np.ndarray, labels: np.ndarray, target: str, agg: str, name: str) -> None:
+    """Rows combined into one period can overflow (two values of 1e308 sum to inf): say which series."""
+    for c, v in frame.items():
+        if c == DS:
+            continue
+        inf = np.isinf(v)
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            col = target if c == Y else c
+            raise DataError(f"{name}: combining the rows of series '{labels[codes[i]]}' on "
+                            f"{pd.Timestamp(frame[DS][i]).date()} ({agg} of column '{col}') overflows: the values "
+                            f"are too large to add up ({int(inf.sum())} period(s)); check the source for broken "
+                            "numbers such as 1e308")
 
 
 def _sort_by_label(frame, codes, labels, id_values):

@@ -16,7 +16,8 @@ CURRENCY = "$€£¥₹₽₩¤"
 def clean_numbers(raw: RawTable, decimal_comma_hint: bool) -> None:
     """Turn text columns that hold numbers into float columns, in place, with notes and warnings."""
     df = raw.df
-    for col in df.columns:
+    dtypes = df.dtypes      # numeric columns skipped without building a Series each (files may be 100,000 wide)
+    for col in [c for c, t in zip(df.columns, dtypes) if isinstance(t, pd.CategoricalDtype) or t == object]:
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
             values = pd.Series(s.cat.categories.astype(str))

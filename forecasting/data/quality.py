@@ -120,6 +120,36 @@ def find_gaps(df: pd.DataFrame, freq: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+# beyond this magnitude the squares (variances, errors) and sums models compute overflow float64 to infinity
+TOO_LARGE = 1e150
+
+
+def too_large(df: pd.DataFrame) -> pd.DataFrame:
+    """Series holding values too large to compute with (1.7e308 from a broken export): ``unique_id, count,
+    largest, first`` (the first date), one row per such series."""
+    y = df[Y].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        big = np.abs(y) > TOO_LARGE
+    if not big.any():
+        return pd.DataFrame(columns=[ID, "count", "largest", "first"])
+    sub = df.loc[big, [ID, DS, Y]]
+    g = sub.groupby(ID, sort=False)
+    return pd.DataFrame({"count": g.size(), "largest": g[Y].agg(lambda v: v.abs().max()),
+                         "first": g[DS].min()}).reset_index().rename(columns={"index": ID})
+
+
+def too_large_message(df: pd.DataFrame, limit: int = 3) -> str:
+    """One line naming the series whose values are too large to compute with ("" when none)."""
+    big = too_large(df)
+    if not len(big):
+        return ""
+    shown = ", ".join(f"{r[ID]} ({int(r['count'])} value(s) up to {r['largest']:.3g})"
+                      for _, r in big.head(limit).iterrows())
+    more = f" and {len(big) - limit} more" if len(big) > limit else ""
+    return (f"{len(big)} series hold values too large to compute with (above {TOO_LARGE:.0e}; sums and squares "
+            f"overflow to infinity), so models fall back or give no forecast: {shown}{more}")
+
+
 def missing_date_counts(df: pd.DataFrame, freq: str) -> pd.Series:
     """Missing periods per series (fast: from period numbers, no grid)."""
     p = pd.Series(period_index(df[DS], freq), index=df.index)
@@ -186,8 +216,17 @@ def _findings(df, summary, gaps, flags, m, method) -> list[Finding]:
                  and (df[c] == 1).any()]
     on_flags = (df.loc[flags[method], [ID, *flag_cols]].groupby(ID, sort=False)[flag_cols].sum()
                 if flag_cols else pd.DataFrame())
+    big = too_large(df).set_index(ID)
+    big_dates = dates_where(y.abs() > TOO_LARGE) if len(big) else {}
     for row in summary.itertuples(index=False):
         uid = row.unique_id
+        if uid in big.index:
+            b = big.loc[uid]
+            out.append(Finding("too_large", uid, "error", int(b["count"]), big_dates.get(uid, []),
+                               f"{int(b['count'])} value(s) up to {b['largest']:.3g}: too large to compute with "
+                               f"(sums and squares overflow to infinity), so models fall back or give no forecast",
+                               "check the source: such a number is a broken export or a placeholder, not a sale; "
+                               "correct it or remove the row"))
         if row.missing_dates:
             out.append(Finding("gaps", uid, "warning", row.missing_dates, by_gap.get(uid, []),
                                f"{row.missing_dates} missing period(s) between {row.start.date()} and {row.end.date()}",

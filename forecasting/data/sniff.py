@@ -18,6 +18,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from forecasting.data.limits import Limits
 from forecasting.data.numbers import clean_numbers
 from forecasting.data.reshape import combine_date_parts, melt_date_header
 from forecasting.errors import DataError
@@ -85,6 +86,12 @@ def detect_kind(data: bytes, name: str) -> str:
     return "csv"
 
 
+def nul_error(name: str, line: int, column: str | None = None) -> DataError:
+    where = f" (column '{column}')" if column is not None else ""
+    return DataError(f"{name}: line {line}{where} holds a zero byte (NUL), which text never contains: the file "
+                     "is damaged or was cut and joined; remove the zero byte(s) and save the file again")
+
+
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
     """Decode a text file; returns (text, encoding). Raises DataError for binary content."""
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
@@ -103,6 +110,9 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
             enc = "utf-16-be"
         else:
             pos = head.index(b"\x00")
+            controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32)))
+            if controls <= max(4, len(head) // 1000):   # text with a stray zero byte: same answer as deeper
+                raise nul_error(name, head.count(b"\n", 0, pos) + 1)
             raise DataError(f"{name} looks like a binary file, not text (a zero byte at byte {pos}); "
                             "upload a CSV, TSV, Excel (.xlsx) or Parquet file")
         try:
@@ -168,7 +178,7 @@ def header_line(sample: str, delim: str) -> int:
     return next((i for i, c in enumerate(counts) if c == mode), 0)
 
 
-def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> RawTable:
+def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0, limits: Limits | None = None) -> RawTable:
     """Read UTF-8 CSV (bytes, or a file path pyarrow reads itself) with pyarrow, multi-threaded, retrying
     columns as text where typing fails."""
     import pyarrow as pa
@@ -184,7 +194,13 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> R
     # a line with an odd number of quotes continues on the next line: slower, newline-aware parsing
     quoted_newlines = b'"' in head and any(ln.count(b'"') % 2 for ln in head.split(b"\n")[:-1])
     parse = pacsv.ParseOptions(delimiter=delim, newlines_in_values=quoted_newlines, invalid_row_handler=on_bad_row)
+    limits = limits or Limits.from_env()
     read = pacsv.ReadOptions(skip_rows=skip)
+    if _has_long_line(data, read.block_size):   # pyarrow fails on (and can hang after) a line longer than its block
+        length, line = _longest_line(data)
+        if length > limits.max_line_mb << 20:
+            raise _long_line(name, length, line, limits)
+        read = pacsv.ReadOptions(skip_rows=skip, block_size=2 * length + (1 << 20))
     column_types: dict = {}
     notes = [] if delim == "," else [f"columns separated by {'a tab' if delim == chr(9) else repr(delim)}"]
     if skip:
@@ -209,6 +225,12 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> R
             if m and int(m.group(1)) < len(header) and header[int(m.group(1))] not in column_types:
                 column_types[header[int(m.group(1))]] = pa.string()
                 continue
+            if "straddl" in msg or "block size" in msg:  # a line longer than pyarrow's block (1 MB)
+                length, line = _longest_line(data)
+                if length > limits.max_line_mb << 20 or read.block_size > 2 * length:
+                    raise _long_line(name, length, line, limits) from None
+                read = pacsv.ReadOptions(skip_rows=skip, block_size=2 * length + (1 << 20))
+                continue
             if "Empty CSV file" in msg:
                 raise DataError(f"{name} is empty") from None
             raise DataError(f"{name}: cannot read it as CSV ({msg.splitlines()[0][:200]})") from None
@@ -222,9 +244,11 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> R
         raise DataError(f"{name}: cannot read it as CSV")
     import pyarrow.compute as pc
 
-    for i, f in enumerate(table.schema):  # text -> dictionary -> pandas categorical: no object per row
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    # text -> dictionary -> pandas categorical: no object per row (one new table, not one per column)
+    if any(pa.types.is_string(f.type) or pa.types.is_large_string(f.type) for f in table.schema):
+        table = pa.table([pc.dictionary_encode(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+                          else c for c in table.columns], names=table.schema.names)
+    _check_timestamps(table, name, first_line=skip + 2)
     table = _fix_names(table, notes)
     df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
     for f in table.schema:
@@ -234,6 +258,68 @@ def read_csv_bytes(data: bytes | str, name: str, delim: str, skip: int = 0) -> R
     raw = RawTable(df, name, "csv", notes, first_line=skip + 2)
     clean_numbers(raw, decimal_comma_hint=delim in (";", "\t"))
     return raw
+
+
+def _has_long_line(data: bytes | str, block: int) -> bool:
+    """Whether a line may be longer than ``block`` bytes: true when some aligned span of ``block // 2``
+    bytes holds no newline (a longer line covers one). One ``memchr`` per span: about free."""
+    import mmap
+
+    half = max(block // 2, 1)
+    if isinstance(data, bytes):
+        view, close = data, None
+    else:
+        fh = open(data, "rb")
+        if os.fstat(fh.fileno()).st_size == 0:
+            fh.close()
+            return False
+        view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        close = (view, fh)
+    try:
+        n = len(view)
+        for start in range(0, max(n - half, 0), half):
+            if view.find(b"\n", start, start + half) < 0:
+                return True
+        return False
+    finally:
+        if close:
+            for c in close:
+                c.close()
+
+
+def _longest_line(data: bytes | str) -> tuple[int, int]:
+    """(length in bytes, 1-based line number) of the longest line, read in chunks."""
+    import numpy as np
+
+    best, best_line, line, carry = 0, 1, 1, 0
+    fh = io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb")
+    with fh:
+        while True:
+            chunk = fh.read(16 << 20)
+            if not chunk:
+                break
+            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            if len(nl):
+                lengths = np.diff(nl, prepend=-1)
+                lengths[0] += carry
+                k = int(lengths.argmax())
+                if lengths[k] > best:
+                    best, best_line = int(lengths[k]), line + k
+                line += len(nl)
+                carry = len(chunk) - int(nl[-1]) - 1
+            else:
+                carry += len(chunk)
+            if carry > best:
+                best, best_line = carry, line
+    return best, best_line
+
+
+def _long_line(name: str, length: int, line: int, limits: Limits) -> DataError:
+    mb = length / (1 << 20)
+    return DataError(f"{name}: line {line} is {mb:,.0f} MB long (more than the limit of {limits.max_line_mb} MB "
+                         "for one line); a sales file has short lines: it is not a CSV file, or a quote (\") "
+                         "opened on that line is never closed. Raise the limit with the setting "
+                         f"{Limits.setting('max_line_mb')} if the line is real")
 
 
 class _InvalidUTF8(Exception):
@@ -298,21 +384,33 @@ def _is_date_objects(s: pd.Series) -> bool:
     return len(first) > 0 and isinstance(first.iloc[0], dt.date) and not isinstance(first.iloc[0], dt.datetime)
 
 
-def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
+def read_excel(data: bytes, name: str, sheet: str | None, limits: Limits | None = None) -> RawTable:
+    """Read one sheet in openpyxl's streaming (read-only) mode, within ``limits``.
+
+    The archive is checked first (the uncompressed size of each member, the cells of the sheet and of
+    its widest row), then rows are read one at a time and counted, so a small file that expands to
+    gigabytes is refused before it is parsed, not after the machine runs out of memory."""
+    import openpyxl
+
+    limits = limits or Limits.from_env()
     sheets = list_sheets(data, name)
     if sheet is not None and sheet not in sheets:
         raise DataError(f"{name} has no sheet '{sheet}'; its sheets are {sheets}")
     use = sheet if sheet is not None else sheets[0]
     try:
-        top = pd.read_excel(io.BytesIO(data), sheet_name=use, engine="openpyxl", header=None, nrows=30)
-        filled = top.notna().sum(axis=1)
-        # the header is the first full row: report titles and blank rows above it are skipped
-        skip = int(np.flatnonzero(filled.to_numpy() == filled.max())[0]) if len(top) else 0
-        df = pd.read_excel(io.BytesIO(data), sheet_name=use, engine="openpyxl", na_values=NA_TOKENS,
-                           keep_default_na=True, header=skip)
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            ws = wb[use]
+            _precheck_sheet(wb, ws, name, use, limits)
+            rows = _sheet_rows(ws, name, use, limits)
+        finally:
+            wb.close()
+    except (DataError, MemoryError):
+        raise
     except Exception as exc:  # openpyxl raises many types for broken workbooks
-        raise DataError(f"{name}: cannot read sheet '{use}' ({type(exc).__name__}: {exc})") from None
-    df.columns = [str(c) for c in df.columns]
+        raise DataError(f"{name}: cannot read sheet '{use}' ({type(exc).__name__}: {str(exc)[:200]})") from None
+    df, skip = _frame_from_rows(rows)
+    del rows
     df = df.loc[:, [not c.startswith("Unnamed:") or df[c].notna().any() for c in df.columns]]
     df = df.dropna(how="all")
     notes = [f"sheet '{use}'" + (f" of {len(sheets)}" if len(sheets) > 1 else "")]
@@ -326,11 +424,130 @@ def read_excel(data: bytes, name: str, sheet: str | None) -> RawTable:
     return raw
 
 
+def check_archive(data: bytes, name: str, limits: Limits | None = None) -> None:
+    """Refuse a workbook (a zip archive) with a member that expands beyond the limit, before openpyxl
+    opens it: opening alone scans every sheet for its dimension. zipfile stops reading a member at its
+    declared size, so the declared sizes bound what can be read."""
+    import zipfile
+
+    limits = limits or Limits.from_env()
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DataError(f"{name}: not a readable Excel workbook ({str(exc)[:120]})") from None
+    cap = limits.max_unzipped_mb << 20
+    for info in infos:
+        if info.file_size > cap:
+            raise _too_big(name, f"its part '{info.filename}' expands to {info.file_size / (1 << 20):,.0f} MB",
+                           "max_unzipped_mb", limits.max_unzipped_mb, " MB")
+    total = sum(i.file_size for i in infos)
+    if total > 2 * cap:
+        raise _too_big(name, f"its parts expand to {total / (1 << 20):,.0f} MB in all", "max_unzipped_mb",
+                       2 * limits.max_unzipped_mb, " MB (twice the limit per part)")
+
+
+def _too_big(name: str, what: str, limit_name: str, limit: int, unit: str = "") -> DataError:
+    return DataError(f"{name}: {what}, more than the limit of {limit:,}{unit}; split the file, or raise the "
+                     f"limit with the setting {Limits.setting(limit_name)}")
+
+
+def _precheck_sheet(wb, ws, name: str, sheet: str, limits: Limits) -> None:
+    """Refuse an archive whose members expand beyond the limit, or a sheet with too many cells (counted
+    on the uncompressed XML as it streams, before openpyxl builds a single cell)."""
+    zf = wb._archive
+    path = getattr(ws, "_worksheet_path", None)
+    if not path:
+        return
+    cell_tag = re.compile(rb"<(?:\w+:)?c[\s/>]")
+    row_tag = re.compile(rb"<(?:\w+:)?row[\s/>]")
+    total = widest = in_row = 0
+    tail = b""
+    with zf.open(path) as fh:
+        while True:
+            chunk = fh.read(4 << 20)
+            if not chunk:
+                break
+            buf = tail + chunk
+            cut = buf.rfind(b"<")            # a tag cut by the chunk boundary is counted with the next chunk
+            if cut < 0 or len(chunk) < 4 << 20:
+                cut = len(buf)
+            buf, tail = buf[:cut], buf[cut:]
+            pieces = row_tag.split(buf)
+            for k, piece in enumerate(pieces):
+                if k:
+                    widest, in_row = max(widest, in_row), 0
+                n = len(cell_tag.findall(piece)) if b":c" in piece else \
+                    piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/>")
+                in_row += n
+                total += n
+            if total > limits.max_cells:
+                raise _too_big(name, f"sheet '{sheet}' holds more than {limits.max_cells:,} cells", "max_cells",
+                               limits.max_cells)
+            if max(widest, in_row) > limits.max_columns:
+                raise _too_big(name, f"sheet '{sheet}' has a row of more than {limits.max_columns:,} cells",
+                               "max_columns", limits.max_columns)
+
+
+def _sheet_rows(ws, name: str, sheet: str, limits: Limits) -> list[tuple]:
+    """The sheet's rows as value tuples, counted as they stream (padding included)."""
+    ws.reset_dimensions()   # the declared dimension may lie ("A1:XFD1048576"): size rows by their cells
+    rows: list[tuple] = []
+    cells = 0
+    max_rows = min(limits.max_rows, 1_048_576)
+    for row in ws.iter_rows(values_only=True):
+        if len(row) > limits.max_columns:
+            raise _too_big(name, f"sheet '{sheet}' has more than {limits.max_columns:,} columns", "max_columns",
+                           limits.max_columns)
+        cells += max(len(row), 1)
+        if cells > limits.max_cells:
+            raise _too_big(name, f"sheet '{sheet}' holds more than {limits.max_cells:,} cells", "max_cells",
+                           limits.max_cells)
+        if len(rows) >= max_rows:
+            raise _too_big(name, f"sheet '{sheet}' has more than {max_rows:,} rows", "max_rows", max_rows)
+        rows.append(row)
+    return rows
+
+
+def _frame_from_rows(rows: list[tuple]) -> tuple[pd.DataFrame, int]:
+    """Header row (the first full row among the first 30: titles above it are skipped), then the data,
+    typed as ``pandas.read_excel`` would (NA tokens missing, columns of numbers or dates typed)."""
+    width = max((len(r) for r in rows), default=0)
+    top = rows[:30]
+    filled = [sum(v is not None and v != "" for v in r) for r in top]
+    skip = filled.index(max(filled)) if filled else 0
+    header = list(rows[skip]) + [None] * (width - len(rows[skip])) if rows else []
+    names, seen = [], {}
+    for i, h in enumerate(header):
+        n = f"Unnamed: {i}" if h is None or (isinstance(h, str) and not h.strip()) else str(h)
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}.{seen[n]}"
+        else:
+            seen[n] = 0
+        names.append(n)
+    body = rows[skip + 1:]
+    df = pd.DataFrame.from_records([r + (None,) * (width - len(r)) if len(r) < width else r for r in body],
+                                   columns=names, nrows=len(body)) if body else pd.DataFrame(columns=names)
+    na = set(NA_TOKENS)
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object:
+            is_na = s.map(lambda v: isinstance(v, str) and v.strip() in na)
+            if is_na.any():
+                s = s.mask(is_na, None)
+            df[c] = s.infer_objects()
+            if df[c].dtype == object and s.map(lambda v: v is None or isinstance(v, (int, float))).all() \
+                    and s.notna().any():
+                df[c] = pd.to_numeric(s, errors="coerce")
+    return df, skip
+
+
 def list_sheets(source: SourceType, filename: str | None = None) -> list[str]:
     """The sheet names of an Excel workbook (for the page's sheet choice and ``--sheet``)."""
     import openpyxl
 
     data, name = source_bytes(source, filename)
+    check_archive(data, name)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
         names = list(wb.sheetnames)
@@ -340,14 +557,33 @@ def list_sheets(source: SourceType, filename: str | None = None) -> list[str]:
     return names
 
 
-def read_parquet(data: bytes, name: str) -> RawTable:
+def read_parquet(data: bytes, name: str, limits: Limits | None = None) -> RawTable:
+    """Read a Parquet file after checking its footer: flat columns only, rows and row groups within limits."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    limits = limits or Limits.from_env()
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        pf = pq.ParquetFile(pa.BufferReader(data))
+        meta, schema = pf.metadata, pf.schema_arrow
     except Exception as exc:
         raise DataError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:160]})") from None
+    nested = [f"'{f.name}' ({_arrow_kind(f.type)})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise DataError(f"{name}: column(s) {', '.join(nested[:5])}{' …' if len(nested) > 5 else ''} hold nested "
+                        "values; SalesCast reads flat tables: one number, text or date per cell. Flatten them "
+                        "(or leave them out) when writing the file")
+    if meta.num_row_groups > limits.max_row_groups:
+        raise _too_big(name, f"it has {meta.num_row_groups:,} row groups", "max_row_groups", limits.max_row_groups)
+    if meta.num_rows > limits.max_rows:
+        raise _too_big(name, f"it has {meta.num_rows:,} rows", "max_rows", limits.max_rows)
+    try:
+        table = pf.read()
+    except (MemoryError, DataError):
+        raise
+    except Exception as exc:
+        raise DataError(f"{name}: not a readable Parquet file ({str(exc).splitlines()[0][:160]})") from None
+    _check_timestamps(table, name, first_line=1, unit="row")
     df = table.to_pandas()
     for c in df.columns:
         if df[c].dtype == object and not _is_date_objects(df[c]):
@@ -356,6 +592,48 @@ def read_parquet(data: bytes, name: str) -> RawTable:
     raw = RawTable(df, name, "parquet", [])
     clean_numbers(raw, decimal_comma_hint=False)
     return raw
+
+
+def _arrow_kind(t) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return "struct"
+    if pa.types.is_map(t):
+        return "map"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return "list"
+    return str(t)
+
+
+# pandas keeps timestamps as int64 nanoseconds: 1677-09-21 .. 2262-04-11
+NS_MIN, NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
+
+def _check_timestamps(table, name: str, first_line: int, unit: str = "line") -> None:
+    """A date outside pandas' range would wrap around when converted (9999 -> 1816): refuse it with its
+    line and value instead."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for f in table.schema:
+        if not (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)):
+            continue
+        col = table.column(f.name)
+        as_s = col.cast(pa.timestamp("s", f.type.tz) if pa.types.is_timestamp(f.type) else pa.timestamp("s")) \
+            if not (pa.types.is_timestamp(f.type) and f.type.unit == "ns") else None
+        if as_s is None:
+            continue                                  # nanoseconds: in range by construction
+        secs = pc.cast(as_s, pa.int64())
+        lo, hi = NS_MIN.value // 10**9 + 1, NS_MAX.value // 10**9
+        bad = pc.or_(pc.less(secs, lo), pc.greater(secs, hi))
+        idx = pc.indices_nonzero(pc.fill_null(bad, False))
+        if len(idx):
+            i = idx[0].as_py()
+            value = col[i].as_py()
+            raise DataError(f"{name}: {unit} {i + first_line} has the date {value} in column '{f.name}', outside "
+                            f"the range SalesCast can compute with ({NS_MIN.date()} to {NS_MAX.date()}); "
+                            f"{len(idx)} such row(s): correct or remove them")
 
 
 def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None) -> RawTable:
@@ -402,6 +680,7 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
 
 
 def _check_rows(raw: RawTable, name: str) -> RawTable:
+    _check_nul(raw, name)
     combine_date_parts(raw)
     melt_date_header(raw)
     if raw.df.shape[1] == 0:
@@ -411,6 +690,28 @@ def _check_rows(raw: RawTable, name: str) -> RawTable:
     if len(raw.df) == 1:
         raise DataError(f"{name} has a single data row; forecasting needs at least two dates")
     return raw
+
+
+def _check_nul(raw: RawTable, name: str) -> None:
+    """A zero byte anywhere (a column name, an id deep in the file) is refused like one near the start."""
+    df = raw.df
+    for i, c in enumerate(df.columns):
+        if "\x00" in str(c):
+            raise nul_error(name, raw.first_line - 1, str(c).replace("\x00", "\\0"))
+    for c in [c for c, t in zip(df.columns, df.dtypes) if isinstance(t, pd.CategoricalDtype) or t == object]:
+        s = df[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            if cats.dtype != object and not pd.api.types.is_string_dtype(cats.dtype):
+                continue
+            hit = np.flatnonzero(pd.Series(cats.astype(str)).str.contains("\x00", regex=False).to_numpy())
+            if len(hit):
+                row = int(np.flatnonzero(np.isin(s.cat.codes.to_numpy(), hit))[0])
+                raise nul_error(name, raw.line_of(row), str(c))
+        elif s.dtype == object:
+            has = s.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy()
+            if has.any():
+                raise nul_error(name, raw.line_of(int(np.flatnonzero(has)[0])), str(c))
 
 
 def _read_utf8_csv_path(source, filename: str | None) -> RawTable | None:

@@ -75,10 +75,17 @@ def connect(address: str | None, n_workers: int | None):
     from distributed import Client, LocalCluster
 
     if address:
+        probe(address)         # time-boxed: whatever answers there, the handshake below cannot hang on it
         try:
-            return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+            return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False,
+                          security=security(address)), None
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
+        except MemoryError:
+            raise ConfigError(f"the service at {address} does not answer as a Dask scheduler does") from None
+        except Exception as exc:  # noqa: BLE001 - whatever answers there, the analyst gets one line
+            raise ConfigError(f"cannot use the Dask scheduler at {address}: {type(exc).__name__}: "
+                              f"{_first_line(exc)}") from None
     import dask
 
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
@@ -90,6 +97,78 @@ def connect(address: str | None, n_workers: int | None):
     except BaseException:
         cluster.close()
         raise
+
+
+PROBE_SECONDS = 5.0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """Check, within ``timeout`` seconds, that a Dask scheduler answers at a ``tcp://`` address.
+
+    A scheduler speaks first: right after the connection it sends its handshake, a message framed as
+    (total length, number of frames, frame lengths) in little-endian 64-bit numbers. Anything else (a web
+    server that waits for a request, an SSH banner, silence) gets one line here instead of a hang or an
+    attempt to allocate a "message" the size of the bytes the other service sent."""
+    import socket
+    import struct
+
+    if not address.startswith("tcp://"):
+        return                                     # tls:// and others: the handshake is encrypted
+    hostport = address[len("tcp://"):].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise ConfigError(f"'{address}' is not a scheduler address like tcp://HOST:8786") from None
+    try:
+        sock = socket.create_connection((host, port_n), timeout=timeout)
+    except socket.timeout:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: no answer within {timeout:g}s") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+    head = b""
+    try:
+        sock.settimeout(timeout)
+        while len(head) < 24:
+            chunk = sock.recv(24 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except (socket.timeout, OSError):
+        pass
+    finally:
+        sock.close()
+    if len(head) < 24:
+        what = "sent nothing" if not head else f"sent {head[:16]!r}"
+        raise ConfigError(f"the service at {address} is not a Dask scheduler (it {what} within {timeout:g}s; "
+                          "a scheduler greets first); check the host and port (Dask's default is 8786)")
+    total, n_frames, first = struct.unpack("<QQQ", head)
+    if not (1 <= n_frames <= 64 and 0 < first <= total <= 64 << 20):
+        shown = head[:16].decode("ascii", "replace")
+        printable = "".join(ch if ch.isprintable() else "." for ch in shown)
+        raise ConfigError(f"the service at {address} is not a Dask scheduler (it answered '{printable}…'); "
+                          "check the host and port (Dask's default is 8786)")
+
+
+def security(address: str):
+    """TLS credentials for a ``tls://`` scheduler: the administrator's files named by
+    ``SALESCAST_DASK_TLS_CA_FILE``, ``SALESCAST_DASK_TLS_CERT`` and ``SALESCAST_DASK_TLS_KEY``; None
+    (Dask's own configuration) for other addresses or when they are not set."""
+    import os
+
+    if not address.startswith("tls://"):
+        return None
+    ca, cert, key = (os.environ.get(f"SALESCAST_DASK_TLS_{k}") for k in ("CA_FILE", "CERT", "KEY"))
+    if not (ca or cert):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key or None, require_encryption=True)
 
 
 def close(client, cluster) -> None:

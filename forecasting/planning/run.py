@@ -3,9 +3,11 @@
 One forecast after the last date (horizon ``max(horizon, lead time + review period)``) and one rolling-origin
 backtest (``max(backtest_windows, calibration_windows)`` windows, each as long as the lead time plus the
 review period, non-overlapping) with the same model. The backtest gives the probability vectors that shape
-the lead-time demand (:mod:`forecasting.planning.leadtime`), the forecasts the tracking signal, and the
-cutoffs of the **policy backtest**: at each of the last ``backtest_windows`` cutoffs the targets are
-recomputed from that cutoff's forecast, with the probability vectors of the *other* windows only (the window
+the lead-time demand (:mod:`forecasting.planning.leadtime`), the level at which its quantiles are read
+(calibrated so that past lead-time demands stayed under their reorder points in a share α of cycles,
+:mod:`forecasting.planning.backtest`), the forecasts for the tracking signal, and the cutoffs of the
+**policy backtest**: at each of the last ``backtest_windows`` cutoffs the targets are recomputed from that
+cutoff's forecast, with the probability vectors and the calibration of the *other* windows only (the window
 being judged never shapes its own targets), and compared with what was then sold: achieved cycle service
 level (share of cycles whose lead-time demand stayed at or below the reorder point), fill rate (units served
 from stock over units demanded in the review periods), stock-outs, and the average stock the policy implies
@@ -23,9 +25,10 @@ from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
 from forecasting.planning import classes as C
 from forecasting.planning.exceptions import ExceptionRules, series_exceptions, value_at_risk
-from forecasting.planning.leadtime import (QUANTILE_LEVELS, Marginals, draw_lead_times, knots_from_bounds,
-                                           lead_time_demand, max_lead_time)
-from forecasting.planning.policy import normal_targets, order_quantity, shortfall, targets
+from forecasting.planning.backtest import (backtest_groups, calibrated_level, marginals, policy_backtest,
+                                           policy_summary, probability_pool, window_draws)
+from forecasting.planning.leadtime import QUANTILE_LEVELS, lead_time_demand, max_lead_time
+from forecasting.planning.policy import order_quantity, targets
 from forecasting.progress import ProgressCallback, report
 
 PRICE_NAMES = ("price", "unit_price", "unitprice", "unit price")
@@ -38,14 +41,15 @@ class PlanConfig:
     review_period: int = 1
     service_level: float = 0.95
     lead_time_sd: float = 0.0
-    model: str = "auto"
+    model: str = "auto"                          # the forecast default (forecasting.models.defaults)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     season_length: int | None = None
-    on_hand: float | pd.Series | None = None     # a number for every series, or per unique_id
-    on_order: float | pd.Series | None = None
+    on_hand: float | pd.Series | dict | None = None     # a number for every series, or per unique_id
+    on_order: float | pd.Series | dict | None = None
     backtest_windows: int = 0                    # policy backtest cutoffs (0: none)
     calibration_windows: int = 3                 # backtest windows shaping the lead-time demand
     n_paths: int = 2000
+    calibrate: bool = True                       # read targets at the level calibrated on the backtest
     price_col: str | None = None                 # None: a covariate named price / unit_price, if any
     abc_thresholds: Sequence[float] = C.ABC_THRESHOLDS
     xyz_thresholds: Sequence[float] = C.XYZ_THRESHOLDS
@@ -190,23 +194,10 @@ def periods_per_year(freq: str) -> int:
 def _per_series(value, uid: str) -> float:
     if value is None:
         return np.nan
-    if isinstance(value, pd.Series):
+    if isinstance(value, (pd.Series, dict)):
         v = value.get(uid, np.nan)
         return float(v) if v is not None else np.nan
     return float(value)
-
-
-def _marginals(g: pd.DataFrame, P: int, non_negative: bool) -> Marginals:
-    lo = {l: g[f"lo_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
-    hi = {l: g[f"hi_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
-    probs, q = knots_from_bounds(lo, hi)
-    return Marginals.from_knots(probs, q, non_negative)
-
-
-def _sigma1(g: pd.DataFrame) -> float:
-    from scipy.stats import norm
-
-    return float(max(g["hi_80"].iloc[0] - g["lo_80"].iloc[0], 0.0) / (2 * norm.ppf(0.9)))
 
 
 def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | None = None) -> PlanResult:
@@ -226,22 +217,11 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
     report(progress, "plan", 0, dataset.n_series, "lead-time demand")
     hist = {uid: g[Y].to_numpy(float) for uid, g in dataset.df.groupby(ID, sort=False)}
     nonneg = {uid: bool(cfg.non_negative and (y[np.isfinite(y)] >= 0).all()) for uid, y in hist.items()}
-    # ---- probability vectors of the backtest windows (uid, window index, u[P])
-    rng = np.random.default_rng(cfg.seed)
-    pool_u, pool_w, bt_groups = [], [], {}
-    for (uid, cutoff), g in bt.groupby([ID, "cutoff"], sort=True):
-        g = g.sort_values(DS)
-        if len(g) < P:
-            continue
-        bt_groups.setdefault(uid, []).append((pd.Timestamp(cutoff), g))
-    for uid, wins in bt_groups.items():
-        for k, (cutoff, g) in enumerate(wins):
-            u = _marginals(g, P, nonneg[uid]).pit(g["actual"].to_numpy(float)[:P], rng)
-            if np.isfinite(u).all():
-                pool_u.append(u)
-                pool_w.append(len(wins) - 1 - k)      # 0 = the latest window of the series
-    pool = np.asarray(pool_u).reshape(-1, P)
-    pool_w = np.asarray(pool_w, dtype=int)
+    bt_groups = backtest_groups(bt, P)
+    pool, pool_w = probability_pool(bt_groups, P, nonneg, cfg.seed)
+    draws = window_draws(bt_groups, pool, pool_w, nonneg, lead_time=L, review_period=R,
+                         lead_time_sd=cfg.lead_time_sd, n_paths=cfg.n_paths, seed=cfg.seed)
+    level = calibrated_level(np.array([d.u for d in draws]), alpha) if cfg.calibrate else alpha
     # ---- targets per series
     price_col = price_column(dataset, cfg.price_col)
     settings = fres.settings.set_index(ID) if len(fres.settings) else pd.DataFrame()
@@ -269,10 +249,10 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
             row["model_used"], row["fallback"] = used, str(srow.get("fallback", "") or "")
         g = fc_by.get(uid)
         if g is not None and len(g) >= P:
-            ltd = lead_time_demand(_marginals(g, P, nonneg[uid]), L, R, lead_time_sd=cfg.lead_time_sd, pool=pool,
+            ltd = lead_time_demand(marginals(g, P, nonneg[uid]), L, R, lead_time_sd=cfg.lead_time_sd, pool=pool,
                                    n_paths=cfg.n_paths, rng=np.random.default_rng([cfg.seed, i]))
             methods.add(ltd.method)
-            t = targets(ltd, alpha)
+            t = targets(ltd, level)
             row.update(lead_time_demand=t.lead_time_demand, safety_stock=t.safety_stock,
                        reorder_point=t.reorder_point, order_up_to=t.order_up_to, fill_rate=t.fill_rate,
                        review_period=R, method=ltd.method)
@@ -293,7 +273,8 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
     xyz_t = C.check_thresholds("XYZ", cfg.xyz_thresholds, None)
     tg["xyz"] = [C.xyz_class(v, xyz_t) for v in tg["cv"]]
     # ---- policy backtest
-    policy = _policy_backtest(cfg, bt_groups, pool, pool_w, nonneg, hist)
+    policy = policy_backtest(draws, service_level=alpha, lead_time=L, review_period=R,
+                             windows=int(cfg.backtest_windows), calibrate=cfg.calibrate)
     if len(policy):
         per = policy.groupby(ID).agg(hits=("hit", "mean"), short=("shortfall", "sum"),
                                      demand=("review_demand", "sum"), stockouts=("stockout", "sum"),
@@ -324,72 +305,16 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
                        "review_period": R, "service_level": alpha, "model": cfg.model, "season_length": m,
                        "backtest_windows": int(cfg.backtest_windows), "calibration_windows": W,
                        "n_paths": int(cfg.n_paths), "price_col": price_col, "seed": cfg.seed},
-            "method": method, "pool_size": int(pool.shape[0]), "forecast": fres.info,
+            "method": method, "pool_size": int(pool.shape[0]), "level_used": level,
+            "calibration_size": len(draws), "forecast": fres.info,
             "notes": [f"lead-time demand from {pool.shape[0]} backtest probability vector(s): "
                       + ("bootstrap of whole vectors" if method == "bootstrap" else
                          "too few for the bootstrap, Gaussian copula between periods" if method == "copula" else
-                         "bootstrap and copula")]}
+                         "bootstrap and copula"),
+                      f"quantiles read at level {level:.4f} for a target of {alpha:g} "
+                      + (f"(calibrated on {len(draws)} backtest cycle(s))" if level != alpha or len(draws) >= 30
+                         else "(too few backtest cycles to calibrate)")]}
     return PlanResult(tg[cols].reset_index(drop=True), exc, policy, summary, fres.forecasts, bt, info)
-
-
-def _policy_backtest(cfg: PlanConfig, bt_groups: dict, pool: np.ndarray, pool_w: np.ndarray,
-                     nonneg: dict, hist: dict) -> pd.DataFrame:
-    K = int(cfg.backtest_windows)
-    if not K:
-        return pd.DataFrame()
-    alpha, L, R, P = float(cfg.service_level), float(cfg.lead_time), int(cfg.review_period), cfg.periods
-    rows = []
-    for i, (uid, wins) in enumerate(bt_groups.items()):
-        for k, (cutoff, g) in enumerate(wins):
-            back = len(wins) - 1 - k
-            if back >= K:
-                continue
-            actual = g["actual"].to_numpy(float)[:P]
-            if not np.isfinite(actual).all():
-                continue
-            rng = np.random.default_rng([cfg.seed, i, back])
-            ltd = lead_time_demand(_marginals(g, P, nonneg[uid]), L, R, lead_time_sd=cfg.lead_time_sd,
-                                   pool=pool[pool_w != back] if len(pool) else None, n_paths=cfg.n_paths, rng=rng)
-            t = targets(ltd, alpha)
-            Lr = int(draw_lead_times(1, L, cfg.lead_time_sd, rng)[0])
-            Lr = min(Lr, P - R)
-            d_lead, d_prot = float(actual[:Lr].sum()), float(actual[:Lr + R].sum())
-            short = float(shortfall(np.array([d_lead]), np.array([d_prot]), t.order_up_to)[0])
-            n_rop, n_S = normal_targets(g["forecast"].to_numpy(float), _sigma1(g), int(round(L)), R, alpha)
-            short_n = float(shortfall(np.array([d_lead]), np.array([d_prot]), n_S)[0])
-            rows.append({ID: uid, "cutoff": cutoff, "lead_demand": d_lead, "review_demand": d_prot - d_lead,
-                         "lead_time_demand": t.lead_time_demand, "reorder_point": t.reorder_point,
-                         "order_up_to": t.order_up_to, "hit": float(d_lead <= t.reorder_point),
-                         "stockout": int(d_lead > t.reorder_point), "shortfall": short,
-                         "average_stock": (max(t.order_up_to - d_lead, 0) + max(t.order_up_to - d_prot, 0)) / 2,
-                         "normal_reorder_point": n_rop, "normal_order_up_to": n_S,
-                         "normal_hit": float(d_lead <= n_rop), "normal_shortfall": short_n,
-                         "normal_average_stock": (max(n_S - d_lead, 0) + max(n_S - d_prot, 0)) / 2,
-                         "method": ltd.method})
-    return pd.DataFrame(rows)
-
-
-def policy_summary(policy: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Target vs achieved service level and fill rate, overall and per ABC, XYZ and demand class."""
-    cols = ["group", "class", "series", "cycles", "target_service_level", "achieved_service_level",
-            "achieved_fill_rate", "stockouts", "average_stock", "normal_service_level", "normal_average_stock"]
-    if policy is None or not len(policy):
-        return pd.DataFrame(columns=cols)
-
-    def one(g: pd.DataFrame, group: str, cls: str) -> dict:
-        dem = float(g["review_demand"].sum())
-        return {"group": group, "class": cls, "series": int(g[ID].nunique()), "cycles": len(g),
-                "target_service_level": alpha, "achieved_service_level": float(g["hit"].mean()),
-                "achieved_fill_rate": 1 - float(g["shortfall"].sum()) / dem if dem > 0 else 1.0,
-                "stockouts": int(g["stockout"].sum()), "average_stock": float(g["average_stock"].mean()),
-                "normal_service_level": float(g["normal_hit"].mean()),
-                "normal_average_stock": float(g["normal_average_stock"].mean())}
-
-    out = [one(policy, "all", "all")]
-    for group in ("abc", "xyz", "demand_class"):
-        if group in policy.columns:
-            out += [one(g, group, str(c)) for c, g in policy.groupby(group, sort=True)]
-    return pd.DataFrame(out, columns=cols)
 
 
 def _exceptions(cfg: PlanConfig, tg: pd.DataFrame, hist: dict, fc_by: dict, bt_groups: dict, m: int) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from forecasting.progress import Cancelled, ProgressCallback, ProgressEvent
 from forecasting.store.files import merge_results
 from forecasting.store.workspace import StoreError, Workspace
 
-FLUSH_SECONDS = 1.0        # finished partitions are written at least this often (and at the end)
+FLUSH_SECONDS = 1.0        # serial engine: finished series are written at least this often (and at the end)
 PROGRESS_SECONDS = 0.5     # series_done written at most this often
 HEARTBEAT_SECONDS = 10.0   # a live run touches its row this often, even inside a long network fit
 
@@ -151,12 +151,19 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         config["address"] = address
     if n_workers:
         config["n_workers"] = n_workers
-    cfg = build_config(rec.kind, config)
-    cfg.validate()
-    dataset = ws.load_dataset(rec.dataset_id)
-    prior = ws.prior_results(run_id)
+    try:
+        cfg = build_config(rec.kind, config)
+        curves = _attach_curves(cfg, ws.path / "runs" / run_id / "live.json")
+        cfg.validate()
+        dataset = ws.load_dataset(rec.dataset_id)
+        prior = ws.prior_results(run_id)
+    except Exception as exc:       # a run that cannot start is failed, not left in the queue
+        ws._set(run_id, status="failed", finished=time.time(), error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
     ws.mark_running(run_id)
-    sink = StoreSink(ws, run_id)
+    # serial partitions hold one series each: buffer them (at most FLUSH_SECONDS of work); the other
+    # engines' partitions are large and few, and are written the moment they finish
+    sink = StoreSink(ws, run_id, FLUSH_SECONDS if cfg.engine == "serial" else 0.0)
     prog = StoreProgress(ws, run_id, rec.n_series, len(prior.series), progress)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ws, run_id, stop), daemon=True)
@@ -171,6 +178,7 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
 
             res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
         sink.flush()
+        res.info["training_curves"] = curves
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
         done = sink.stored if cancelled else rec.n_series
@@ -193,6 +201,43 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         raise
     finally:
         stop.set()
+
+
+class _Curves:
+    """Collects the networks' epoch events (losses, device) for the run's info, and keeps them in
+    ``live.json`` beside the run's results (at most every 0.5 s) so a page can draw the loss curve while
+    the network trains. Stays in this process (pickled into an engine's worker it becomes None)."""
+
+    def __init__(self, events: list, live_file=None):
+        self.events, self.live_file, self.written = events, live_file, 0.0
+
+    def __call__(self, ev) -> None:
+        if ev.extra.get("epoch") is not None and "train_loss" in ev.extra:
+            self.events.append({"stage": ev.stage, "message": ev.message, **ev.extra})
+            now = time.monotonic()
+            if self.live_file is not None and now - self.written >= 0.5:
+                self.written = now
+                try:
+                    from forecasting.store.files import write_json_atomic
+
+                    write_json_atomic(self.live_file, self.events[-400:])
+                except OSError:
+                    pass
+
+    def __reduce__(self):
+        return (type(None), ())
+
+
+def _attach_curves(cfg, live_file=None) -> list:
+    from forecasting.models.registry import get_spec
+
+    events: list = []
+    hook = _Curves(events, live_file)
+    for name in cfg.models:
+        if get_spec(name).capabilities.global_model:
+            cfg.model_params = dict(cfg.model_params)
+            cfg.model_params[name] = {**cfg.model_params.get(name, {}), "progress": hook}
+    return events
 
 
 def _jsonable(info: dict) -> dict:

@@ -122,13 +122,18 @@ def _proc_started(pid: int) -> float | None:
     try:
         import psutil
 
-        return float(psutil.Process(pid).create_time())
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:     # ended, not reaped yet by its parent (the app server)
+            return None
+        return float(proc.create_time())
     except Exception:
         return None
 
 
-def open_workspace(path: str | os.PathLike, *, create: bool = True, owner: str | None = None) -> "Workspace":
-    """Open the workspace in folder ``path`` (created, with a new random id, when missing and ``create``)."""
+def open_workspace(path: str | os.PathLike, *, create: bool = True, owner: str | None = None,
+                   ws_id: str | None = None) -> "Workspace":
+    """Open the workspace in folder ``path`` (created, with ``ws_id`` or a new random id, when missing and
+    ``create``)."""
     folder = Path(path).expanduser().resolve()
     meta_file = folder / "workspace.json"
     if not meta_file.exists():
@@ -137,7 +142,7 @@ def open_workspace(path: str | os.PathLike, *, create: bool = True, owner: str |
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"{folder} is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(meta_file, {"id": new_id(), "created": time.time(), "owner": owner})
+        write_json_atomic(meta_file, {"id": ws_id or new_id(), "created": time.time(), "owner": owner})
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     ws = Workspace(folder, meta["id"], meta.get("owner"))
     with ws.engine.begin() as conn:
@@ -172,14 +177,14 @@ class Workspace:
 
     # ---- datasets ------------------------------------------------------------------------------------
     def add_dataset(self, dataset, *, raw: bytes | str | os.PathLike | None, name: str, mapping: dict,
-                    treatments: Any = None) -> DatasetRecord:
+                    treatments: Any = None, raw_hash: str | None = None) -> DatasetRecord:
         """Keep ``dataset`` (a :class:`~forecasting.data.contract.Dataset`, the cleaned long frame) with the
         file it came from (bytes or a path; None when it was built in memory), the column mapping and the
         treatments. The id is the hash of (file, mapping, treatments): the same upload with the same
         choices is recognised and not stored twice."""
         treatments = [] if treatments is None else treatments
-        if raw is None:
-            raw_hash, raw_size = sha256_bytes(dataset.df.to_csv(index=False).encode("utf-8")), 0
+        if raw is None:      # built in memory: identified by ``raw_hash`` (e.g. a hash of the frame)
+            raw_hash, raw_size = raw_hash or sha256_bytes(dataset.df.to_csv(index=False).encode("utf-8")), 0
         elif isinstance(raw, (bytes, bytearray)):
             raw_hash, raw_size = sha256_bytes(bytes(raw)), len(raw)
         else:
@@ -292,9 +297,9 @@ class Workspace:
             rows = conn.execute(q).mappings().all()
         out = [_run_record(r) for r in rows]
         stale = [r for r in out if r.status == "running" and self._is_dead(r)]
-        for r in stale:
-            self._set(r.id, status="interrupted")
-            r.status = "interrupted"
+        for r in stale:         # what is kept is what was stored: progress reported after the last write is not
+            r.status, r.series_done = "interrupted", self.series_stored(r.id)
+            self._set(r.id, status="interrupted", series_done=r.series_done)
         return out
 
     def _is_dead(self, r: RunRecord) -> bool:

@@ -26,6 +26,13 @@ def test_health_docs_and_models(server):
         assert "ForecastRequest" in spec["components"]["schemas"]
         docs = c.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        # served by the service itself, not a CDN: /docs works on a machine without internet
+        import re
+
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+        assert assets and not [a for a in assets if a.startswith("http")], assets
+        js = [a for a in assets if a.endswith(".js")]
+        assert js and all(c.get(a).status_code == 200 for a in js)
         models = c.get("/v1/models").json()
     from forecasting.models.registry import MODELS
 
@@ -69,6 +76,7 @@ def _cli(*args) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, extra, flags", [
     ("ets", {}, []),
     ("theta", {"season_length": 12, "levels": [90]}, ["--season-length", "12", "--levels", "90", "--engine", "serial"]),
@@ -94,6 +102,7 @@ def test_forecast_equals_the_cli(server, tmp_path, model, extra, flags):
             np.testing.assert_allclose(f[f"hi_{lv}"], g[f"hi_{lv}"], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_backtest_metrics_equal_the_cli(server, tmp_path):
     frame = monthly(2, 60, seed=2)
     frame.to_csv(tmp_path / "sales.csv", index=False)
@@ -157,12 +166,16 @@ BAD = [
     ("an unknown model", _bad(model="prophet"), 422, "model"),
     ("an unknown setting", _bad(model="ets", settings={"ets": {"smoothing": 1}}), 422, "settings"),
     ("a setting for another model", _bad(settings={"ets": {"damped": True}}), 422, "settings"),
+    ("a negative seed", _bad(seed=-1), 422, "seed"),
+    ("a season longer than the history", _bad(season_length=10**9), 422, "season_length"),
     ("a level of 100", _bad(levels=[80, 100]), 422, "levels[1]"),
     ("all values null", _bad({"values": [None] * 36}), 422, "series[0].values"),
     ("a covariate of another length", _bad({"covariates": {"price": [1.0] * 30}}), 422, "series[0].covariates.price"),
     ("a future covariate without history", _bad({"future_covariates": {"price": [1.0] * 6}}), 422,
      "series[0].future_covariates.price"),
     ("a frequency finer than the data", _bad(freq="D"), 422, ""),
+    ("too many points", _bad({"timestamps": pd.date_range("1990-01-01", periods=20001, freq="D").strftime("%Y-%m-%d").tolist(),
+                              "values": [1.0] * 20001}), 413, "series"),
     ("too many series", {**_bad(), "series": [dict(_bad()["series"][0], id=f"s{i}") for i in range(41)]}, 413, "series"),
 ]
 
@@ -288,6 +301,7 @@ def _quick(c) -> float:
     return time.monotonic() - t
 
 
+@pytest.mark.slow
 def test_cancelling_a_job_stops_its_work(server):
     import time
 
@@ -307,6 +321,7 @@ def test_cancelling_a_job_stops_its_work(server):
         assert view["status"] == "cancelled" and view["progress"]["done"] < view["progress"]["total"]
 
 
+@pytest.mark.slow
 def test_a_client_that_hangs_up_stops_its_work(server):
     import socket
     import time
@@ -323,6 +338,7 @@ def test_a_client_that_hangs_up_stops_its_work(server):
         assert _quick(c) < 30
 
 
+@pytest.mark.slow
 def test_requests_beyond_the_pool_queue(server):
     """Six concurrent forecasts on a one-worker service: all answered, by that one worker process."""
     from concurrent.futures import ThreadPoolExecutor
@@ -349,6 +365,7 @@ def test_serve_refuses_a_port_in_use_and_bad_settings(server):
     assert env_bad.returncode == 2 and "SALESCAST_API_MAX_BODY_MB" in env_bad.stderr and "Traceback" not in env_bad.stderr
 
 
+@pytest.mark.slow
 def test_runs_read_the_workspace(server, auth_server, tmp_path):
     frame = monthly(2, 48, seed=7)
     frame.to_csv(tmp_path / "sales.csv", index=False)

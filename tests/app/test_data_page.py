@@ -115,3 +115,36 @@ def test_back_to_the_sample_after_an_upload():
     next(b for b in at.button if b.label == "Back to the sample data").click().run()
     assert not at.exception and metrics(at)["Series"] == "12"
     assert at.session_state["dataset"].source == "store_sales_daily.csv"
+
+
+def test_column_names_are_inert_markdown_in_what_ingest_did():
+    """A column named like a Markdown image or a javascript: link is shown as text, never rendered."""
+    pixel, link = "![x](http://host/pixel.png)", "[click](javascript:alert(1))"
+    rows = "".join(f"2024-01-{d:02d},{d},note {d},other {d}\n" for d in range(1, 29))
+    at = app()
+    at.session_state[UPLOAD] = (f"date,units,{pixel},{link}\n{rows}".encode(), "hostile.csv")
+    at.run()
+    assert not at.exception and not at.error
+    shown = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    assert "pixel" in shown and "javascript" in shown            # the names are shown …
+    assert pixel not in shown and link not in shown              # … but never as Markdown syntax
+    assert "http://" not in shown and "](javascript" not in shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["xlsx_member_expands_to_600MB", "parquet_struct_column", "date_year_9999"])
+def test_hostile_upload_gets_one_clean_error(case, tmp_path):
+    """The worst files of the hostile catalog, uploaded to the app: one readable error, no exception page."""
+    from tests.hostile import catalog
+
+    c = next(c for c in catalog() if c.name == case)
+    path = c.make(tmp_path)
+    at = app()
+    at.session_state[UPLOAD] = (path.read_bytes(), path.name)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    for want in c.stderr:
+        assert want.lower().replace("'", "") in errors[0].lower().replace("\\", "").replace("'", ""), errors[0]
+    assert "unexpected problem" not in errors[0]

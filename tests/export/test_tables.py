@@ -79,3 +79,27 @@ def test_sheet_names_are_valid_and_unique():
 def test_empty_workbook_is_valid():
     wb = openpyxl.load_workbook(io.BytesIO(to_excel_bytes({})))
     assert wb.sheetnames == ["empty"]
+
+
+def test_leading_space_before_a_formula_is_neutralised():
+    from forecasting.export.tables import neutralise
+
+    assert neutralise(" =1+1") == "' =1+1"
+    assert neutralise("\u00a0=HYPERLINK(\"http://x\")").startswith("'")
+    assert neutralise(" -12.5") == " -12.5"          # a number stays a number
+    assert neutralise(" plain") == " plain"
+
+
+def test_xlsx_stores_formula_like_text_as_text():
+    import io
+
+    import openpyxl
+
+    from forecasting.export.tables import to_excel_bytes
+
+    hostile = ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://evil\",\"x\")"]
+    for neutral in (True, False):
+        wb = openpyxl.load_workbook(io.BytesIO(to_excel_bytes({"s": pd.DataFrame({"id": hostile})}, neutralise=neutral)))
+        cells = [c for row in wb["s"].iter_rows(min_row=2) for c in row]
+        assert all(c.data_type == "s" for c in cells)
+        assert [c.value for c in cells] == (["'" + h for h in hostile] if neutral else hostile)

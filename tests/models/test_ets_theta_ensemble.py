@@ -80,10 +80,12 @@ def test_ets_multiplicative_error_rejects_non_positive_fitted_values():
     assert (f > 0.5 * y[-1]).all() and (f < 2 * y[-1]).all(), f
 
 
-def test_theta_defaults_to_the_dynamic_optimised_variant():
-    # (the variants themselves are tested in test_theta.py)
+def test_theta_default_variant_follows_the_season_length():
+    # (the variants themselves are tested in test_theta.py): static optimised line for seasonal frequencies,
+    # dynamic for yearly data (issue 19)
     s = Theta(season_length=12).fit(np.array(AIR, float)).fitted_settings()
-    assert s["variant"] == "dotm" and s["deseasonalized"]
+    assert s["variant"] == "otm" and s["deseasonalized"]
+    assert Theta(season_length=1).fit(np.array(AIR, float)).fitted_settings()["variant"] == "dotm"
 
 
 def test_ensemble_is_the_mean_of_its_members():

