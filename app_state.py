@@ -23,13 +23,22 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+_RESTORERS: list = []     # functions giving this session's dataset kept elsewhere (the workspace), or None
+
+
+def restore_dataset_with(fn) -> None:
+    """Let ``fn()`` give the dataset of a session that has none yet (ui_workspace registers itself, so this
+    module does not import it back)."""
+    if fn not in _RESTORERS:
+        _RESTORERS.append(fn)
+
+
 def get_dataset():
-    """The cleaned dataset of this session; the bundled sample on first open."""
+    """The cleaned dataset of this session: the workspace's after a reload or in a new tab, else the bundled
+    sample on first open."""
     ds = st.session_state.get(DATASET)
     if ds is None:
-        import ui_workspace
-
-        ds = ui_workspace.restore_dataset()       # the workspace's dataset after a reload or in a new tab
+        ds = next((d for d in (fn() for fn in _RESTORERS) if d is not None), None)
         if ds is None:
             ds = load_sample()
         st.session_state[DATASET] = ds

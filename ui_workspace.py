@@ -373,3 +373,6 @@ def _t(v):
 
 __all__ = ["current", "remember_dataset", "restore_dataset", "start_run", "follow", "latest_entry", "load_run",
            "result_of", "StoreError"]
+
+
+app_state.restore_dataset_with(restore_dataset)

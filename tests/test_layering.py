@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("planning", ("forecasting.planning",)),
     ("export", ("forecasting.export",)),
     ("interfaces", ("forecasting.commands", "forecasting.cli", "forecasting.__main__", "forecasting.api",
-                    "ui", "app", "pages", "app_state", "app_settings", "ui_exports", "ui_networks")),
+                    "ui", "app", "pages", "app_state", "app_settings", "ui_exports", "ui_networks", "ui_workspace",
+                    "ui_hierarchy")),
 ]
 LIBRARY = "forecasting"
 
