@@ -1,7 +1,7 @@
-"""Model settings on the Models and Forecast pages: an input for each setting a model declares with a page
-label (:mod:`forecasting.models.settings`: a new model's settings appear here without editing the pages),
-and the networks' holiday calendar, one network for all series or one per series, and the device. Returns
-plain model settings (merged into ``model_params``)."""
+"""Model settings on the Models and Forecast pages: number inputs for a model's key settings, and the
+networks' holiday calendar, one network for all series or one per series, and the device. Returns plain
+model settings (merged into ``model_params``); what each one means is the library's
+(``forecasting.models.deep.training`` for the networks)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -22,47 +22,41 @@ def _devices() -> list[str]:
 
 
 FITS = {"global": "one network for all series", "local": "one network per series"}
+# a network's key settings on the pages: (setting, label, default, min, max)
+SIZE_SETTINGS: list[tuple[str, str, int, int, int]] = [
+    ("max_epochs", "epochs", 30, 1, 500), ("hidden_size", "hidden units", 32, 4, 512),
+    ("patience", "early-stopping patience", 5, 1, 50)]
 
 
-@st.cache_resource(show_spinner=False)
-def page_settings(name: str) -> list[dict]:
-    """The settings model ``name`` shows on the pages (those declared with a label)."""
-    from forecasting.models.registry import settings_of
-
-    return [s for s in settings_of(name) if s["label"]]
+# the pretrained transformer (issue 17): no sizes to choose; the fine-tuned one has its training length
+PRETRAINED = ("pretrained", "finetuned")
+FINETUNE_SETTINGS: list[tuple[str, str, int, int, int]] = [
+    ("steps", "fine-tune steps", 60, 1, 5000), ("patience", "early-stopping patience (checks)", 2, 0, 50)]
 
 
-def key_settings(name: str, columns, key: str) -> dict:
-    """One input per page setting of model ``name``, in ``columns`` (widget keys ``{key}_{setting}``);
-    returns the values that differ from the model's defaults."""
-    out = {}
-    for col, s in zip(columns, page_settings(name)):
-        value = _widget(col, s, f"{key}_{s['name']}")
-        if value != s["default"]:
-            out[s["name"]] = value
-    return out
+def key_settings(name: str) -> list[tuple[str, str, int, int, int]]:
+    """A network's key settings on the pages: sizes for the trained-from-scratch networks, the fine-tune
+    length for ``finetuned``, none for the zero-shot ``pretrained``."""
+    if name == "pretrained":
+        return []
+    return FINETUNE_SETTINGS if name == "finetuned" else SIZE_SETTINGS
 
 
-def _widget(col, s: dict, key: str):
-    label, default, help_ = s["label"], s["default"], f"{s['doc']} ({s['accepts']})"
-    if s["choices"]:
-        return col.selectbox(label, s["choices"], index=s["choices"].index(default), key=key, help=help_)
-    if s["kind"] == "bool" or isinstance(default, bool):
-        return col.checkbox(label, value=bool(default), key=key, help=help_)
-    if s["kind"] in ("int", "float") or isinstance(default, (int, float)):
-        whole = s["kind"] == "int" or isinstance(default, int)
-        cast = int if whole else float
-        low = None if s["low"] is None else cast(s["low"])
-        high = None if s["high"] is None else cast(s["high"])
-        value = col.number_input(label, low, high, value=None if default is None else cast(default),
-                                 step=1 if whole else None, key=key, help=help_)
-        return None if value is None else cast(value)
-    return col.text_input(label, value="" if default is None else str(default), key=key, help=help_) or None
+def number_settings(spec: list[tuple[str, str, int, int, int]], columns, key: str) -> dict[str, int]:
+    """One number input per ``(setting, label, default, min, max)`` of a model's key settings, in
+    ``columns``; widget keys are ``{key}_{setting}``."""
+    return {k: int(col.number_input(label, lo, hi, value=default, key=f"{key}_{k}"))
+            for col, (k, label, default, lo, hi) in zip(columns, spec)}
 
 
-def network_settings(key: str) -> dict:
+def network_settings(key: str, device_only: bool = False) -> dict:
     """Draw the three choices (widget keys start with ``key``); return the settings that differ from the
-    networks' defaults."""
+    networks' defaults. ``device_only``: just the device (the pretrained network takes no calendar and is
+    always one network for all series)."""
+    if device_only:
+        device = st.selectbox("Device", _devices(), key=f"{key}_device",
+                              help="auto: a CUDA GPU, then Apple MPS, then the CPU")
+        return {} if device == "auto" else {"device": device}
     countries = _countries()
     c1, c2, c3 = st.columns(3)
     country = c1.selectbox(

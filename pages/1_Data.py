@@ -64,7 +64,7 @@ if up is not None and (app_state.get(UPLOAD) or ())[2:3] != (up.file_id,):
         st.stop()
     same = ui_workspace.current().find_by_file_hash(ui_workspace.file_hash(content))
     if same:
-        st.info(f"This file is already in the workspace as **{same[0].name}**: its stored copy is reused.")
+        st.info(f"This file is already in the workspace as **{md_escape(same[0].name)}**: its stored copy is reused.")
     app_state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
 source = app_state.get(UPLOAD)
 if source is None:

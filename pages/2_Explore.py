@@ -4,6 +4,7 @@ import streamlit as st
 
 import app_state
 from forecasting.errors import SalesCastError
+from forecasting.export.names import md_escape
 from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD
 from forecasting.explore.aggregate import aggregation_choices, describe_choice
 from forecasting.explore.cycles import cycles
@@ -23,7 +24,7 @@ MANY_SERIES = 60          # above this, the all-series table waits for a click
 
 def fail(what: str, exc: Exception) -> None:
     msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
-    st.error(f"{what}: {msg}")
+    st.error(md_escape(f"{what}: {msg}"))   # messages quote ids and column names: inert as Markdown
     st.stop()
 
 

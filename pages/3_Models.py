@@ -10,14 +10,22 @@ import ui_exports
 import ui_hierarchy
 import ui_networks
 import ui_workspace
-from forecasting.explore.seasonality import dataset_season_length
+from forecasting.pipeline import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
-from forecasting.pipeline import BacktestConfig
+from forecasting.explore.seasonality import dataset_season_length
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
+# a few key settings per model: (setting, label, default, min, max); the rest keep the models' defaults
+KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
+    "moving_average": [("window", "window (periods)", 4, 1, 400)],
+    "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
+    "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
+               ("max_Q", "max Q", 2, 0, 3)],
+    **{d: ui_networks.key_settings(d) for d in DEEP},
+}
 
 st.title("Models")
 ds = app_state.get_dataset()
@@ -43,18 +51,21 @@ season_length = c4.number_input("Season length", 1, 400, value=season, key="bt_s
 params: dict[str, dict] = {}
 with st.expander("Model settings and advanced options"):
     for name in models:
-        shown = ui_networks.page_settings(name)
-        if not shown:
+        spec = KEY_SETTINGS.get(name)
+        if not spec:
             continue
-        cols = st.columns(len(shown) + 1)
+        cols = st.columns(len(spec) + 1)
         cols[0].markdown(f"**{name}**")
-        params[name] = ui_networks.key_settings(name, cols[1:], f"set_{name}")
+        params[name] = ui_networks.number_settings(spec, cols[1:], f"set_{name}")
     if any(name in DEEP for name in models):
         st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
-        shared = ui_networks.network_settings("bt_net")
+        trained = [n for n in models if n in DEEP and n not in ui_networks.PRETRAINED]
+        shared = ui_networks.network_settings("bt_net", device_only=not trained)
         for name in models:
             if name in DEEP:
-                params[name] = {**params.get(name, {}), **shared}
+                own = shared if name not in ui_networks.PRETRAINED else \
+                    {k: v for k, v in shared.items() if k == "device"}
+                params[name] = {**params.get(name, {}), **own}
     a1, a2 = st.columns(2)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))

@@ -10,11 +10,11 @@ import ui_exports
 import ui_hierarchy
 import ui_networks
 import ui_workspace
-from forecasting.explore.seasonality import dataset_season_length
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
-from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.pipeline import ForecastConfig
+from forecasting.models.registry import DEFAULT_MODEL, MODELS
+from forecasting.explore.seasonality import dataset_season_length
 
 TOTAL = "Total over all series"
 
@@ -43,16 +43,15 @@ network = MODELS[model].capabilities.global_model
 with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
     shared = {}
-    shown = ui_networks.page_settings(model)
-    if shown:
-        shared = ui_networks.key_settings(model, st.columns(len(shown)), "fc")
     if network:
-        shared.update(ui_networks.network_settings("fc_net"))
+        sizes = ui_networks.key_settings(model)
+        shared = {**(ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
+                  **ui_networks.network_settings("fc_net", device_only=model in ui_networks.PRETRAINED)}
 hcfg = ui_hierarchy.settings(ds, "fc")
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
-                     model_params={model: dict(shared)} if shared or network else {})
+                     model_params={model: dict(shared)} if network else {})
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run forecast", type="primary", key="run_forecast"):

@@ -8,6 +8,7 @@ import app_state
 import ui_exports
 import ui_workspace
 from forecasting.export import tables
+from forecasting.export.names import md_escape
 from forecasting.store import jobs
 
 st.title("Runs")
@@ -59,7 +60,7 @@ if new_name != (rec.name or ""):
     ws.rename_run(rec.id, new_name)
     st.rerun()
 if rec.error:
-    st.error(f"Error: {rec.error}")
+    st.error(f"Error: {md_escape(rec.error)}")
 
 frames = ws.run_frames(rec.id)
 if frames:

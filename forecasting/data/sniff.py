@@ -111,7 +111,7 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         else:
             pos = head.index(b"\x00")
             controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32)))
-            if controls <= max(4, len(head) // 1000):   # text with a stray zero byte: same answer as deeper
+            if controls <= max(2, len(head) // 1000):   # text with a stray zero byte: same answer as deeper
                 raise nul_error(name, head.count(b"\n", 0, pos) + 1)
             raise DataError(f"{name} looks like a binary file, not text (a zero byte at byte {pos}); "
                             "upload a CSV, TSV, Excel (.xlsx) or Parquet file")

@@ -69,8 +69,10 @@ def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION,
     return combination, why
 
 
-def members_problem(names: Sequence[str], refused: Sequence[str], role: str) -> str | None:
-    """Why ``names`` cannot be the members of a combination of models (unknown, global, or ``refused``)."""
+def members_problem(names: Sequence[str], refused: Sequence[str], role: str,
+                    local_variants: bool = False) -> str | None:
+    """Why ``names`` cannot be the members of a combination of models (unknown, global, or ``refused``);
+    with ``local_variants``, a global model that has a per-series variant is accepted."""
     from forecasting.errors import ConfigError
     from forecasting.models.registry import get_spec
 
@@ -81,7 +83,7 @@ def members_problem(names: Sequence[str], refused: Sequence[str], role: str) -> 
             spec = get_spec(m)
         except ConfigError as exc:
             return str(exc)
-        if m in refused or spec.capabilities.global_model:
+        if m in refused or (spec.capabilities.global_model and not (local_variants and spec.local_cls)):
             return f"'{m}' cannot be {role}"
     return None
 

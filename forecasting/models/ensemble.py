@@ -6,7 +6,8 @@ quantile, so the combined bound is an estimate of it too. This neither sums nor 
 the combined interval is no narrower than its members on average — honest rather than optimistic.
 
 Each member runs through the same safety net as any model (a failing member falls back to seasonal
-naive, recorded in ``fitted_settings``).
+naive, recorded in ``fitted_settings``). ``pretrained``, the zero-shot network, is accepted as a member
+(its per-series variant).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ DEFAULT_MEMBERS = ("ets", "theta", "sarima")
 class Ensemble(LocalModel):
     name = "ensemble"
     models = Setting(DEFAULT_MEMBERS, "member models (per-series models only)", kind="names",
-                     check=lambda names: members_problem(names, ("ensemble", "auto"), "an ensemble member"))
+                     check=lambda names: members_problem(names, ("ensemble", "auto"), "an ensemble member",
+                                                         local_variants=True))
     combine = Setting("mean", "how members' forecasts and bounds are combined", choices=("mean", "median"))
     member_params = Setting(None, "settings per member, e.g. {\"sarima\": {\"max_p\": 2}}", kind="dict")
 

@@ -1,0 +1,196 @@
+"""The shipped pretrained network (``pretrained``, zero-shot) and its fine-tuned variant (``finetuned``)."""
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.errors import ConfigError
+from forecasting.models.base import GlobalModel
+from forecasting.models.registry import MODELS, create_model, get_model_class
+
+WEIGHTS = None
+
+
+def _weights_dir():
+    from forecasting.models.pretrained.model import WEIGHTS_DIR
+
+    return WEIGHTS_DIR
+
+
+def monthly_sample(root) -> pd.DataFrame:
+    raw = pd.read_csv(root / "sample_data" / "monthly_sales.csv")
+    return pd.DataFrame({"unique_id": "shop", "ds": pd.to_datetime(raw["month"]), "y": raw["sales"].astype(float)})
+
+
+def panel(n_series=6, periods=96, seed=0, freq="MS", season=12) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for s in range(n_series):
+        t = np.arange(periods)
+        y = 100 + 20 * s + 0.4 * t + 15 * np.sin(2 * np.pi * t / season + s) + rng.normal(0, 3, periods)
+        frames.append(pd.DataFrame({"unique_id": f"s{s}", "ds": pd.date_range("2015-01-01", periods=periods, freq=freq), "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def split(df, h):
+    cut = df.groupby("unique_id")["ds"].transform(lambda s: s.iloc[-h])
+    return df[df["ds"] < cut].reset_index(drop=True), df[df["ds"] >= cut].reset_index(drop=True)
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_shipped_weights_load_offline_in_a_safe_format_and_small(monkeypatch):
+    import socket
+
+    from safetensors.torch import load_file
+
+    def no_network(*a, **k):
+        raise AssertionError("the pretrained model tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    w = _weights_dir()
+    assert (w / "model.safetensors").stat().st_size <= 30 * 2**20
+    tensors = load_file(str(w / "model.safetensors"))
+    assert tensors and all(np.isfinite(t.numpy()).all() for t in tensors.values())
+    from forecasting.models.pretrained.model import load_network
+
+    net = load_network(w, "cpu")
+    assert sum(p.numel() for p in net.parameters()) == sum(t.numel() for t in tensors.values())
+
+
+def test_zero_shot_on_bundled_series_is_finite_non_negative_and_reproducible(root):
+    from forecasting.pipeline.across_series import tidy_rows as global_forecast
+
+    df = monthly_sample(root)
+    train, test = split(df, 12)
+    m = create_model("pretrained", season_length=12, device="cpu", num_threads=1).fit(train, "MS")
+    a = m.predict(12, levels=(80, 95))
+    b = create_model("pretrained", season_length=12, device="cpu", num_threads=1).fit(train, "MS").predict(12)
+    pd.testing.assert_frame_equal(a, b)                  # no randomness at inference
+    assert list(a.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert np.isfinite(a[["mean", "lo-80", "hi-80", "lo-95", "hi-95"]].to_numpy()).all()
+    pd.testing.assert_series_equal(a["ds"], test["ds"], check_names=False)
+    fc = global_forecast(a, 12, (80, 95), train["y"].to_numpy(), non_negative=True)
+    assert all((fc[k] >= 0).all() for k in fc)          # the history is non-negative: so is the forecast
+    assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["hi-80"] <= fc["hi-95"]).all()
+    # in the range of the data, not garbage: within 3x the history's range
+    lo, hi = train["y"].min(), train["y"].max()
+    assert (a["mean"] > lo - (hi - lo)).all() and (a["mean"] < hi + (hi - lo)).all()
+    fs = m.fitted_settings()
+    assert fs["trained_on_your_data"] is False and fs["feedback_rounds"] == 0
+
+
+def test_protocol_and_registry():
+    for name in ("pretrained", "finetuned"):
+        cls = get_model_class(name)
+        assert issubclass(cls, GlobalModel) and cls.name == name
+        assert cls.capabilities == MODELS[name].capabilities and cls.capabilities.global_model
+        m = cls(season_length=12, **cls.test_params())
+        train, _ = split(panel(3, 60), 6)
+        assert m.fit(train, "MS") is m
+        out = m.predict(6, levels=(50, 80, 95))
+        assert len(out) == 18 and out.notna().all().all()
+        assert (out["lo-95"] <= out["lo-80"] + 1e-6).all() and (out["lo-80"] <= out["lo-50"] + 1e-6).all()
+        assert (out["lo-50"] <= out["mean"] + 1e-6).all() and (out["hi-50"] <= out["hi-95"] + 1e-6).all()
+        assert isinstance(m.fitted_settings(), dict) and m.fitted_settings()["device"] == "cpu"
+    with pytest.raises(ConfigError, match="unknown setting"):
+        create_model("pretrained", hidden_size=3)
+    with pytest.raises(ConfigError, match="trainable must be one of"):
+        create_model("finetuned", trainable="some")
+    with pytest.raises(ConfigError, match="learning_rate must be a positive"):
+        create_model("finetuned", learning_rate=-1)
+
+
+def test_long_horizon_feeds_the_median_back():
+    train, _ = split(panel(2, 120), 6)
+    m = create_model("pretrained", season_length=12, device="cpu", num_threads=1).fit(train, "MS")
+    out = m.predict(150)
+    assert len(out) == 300 and np.isfinite(out["mean"]).all()
+    assert m.fitted_settings()["feedback_rounds"] == 2 and "feeding" in m.fitted_settings()["note"]
+    short = m.predict(64)
+    np.testing.assert_allclose(out.groupby("unique_id")["mean"].head(64).to_numpy(), short["mean"].to_numpy(), rtol=1e-6)
+
+
+def test_very_short_series_and_context_longer_than_512():
+    rng = np.random.default_rng(3)
+    df = pd.concat([pd.DataFrame({"unique_id": "short", "ds": pd.date_range("2000", periods=9, freq="YS"),
+                                  "y": 10 + np.arange(9.0)}),
+                    pd.DataFrame({"unique_id": "long", "ds": pd.date_range("2000", periods=800, freq="D"),
+                                  "y": 50 + rng.normal(0, 1, 800)})])
+    m = create_model("pretrained", device="cpu", num_threads=1).fit(df, "D")
+    out = m.predict(6)
+    assert np.isfinite(out["mean"]).all() and len(out) == 12
+
+
+def test_finetuning_lowers_training_loss_and_never_touches_shipped_weights(tmp_path):
+    w = _weights_dir() / "model.safetensors"
+    before = sha(w)
+    train, test = split(panel(8, 120, seed=2), 12)
+    m = create_model("finetuned", season_length=12, device="cpu", num_threads=1, steps=30, eval_every=10,
+                     patience=5, train_batch_size=32, train_context=64, learning_rate=5e-4, random_seed=1)
+    m.fit(train, "MS")
+    out = m.predict(12)
+    fs = m.fitted_settings()
+    hist = fs["history"]
+    assert fs["steps"] >= 10 and fs["trained_on_your_data"] is True
+    assert hist[-1]["train_loss"] < hist[1]["train_loss"], hist
+    assert fs["best_val_loss"] <= hist[0]["val_loss"]
+    assert np.isfinite(out["mean"]).all()
+    assert sha(w) == before
+    # the zero-shot model in the same process is unchanged by fine-tuning (cached network not trained)
+    z1 = create_model("pretrained", device="cpu", num_threads=1).fit(train, "MS").predict(12)
+    from forecasting.models.pretrained import model as pm
+
+    pm._NET_CACHE.clear()
+    z2 = create_model("pretrained", device="cpu", num_threads=1).fit(train, "MS").predict(12)
+    pd.testing.assert_frame_equal(z1, z2)
+    # saved with the run, loaded back: same forecasts; the shipped folder is refused
+    m.save(tmp_path / "ft")
+    back = get_model_class("finetuned").load(tmp_path / "ft", device="cpu", num_threads=1).fit(train, "MS")
+    np.testing.assert_allclose(back.predict(12)["mean"], out["mean"], rtol=1e-5)
+    with pytest.raises(Exception, match="shipped"):
+        m.save(_weights_dir())
+    assert sha(w) == before
+
+
+def test_finetuned_same_seed_same_forecast():
+    train, _ = split(panel(4, 80, seed=5), 6)
+    kw = dict(device="cpu", num_threads=1, steps=6, eval_every=3, train_batch_size=16, train_context=32)
+    a = create_model("finetuned", random_seed=4, **kw).fit(train, "MS").predict(6)
+    b = create_model("finetuned", random_seed=4, **kw).fit(train, "MS").predict(6)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_ensemble_accepts_pretrained_as_member():
+    from forecasting.models.fitting import fit_predict
+
+    y = panel(1, 72)["y"].to_numpy()
+    res = fit_predict("ensemble", y, 6, season_length=12, params={"models": "ets,theta,pretrained"})
+    assert res.model_used == "ensemble" and not res.fallback, res.fallback
+    assert "pretrained" in res.settings["members"] and "fallback" not in res.settings["members"]
+    direct = fit_predict("pretrained", y, 6, season_length=12)
+    assert direct.model_used == "pretrained" and np.isfinite(direct.forecast["mean"]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_backtest_and_forecast_identical_on_every_engine(engine):
+    from forecasting.data.contract import Dataset, validate_long
+    from forecasting.pipeline import BacktestConfig, run_backtest
+    from forecasting.pipeline import ForecastConfig, run_forecast
+
+    ds = Dataset(validate_long(panel(5, 60, freq="D", season=7)), freq="D")
+    models = ["pretrained", "ensemble"]
+    params = {"ensemble": {"models": "theta,pretrained"}, "pretrained": {"device": "cpu"}}
+    runs = {e: run_backtest(ds, BacktestConfig(horizon=7, models=models, windows=2, engine=e, n_workers=2,
+                                               model_params=params)) for e in ("serial", engine)}
+    pd.testing.assert_frame_equal(runs[engine].forecasts, runs["serial"].forecasts, check_exact=True)
+    pd.testing.assert_frame_equal(runs[engine].metrics, runs["serial"].metrics, check_exact=True)
+    assert (runs["serial"].metrics["fallback"] == "").all()
+    fcs = {e: run_forecast(ds, ForecastConfig(horizon=10, model=["pretrained"], engine=e, n_workers=2))
+           for e in ("serial", engine)}
+    pd.testing.assert_frame_equal(fcs[engine].forecasts, fcs["serial"].forecasts, check_exact=True)
+    assert fcs["serial"].forecasts["forecast"].notna().all()
