@@ -1,5 +1,5 @@
 """A new model with one setting is one file plus one registry line: registered, it is in the CLI (listing,
-settings, --set checked), on the Models page's settings, and passes the shared protocol check."""
+settings, --set checked) and passes the shared protocol check."""
 import pandas as pd
 import pytest
 
@@ -35,21 +35,3 @@ def test_cli_lists_checks_and_runs_it(registered, tmp_path, capsys):
     assert "last_plus: setting lift must be a number of at least 0 (got -1)" in capsys.readouterr().err
     assert main(base + ["--set", "last_plus.lift=5"]) == 0
     assert pd.read_csv(out)["forecast"].tolist() == [34.0, 34.0, 34.0]
-
-
-@pytest.mark.slow
-def test_models_page_draws_its_setting(registered):
-    from streamlit.testing.v1 import AppTest
-
-    from app_settings import EngineSettings
-    from tests.app.test_models_page import small_dataset
-
-    at = AppTest.from_file("app.py", default_timeout=120)
-    at.session_state["engine_settings"] = EngineSettings("serial")
-    at.session_state["dataset"] = small_dataset()
-    at.switch_page("pages/3_Models.py").run()
-    at.multiselect(key="models_choice").set_value(["last_plus"]).run()
-    assert not at.exception
-    lift = at.number_input(key="set_last_plus_lift")
-    assert lift.label == "lift" and lift.value == 0.0 and lift.min == 0.0
-    assert "added to the last value" in lift.help
