@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from forecasting.data.contract import Dataset, validate_long
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
-from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.pipeline.backtest import BacktestConfig, run_backtest
+from forecasting.pipeline.forecast import ForecastConfig, run_forecast
 from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.contract import DS, ID
-from forecasting.evaluation.metrics import naive_scale
+from forecasting.metrics import naive_scale
 from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 
 INTERVALS = ("model", "conformal")
