@@ -45,7 +45,7 @@ SF = ("AutoETS", "AutoTheta", "AutoARIMA")
 
 
 def run_ours(s: dict, names: tuple[str, ...] = OURS) -> dict[str, tuple[np.ndarray, float, str]]:
-    from forecasting.evaluation.fitting import fit_predict, tidy_bounds
+    from forecasting.models.fitting import fit_predict, tidy_bounds
 
     out, raw = {}, {}
     clip = bool((s["train"] >= 0).all())

@@ -69,7 +69,7 @@ def child(args) -> None:
     import pandas as pd
 
     from forecasting.data.contract import Dataset, validate_long
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     df = validate_long(pd.read_parquet(args.data))
     dataset = Dataset(df, freq="D", source="bench_scale")

@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--days", type=int, default=120)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--windows", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--reopen-series", type=int, default=1_000)
     ap.add_argument("--reopen-days", type=int, default=1_000)
@@ -62,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from forecasting.data.ingest import load
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.store import db, open_workspace
     from forecasting.store.execute import config_of, execute_run
 
@@ -70,7 +71,7 @@ def main() -> None:
     try:
         csv = synthetic_csv(tmp / "sales.csv", args.series, args.days)
         dataset = load(str(csv), date_col="date", target_col="units", id_cols=["sku"])
-        cfg = BacktestConfig(horizon=7, models=["seasonal_naive", "naive"], windows=3, season_length=7,
+        cfg = BacktestConfig(horizon=7, models=["seasonal_naive", "naive"], windows=args.windows, season_length=7,
                              engine="local", n_workers=args.workers)
         without, with_, parts = [], [], []
         for r in range(args.repeats):
@@ -95,7 +96,7 @@ def main() -> None:
         big = load(str(big_csv), date_col="date", target_col="units", id_cols=["sku"])
         ws = open_workspace(tmp / "big_ws")
         rec = ws.add_dataset(big, raw=big_csv, name=big_csv.name, mapping={"id_cols": "sku"}, treatments=[])
-        big_cfg = BacktestConfig(horizon=28, models=["seasonal_naive", "naive"], windows=2, season_length=7,
+        big_cfg = BacktestConfig(horizon=28, models=["seasonal_naive", "naive"], windows=1, season_length=7,
                                  engine="local", n_workers=args.workers)
         run_id = ws.create_run("backtest", rec.id, config_of("backtest", big_cfg))
         execute_run(ws, run_id)
@@ -110,7 +111,7 @@ def main() -> None:
             reopen.append(time.perf_counter() - t0)
         assert len(ds2.df) == args.reopen_series * args.reopen_days
         doc = {
-            "benchmark": "store", "python": platform.python_version(), "cpus": os.cpu_count(),
+            "benchmark": "store", "command": " ".join(sys.argv), "load_average": os.getloadavg(), "python": platform.python_version(), "cpus": os.cpu_count(),
             "machine": platform.machine(), "database": "sqlite",
             "overhead": {"series": args.series, "days": args.days, "models": cfg.models, "windows": cfg.windows,
                          "engine": cfg.engine, "repeats": args.repeats, "without_s": [round(v, 3) for v in without],

@@ -10,11 +10,11 @@ import ui_exports
 import ui_hierarchy
 import ui_networks
 import ui_workspace
-from forecasting.evaluation.backtest import BacktestConfig
+from forecasting.pipeline import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.explore.seasonality import dataset_season_length
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]

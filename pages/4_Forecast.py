@@ -12,9 +12,9 @@ import ui_networks
 import ui_workspace
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
-from forecasting.forecast import ForecastConfig
+from forecasting.pipeline import ForecastConfig
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.explore.seasonality import dataset_season_length
 
 TOTAL = "Total over all series"
 

@@ -19,7 +19,8 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--season-length", type=int, default=None, metavar="M",
                    help="season length (default: the period detected on the total of all series, checked against the calendar: 7 daily, 12 monthly, 4 quarterly …)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE", dest="settings",
-                   help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable)")
+                   help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable); "
+                        "`python -m forecasting models --settings` lists every model's settings")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--allow-negative", action="store_true",
                    help="do not clip forecasts and lower bounds at zero for non-negative series")
@@ -89,14 +90,12 @@ def _value(text: str):
 def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
     """``["sarima.order=0,1,1", "ets.model=MAM"]`` -> ``{"sarima": {"order": "0,1,1"}, "ets": {"model": "MAM"}}``.
 
-    Unknown models or parameters are errors (a typo must not be ignored silently)."""
-    import inspect
-
+    Unknown models, settings or values are errors, checked by the models themselves (a typo must not be
+    ignored silently)."""
     from forecasting.errors import ConfigError
-    from forecasting.models.registry import check_settings, get_model_class, get_spec
+    from forecasting.models.registry import check_settings, get_spec
 
     out: dict[str, dict] = {}
-    self_checked: set[str] = set()
     for item in items:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ConfigError(f"--set expects MODEL.PARAM=VALUE, e.g. sarima.order=0,1,1 (got '{item}')")
@@ -106,20 +105,12 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
         get_spec(model)
         if model not in models:
             raise ConfigError(f"--set {key}: model '{model}' is not among the chosen models ({', '.join(models)})")
-        cls = get_model_class(model)
-        sig = inspect.signature(cls.__init__)
-        allowed = [n for n, p in sig.parameters.items()
-                   if n not in ("self", "season_length") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-        if not allowed and any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
-            self_checked.add(model)   # settings checked by the model itself, all together (below)
-            out.setdefault(model, {})[param] = _value(value)
-            continue
-        if param not in allowed:
-            raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
-                              + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
         out.setdefault(model, {})[param] = _value(value)
-    for model in self_checked:        # the deep models check names and values, all together
-        check_settings(model, out[model])
+    for model, settings in out.items():
+        try:
+            check_settings(model, settings)
+        except ConfigError as exc:
+            raise ConfigError(f"--set: {exc}") from None
     return out
 
 
@@ -155,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".json"))

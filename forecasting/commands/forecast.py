@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".xlsx"))

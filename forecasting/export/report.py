@@ -220,7 +220,7 @@ def _forecast_section(dataset, fr) -> str:
 
 
 def _tail(dataset) -> int:
-    from forecasting.seasonality_defaults import season_length_for
+    from forecasting.data.frequency import season_length_for
 
     return max(36, 4 * season_length_for(dataset.freq))
 

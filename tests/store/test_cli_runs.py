@@ -93,7 +93,7 @@ def test_workspace_run_list_show_export_delete(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["serial", "local"])
+@pytest.mark.parametrize("engine", ["local"])   # the serial engine: tests/store/test_jobs.py
 def test_sigkill_interrupted_resume_equals_uninterrupted(tmp_path, engine):
     ws = tmp_path / "ws"
     args = [*BT, "--engine", engine, "--workspace", str(ws)]

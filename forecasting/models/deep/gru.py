@@ -26,6 +26,7 @@ class GRUEncoder(nn.Module):
 class GRUForecaster(DeepForecaster):
     name = "gru"
     extra_defaults = {"patch_len": "auto"}
+    extra_docs = {"patch_len": "periods per recurrent step (auto: from the lookback)"}
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
         return {**cfg, "patch_len": recurrent_patch(cfg["patch_len"], lookback)}

@@ -26,6 +26,7 @@ class LSTMEncoder(nn.Module):
 class LSTMForecaster(DeepForecaster):
     name = "lstm"
     extra_defaults = {"patch_len": "auto"}
+    extra_docs = {"patch_len": "periods per recurrent step (auto: from the lookback)"}
     cpu_bf16_encoder = True   # oneDNN's LSTM has a bf16 kernel (see DeepForecaster)
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:
