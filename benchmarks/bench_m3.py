@@ -1,4 +1,4 @@
-"""M3 competition accuracy (issue 5): ``ets``, ``sarima``, ``theta`` and ``ensemble`` (their mean) against
+"""M3 competition accuracy: ``ets``, ``sarima``, ``theta`` and ``ensemble`` (their mean) against
 statsforecast's AutoETS, AutoARIMA, AutoTheta and their combinations, measured the same way in the same run,
 next to the published competition results. One command:
 

@@ -1,4 +1,4 @@
-"""Statistical models against their peers (issue 5), same series, same holdout, same process, one command:
+"""Statistical models against their peers, same series, same holdout, same process, one command:
 
     OMP_NUM_THREADS=1 nice -n 10 benchmarks/.venv/bin/python benchmarks/bench_stats_models.py --sample 20
 

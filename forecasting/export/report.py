@@ -372,12 +372,6 @@ def zip_bytes(dataset, forecast_result=None, backtest_result=None, explore=None,
     return buf.getvalue()
 
 
-def write_zip(path, dataset, forecast_result=None, backtest_result=None, explore=None, info=None, **kw) -> Path:
-    path = Path(path)
-    path.write_bytes(zip_bytes(dataset, forecast_result, backtest_result, explore, info, **kw))
-    return path
-
-
 def figure_png(fig, width: int = 1000, height: int = 500) -> bytes:
     """PNG bytes of a figure through the shared exporter (kaleido + Chromium), or ExportUnavailable."""
     from forecasting.export.figures import FigureExportError, to_png

@@ -44,14 +44,14 @@ from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Se
 
 
 def seasonal_acf_test(y: np.ndarray, m: int, z: float = 1.645) -> bool:
-    """Is the lag-``m`` autocorrelation significant at 90%? (Bartlett's variance with lags below ``m``)."""
-    x = np.asarray(y, dtype=float) - np.mean(y)
-    den = float(np.sum(x * x))
-    if m < 2 or x.size < 3 * m or den == 0:
-        return x.size >= 2 * m and m >= 2 and den > 0 and x.size < 3 * m
-    acf = np.array([np.sum(x[k:] * x[:-k]) / den for k in range(1, m + 1)])
-    limit = z * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / x.size)
-    return bool(abs(acf[-1]) > limit)
+    """Is the lag-``m`` autocorrelation significant at 90% (:func:`~forecasting.models.theta.seasonality_test`)?
+    Between two and three seasons of history, too short to tell, the season is assumed."""
+    from forecasting.models.theta import seasonality_test
+
+    n = np.asarray(y).size
+    if m >= 2 and 2 * m <= n < 3 * m:
+        return bool(np.ptp(np.asarray(y, dtype=float)) > 0)
+    return n >= 3 * m and seasonality_test(y, m, z)
 
 
 def looks_seasonal(y: np.ndarray, m: int) -> bool:

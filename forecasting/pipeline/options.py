@@ -22,13 +22,12 @@ class RunOptions:
 
     def check_options(self, models: Sequence[str]) -> None:
         """Raise :class:`ConfigError` for a bad shared option or a setting a chosen model refuses."""
-        from forecasting.engines import ENGINES
+        from forecasting.engines import check_engine
         from forecasting.models.registry import check_settings, get_spec
 
         if self.season_length is not None and int(self.season_length) < 1:
             raise ConfigError(f"season length must be at least 1 (got {self.season_length})")
-        if self.engine not in ENGINES:
-            raise ConfigError(f"unknown engine '{self.engine}'; choose one of {', '.join(ENGINES)}")
+        check_engine(self.engine)
         check_levels(self.levels)
         for m in models:
             get_spec(m)
