@@ -23,13 +23,22 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+_RESTORERS: list = []     # functions giving this session's dataset kept elsewhere (the workspace), or None
+
+
+def restore_dataset_with(fn) -> None:
+    """Let ``fn()`` give the dataset of a session that has none yet (ui_workspace registers itself, so this
+    module does not import it back)."""
+    if fn not in _RESTORERS:
+        _RESTORERS.append(fn)
+
+
 def get_dataset():
-    """The cleaned dataset of this session; the bundled sample on first open."""
+    """The cleaned dataset of this session: the workspace's after a reload or in a new tab, else the bundled
+    sample on first open."""
     ds = st.session_state.get(DATASET)
     if ds is None:
-        import ui_workspace
-
-        ds = ui_workspace.restore_dataset()       # the workspace's dataset after a reload or in a new tab
+        ds = next((d for d in (fn() for fn in _RESTORERS) if d is not None), None)
         if ds is None:
             ds = load_sample()
         st.session_state[DATASET] = ds
@@ -316,6 +325,11 @@ def run_or_reuse(kind: str, title: str, key: str, data_key: str, cfg, run, progr
     """Run ``run(cfg, progress)`` with a progress panel and a stop button, or reuse this session's cached
     result for the same data and settings. ``progress_params``: the settings dicts of networks, which
     report their epochs (training curves) through the same panel. A run's error is shown, never raised."""
+    try:
+        cfg.validate()         # a setting a model refuses: one error, before any work
+    except SalesCastError as exc:
+        st.error(str(exc))
+        st.stop()
     entry = cached_result(kind, key)
     if entry is not None and not entry["result"].info.get("cancelled"):
         store_result(kind, key, entry)

@@ -238,10 +238,10 @@ def result_of(ws: Workspace, rec):
     info = dict(rec.info)
     info["cancelled"] = rec.status == "stopped"
     if rec.kind == "backtest":
-        from forecasting.evaluation.backtest import BacktestResult
+        from forecasting.pipeline import BacktestResult
 
         return BacktestResult(frames["forecasts"], frames["metrics"], frames.get("summary"), info, frames.get("total"))
-    from forecasting.forecast import ForecastResult
+    from forecasting.pipeline import ForecastResult
 
     return ForecastResult(frames["forecasts"], frames["settings"], info, frames.get("attention"))
 
@@ -373,3 +373,6 @@ def _t(v):
 
 __all__ = ["current", "remember_dataset", "restore_dataset", "start_run", "follow", "latest_entry", "load_run",
            "result_of", "StoreError"]
+
+
+app_state.restore_dataset_with(restore_dataset)

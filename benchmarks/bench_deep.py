@@ -1,4 +1,4 @@
-"""Deep models (issue 6): accuracy, training speed and interval coverage against neuralforecast.
+"""Deep models: accuracy, training speed and interval coverage against neuralforecast.
 
 Both sides run in the same process, on the same data and the same holdout, with the same lookback,
 horizon, batch of windows, training steps, model size and torch threads:

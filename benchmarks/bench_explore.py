@@ -1,4 +1,4 @@
-"""Explore (issue 4): season-length detection and decomposition speed, against peers. One command:
+"""Explore: season-length detection and decomposition speed, against peers. One command:
 
     nice -n 10 benchmarks/.venv/bin/python benchmarks/bench_explore.py                 # full: ~3 min on 1 core
     nice -n 10 benchmarks/.venv/bin/python benchmarks/bench_explore.py --sample 200    # quick

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 from forecasting.data.contract import Dataset, make_unique_id, validate_long  # noqa: E402
 from forecasting.data.ingest import load  # noqa: E402
 from forecasting.evaluation.aggregate import pooled_metrics  # noqa: E402
-from forecasting.evaluation.backtest import BacktestConfig  # noqa: E402
-from forecasting.evaluation.metrics import naive_scale  # noqa: E402
+from forecasting.pipeline import BacktestConfig  # noqa: E402
+from forecasting.metrics import naive_scale  # noqa: E402
 from forecasting.hierarchy import ReconcileSettings, build_hierarchy, reconcile_bottom, reconcile_intervals  # noqa: E402
 from forecasting.hierarchy.data import history_matrix  # noqa: E402
 from forecasting.hierarchy.reconcile import seasonal_naive_residuals  # noqa: E402

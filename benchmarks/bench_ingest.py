@@ -1,4 +1,4 @@
-"""Ingest speed and memory (issue 3). One command; data is generated into a temp dir (seed 0):
+"""Ingest speed and memory. One command; data is generated into a temp dir (seed 0):
 
     nice -n 10 .venv/bin/python benchmarks/bench_ingest.py            # full: 1M rows timed, 5M rows memory
     nice -n 10 .venv/bin/python benchmarks/bench_ingest.py --series 100 --big-series 500   # quick

@@ -1,4 +1,4 @@
-"""M3 competition accuracy (issue 5): ``ets``, ``sarima``, ``theta`` and ``ensemble`` (their mean) against
+"""M3 competition accuracy: ``ets``, ``sarima``, ``theta`` and ``ensemble`` (their mean) against
 statsforecast's AutoETS, AutoARIMA, AutoTheta and their combinations, measured the same way in the same run,
 next to the published competition results. One command:
 
@@ -45,7 +45,7 @@ SF = ("AutoETS", "AutoTheta", "AutoARIMA")
 
 
 def run_ours(s: dict, names: tuple[str, ...] = OURS) -> dict[str, tuple[np.ndarray, float, str]]:
-    from forecasting.evaluation.fitting import fit_predict, tidy_bounds
+    from forecasting.models.fitting import fit_predict, tidy_bounds
 
     out, raw = {}, {}
     clip = bool((s["train"] >= 0).all())

@@ -82,7 +82,7 @@ def intermittent(n: int, length: int, seed: int):
 
 def evaluate(name: str, dataset, model: str, windows: int, jobs: int, n_paths: int, seed: int) -> dict:
     from forecasting.data.contract import ID, Y
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.planning.leadtime import QUANTILE_LEVELS
     from forecasting.planning.backtest import (backtest_groups, policy_backtest, policy_summary, probability_pool,
                                                window_draws)

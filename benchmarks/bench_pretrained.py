@@ -130,7 +130,7 @@ def scores(series: list[dict], fcs: list[dict]) -> dict:
 
 # ----- models -------------------------------------------------------------------------------------------
 def tidy(fc: dict, history: np.ndarray) -> dict:
-    from forecasting.evaluation.fitting import tidy_bounds
+    from forecasting.models.fitting import tidy_bounds
 
     return tidy_bounds({k: np.asarray(v, float) for k, v in fc.items()}, LEVELS, bool((history >= 0).all()))
 
@@ -160,7 +160,7 @@ def run_statsforecast(series: list[dict], name: str) -> tuple[list[dict], float]
 
 def run_local(series: list[dict], name: str) -> tuple[list[dict], float]:
     """A SalesCast per-series model through the app's safety net, unclipped (the ensemble clips after)."""
-    from forecasting.evaluation.fitting import fit_predict
+    from forecasting.models.fitting import fit_predict
 
     t0 = time.perf_counter()
     out = [fit_predict(name, s["train"], s["h"], season_length=s["m"], levels=LEVELS, non_negative=False).forecast

@@ -49,7 +49,7 @@ def _fitting():
     try:
         from forecasting.pipeline.fitting import fit_predict, tidy_bounds
     except ImportError:
-        from forecasting.evaluation.fitting import fit_predict, tidy_bounds
+        from forecasting.models.fitting import fit_predict, tidy_bounds
     return fit_predict, tidy_bounds
 
 
@@ -90,7 +90,7 @@ def run_series(s: dict) -> dict:
 
 
 def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[dict, dict]:
-    from forecasting.evaluation.metrics import naive_scale
+    from forecasting.metrics import naive_scale
     from forecasting.models.auto import choose
     from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 

@@ -1,4 +1,4 @@
-"""Statistical models against their peers (issue 5), same series, same holdout, same process, one command:
+"""Statistical models against their peers, same series, same holdout, same process, one command:
 
     OMP_NUM_THREADS=1 nice -n 10 benchmarks/.venv/bin/python benchmarks/bench_stats_models.py --sample 20
 
@@ -45,7 +45,7 @@ def smape(y, f) -> float:
 
 
 def mase(y, f, train, m) -> float:
-    from forecasting.evaluation.metrics import naive_scale
+    from forecasting.metrics import naive_scale
 
     sc = naive_scale(train, m)[0]
     return float(np.mean(np.abs(np.asarray(y) - np.asarray(f))) / sc) if sc and np.isfinite(sc) else np.nan
@@ -84,7 +84,7 @@ def m3_series(kinds: dict[str, int], seed: int = 0) -> list[dict]:
 
 
 def ours(name: str, s: dict, **params):
-    from forecasting.evaluation.fitting import fit_predict
+    from forecasting.models.fitting import fit_predict
 
     t = time.perf_counter()
     out = fit_predict(name, s["train"], s["h"], season_length=s["m"], params=params)

@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from forecasting.data.ingest import load
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.store import db, open_workspace
     from forecasting.store.execute import config_of, execute_run
 

@@ -43,7 +43,7 @@ def load(name: str) -> list[dict]:
 
 
 def run(s: dict) -> dict[str, tuple[dict, float]]:
-    from forecasting.evaluation.fitting import fit_predict
+    from forecasting.models.fitting import fit_predict
     import statsforecast.models as sm
 
     out = {}

@@ -2,7 +2,13 @@
 
 
 class SalesCastError(Exception):
-    """Base class: the message is complete and readable on its own."""
+    """Base class: the message is complete and readable on its own. It speaks of settings by what they
+    are ("name the date column"); ``setting`` names the one to change (``date_col``), so that each
+    interface can add its own wording (the CLI: "with --date-col")."""
+
+    def __init__(self, message: str = "", *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class DataError(SalesCastError, ValueError):
@@ -10,7 +16,11 @@ class DataError(SalesCastError, ValueError):
 
 
 class ConfigError(SalesCastError, ValueError):
-    """A setting is invalid (unknown model, bad horizon, bad --set value …)."""
+    """A setting is invalid (unknown model, bad horizon, a value a model refuses …)."""
+
+
+class EngineError(SalesCastError, RuntimeError):
+    """The execution layer failed as a whole (workers keep dying, the cluster cannot run the code)."""
 
 
 class OutputError(SalesCastError, OSError):

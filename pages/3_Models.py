@@ -10,11 +10,12 @@ import ui_exports
 import ui_hierarchy
 import ui_networks
 import ui_workspace
-from forecasting.evaluation.backtest import BacktestConfig
+from forecasting.pipeline import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
+from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.explore.seasonality import dataset_season_length
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
@@ -35,11 +36,11 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.so
 
 # ---------------------------------------------------------------- settings
 choices = list(MODELS)
-models = st.multiselect("Models to compare", choices, default=[m for m in DEFAULT_MODELS if m in choices],
+models = st.multiselect("Models to compare", choices,
+                        default=[m for m in [*DEFAULT_MODELS, DEFAULT_MODEL] if m in choices],
                         format_func=lambda n: f"{n} — {MODELS[n].description}", key="models_choice",
                         help=f"Suggested for forecasting: {DEFAULT_MODEL} (the best measured on M3, Tourism and "
-                             "the sample data); add it to compare it on your data (it backtests inside each window, "
-                             "so it is the slowest)")
+                             "the sample data); auto backtests inside each window, so it is the slowest")
 st.caption(f"Suggested model for the forecast: **{DEFAULT_MODEL}** — best measured on M3, Tourism and the sample "
            "data (`benchmarks/results/selection.md`).")
 c1, c2, c3, c4 = st.columns(4)
@@ -66,9 +67,13 @@ with st.expander("Model settings and advanced options"):
                 own = shared if name not in ui_networks.PRETRAINED else \
                     {k: v for k, v in shared.items() if k == "device"}
                 params[name] = {**params.get(name, {}), **own}
-    a1, a2 = st.columns(2)
+    a1, a2, a3 = st.columns(3)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
+    intervals = a3.selectbox("Intervals", ["conformal", "model"], key="bt_intervals",
+                             help="conformal (default, the better calibrated as measured): each window's interval "
+                                  "from the errors of earlier windows of all series, per horizon step; model: each "
+                                  "model's own")
     st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
                "finished series.")
 
@@ -76,7 +81,7 @@ hcfg = ui_hierarchy.settings(ds, "bt")
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
-                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
+                     engine=eng.engine, address=eng.address, n_workers=eng.n_workers, intervals=intervals)
 data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
@@ -136,6 +141,15 @@ with tab_lb:
     if res.total is not None and len(res.total):
         st.markdown("**Accuracy of the total over series**")
         st.dataframe(res.total, hide_index=True)
+    cov = getattr(res, "coverage_steps", None)
+    if cov is None and len(res.forecasts):     # a run read back from the workspace store
+        cov = coverage_by_step(res.forecasts, res.info["config"]["levels"])
+    if cov is not None and len(cov):
+        st.markdown(f"**Interval coverage per horizon step** ({res.info.get('intervals', 'model')} intervals; "
+                    "nominal " + ", ".join(f"{l}%" for l in res.info["config"]["levels"]) + ")")
+        st.dataframe(cov, hide_index=True, column_config={
+            c: st.column_config.ProgressColumn(c, format="percent", min_value=0.0, max_value=1.0)
+            for c in cov.columns if c.startswith("coverage_")})
 
 frames = app_state.memo("tables", entry["key"], lambda: tables.export_tables(ds, None, res))
 with tab_series:

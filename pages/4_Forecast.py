@@ -12,9 +12,9 @@ import ui_networks
 import ui_workspace
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
-from forecasting.forecast import ForecastConfig
+from forecasting.pipeline import ForecastConfig
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.explore.seasonality import dataset_season_length
 
 TOTAL = "Total over all series"
 
@@ -32,9 +32,9 @@ c1, c2, c3 = st.columns([1, 2, 1])
 horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(season, 6), 28), key="fc_horizon")
 model = c2.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="fc_model",
                      format_func=lambda n: f"{n} — {MODELS[n].description}",
-                     help=f"default {DEFAULT_MODEL}, the best measured on M3, Tourism and the sample data: per "
-                          "series the combination of ets, theta and sarima, or a single model where it wins "
-                          "clearly in every backtest window (the choice and why are in the settings)")
+                     help=f"default {DEFAULT_MODEL}, the best measured on M3, Tourism and the sample data "
+                          "(benchmarks/results/selection.md); auto: per series the combination of ets, theta and "
+                          "sarima, or a single model where it wins clearly in every backtest window")
 season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_season",
                                 help=f"default {season}: {season_why}")
 if backtest is not None and len(backtest.summary):

@@ -16,7 +16,7 @@ from forecasting.errors import SalesCastError
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.planning import PlanConfig, run_plan
 from forecasting.planning.run import stock_column, stock_table
-from forecasting.seasonality_defaults import dataset_season_length
+from forecasting.explore.seasonality import dataset_season_length
 
 st.title("Plan")
 ds = app_state.get_dataset()

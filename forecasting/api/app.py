@@ -244,7 +244,9 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
     async def models() -> dict[str, Any]:
         from forecasting.models.registry import MODELS
 
-        return {"default": "auto",
+        from forecasting.models.defaults import DEFAULT_MODEL
+
+        return {"default": DEFAULT_MODEL,
                 "models": [{"name": m.name, "description": m.description, "capabilities": asdict(m.capabilities)}
                            for m in MODELS.values()]}
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forecasting.models.defaults import DEFAULT_MODEL
+
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Int = Annotated[int, Field(strict=True)]
 
@@ -34,7 +36,7 @@ class ForecastRequest(_Strict):
     series: list[SeriesIn] = Field(min_length=1)
     horizon: Int = Field(description="periods to forecast after each series' last timestamp")
     freq: Annotated[str, Field(strict=True)] | None = Field(None, description="pandas alias (D, W-SUN, MS …); inferred when omitted")
-    model: Annotated[str, Field(strict=True)] = Field("auto", description="a name from GET /v1/models; default auto (the app's default)")
+    model: Annotated[str, Field(strict=True)] = Field(DEFAULT_MODEL, description=f"a name from GET /v1/models; default {DEFAULT_MODEL} (the app's default)")
     levels: list[Int] = Field([80, 95], description="prediction interval levels in %")
     season_length: Int | None = None
     settings: dict[str, dict[str, Any]] | None = Field(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.data.contract import DS, ID, Y
 from forecasting.errors import SalesCastError
 from forecasting.progress import ProgressCallback
@@ -155,7 +156,7 @@ def build_dataset(body: dict[str, Any], progress: ProgressCallback | None = None
 
 
 def _future_covariates(body: dict[str, Any], dataset) -> pd.DataFrame | None:
-    from forecasting.forecast import future_dates
+    from forecasting.pipeline.plan import future_dates
 
     with_future = [s for s in body["series"] if s.get("future_covariates")]
     if not with_future:
@@ -191,7 +192,7 @@ def model_settings(body: dict[str, Any], models: list[str]) -> dict[str, dict]:
     try:
         return parse_settings(items, models)
     except ConfigError as exc:
-        raise RequestError(str(exc).replace("--set ", "settings: "), "settings") from None
+        raise RequestError(str(exc).replace("--set: ", "").replace("--set ", ""), "settings") from None
 
 
 def _with_progress(params: dict[str, dict], models: list[str], progress: ProgressCallback | None) -> dict:
@@ -245,9 +246,9 @@ def _open_json(doc: dict[str, Any]) -> bytes:
 
 
 def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
 
-    model = body.get("model") or "auto"
+    model = body.get("model") or DEFAULT_MODEL
     params = model_settings(body, [model])
     dataset = build_dataset(body, progress)
     cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
@@ -272,9 +273,9 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
 
 
 def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
-    models = list(dict.fromkeys(body.get("models") or [body.get("model") or "auto"]))
+    models = list(dict.fromkeys(body.get("models") or [body.get("model") or DEFAULT_MODEL]))
     params = model_settings(body, models)
     dataset = build_dataset(body, progress)
     cfg = BacktestConfig(horizon=int(body["horizon"]), models=models, windows=int(body.get("windows", 3)),
@@ -309,8 +310,9 @@ def run_task(kind: str, body: dict[str, Any], progress: ProgressCallback | None 
         return "ok", TASKS[kind](body, progress)
     except RequestError as exc:
         return "error", exc.status, exc.body()
-    except SalesCastError as exc:      # the library's messages name CLI flags; here they are fields
-        return "error", 422, {"error": str(exc).replace("pass --freq", 'give "freq"'), "detail": []}
+    except SalesCastError as exc:      # the library names the setting; here it is a field
+        field = {"freq": "freq"}.get(exc.setting or "")
+        return "error", 422, {"error": str(exc) + (f' with "{field}"' if field else ""), "detail": []}
     except Cancelled:
         return "cancelled", None
     except MemoryError:

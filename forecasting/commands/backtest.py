@@ -19,10 +19,16 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--season-length", type=int, default=None, metavar="M",
                    help="season length (default: the period detected on the total of all series, checked against the calendar: 7 daily, 12 monthly, 4 quarterly …)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE", dest="settings",
-                   help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable)")
+                   help="a model setting, e.g. sarima.order=0,1,1 or ets.model=MAM (repeatable); "
+                        "`python -m forecasting models --settings` lists every model's settings")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--allow-negative", action="store_true",
                    help="do not clip forecasts and lower bounds at zero for non-negative series")
+    p.add_argument("--intervals", choices=["model", "conformal"], default=None,
+                   help="prediction intervals: each model's own, or conformal, calibrated per horizon step on "
+                        "rolling-origin errors scaled by each series' scale (backtest default: conformal, the better "
+                        "calibrated, benchmarks/results/selection.md; forecast default: model, as conformal runs a "
+                        "3-window backtest first)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,14 +95,12 @@ def _value(text: str):
 def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
     """``["sarima.order=0,1,1", "ets.model=MAM"]`` -> ``{"sarima": {"order": "0,1,1"}, "ets": {"model": "MAM"}}``.
 
-    Unknown models or parameters are errors (a typo must not be ignored silently)."""
-    import inspect
-
+    Unknown models, settings or values are errors, checked by the models themselves (a typo must not be
+    ignored silently)."""
     from forecasting.errors import ConfigError
-    from forecasting.models.registry import check_settings, get_model_class, get_spec
+    from forecasting.models.registry import check_settings, get_spec
 
     out: dict[str, dict] = {}
-    self_checked: set[str] = set()
     for item in items:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ConfigError(f"--set expects MODEL.PARAM=VALUE, e.g. sarima.order=0,1,1 (got '{item}')")
@@ -106,20 +110,12 @@ def parse_settings(items: list[str], models: list[str]) -> dict[str, dict]:
         get_spec(model)
         if model not in models:
             raise ConfigError(f"--set {key}: model '{model}' is not among the chosen models ({', '.join(models)})")
-        cls = get_model_class(model)
-        sig = inspect.signature(cls.__init__)
-        allowed = [n for n, p in sig.parameters.items()
-                   if n not in ("self", "season_length") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-        if not allowed and any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
-            self_checked.add(model)   # settings checked by the model itself, all together (below)
-            out.setdefault(model, {})[param] = _value(value)
-            continue
-        if param not in allowed:
-            raise ConfigError(f"--set {key}: '{model}' has no setting '{param}'"
-                              + (f"; its settings: {', '.join(allowed)}" if allowed else "; it takes no settings"))
         out.setdefault(model, {})[param] = _value(value)
-    for model in self_checked:        # the deep models check names and values, all together
-        check_settings(model, out[model])
+    for model, settings in out.items():
+        try:
+            check_settings(model, settings)
+        except ConfigError as exc:
+            raise ConfigError(f"--set: {exc}") from None
     return out
 
 
@@ -143,6 +139,21 @@ def to_output(dataset, frame):
     return out.rename(columns={"ds": "date"})
 
 
+def print_coverage(res, levels) -> None:
+    """Interval coverage per horizon step and model, on stderr (also under ``coverage_by_step`` in JSON output)."""
+    import sys
+
+    cov = res.coverage_steps
+    if cov is None or cov.empty:
+        return
+    print(f"interval coverage per horizon step ({res.info.get('intervals', 'model')} intervals; "
+          + ", ".join(f"{l}%" for l in levels) + "):", file=sys.stderr)
+    for model, g in cov.groupby("model", sort=False):
+        steps = " ".join(f"h{int(r.step)}=" + "/".join(f"{getattr(r, f'coverage_{l}'):.0%}" for l in levels)
+                         for r in g.itertuples())
+        print(f"  {model}: {steps}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
@@ -155,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".json"))
@@ -171,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                          season_length=args.season_length, levels=parse_levels(interval_levels),
                          window_type=args.window_type, model_params=parse_settings(args.settings, models),
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
-                         address=args.address)
+                         address=args.address, intervals=args.intervals or "conformal")
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
@@ -200,12 +211,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         doc = {"metrics": json.loads(metrics.to_json(orient="records", date_format="iso")),
                "summary": json.loads(res.summary.to_json(orient="records")),
+               "coverage_by_step": json.loads(res.coverage_steps.to_json(orient="records"))
+               if res.coverage_steps is not None else [],
                "info": res.info}
         if hcfg.active:
             doc["summary_by_level"] = res.info.get("summary_by_level", [])
         atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
         write_csv(out_fn(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
+    print_coverage(res, cfg.levels)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"
     from forecasting.data.quality import too_large_message

@@ -18,7 +18,9 @@ def add_column_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=["serial", "local", "dask"], default="local",
+    from forecasting.engines import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default="local",
                    help="where series run: one process, a local process pool (default) or a Dask cluster")
     p.add_argument("--address", metavar="tcp://HOST:PORT", default=None,
                    help="Dask scheduler address (with --engine dask; a LocalCluster when omitted)")

@@ -17,8 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_settings_flags(p)
     add_hierarchy_flags(p)
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|auto",
-                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured (auto: per series, "
-                        "the combination of ets, theta and sarima unless one model wins clearly in backtests)")
+                   help=f"model name (see `models`); default {DEFAULT_MODEL}, the best measured on M3, Tourism and "
+                        "the sample data (benchmarks/results/selection.md)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L (.xlsx adds a settings sheet)")
     p.add_argument("--report", metavar="OUT.html", default=None, help="also write a self-contained HTML report")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".xlsx"))
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(interval_levels),
                          model_params=parse_settings(args.settings, models), season_length=args.season_length,
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
-                         address=args.address)
+                         address=args.address, intervals=args.intervals or "model")
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)

@@ -6,6 +6,8 @@ Aliases used throughout SalesCast (pandas 2.x spellings): ``h`` (hourly), ``min`
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -78,7 +80,8 @@ def infer_freq(codes: np.ndarray, ds: np.ndarray, same: np.ndarray | None = None
     diff = ds[1:] - ds[:-1]
     steps = diff[same & (diff > 0)]
     if len(steps) == 0:
-        raise DataError("cannot infer the frequency: every series has a single date; pass --freq")
+        raise DataError("cannot infer the frequency: every series has a single date; give the frequency",
+                        setting="freq")
     probe = steps[:: max(1, len(steps) // 200_000)]  # the modal step of a large file from a slice of it
     vals, counts = np.unique(probe, return_counts=True)
     modal = int(vals[np.argmax(counts)])
@@ -169,6 +172,35 @@ def period_index(ds: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
         return (d.normalize().to_numpy().view("i8") // DAY_NS + 3) // 7  # 1970-01-01 is a Thursday
     step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value
     return d.to_numpy().view("i8") // step
+
+
+# base alias (prefix, upper case, anchor dropped) -> season length
+_SEASONS: dict[str, int] = {
+    "Y": 1, "A": 1, "YS": 1, "AS": 1, "BY": 1, "BYS": 1, "BA": 1, "BAS": 1,
+    "Q": 4, "QS": 4, "BQ": 4, "BQS": 4,
+    "M": 12, "MS": 12, "ME": 12, "BM": 12, "BMS": 12, "BME": 12, "SM": 24, "SMS": 24,
+    "W": 52,
+    "D": 7, "B": 5, "C": 5,
+    "H": 24, "BH": 24,
+    "T": 60, "MIN": 60, "S": 60,
+}
+
+
+def season_length_for(freq: str | None) -> int:
+    """The default season length for a frequency alias: 12 for monthly, 4 quarterly, 7 daily, 52 weekly …
+
+    Unknown or missing frequencies give 1 (no seasonality)."""
+    if not freq:
+        return 1
+    alias = str(freq).split("-")[0].upper()
+    match = re.fullmatch(r"(\d*)([A-Z]+)", alias)
+    if not match:
+        return 1
+    mult, base = match.groups()
+    season = _SEASONS.get(base, 1)
+    if mult and int(mult) > 1 and season > 1:
+        season = max(1, round(season / int(mult)))
+    return season
 
 
 def max_horizon(last: pd.Timestamp, freq: str) -> int:

@@ -200,7 +200,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
     date_col = date_col or guess.date_col
     if date_col is None:
         raise DataError(f"{name}: no column holds dates (columns: {', '.join(map(str, df.columns))}); "
-                        "name the date column with --date-col")
+                        "name the date column", setting="date_col")
     if date_col == guess.date_col or date_col not in guess.series_cols:
         guess.series_cols = [c for c in guess.series_cols if c != date_col]
     use_wide = layout == "wide" or (layout is None and target_col is None and id_cols is None
@@ -214,7 +214,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         first = df[date_col].dropna()
         example = f" (e.g. '{first.iloc[0]}' on line {raw.line_of(first.index[0])})" if len(first) else ""
         raise DataError(f"{name}: column '{date_col}' does not hold dates{example}; "
-                        "name the date column with --date-col")
+                        "name the date column", setting="date_col")
     if parsed.out_of_range is not None and len(parsed.out_of_range):
         far = parsed.out_of_range
         shown = ", ".join(f"line {raw.line_of(i)} ('{df[date_col].iloc[i]}')" for i in far[:3])
@@ -254,7 +254,7 @@ def build(raw: RawTable, *, date_col: str | None = None, target_col: str | None 
         target_col = target_col or guess.target_col
         if target_col is None:
             raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(map(str, df.columns))}); "
-                            "name the target with --target-col")
+                            "name the target", setting="target_col")
         if id_cols is None:
             id_cols = [c for c in guess.id_cols if c not in (date_col, target_col)]
         if date_col in id_cols or target_col in id_cols or target_col == date_col:

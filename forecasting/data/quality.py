@@ -25,7 +25,7 @@ from forecasting.data.contract import DS, ID, Y, Dataset, validate_long
 from forecasting.data.frequency import period_index
 from forecasting.data.outliers import THRESHOLD, seasonal_outliers
 from forecasting.errors import ConfigError
-from forecasting.seasonality_defaults import season_length_for
+from forecasting.data.frequency import season_length_for
 
 OUTLIER_METHODS = ("iqr", "zscore", "seasonal")
 FILL_METHODS = ("none", "leave", "zero", "ffill", "interpolate")

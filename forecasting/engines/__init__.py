@@ -12,17 +12,18 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from forecasting.engines.worker import tick
-from forecasting.errors import ConfigError, SalesCastError
+from forecasting.errors import ConfigError, EngineError
 from forecasting.progress import ProgressCallback
 
 ENGINES = ("serial", "local", "dask")
 _NOTHING = object()
 
-__all__ = ["ENGINES", "EngineError", "map_partitions", "tick"]
+__all__ = ["ENGINES", "EngineError", "check_engine", "map_partitions", "tick"]
 
 
-class EngineError(SalesCastError, RuntimeError):
-    """The execution layer failed as a whole (workers keep dying, the cluster cannot run the code)."""
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}", setting="engine")
 
 
 def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine: str = "local",
@@ -44,10 +45,9 @@ def map_partitions(fn: Callable[..., Any], partitions: Sequence[Any], *, engine:
     on_result: called as ``on_result(index, result)`` on this thread as each partition finishes (in
       completion order), e.g. to store results while the run goes on.
     """
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    check_engine(engine)
     if address and engine != "dask":
-        raise ConfigError(f"a scheduler address ({address}) needs --engine dask (got --engine {engine})")
+        raise ConfigError(f"a scheduler address ({address}) needs the dask engine (got {engine})", setting="engine")
     if n_workers is not None and int(n_workers) < 1:
         raise ConfigError(f"n_workers must be at least 1 (got {n_workers})")
     from forecasting.engines.tracker import Tracker

@@ -56,7 +56,7 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, address: s
     except Exception as exc:
         from distributed.comm.core import CommClosedError
 
-        from forecasting.engines import EngineError
+        from forecasting.errors import EngineError
 
         if not isinstance(exc, CommClosedError):  # errors of fn itself pass through unchanged
             raise
@@ -248,7 +248,7 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
     import queue
     import time
 
-    from forecasting.engines import EngineError
+    from forecasting.errors import EngineError
 
     results: list[Any] = [None] * len(partitions)
     attempts = [0] * len(partitions)

@@ -21,7 +21,7 @@ POLL_SECONDS = 0.25
 
 def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, n_workers: int | None = None,
         shared: Any = None, has_shared: bool = False, max_restarts: int = 2, **_: Any) -> list[Any]:
-    from forecasting.engines import EngineError
+    from forecasting.errors import EngineError
 
     ctx = mp.get_context("spawn")
     results: list[Any] = [None] * len(partitions)

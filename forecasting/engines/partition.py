@@ -14,7 +14,6 @@ from typing import Sequence, TypeVar
 T = TypeVar("T")
 
 PER_WORKER = 4          # partitions per worker: enough to balance uneven series, few enough to stay cheap
-MIN_SERIES = 1          # never split a series; a partition holds at least one
 MAX_PARTITION_ROWS = 2_000_000  # keeps one partition (and one worker's memory) bounded on very large data
 
 

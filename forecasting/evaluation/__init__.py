@@ -1,1 +1,1 @@
-"""Evaluation: metrics, the shared orchestration (fallbacks, non-negativity), rolling-origin backtests."""
+"""Evaluation: pooling the metrics of backtest windows per series, per model and over the total."""

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.evaluation.metrics import all_metrics, metric_columns
+from forecasting.metrics import all_metrics, metric_columns
 
 
 def pooled_metrics(windows: Sequence[Mapping], levels: Sequence[int]) -> dict[str, float]:

@@ -274,3 +274,31 @@ def _position_labels(index, period: int, freq: str | None) -> tuple[list, list |
             return [f"{h:02d}:00" for h in index.hour], [f"{h:02d}:00" for h in range(24)]
     pos = np.arange(len(index)) % period + 1
     return list(pos), None
+
+
+def dataset_season_length(dataset) -> tuple[int, str]:
+    """The season length models use by default for a dataset, and why.
+
+    The period detector of the Explore step (periodogram and ACF, cross-checked with the calendar) runs on
+    the total over all series; the shortest calendar period it confirms is used. When it confirms none
+    (too short a history, or no seasonal pattern) the season length is 1, unless the history is too short to
+    check at all, in which case the calendar default stands (the models fall back on their own when a season
+    cannot be fitted)."""
+    from forecasting.data.frequency import season_length_for
+
+    calendar = season_length_for(dataset.freq)
+    total = dataset.df.groupby("ds")["y"].sum(min_count=1)
+    if dataset.freq:
+        try:
+            total = total.asfreq(dataset.freq)
+        except (ValueError, TypeError):
+            pass
+    if calendar > 1 and total.notna().sum() < 2 * calendar:
+        return calendar, f"calendar default for frequency {dataset.freq} (history too short to confirm it)"
+    try:
+        m = int(detect_periods(total, dataset.freq).season_length)
+    except Exception:  # a default must never break the caller
+        return calendar, f"calendar default for frequency {dataset.freq}"
+    if m == calendar:
+        return m, f"detected on the total of all series (calendar period of {dataset.freq})"
+    return m, f"detected on the total of all series (calendar default would be {calendar})"

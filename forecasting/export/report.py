@@ -220,7 +220,7 @@ def _forecast_section(dataset, fr) -> str:
 
 
 def _tail(dataset) -> int:
-    from forecasting.seasonality_defaults import season_length_for
+    from forecasting.data.frequency import season_length_for
 
     return max(36, 4 * season_length_for(dataset.freq))
 
@@ -370,12 +370,6 @@ def zip_bytes(dataset, forecast_result=None, backtest_result=None, explore=None,
         if skipped:
             zf.writestr("SKIPPED.txt", "\n".join(skipped) + "\n")
     return buf.getvalue()
-
-
-def write_zip(path, dataset, forecast_result=None, backtest_result=None, explore=None, info=None, **kw) -> Path:
-    path = Path(path)
-    path.write_bytes(zip_bytes(dataset, forecast_result, backtest_result, explore, info, **kw))
-    return path
 
 
 def figure_png(fig, width: int = 1000, height: int = 500) -> bytes:

@@ -136,16 +136,6 @@ def win_counts(metrics: pd.DataFrame, metric: str | None = None) -> pd.DataFrame
     return out.sort_values("wins", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def best_per_series(metrics: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """For each series the winning model and its score (``unique_id, model, <metric>``)."""
-    metric = metric or rank_metric(metrics)
-    if metric is None or metrics.empty:
-        return pd.DataFrame(columns=["unique_id", "model"])
-    valid = metrics.dropna(subset=[metric])
-    return valid.loc[valid.groupby("unique_id", sort=False)[metric].idxmin(), ["unique_id", "model", metric]] \
-        .reset_index(drop=True)
-
-
 def quality_table(dataset) -> pd.DataFrame:
     """Per-series data quality (the Data page's report: span, gaps, missing, zeros, negatives, outliers)."""
     from forecasting.data.quality import quality_report

@@ -57,7 +57,7 @@ class HierarchyConfig:
 
 
 def _season(dataset: Dataset, season_length: int | None) -> tuple[int, str]:
-    from forecasting.seasonality_defaults import dataset_season_length
+    from forecasting.explore.seasonality import dataset_season_length
 
     return (int(season_length), "set by the user") if season_length else dataset_season_length(dataset)
 
@@ -102,8 +102,8 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
 
     Returns ``(BacktestResult, hierarchical dataset, hierarchy)``; the result's frames hold every node."""
     from forecasting.evaluation.aggregate import per_model, pooled_metrics
-    from forecasting.evaluation.backtest import run_backtest
-    from forecasting.evaluation.metrics import naive_scale
+    from forecasting.pipeline import run_backtest
+    from forecasting.metrics import naive_scale
 
     hcfg.validate()
     cfg.validate()
@@ -196,7 +196,7 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     """Forecasts of every node; reconciled per model unless ``hcfg.reconcile == "none"``.
 
     Returns ``(ForecastResult, hierarchical dataset, hierarchy)``."""
-    from forecasting.forecast import run_forecast
+    from forecasting.pipeline import run_forecast
 
     hcfg.validate()
     cfg.validate()

@@ -1,7 +1,7 @@
 """Automatic ARIMA / seasonal ARIMA on statsmodels' SARIMAX, with the order search of
 :mod:`forecasting.models.arima_search`.
 
-Settings (``--set sarima.order=1,1,1`` …):
+Settings (declared on :class:`AutoARIMA`; notes):
 
 - ``order`` / ``seasonal_order``: manual override, e.g. ``(0, 1, 1)`` and ``(0, 1, 1)``; the search is skipped;
 - ``ic``: ``"aicc"`` (default), ``"aic"`` or ``"bic"``; ``stepwise`` (default True; False = exhaustive);
@@ -34,7 +34,7 @@ import numpy as np
 
 from forecasting.models.arima_search import (Candidate, CssSearch, StepwiseSearch, fourier_terms, kpss_ndiffs,
                                              seasonal_ndiffs)
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 LONG_SEASON = 24
 
@@ -48,6 +48,16 @@ def _parse_order(value: Any, n: int, what: str) -> tuple[int, ...] | None:
     if len(out) != n or min(out) < 0:
         raise ValueError(f"{what} must be {n} non-negative integers, e.g. {'1,1,1' if n == 3 else '0,1,1'}")
     return out
+
+
+def _order_problem(n: int, what: str):
+    def problem(value: Any) -> str | None:
+        try:
+            _parse_order(value, n, what)
+        except (TypeError, ValueError):
+            return f"must be {n} non-negative integers, e.g. {'1,1,1' if n == 3 else '0,1,1'} (got {value!r})"
+        return None
+    return problem
 
 
 class _Transform:
@@ -87,26 +97,35 @@ class AutoARIMA(LocalModel):
     """Automatic non-seasonal ARIMA (``sarima`` adds the seasonal part)."""
 
     name = "arima"
-    capabilities = Capabilities(covariates=True)
     seasonal = False
+    order = Setting(None, "a fixed order p,d,q instead of the search, e.g. 0,1,1", kind="any",
+                    check=_order_problem(3, "order"))
+    seasonal_order = Setting(None, "a fixed seasonal order P,D,Q (sarima), e.g. 0,1,1", kind="any",
+                             check=_order_problem(3, "seasonal_order"))
+    ic = Setting("aicc", "information criterion of the search", choices=("aicc", "aic", "bic"))
+    stepwise = Setting(True, "stepwise search (false: every order within the limits)")
+    transform = Setting(None, "transform before fitting (forecasts are transformed back)", kind="str",
+                        choices=("none", "log", "boxcox"))
+    max_p = Setting(5, "highest AR order searched", low=0, label="max p")
+    max_q = Setting(5, "highest MA order searched", low=0, label="max q")
+    max_P = Setting(2, "highest seasonal AR order searched (sarima)", low=0)
+    max_Q = Setting(2, "highest seasonal MA order searched (sarima)", low=0)
+    max_order = Setting(5, "highest p + q + P + Q searched", low=0)
+    max_d = Setting(2, "most differences the KPSS tests may choose", low=0)
+    maxiter = Setting(50, "optimiser iterations per candidate", low=1)
+    method = Setting("lbfgs", "statsmodels optimiser (lbfgs, nm, bfgs …)")
+    fourier_k = Setting(None, "Fourier harmonics for seasons longer than 24 (none: chosen by AICc up to 5)",
+                        kind="int", low=1)
+    approximation = Setting(True, "rank candidates by conditional sum of squares (fast); false: by exact ML")
+    final = Setting("css", "the winner's estimates: css (fast) or ml (refit by exact likelihood)",
+                    choices=("css", "ml"))
+    css_cond = Setting(None, "leading residuals every CSS candidate conditions on (none: max_p + m)", kind="int",
+                       low=0)
 
-    def __init__(self, season_length: int = 1, order: Any = None, seasonal_order: Any = None, ic: str = "aicc",
-                 stepwise: bool = True, transform: str | None = None, max_p: int = 5, max_q: int = 5,
-                 max_P: int = 2, max_Q: int = 2, max_order: int = 5, max_d: int = 2, maxiter: int = 50,
-                 method: str = "lbfgs", fourier_k: int | None = None, approximation: bool = True,
-                 final: str = "css", css_cond: int | None = None, **settings: Any) -> None:
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        self.order, self.seasonal_order = order, seasonal_order
-        self.ic, self.stepwise, self.transform = ic, stepwise, transform
-        self.limits = {"max_p": int(max_p), "max_q": int(max_q), "max_P": int(max_P), "max_Q": int(max_Q),
-                       "max_order": int(max_order)}
-        self.max_d, self.maxiter, self.method = int(max_d), int(maxiter), method
-        self.fourier_k = fourier_k
-        self.approximation = approximation
-        if final not in ("ml", "css"):
-            raise ValueError(f"final must be 'ml' or 'css' (got '{final}')")
-        self.final = final
-        self.css_cond = css_cond
+        self.limits = {"max_p": self.max_p, "max_q": self.max_q, "max_P": self.max_P, "max_Q": self.max_Q,
+                       "max_order": self.max_order}
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "AutoARIMA":
@@ -246,3 +265,5 @@ class AutoSARIMA(AutoARIMA):
 
     name = "sarima"
     seasonal = True
+    max_P = Setting(2, "highest seasonal AR order searched", low=0, label="max P")
+    max_Q = Setting(2, "highest seasonal MA order searched", low=0, label="max Q")

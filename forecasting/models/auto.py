@@ -1,7 +1,7 @@
 """``auto``: per series, the combination of the candidates — or a single model where it wins clearly.
 
 Picking the single model with the best score on two short backtest windows follows noise: on real retail
-data (issue 19) that choice scored 13% worse than the plain mean of ETS, Theta and SARIMA. So ``auto``
+data that choice scored 13% worse than the plain mean of ETS, Theta and SARIMA. So ``auto``
 backtests every candidate on ``windows`` rolling-origin windows of the series' own history (horizon = the
 forecast horizon, default 3 windows, fewer when the series is short), scores each window by MASE (scaled
 by the in-sample seasonal naive; ``metric`` can be ``mae``, ``rmse``, ``smape``, ``mase``, ``rmsse``) and
@@ -16,8 +16,6 @@ same forecasts, no extra fitting. The rule (``rule="clear"``, the default):
 series): the combination, which is what the evidence of many series favours. The choice is refit on the
 whole history; what was chosen and why, and every candidate's score, are kept in ``fitted_settings``. A
 candidate that had to fall back in a window scores as the fallback it used.
-Settings: ``models`` (default ``naive,seasonal_naive,drift,ets,theta,sarima``), ``windows`` (3), ``metric``,
-``rule`` (``clear`` | ``best``), ``margin`` (0.1).
 """
 from __future__ import annotations
 
@@ -25,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 DEFAULT_CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 BASELINES = ("naive", "seasonal_naive", "drift", "moving_average")
@@ -71,31 +69,42 @@ def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION,
     return combination, why
 
 
+def members_problem(names: Sequence[str], refused: Sequence[str], role: str,
+                    local_variants: bool = False) -> str | None:
+    """Why ``names`` cannot be the members of a combination of models (unknown, global, or ``refused``);
+    with ``local_variants``, a global model that has a per-series variant is accepted."""
+    from forecasting.errors import ConfigError
+    from forecasting.models.registry import get_spec
+
+    if not names:
+        return "at least one model"
+    for m in names:
+        try:
+            spec = get_spec(m)
+        except ConfigError as exc:
+            return str(exc)
+        if m in refused or (spec.capabilities.global_model and not (local_variants and spec.local_cls)):
+            return f"'{m}' cannot be {role}"
+    return None
+
+
 class AutoSelect(LocalModel):
     name = "auto"
-    capabilities = Capabilities()
 
-    def __init__(self, season_length: int = 1, models: Sequence[str] | str = DEFAULT_CANDIDATES,
-                 windows: int = 3, metric: str = "mase", rule: str = "clear", margin: float = 0.1,
-                 **settings: Any) -> None:
+    models = Setting(DEFAULT_CANDIDATES, "candidate models (per-series models only)", kind="names",
+                     check=lambda names: members_problem(names, ("auto", COMBINATION), "an auto candidate"))
+    windows = Setting(3, "backtest windows per series (fewer when the series is short)", low=1)
+    metric = Setting("mase", "the score of each window", choices=("mae", "rmse", "smape", "mase", "rmsse"))
+    rule = Setting("clear", "clear: the combination unless one model beats it in every window by margin; "
+                            "best: the lowest mean score", choices=RULES)
+    margin = Setting(0.1, "how much better (a share) a single model must be to replace the combination", low=0,
+                     high=1)
+
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        if isinstance(models, str):
-            models = [m.strip() for m in models.split(",") if m.strip()]
-        self.models, self.windows, self.metric = list(models), int(windows), metric
-        self.rule, self.margin = rule, float(margin)
+        self.models = list(self.models)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "AutoSelect":
-        from forecasting.models.registry import get_spec
-
-        if self.metric not in ("mae", "rmse", "smape", "mase", "rmsse"):
-            raise ValueError(f"auto cannot rank by '{self.metric}'")
-        if self.rule not in RULES:
-            raise ValueError(f"auto rule must be one of {', '.join(RULES)} (got '{self.rule}')")
-        if not self.models:
-            raise ValueError("auto needs at least one candidate model")
-        for m in self.models:
-            if m in ("auto", COMBINATION) or get_spec(m).capabilities.global_model:
-                raise ValueError(f"'{m}' cannot be an auto candidate")
         self.y_, self.X_ = np.asarray(y, dtype=float), X
         return self
 
@@ -110,8 +119,8 @@ class AutoSelect(LocalModel):
 
     def backtest(self, h: int) -> dict[str, np.ndarray]:
         """Per-window scores of every candidate and of the combination (``ensemble``)."""
-        from forecasting.evaluation import metrics as M
-        from forecasting.evaluation.fitting import fit_predict
+        from forecasting import metrics as M
+        from forecasting.models.fitting import fit_predict
 
         y, X = self.y_, self.X_
         ends = self.window_ends(h)

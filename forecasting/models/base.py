@@ -9,41 +9,55 @@ Two kinds, one shape (after statsforecast / Darts / sktime, see ../shared/STYLE.
   frame (``unique_id``, ``ds``, ``y``, covariates); ``predict(h, futr_df, levels)`` returns a frame with
   ``unique_id``, ``ds``, ``mean`` and ``lo-L`` / ``hi-L`` columns.
 
-Fitted attributes end in ``_``. Capabilities are declared on the class (and mirrored in the registry
-so listing models never imports torch). ``test_params()`` gives cheap settings for the shared check.
-The orchestration (fallbacks, non-negativity, backtests) lives in ``forecasting.evaluation``,
-not in the models.
+Fitted attributes end in ``_``. Settings are declared once, as :class:`~forecasting.models.settings.Setting`
+class attributes; the base checks names and values when a model is created (a :class:`ConfigError` naming
+the model and what it accepts) and sets them as attributes. Capabilities are declared once, in the
+registry (so listing models never imports torch), and read on the class as ``cls.capabilities``.
+``test_params()`` gives cheap settings for the shared protocol check. The safety net (fallbacks,
+non-negativity) is :mod:`forecasting.models.fitting`; backtests and forecasts are :mod:`forecasting.pipeline`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
 
+from forecasting.models.capabilities import Capabilities
+from forecasting.models.settings import Setting, check_settings, declared
+
 # {"mean": (h,), "lo-80": (h,), "hi-80": (h,), "lo-95": …} — plain arrays, like statsforecast.
 ForecastDict = dict[str, np.ndarray]
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 
+__all__ = ["Capabilities", "DEFAULT_LEVELS", "ForecastDict", "GlobalModel", "LocalModel", "Setting",
+           "normal_intervals"]
 
-@dataclass(frozen=True)
-class Capabilities:
-    covariates: bool = False      # uses exogenous regressors (needs their future values)
-    intervals: bool = True        # gives prediction intervals
-    global_model: bool = False    # trained across many series at once
-    needs_torch: bool = False
-    intermittent: bool = False    # designed for intermittent demand
+
+class _Registered:
+    """``cls.capabilities``: what the registry declares for ``cls.name`` (``default`` for a class that is
+    not registered)."""
+
+    def __init__(self, default: Capabilities) -> None:
+        self.default = default
+
+    def __get__(self, obj: Any, owner: type) -> Capabilities:
+        from forecasting.models.registry import MODELS
+
+        spec = MODELS.get(owner.name)
+        return spec.capabilities if spec is not None else self.default
 
 
 class LocalModel(ABC):
     name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    capabilities = _Registered(Capabilities())
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         self.season_length = int(season_length)
-        self.settings = settings
+        self.settings = check_settings(type(self), self.name or type(self).__name__, settings)
+        for s in declared(type(self)):
+            setattr(self, s.name, self.settings.get(s.name, s.default))
 
     @abstractmethod
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "LocalModel":
@@ -69,11 +83,14 @@ class LocalModel(ABC):
 
 class GlobalModel(ABC):
     name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities(global_model=True)
+    capabilities = _Registered(Capabilities(global_model=True))
+    # run options a global model is given beside its settings (the run's seed), accepted unchecked
+    run_options: ClassVar[tuple[str, ...]] = ("seed",)
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         self.season_length = int(season_length)
-        self.settings = settings
+        self.settings = check_settings(type(self), self.name or type(self).__name__, settings,
+                                       accept=self.run_options)
 
     @abstractmethod
     def fit(self, df: pd.DataFrame, freq: str) -> "GlobalModel":
@@ -90,10 +107,6 @@ class GlobalModel(ABC):
     @classmethod
     def test_params(cls) -> dict[str, Any]:
         return {}
-
-
-def interval_keys(levels: Sequence[int]) -> list[str]:
-    return [f"{side}-{int(l)}" for l in levels for side in ("lo", "hi")]
 
 
 def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> ForecastDict:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, normal_intervals
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, normal_intervals
 
 
 def _rms(res: np.ndarray, dof: int = 0) -> float:
@@ -115,10 +115,8 @@ class MovingAverage(LocalModel):
     like a local level's, ``sigma_h = sigma * sqrt(1 + (h - 1) / window)``."""
 
     name = "moving_average"
-
-    def __init__(self, season_length: int = 1, window: int | None = None, **settings: Any) -> None:
-        super().__init__(season_length, **settings)
-        self.window = window
+    window = Setting(None, "how many of the latest values are averaged (none: one season, at least 3)", kind="int",
+                     low=1, label="window (periods)")
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "MovingAverage":
         y = _as_1d(y)

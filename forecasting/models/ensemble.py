@@ -6,9 +6,8 @@ quantile, so the combined bound is an estimate of it too. This neither sums nor 
 the combined interval is no narrower than its members on average — honest rather than optimistic.
 
 Each member runs through the same safety net as any model (a failing member falls back to seasonal
-naive, recorded in ``fitted_settings``). Settings: ``models`` (list or comma-separated text, default
-``ets,theta,sarima``; ``pretrained``, the zero-shot network, is accepted too), ``combine`` (``"mean"`` or ``"median"``), and per-member settings as
-``member_params={"sarima": {...}}``.
+naive, recorded in ``fitted_settings``). ``pretrained``, the zero-shot network, is accepted as a member
+(its per-series variant).
 """
 from __future__ import annotations
 
@@ -16,41 +15,39 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel
+from forecasting.errors import ConfigError
+from forecasting.models.auto import members_problem
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 DEFAULT_MEMBERS = ("ets", "theta", "sarima")
 
 
 class Ensemble(LocalModel):
     name = "ensemble"
+    models = Setting(DEFAULT_MEMBERS, "member models (per-series models only)", kind="names",
+                     check=lambda names: members_problem(names, ("ensemble", "auto"), "an ensemble member",
+                                                         local_variants=True))
+    combine = Setting("mean", "how members' forecasts and bounds are combined", choices=("mean", "median"))
+    member_params = Setting(None, "settings per member, e.g. {\"sarima\": {\"max_p\": 2}}", kind="dict")
 
-    def __init__(self, season_length: int = 1, models: Sequence[str] | str = DEFAULT_MEMBERS,
-                 combine: str = "mean", member_params: dict[str, dict[str, Any]] | None = None,
-                 **settings: Any) -> None:
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        if isinstance(models, str):
-            models = [m.strip() for m in models.replace("+", ",").split(",") if m.strip()]
-        self.models = list(models)
-        self.combine = combine
-        self.member_params = member_params or {}
+        self.models = list(self.models)
+        self.member_params = self.member_params or {}
+        from forecasting.models.registry import check_settings
+
+        for m, params in self.member_params.items():
+            if m not in self.models:
+                raise ConfigError(f"ensemble: member_params names '{m}', which is not a member")
+            check_settings(m, params)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "Ensemble":
-        from forecasting.models.registry import get_spec
-
-        if self.combine not in ("mean", "median"):
-            raise ValueError(f"combine must be 'mean' or 'median' (got '{self.combine}')")
-        if not self.models:
-            raise ValueError("the ensemble needs at least one member model")
-        for m in self.models:
-            spec = get_spec(m)
-            if m in ("ensemble", "auto") or (spec.capabilities.global_model and not spec.local_cls):
-                raise ValueError(f"'{m}' cannot be an ensemble member")
         self.y_, self.X_ = np.asarray(y, dtype=float), X
         return self
 
     def predict(self, h: int, X_future: np.ndarray | None = None,
                 levels: Sequence[int] = DEFAULT_LEVELS) -> ForecastDict:
-        from forecasting.evaluation.fitting import fit_predict
+        from forecasting.models.fitting import fit_predict
 
         outs, self.members_ = [], {}
         for m in self.models:

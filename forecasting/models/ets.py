@@ -31,9 +31,7 @@ Selection and estimation follow ``forecast::ets`` / statsforecast's ``AutoETS`` 
   yearly data, a trend that chases the last few changes (M3 yearly MASE 2.82 against 2.72 with it).
   ``beta_max=None`` keeps only beta <= alpha.
 
-Settings: ``model="AAdA"``-style override (error, trend, season letters; ``Ad`` = damped), ``ic``
-(``aicc`` default, ``aic``, ``bic``), ``damped`` (None = try both), ``season_test``, ``maxiter``,
-``beta_max``.
+Settings: see the declarations on :class:`AutoETS`.
 """
 from __future__ import annotations
 
@@ -42,18 +40,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 
 def seasonal_acf_test(y: np.ndarray, m: int, z: float = 1.645) -> bool:
-    """Is the lag-``m`` autocorrelation significant at 90%? (Bartlett's variance with lags below ``m``)."""
-    x = np.asarray(y, dtype=float) - np.mean(y)
-    den = float(np.sum(x * x))
-    if m < 2 or x.size < 3 * m or den == 0:
-        return x.size >= 2 * m and m >= 2 and den > 0 and x.size < 3 * m
-    acf = np.array([np.sum(x[k:] * x[:-k]) / den for k in range(1, m + 1)])
-    limit = z * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / x.size)
-    return bool(abs(acf[-1]) > limit)
+    """Is the lag-``m`` autocorrelation significant at 90% (:func:`~forecasting.models.theta.seasonality_test`)?
+    Between two and three seasons of history, too short to tell, the season is assumed."""
+    from forecasting.models.theta import seasonality_test
+
+    n = np.asarray(y).size
+    if m >= 2 and 2 * m <= n < 3 * m:
+        return bool(np.ptp(np.asarray(y, dtype=float)) > 0)
+    return n >= 3 * m and seasonality_test(y, m, z)
 
 
 def looks_seasonal(y: np.ndarray, m: int) -> bool:
@@ -118,6 +116,14 @@ def _parse_form(text: str) -> tuple[str, str | None, bool, str | None]:
     return f[t[0]], f[t[1]], damped, f[t[2]]
 
 
+def _form_problem(text: str) -> str | None:
+    try:
+        _parse_form(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _form_name(error: str, trend: str | None, damped: bool, seasonal: str | None) -> str:
     L = {"add": "A", "mul": "M", None: "N"}
     return L[error] + L[trend] + ("d" if damped else "") + L[seasonal]
@@ -126,15 +132,21 @@ def _form_name(error: str, trend: str | None, damped: bool, seasonal: str | None
 class AutoETS(LocalModel):
     name = "ets"
 
-    def __init__(self, season_length: int = 1, model: str | None = None, ic: str = "aicc",
-                 damped: bool | None = None, season_test: bool = True, maxiter: int = 200,
-                 search_init: str = "heuristic", refit_top: int = 0, beta_max: float | None = 0.2,
-                 **settings: Any) -> None:
+    model = Setting(None, "a fixed form instead of the search: error, trend, season letters such as ANN, AAdN, MAM "
+                          "(Ad = damped trend)", kind="str", check=lambda v: _form_problem(v))
+    ic = Setting("aicc", "information criterion that picks the form", choices=("aicc", "aic", "bic"))
+    damped = Setting(None, "damped trend: true, false, or none to try both", kind="bool")
+    season_test = Setting(True, "try seasonal forms only when a seasonality test finds a season")
+    maxiter = Setting(200, "optimiser iterations per form", low=1)
+    search_init = Setting("heuristic", "initial states of every form: heuristic (fast) or estimated",
+                          choices=("heuristic", "estimated"))
+    refit_top = Setting(0, "refit the best k forms with estimated initial states", low=0)
+    beta_max = Setting(0.2, "upper bound of the trend smoothing (divided by m in seasonal forms; 0 or none: "
+                            "only beta <= alpha)", kind="float", optional=True, low=0)
+
+    def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
-        self.model, self.ic, self.damped = model, ic, damped
-        self.season_test, self.maxiter = bool(season_test), int(maxiter)
-        self.search_init, self.refit_top = search_init, max(0, int(refit_top))
-        self.beta_max = float(beta_max) if beta_max else None
+        self.beta_max = self.beta_max or None
 
     def candidate_forms(self, y: np.ndarray) -> list[tuple[str, str | None, bool, str | None]]:
         if self.model:
@@ -167,8 +179,6 @@ class AutoETS(LocalModel):
         y = np.asarray(y, dtype=float).ravel()
         if y.size < 3 or not np.isfinite(y).all():
             raise ValueError(f"ETS needs at least 3 values without gaps (got {y.size})")
-        if self.ic not in ("aicc", "aic", "bic"):
-            raise ValueError(f"unknown information criterion '{self.ic}'")
         import pandas as pd
 
         endog = pd.Series(y)   # statsmodels' simulated intervals need an index

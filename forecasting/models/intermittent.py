@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
 
 
 def _ses_path(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -50,11 +50,7 @@ class Croston(LocalModel):
     """Croston's method with the SBA bias correction ``(1 - alpha / 2)``."""
 
     name = "croston"
-    capabilities = Capabilities(intermittent=True)
-
-    def __init__(self, season_length: int = 1, alpha: float = 0.1, **settings: Any) -> None:
-        super().__init__(season_length, **settings)
-        self.alpha = float(alpha)
+    alpha = Setting(0.1, "smoothing of the demand sizes and of the intervals between demands", low=0, high=1)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "Croston":
         y = _check(y)
@@ -91,12 +87,8 @@ class TSB(LocalModel):
     """Teunter–Syntetos–Babai: demand probability updated every period, size when demand occurs."""
 
     name = "tsb"
-    capabilities = Capabilities(intermittent=True)
-
-    def __init__(self, season_length: int = 1, alpha_d: float = 0.1, alpha_p: float = 0.1,
-                 **settings: Any) -> None:
-        super().__init__(season_length, **settings)
-        self.alpha_d, self.alpha_p = float(alpha_d), float(alpha_p)
+    alpha_d = Setting(0.1, "smoothing of the demand size", low=0, high=1)
+    alpha_p = Setting(0.1, "smoothing of the demand probability", low=0, high=1)
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "TSB":
         y = _check(y)

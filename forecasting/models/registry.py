@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from forecasting.errors import ConfigError
-from forecasting.models.base import Capabilities
+from forecasting.models.capabilities import Capabilities
 from forecasting.models.defaults import DEFAULT_MODEL  # noqa: F401  (re-exported for pages)
 
 
@@ -39,8 +39,8 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("theta", "forecasting.models.theta", "Theta", _C(), "Theta method"),
     ModelSpec("ensemble", "forecasting.models.ensemble", "Ensemble", _C(), "mean or median of chosen models"),
     ModelSpec("auto", "forecasting.models.auto", "AutoSelect", _C(), "best model per series by backtest score"),
-    ModelSpec("lstm", "forecasting.models.deep.lstm", "LSTMForecaster", _C(covariates=True, global_model=True, needs_torch=True), "LSTM network (PyTorch)"),
-    ModelSpec("gru", "forecasting.models.deep.gru", "GRUForecaster", _C(covariates=True, global_model=True, needs_torch=True), "GRU network (PyTorch)"),
+    ModelSpec("lstm", "forecasting.models.deep.recurrent", "LSTMForecaster", _C(covariates=True, global_model=True, needs_torch=True), "LSTM network (PyTorch)"),
+    ModelSpec("gru", "forecasting.models.deep.recurrent", "GRUForecaster", _C(covariates=True, global_model=True, needs_torch=True), "GRU network (PyTorch)"),
     ModelSpec("transformer", "forecasting.models.deep.transformer", "TransformerForecaster", _C(covariates=True, global_model=True, needs_torch=True), "Transformer encoder (PyTorch)"),
     ModelSpec("pretrained", "forecasting.models.pretrained.model", "PretrainedForecaster", _C(global_model=True, needs_torch=True), "SalesCast's pretrained patch transformer, zero-shot (no training)", local_cls="PretrainedLocal"),
     ModelSpec("finetuned", "forecasting.models.pretrained.model", "FinetunedForecaster", _C(global_model=True, needs_torch=True), "the pretrained transformer fine-tuned on your series"),
@@ -70,16 +70,20 @@ def create_model(name: str, **settings: Any):
 
 
 def check_settings(name: str, settings: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` now for settings a model refuses, before any work. Models that check
-    their own settings when created (``checks_settings``: the networks) are created with them, and a
-    ``device`` is checked against this machine; the others check theirs when they fit."""
+    """Raise :class:`ConfigError` now for settings ``name`` refuses (an unknown name, a bad value), before
+    any work: the model is created with them (that is where models check their settings), and a network's
+    ``device`` is checked against this machine."""
     cls = get_model_class(name)
-    if not getattr(cls, "checks_settings", False):
-        return
     try:
         model = cls(season_length=1, **settings)
-        if "device" in settings:
+        if "device" in settings and hasattr(model, "check_device"):
             model.check_device()     # a GPU asked for where there is none
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
+    except (ConfigError, ValueError) as exc:
+        raise ConfigError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}") from None
 
+
+def settings_of(name: str) -> list[dict[str, Any]]:
+    """What model ``name`` declares about each of its settings (name, default, accepts, doc, label …)."""
+    from forecasting.models.settings import describe
+
+    return describe(get_model_class(name))

@@ -58,7 +58,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, normal_intervals
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, normal_intervals
 
 VARIANTS = ("stm", "otm", "dstm", "dotm")
 ALPHA_BOUNDS = (0.1, 0.99)
@@ -212,20 +212,17 @@ def default_variant(season_length: int) -> str:
 class Theta(LocalModel):
     name = "theta"
 
-    def __init__(self, season_length: int = 1, variant: str = "default", theta: float = 2.0, method: str = "auto",
-                 deseasonalize: bool = True, **settings: Any) -> None:
-        super().__init__(season_length, **settings)
-        self.variant, self.theta, self.method = str(variant).lower(), float(theta), method
-        self.deseasonalize = bool(deseasonalize)
+    variant = Setting("default", "stm, otm, dstm, dotm (optimised theta; d = dynamic), auto (the best in-sample), "
+                                 "or default (chosen by the season length)", choices=("default", "auto") + VARIANTS)
+    theta = Setting(2.0, "weight of the local curvature, for the standard variants (stm, dstm): at least 1", low=0)
+    method = Setting("auto", "seasonal adjustment: auto (multiplicative for positive data), multiplicative or "
+                             "additive", choices=("auto", "multiplicative", "additive"))
+    deseasonalize = Setting(True, "remove the season (classical decomposition) when a seasonality test finds one")
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "Theta":
         y = np.asarray(y, dtype=float).ravel()
         if y.size < SKIP + 2 or not np.isfinite(y).all():
             raise ValueError(f"Theta needs at least {SKIP + 2} values without gaps (got {y.size})")
-        if self.variant not in ("auto", "default") + VARIANTS:
-            raise ValueError(f"Theta variant '{self.variant}' is not one of default, auto, {', '.join(VARIANTS)}")
-        if self.method not in ("auto", "multiplicative", "additive"):
-            raise ValueError(f"Theta method '{self.method}' is not auto, multiplicative or additive")
         if self.variant in ("stm", "dstm") and self.theta < 1:
             raise ValueError("theta must be at least 1")
         m = self.season_length

@@ -94,7 +94,7 @@ class PlanConfig:
         get_spec(self.model)
 
     def forecast_config(self):
-        from forecasting.forecast import ForecastConfig
+        from forecasting.pipeline import ForecastConfig
 
         return ForecastConfig(horizon=max(int(self.horizon), self.periods), model=self.model,
                               levels=QUANTILE_LEVELS, model_params=self.model_params,
@@ -102,7 +102,7 @@ class PlanConfig:
                               engine=self.engine, address=self.address, n_workers=self.n_workers)
 
     def backtest_config(self):
-        from forecasting.evaluation.backtest import BacktestConfig
+        from forecasting.pipeline import BacktestConfig
 
         return BacktestConfig(horizon=self.periods, models=[self.model],
                               windows=max(int(self.backtest_windows), int(self.calibration_windows)),
@@ -201,8 +201,8 @@ def _per_series(value, uid: str) -> float:
 
 
 def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | None = None) -> PlanResult:
-    from forecasting.evaluation.backtest import run_backtest
-    from forecasting.forecast import run_forecast
+    from forecasting.pipeline import run_backtest
+    from forecasting.pipeline import run_forecast
 
     cfg.validate()
     if dataset.df.empty:

@@ -34,10 +34,10 @@ def config_of(kind: str, cfg) -> dict:
 
 def build_config(kind: str, config: dict):
     if kind == "backtest":
-        from forecasting.evaluation.backtest import BacktestConfig
+        from forecasting.pipeline import BacktestConfig
 
         return BacktestConfig(**{k: v for k, v in config.items() if k in BacktestConfig.__dataclass_fields__})
-    from forecasting.forecast import ForecastConfig
+    from forecasting.pipeline import ForecastConfig
 
     return ForecastConfig(**{k: v for k, v in config.items() if k in ForecastConfig.__dataclass_fields__})
 
@@ -170,11 +170,11 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     beat.start()
     try:
         if rec.kind == "backtest":
-            from forecasting.evaluation.backtest import run_backtest
+            from forecasting.pipeline import run_backtest
 
             res = run_backtest(dataset, cfg, progress=prog, sink=sink, prior=prior)
         else:
-            from forecasting.forecast import run_forecast
+            from forecasting.pipeline import run_forecast
 
             res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
         sink.flush()

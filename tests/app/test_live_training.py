@@ -17,7 +17,7 @@ def _train_with_panel():
 
     import app_state
     from forecasting.data.contract import Dataset, validate_long
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     torch.set_num_threads(1)
     rows = [pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2019-01-01", periods=48, freq="MS"),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from forecasting.data.contract import Dataset, validate_long
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+from forecasting.pipeline import BacktestConfig, run_backtest
 from forecasting.models.registry import get_spec
 from tests.engines.helpers import worker_pids
 
@@ -43,7 +43,7 @@ def serial():
 
 @pytest.fixture(scope="module")
 def serial_forecast():
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
 
     return run_forecast(make_dataset(), ForecastConfig(horizon=14, model=FORECAST_MODELS, engine="serial"))
 
@@ -51,7 +51,7 @@ def serial_forecast():
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_backtest_and_forecast_identical_on_every_engine(engine, serial, serial_forecast):
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig, run_forecast
 
     events = []
     got = run_backtest(make_dataset(), BacktestConfig(horizon=7, models=MODELS, windows=3, engine=engine,

@@ -61,7 +61,7 @@ def test_workers_without_salescast_get_a_clear_error(tmp_path):
 
 
 def test_run_backtest_through_address_matches_serial(cluster):
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
     from tests.engines.test_backtest_engines import make_dataset
 
     address, _ = cluster

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from forecasting.evaluation.runner import predict_global
+from forecasting.pipeline.across_series import predict_global
 from forecasting.models.registry import create_model
 from tests.models.deep.helpers import TINY, split, weekly_panel
 
@@ -29,7 +29,7 @@ def test_spread_inference_gives_the_driver_forecasts(trained, engine):
 
 
 def test_few_series_or_serial_predict_in_this_process(trained, monkeypatch):
-    import forecasting.evaluation.runner as runner
+    import forecasting.pipeline.across_series as runner
 
     model, futr = trained
     monkeypatch.setattr(runner, "map_partitions", lambda *a, **k: pytest.fail("should not spread"))

@@ -64,7 +64,7 @@ def test_a_bug_in_fn_is_raised_not_swallowed(engine, parts):
 def test_bad_settings_have_clear_messages(parts):
     with pytest.raises(ConfigError, match="unknown engine 'spark'"):
         map_partitions(ets_partition, parts, engine="spark")
-    with pytest.raises(ConfigError, match="needs --engine dask"):
+    with pytest.raises(ConfigError, match="needs the dask engine"):
         map_partitions(ets_partition, parts, engine="local", address="tcp://127.0.0.1:1")
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
         map_partitions(ets_partition, parts, engine="dask", address="tcp://127.0.0.1:1")

@@ -72,7 +72,7 @@ def make_results(dataset):
     """Duck-typed BacktestResult / ForecastResult holding the synthetic frames (same attributes)."""
     from types import SimpleNamespace
 
-    from forecasting.evaluation.metrics import all_metrics
+    from forecasting.metrics import all_metrics
 
     bt = make_backtest_frame(dataset)
     rows = []

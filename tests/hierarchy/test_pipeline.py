@@ -7,8 +7,8 @@ import pytest
 
 from forecasting.cli import main
 from forecasting.data.contract import Dataset, make_unique_id, validate_long
-from forecasting.evaluation.backtest import BacktestConfig, run_backtest
-from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.pipeline import BacktestConfig, run_backtest
+from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.hierarchy.data import hierarchical_dataset, with_level
 from forecasting.hierarchy.run import HierarchyConfig, hierarchical_backtest, hierarchical_forecast
 

@@ -6,8 +6,8 @@ seasonal naive's, so a regression in any model shows up here."""
 import numpy as np
 import pytest
 
-from forecasting.evaluation.fitting import fit_predict
-from forecasting.evaluation.metrics import mase, naive_scale
+from forecasting.models.fitting import fit_predict
+from forecasting.metrics import mase, naive_scale
 
 from .data import load
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from forecasting.evaluation.metrics import mase, naive_scale
+from forecasting.metrics import mase, naive_scale
 from forecasting.models.arima import AutoARIMA, AutoSARIMA
 from forecasting.models.arima_search import kpss_ndiffs, seasonal_ndiffs
 

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from forecasting.evaluation.backtest import BacktestConfig
+from forecasting.pipeline import BacktestConfig
 from forecasting.store import jobs, open_workspace
 from forecasting.store.execute import config_of, execute_run
 

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from forecasting.evaluation.backtest import BacktestConfig
-from forecasting.forecast import ForecastConfig
+from forecasting.pipeline import BacktestConfig, ForecastConfig
 from forecasting.progress import Cancelled
 from forecasting.store import StoreError, UnknownRun, open_workspace
 from forecasting.store import db

@@ -75,10 +75,6 @@ def series_scale(y: np.ndarray, codes: np.ndarray, n: int, use: np.ndarray, kind
     return out
 
 
-def date_grid(first: pd.Timestamp, periods: int, freq: str) -> pd.DatetimeIndex:
-    return pd.date_range(first, periods=periods, freq=freq)
-
-
 def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covariates, scaler: str,
             holiday_country: str | None, val_size: int | None, calendar: bool = True) -> Prepared:
     """Build the panel. Series are in first-appearance order of the sorted frame."""

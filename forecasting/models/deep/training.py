@@ -5,20 +5,9 @@ windowing (``windows.py``), scaling and features (``data.py``, ``features.py``),
 fitting, quantile loss with conformal calibration on the validation windows, the training loop
 (``loop.py``), device choice (``device.py``), seeding, progress and persistence.
 
-Settings (all optional; ``preset`` picks defaults for the device, explicit settings win):
-
-- ``horizon`` H (the backtest passes it; otherwise the network trains at the first ``predict(h)``),
-  ``input_size`` lookback L (default ``max(2H, 2 * season_length)``)
-- ``max_epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``, ``patience``, ``grad_clip``,
-  ``steps_per_epoch`` (fixed), ``min_steps_per_epoch`` (small data reuses windows), ``max_steps``, ``val_size``
-- ``hidden_size``, ``num_layers``, ``dropout``, ``context_size``, ``decoder_hidden``, ``emb_dim``
-- ``scaler`` (standard | robust | none), ``window_norm``, ``linear_skip``
-- ``covariates`` (True | False | list), ``calendar`` (day-of-week/month… features),
-  ``holiday_country`` (ISO code such as US, GB, DE; None = no holiday flags)
-- ``local`` (one network per series), ``device`` (auto | cpu | cuda | cuda:N | mps), ``amp`` (bf16 autocast
-  on CUDA; on a CPU with native bf16, the LSTM's encoder only; ``False``: fp32 throughout), ``cuda_graph``,
-  ``num_threads``, ``random_seed``, ``train_levels`` (quantile levels learnt), ``conformal``, ``progress``
-- per network: ``patch_len`` (lstm, gru: periods per recurrent step, default ``auto``), ``n_heads`` (transformer)
+Settings are declared once, in ``SETTING_DOCS`` (one line each) with their defaults in ``COMMON`` and the
+device presets (``preset`` picks the CPU or GPU defaults; explicit settings win); per network,
+``extra_defaults`` and ``extra_docs``.
 """
 from __future__ import annotations
 
@@ -29,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, GlobalModel
+from forecasting.models.base import DEFAULT_LEVELS, GlobalModel
+from forecasting.models.settings import Setting
 from forecasting.models.deep import calibrate
 from forecasting.models.deep.data import prepare
 
@@ -44,7 +34,46 @@ COMMON: dict[str, Any] = dict(
     scaler="standard", window_norm=True, linear_skip=True, covariates=True, calendar=True, holiday_country=None,
     local=False, device="auto", amp=True, cuda_graph=True, num_threads=None, random_seed=0, train_levels=(80, 95),
     conformal=True, progress=None, preset="auto", time_budget=None)
-IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length"}
+IGNORED = ("levels", "non_negative", "freq", "n_jobs", "season_length")
+SETTING_DOCS: dict[str, str] = {
+    "max_epochs": "training epochs at most (early stopping may end sooner)",
+    "batch_size": "training windows per optimiser step",
+    "learning_rate": "AdamW learning rate",
+    "weight_decay": "AdamW weight decay",
+    "patience": "epochs without a better validation loss before training stops",
+    "grad_clip": "gradient norm clipping (0: none)",
+    "hidden_size": "width of the encoder",
+    "num_layers": "encoder layers",
+    "dropout": "dropout between layers, in [0, 1)",
+    "context_size": "width of the context vector per horizon step",
+    "decoder_hidden": "width of the decoder's hidden layer",
+    "emb_dim": "width of the series embedding (0: none)",
+    "horizon": "horizon the network trains for (none: the first forecast's)",
+    "input_size": "lookback in periods (none: max(2 horizon, 2 seasons, 8))",
+    "steps_per_epoch": "optimiser steps per epoch (none: one pass over the windows)",
+    "min_steps_per_epoch": "at least this many steps per epoch (small data reuses windows)",
+    "max_steps": "stop after this many optimiser steps in all",
+    "val_size": "periods per series held out for validation (none: the horizon)",
+    "scaler": "per-series scaling: standard, robust or none",
+    "window_norm": "normalise each input window by its own level",
+    "linear_skip": "add a linear path from the lookback to the forecast",
+    "covariates": "use the dataset's covariates: true, false or a list of names",
+    "calendar": "add calendar features (day of week, month …)",
+    "holiday_country": "ISO country code of public holidays as features, e.g. US, GB, DE (none: no holidays)",
+    "local": "one network per series instead of one for all",
+    "device": "auto, cpu, cuda, cuda:N or mps",
+    "amp": "bf16 autocast on CUDA (and a CPU encoder with native bf16); false: fp32 throughout",
+    "cuda_graph": "capture the training step in a CUDA graph on the GPU",
+    "num_threads": "torch threads on the CPU (none: one per core)",
+    "random_seed": "seed of weights and shuffling (the run's seed when not given)",
+    "train_levels": "interval levels the quantile loss learns",
+    "conformal": "calibrate the intervals on the validation windows",
+    "progress": "a callback for training progress (Python only)",
+    "preset": "defaults for the device: auto, cpu or gpu",
+    "time_budget": "stop training after this many seconds (none: no limit)",
+}
+# the networks' key settings, shown on the pages: setting -> label
+PAGE_SETTINGS = {"max_epochs": "epochs", "hidden_size": "hidden units", "patience": "early-stopping patience"}
 # the largest values a setting may take: far above any useful network, far below one that cannot be allocated
 UPPER_BOUNDS = {"hidden_size": 4096, "num_layers": 16, "context_size": 4096, "decoder_hidden": 8192,
                 "emb_dim": 1024, "batch_size": 1 << 20, "max_epochs": 1_000_000, "patience": 1_000_000}
@@ -56,23 +85,19 @@ class DeepForecaster(GlobalModel):
     """Base of LSTM / GRU / Transformer forecasters (see module docstring)."""
 
     name: ClassVar[str] = "deep"
-    capabilities: ClassVar[Capabilities] = Capabilities(covariates=True, global_model=True, needs_torch=True)
     extra_defaults: ClassVar[dict[str, Any]] = {}
+    extra_docs: ClassVar[dict[str, str]] = {}
+    run_options: ClassVar[tuple[str, ...]] = ("seed", *IGNORED)
     # With ``amp`` on a CPU that computes bf16 natively, run the encoder in bf16 autocast (the head, loss
     # and optimizer stay fp32). Worth it where the encoder is one oneDNN kernel with a bf16 path (LSTM:
     # its step ran about 1.4x faster); GRU has no such path and went slower, so it is per network.
     cpu_bf16_encoder: ClassVar[bool] = False
-    checks_settings: ClassVar[bool] = True   # names and values checked when created (registry.check_settings)
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
-        super().__init__(season_length, **settings)
-        if "seed" in settings:           # the backtest's --seed; an explicit random_seed wins
-            seed = settings.pop("seed")
-            settings.setdefault("random_seed", seed)
-        known = self.setting_names() | IGNORED
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting(s) {unknown} for {self.name}; known: {', '.join(sorted(known - IGNORED))}")
+        super().__init__(season_length, **settings)     # names checked against declared_settings()
+        settings = dict(self.settings)
+        if "seed" in settings:           # the run's seed; an explicit random_seed wins
+            settings.setdefault("random_seed", settings.pop("seed"))
         self.settings = settings
         self.settle(self.resolved(), 10**6)   # bad values fail where they are given, not at the first fit
         self._pending: tuple[pd.DataFrame, str] | None = None
@@ -92,9 +117,22 @@ class DeepForecaster(GlobalModel):
 
     # ----- settings ----------------------------------------------------------------------------------
     @classmethod
+    def declared_settings(cls) -> list[Setting]:
+        """Every setting this network takes, with its CPU-preset default (values are checked by
+        :meth:`resolved`, which also knows the GPU preset)."""
+        defaults = {**COMMON, **CPU_PRESET, **cls.extra_defaults}
+        docs = {**SETTING_DOCS, **cls.extra_docs}
+        out = []
+        for k in [*CPU_PRESET, *COMMON, *cls.extra_defaults]:
+            doc = docs[k] + (f" (cpu preset {CPU_PRESET[k]}, gpu preset {GPU_PRESET[k]})" if k in CPU_PRESET else "")
+            out.append(Setting(defaults[k], doc, kind="any", low=1 if k in PAGE_SETTINGS else None,
+                               label=PAGE_SETTINGS.get(k, ""), name=k))
+        return out
+
+    @classmethod
     def setting_names(cls) -> set[str]:
         """Every setting this network takes."""
-        return set(CPU_PRESET) | set(COMMON) | set(cls.extra_defaults)
+        return {s.name for s in cls.declared_settings()}
 
     def resolved(self, device_type: str = "cpu") -> dict[str, Any]:
         """All settings: preset for the device, then the class' extras, then what the caller gave."""

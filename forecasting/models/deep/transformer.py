@@ -83,6 +83,7 @@ class TransformerEncoder(nn.Module):
 class TransformerForecaster(DeepForecaster):
     name = "transformer"
     extra_defaults = {"n_heads": 4}
+    extra_docs = {"n_heads": "attention heads"}
     ATTENTION_CHUNK = 4096      # series per pass when the attention weights are read
 
     def settle(self, cfg: dict[str, Any], lookback: int) -> dict[str, Any]:

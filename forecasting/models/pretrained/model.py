@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel, Setting
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length", "seed", "horizon", "progress"}
@@ -95,9 +95,23 @@ class PretrainedForecaster(GlobalModel):
 
     name: ClassVar[str] = "pretrained"
     capabilities: ClassVar[Capabilities] = Capabilities(global_model=True, needs_torch=True)
-    checks_settings: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = dict(context_length=512, batch_size=1024, device="auto",
                                               num_threads=None, weights=None)
+    DOCS: ClassVar[dict[str, str]] = dict(
+        context_length="periods of history the network reads", batch_size="series per forward pass",
+        device="auto, cpu, cuda, cuda:N or mps", num_threads="torch threads on the CPU (none: one per core)",
+        weights="a folder of weights instead of the shipped ones", steps="fine-tuning steps at most",
+        learning_rate="fine-tuning learning rate", trainable="layers fine-tuned: all, head or last",
+        train_batch_size="windows per fine-tuning step", train_context="periods per fine-tuning window",
+        eval_every="steps between validation checks", patience="checks without improvement before stopping",
+        val_size="periods per series held out for validation (none: the horizon)",
+        weight_decay="fine-tuning weight decay", random_seed="seed of the fine-tuning (the run's seed when not given)",
+        max_seconds="stop fine-tuning after this many seconds (none: no limit)")
+    run_options: ClassVar[tuple[str, ...]] = tuple(sorted(IGNORED))
+
+    @classmethod
+    def declared_settings(cls) -> list[Setting]:
+        return [Setting(v, cls.DOCS[k], kind="any", name=k) for k, v in cls.DEFAULTS.items()]
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
@@ -467,6 +481,10 @@ class PretrainedLocal(LocalModel):
 
     name: ClassVar[str] = "pretrained"
     capabilities: ClassVar[Capabilities] = Capabilities(needs_torch=True)
+
+    @classmethod
+    def declared_settings(cls) -> list[Setting]:
+        return PretrainedForecaster.declared_settings()
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PretrainedLocal":
         self.y_ = np.asarray(y, dtype=float)

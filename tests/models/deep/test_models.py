@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.registry import create_model, get_model_class
+from forecasting.models.registry import MODELS, create_model, get_model_class
 
 from .helpers import TINY, split, weekly_panel
 
-NETS = ["lstm", "gru", "transformer"]
+NETS = [n for n, s in MODELS.items() if s.capabilities.needs_torch]
 
 
 @pytest.mark.parametrize("name", NETS)
@@ -87,7 +87,7 @@ def test_covariates_needed_in_future_and_clear_setting_errors():
         m.predict(7)
     with pytest.raises(DataError, match="missing for 1 forecast period"):
         m.predict(7, test.drop(columns="y").iloc[1:])
-    with pytest.raises(ConfigError, match="unknown setting"):
+    with pytest.raises(ConfigError, match="gru has no setting 'max_epoch'"):
         create_model("gru", max_epoch=3)
     with pytest.raises(ConfigError, match="learning_rate must be a finite positive"):
         create_model("gru", horizon=7, **{**TINY, "learning_rate": float("inf")}).fit(train, "D")
@@ -138,7 +138,7 @@ def test_untrained_levels_are_calibrated_from_validation_residuals():
 
 def test_backtest_engine_trains_the_network_once_per_cutoff():
     from forecasting.data.contract import Dataset, validate_long
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     df = validate_long(weekly_panel(n_series=3, periods=90, promo=True))
     ds = Dataset(df=df, freq="D", covariates=["promo"])

@@ -62,7 +62,7 @@ def test_shipped_weights_load_offline_in_a_safe_format_and_small(monkeypatch):
 
 
 def test_zero_shot_on_bundled_series_is_finite_non_negative_and_reproducible(root):
-    from forecasting.evaluation.fitting import global_forecast
+    from forecasting.pipeline.across_series import tidy_rows as global_forecast
 
     df = monthly_sample(root)
     train, test = split(df, 12)
@@ -165,7 +165,7 @@ def test_finetuned_same_seed_same_forecast():
 
 
 def test_ensemble_accepts_pretrained_as_member():
-    from forecasting.evaluation.fitting import fit_predict
+    from forecasting.models.fitting import fit_predict
 
     y = panel(1, 72)["y"].to_numpy()
     res = fit_predict("ensemble", y, 6, season_length=12, params={"models": "ets,theta,pretrained"})
@@ -179,8 +179,8 @@ def test_ensemble_accepts_pretrained_as_member():
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_backtest_and_forecast_identical_on_every_engine(engine):
     from forecasting.data.contract import Dataset, validate_long
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
-    from forecasting.forecast import ForecastConfig, run_forecast
+    from forecasting.pipeline import BacktestConfig, run_backtest
+    from forecasting.pipeline import ForecastConfig, run_forecast
 
     ds = Dataset(validate_long(panel(5, 60, freq="D", season=7)), freq="D")
     models = ["pretrained", "ensemble"]

@@ -1,4 +1,5 @@
-"""The orchestration every local forecast goes through (backtest, forecast, auto, ensemble).
+"""The safety net every per-series forecast goes through (the pipeline's backtests and forecasts, ``auto``,
+``ensemble``).
 
 :func:`fit_predict` turns one series' history into a forecast with one model and makes it safe to show:
 
@@ -21,6 +22,14 @@ from forecasting.models.base import ForecastDict
 from forecasting.models.registry import get_model_class, get_spec
 
 FALLBACK_CHAIN = ("seasonal_naive", "naive")
+MIN_TRAIN = 2      # the shortest history a rolling-origin window fits on
+
+
+def cutoff_ends(n: int, h: int, windows: int, step: int) -> list[int]:
+    """Rolling origins over a history of ``n`` values: the training length (index of the first forecast
+    point) of each of ``windows`` windows of ``h`` periods, ``step`` apart, oldest first; the last window
+    ends at the last value."""
+    return [n - h - step * (windows - 1 - i) for i in range(windows)]
 
 
 @dataclass
@@ -125,19 +134,6 @@ def fit_predict(name: str, y: np.ndarray, h: int, *, levels: Sequence[int] = (80
         except Exception as exc:  # noqa: BLE001
             reason = f"{reason}; {fb} failed ({type(exc).__name__}: {str(exc)[:80]})"
     raise ValueError(reason)
-
-
-def global_forecast(g, h: int, levels: Sequence[int], history: np.ndarray, non_negative: bool) -> ForecastDict | None:
-    """One series' rows of a global model's prediction frame (``mean``, ``lo-L``, ``hi-L``) as a tidy
-    forecast dict; None when they are missing, the wrong length or not finite (the caller falls back)."""
-    if g is None or len(g) != h or not np.isfinite(g["mean"].to_numpy(dtype=float)).all():
-        return None
-    fc = {"mean": g["mean"].to_numpy(dtype=float)}
-    for l in levels:
-        fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
-        fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
-    clip = non_negative and bool((history[np.isfinite(history)] >= 0).all())
-    return tidy_bounds(fc, levels, clip)
 
 
 BULKY_SETTINGS = frozenset({"history"})

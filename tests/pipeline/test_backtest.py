@@ -5,9 +5,10 @@ import pytest
 
 from forecasting.data.contract import Dataset, validate_long
 from forecasting.errors import ConfigError
-from forecasting.evaluation.backtest import BacktestConfig, cutoff_ends, run_backtest
 from forecasting.models import registry
 from forecasting.models.base import Capabilities, GlobalModel
+from forecasting.models.fitting import cutoff_ends
+from forecasting.pipeline import BacktestConfig, run_backtest
 from forecasting.progress import Cancelled
 
 
@@ -98,13 +99,18 @@ def test_fallback_and_too_short_series_are_recorded_not_dropped():
     d = make_dataset(n_series=2)
     short = pd.DataFrame({"unique_id": "tiny", "ds": pd.date_range("2021-01-01", periods=5, freq="MS"),
                           "y": [1.0, 2, 3, 4, 5]})
-    d = d.with_df(validate_long(pd.concat([d.df, short])))
-    # moving average with an invalid window fails -> falls back to seasonal naive
-    cfg = BacktestConfig(horizon=6, models=["moving_average"], windows=2, engine="serial",
-                         model_params={"moving_average": {"window": -1}})
+    df = pd.concat([d.df, short])
+    df.loc[df["unique_id"] == "s0", "y"] -= 1000      # croston refuses negative demand on s0
+    d = d.with_df(validate_long(df))
+    cfg = BacktestConfig(horizon=6, models=["croston"], windows=2, engine="serial", non_negative=False)
     r = run_backtest(d, cfg)
     m = r.metrics.set_index("unique_id")
+    assert "croston failed (ValueError: intermittent-demand models need non-negative demand)" in m.loc["s0", "fallback"]
     assert "used seasonal_naive" in m.loc["s0", "fallback"]
+    assert m.loc["s1", "fallback"] == ""
+    # a setting the model refuses stops the run before any work, naming the model and what it accepts
+    with pytest.raises(ConfigError, match="moving_average: setting window must be a whole number of at least 1"):
+        run_backtest(d, BacktestConfig(horizon=6, models=["moving_average"], model_params={"moving_average": {"window": -1}}))
     assert "tiny" in m.index and np.isnan(m.loc["tiny", "mae"])
     assert "skipped" in m.loc["tiny", "notes"]
 
@@ -180,13 +186,22 @@ def global_registered(monkeypatch):
 
 def test_global_model_backtest(global_registered):
     d = make_dataset(n_series=3, with_promo=True)
-    r = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial"))
+    r = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial",
+                                       intervals="model"))
     assert len(MeanGlobal.fits) == 2, "one fit per cutoff on all series"
     assert MeanGlobal.fits == [3 * 36, 3 * 42]
     g = r.forecasts[r.forecasts.model == "mean_global"]
     assert len(g) == 3 * 2 * 6
     assert (g["hi_95"] - g["forecast"]).round(6).eq(9.5).all()
     assert r.metrics[r.metrics.model == "mean_global"]["fallback"].eq("").all()
+    # conformal intervals (the backtest's default) apply to global models too: the second window is
+    # calibrated on the first window's errors, the first keeps the model's own
+    MeanGlobal.fits.clear()
+    c = run_backtest(d, BacktestConfig(horizon=6, models=["mean_global", "naive"], windows=2, engine="serial"))
+    gc = c.forecasts[c.forecasts.model == "mean_global"]
+    first = gc["cutoff"] == gc["cutoff"].min()
+    assert (gc.loc[first, "hi_95"] - gc.loc[first, "forecast"]).round(6).eq(9.5).all()
+    assert not (gc.loc[~first, "hi_95"] - gc.loc[~first, "forecast"]).round(6).eq(9.5).all()
 
 
 def test_global_model_missing_series_falls_back(global_registered):
@@ -217,14 +232,14 @@ def test_cancel_on_the_process_pool_keeps_finished_partitions():
 
 
 def test_settings_text_leaves_out_training_history():
-    from forecasting.evaluation.fitting import settings_text
+    from forecasting.models.fitting import settings_text
 
     text = settings_text({"device": "cpu", "epochs": 3, "history": [{"epoch": 1, "train_loss": 0.5}]})
     assert text == "device=cpu; epochs=3"
 
 
 def test_default_season_length_comes_from_the_detector():
-    from forecasting.seasonality_defaults import dataset_season_length
+    from forecasting.explore.seasonality import dataset_season_length
 
     seasonal = make_dataset(n_series=2, n=72)                 # planted period 12 on monthly data
     assert dataset_season_length(seasonal)[0] == 12

@@ -5,7 +5,7 @@ import pytest
 
 from forecasting.data.contract import Dataset, validate_long
 from forecasting.errors import ConfigError
-from forecasting.forecast import ForecastConfig, run_forecast
+from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.progress import Cancelled
 
 from .test_backtest import MeanGlobal, global_registered, make_dataset  # noqa: F401
@@ -61,10 +61,17 @@ def test_future_covariates_from_trailing_rows():
 def test_fallback_recorded_and_empty_series_reported():
     d = make_dataset(n_series=1)
     empty = pd.DataFrame({"unique_id": "void", "ds": pd.date_range("2020-01-01", periods=3, freq="MS"), "y": np.nan})
-    d = d.with_df(validate_long(pd.concat([d.df, empty])))
-    r = run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"model": "QQQ"}}, engine="serial"))
+    df = pd.concat([d.df, empty])
+    df["y"] -= 1000                                   # croston refuses negative demand
+    d = d.with_df(validate_long(df))
+    r = run_forecast(d, ForecastConfig(horizon=4, model="croston", engine="serial"))
     st = r.settings.set_index("unique_id")
-    assert "used seasonal_naive" in st.loc["s0", "fallback"]
+    assert "croston failed" in st.loc["s0", "fallback"] and "used seasonal_naive" in st.loc["s0", "fallback"]
+    assert st.loc["s0", "model_used"] == "seasonal_naive"
+    with pytest.raises(ConfigError, match="ets: setting model: ETS model 'QQQ' is not of the form"):
+        run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"model": "QQQ"}}))
+    with pytest.raises(ConfigError, match="ets has no setting 'icc'; its settings: model, ic"):
+        run_forecast(d, ForecastConfig(horizon=4, model="ets", model_params={"ets": {"icc": "bic"}}))
     assert "no values" in st.loc["void", "fallback"]
     assert set(r.forecasts["unique_id"]) == {"s0"}
 
@@ -112,7 +119,7 @@ def test_transformer_forecast_explains_itself_with_attention():
 
 
 def test_run_device_names_where_networks_trained():
-    from forecasting.evaluation.runner import run_device
+    from forecasting.pipeline.plan import run_device
 
     assert run_device([{"rows": []}]) == "cpu"
     assert run_device([{"devices": {"lstm": ["cpu", "cpu"]}}]) == "cpu"
@@ -124,7 +131,7 @@ def test_run_device_names_where_networks_trained():
 
 def test_network_settings_are_checked_before_any_work():
     pytest.importorskip("torch")
-    from forecasting.evaluation.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig, run_backtest
 
     d = make_dataset(n_series=2)
     seen = []

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from forecasting.evaluation import metrics as M
+from forecasting import metrics as M
 
 Y = np.array([2.0, 4.0, 0.0, 8.0])
 F = np.array([3.0, 2.0, 1.0, 8.0])   # errors f - y: 1, -2, 1, 0

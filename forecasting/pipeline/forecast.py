@@ -1,0 +1,193 @@
+"""Forecast the periods after each series' last observed date.
+
+``run_forecast(dataset, ForecastConfig, progress)`` fits the chosen model(s) on each series' full history
+through the same two paths as a backtest (per series with the shared safety net, across series for the
+networks) and forecasts ``horizon`` periods. ``model="auto"`` picks, per series, the candidate with the
+best backtest MASE on that series (:mod:`forecasting.models.auto`).
+
+Future covariate values (promotions, prices planned ahead) come from rows after the last observed
+target value (``y`` missing, covariates filled) or from ``ForecastConfig.future_covariates``
+(``unique_id``, ``ds`` and the covariate columns). Without them, covariate-aware models run without
+covariates and say so in ``settings``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import pandas as pd
+
+from forecasting.data.contract import DS, ID, Dataset
+from forecasting.errors import ConfigError, DataError
+from forecasting.models.defaults import DEFAULT_MODEL
+from forecasting.pipeline.options import RunOptions
+from forecasting.pipeline.plan import (Collector, Job, SeriesData, Window, bound_columns, future_dates, run_device,
+                                       versions)
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
+
+
+@dataclass
+class ForecastConfig(RunOptions):
+    horizon: int
+    model: str | Sequence[str] = DEFAULT_MODEL
+    future_covariates: pd.DataFrame | None = None
+    intervals: str = "model"          # model | conformal: calibrated on a backtest of the history (3 windows)
+    calibration_windows: int = 3
+
+    @property
+    def models(self) -> list[str]:
+        if isinstance(self.model, str):
+            return [m.strip() for m in self.model.split(",") if m.strip()]
+        return list(self.model)
+
+    def validate(self) -> None:
+        if int(self.horizon) < 1:
+            raise ConfigError(f"horizon must be at least 1 (got {self.horizon})")
+        if not self.models:
+            raise ConfigError("choose a model")
+        if self.intervals not in ("model", "conformal"):
+            raise ConfigError(f"intervals must be 'model' or 'conformal' (got '{self.intervals}')")
+        self.check_options(self.models)
+
+
+@dataclass
+class ForecastResult:
+    forecasts: pd.DataFrame   # unique_id, ds, model, forecast, lo_L, hi_L
+    settings: pd.DataFrame    # unique_id, model, model_used, settings, fallback, notes
+    info: dict[str, Any]
+    # attention networks only: per series, the weight the last input period gave each lag of the lookback
+    attention: pd.DataFrame | None = None   # unique_id, model, lag (1 = last observed period), weight
+
+
+@dataclass
+class ForecastJob(Job):
+    def windows(self, ser: SeriesData) -> list[Window]:
+        return [Window(1, 0, ser.y.size, future_dates(ser.ds[-1], self.freq, self.h), ser.X_future)]
+
+    def collector(self) -> "ForecastCollector":
+        return ForecastCollector(self)
+
+
+class ForecastCollector(Collector):
+    """Forecast rows, and per series × model the model used, its settings, the fallback and notes."""
+
+    def add(self, ser: SeriesData, name: str, windows: list[Window], fits: list) -> None:
+        from forecasting.models.fitting import settings_text
+
+        for w, out in zip(windows, fits):
+            if isinstance(out, Exception):
+                self.info.append({ID: ser.uid, "model": name, "model_used": "", "settings": "",
+                                  "fallback": f"no forecast: {out}", "notes": ""})
+                continue
+            frame = {ID: ser.uid, DS: w.dates, "model": name, "forecast": out.forecast["mean"]}
+            for l in self.job.levels:
+                frame[f"lo_{l}"], frame[f"hi_{l}"] = out.forecast[f"lo-{l}"], out.forecast[f"hi-{l}"]
+            self.rows.append(pd.DataFrame(frame))
+            self.info.append({ID: ser.uid, "model": name, "model_used": out.model_used,
+                              "settings": settings_text(out.settings), "fallback": out.fallback,
+                              "notes": "; ".join(out.notes)})
+
+
+def attach_future_covariates(series: list[SeriesData], cfg: ForecastConfig, covs: list[str], freq: str) -> None:
+    """Each series' covariates over the horizon: from ``cfg.future_covariates`` when it has the series,
+    else from the rows after its last observed target when they cover the horizon; else None."""
+    h = int(cfg.horizon)
+    fut = None
+    if cfg.future_covariates is not None:
+        fut = cfg.future_covariates.copy()
+        missing = [c for c in [ID, DS, *covs] if c not in fut.columns]
+        if missing:
+            raise DataError(f"future covariates lack column(s) {missing}")
+        fut[ID] = fut[ID].astype(str)
+        fut[DS] = pd.to_datetime(fut[DS])
+        fut = {uid: g.set_index(DS) for uid, g in fut.groupby(ID)}
+    for ser in series:
+        ser.X_future = None
+        if ser.X is None or ser.y.size == 0:
+            continue
+        if fut is not None and ser.uid in fut:
+            g = fut[ser.uid].reindex(pd.DatetimeIndex(future_dates(ser.ds[-1], freq, h)))
+            ser.X_future = g[covs].to_numpy(dtype=float)
+        elif ser.X_after is not None and len(ser.X_after) >= h:
+            ser.X_future = ser.X_after[:h]
+
+
+def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
+               progress: ProgressCallback | None) -> pd.DataFrame:
+    """Conformal bounds from a rolling-origin backtest of the same models on the history (no extra data)."""
+    from forecasting.pipeline.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
+
+    bt_cfg = BacktestConfig(horizon=int(cfg.horizon), models=cfg.models, windows=int(cfg.calibration_windows),
+                            season_length=m, levels=levels, model_params=dict(cfg.model_params), seed=cfg.seed,
+                            non_negative=cfg.non_negative, engine=cfg.engine, address=cfg.address,
+                            n_workers=cfg.n_workers, intervals="model")
+    report(progress, "forecast", 0, 1, f"calibrating intervals: backtest of {cfg.calibration_windows} windows")
+    bt = run_backtest(dataset, bt_cfg, progress=progress)
+    q = conformal_quantiles(bt.forecasts, dataset.df, m, levels)
+    out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
+    n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
+    info["notes"].append(f"conformal intervals from a backtest of {cfg.calibration_windows} window(s) of "
+                         f"{cfg.horizon} periods on the history" + (f"; {n_model} series x model kept the model's "
+                                                                     "own (too short to calibrate)" if n_model else ""))
+    return out.drop(columns="interval")
+
+
+def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
+                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> ForecastResult:
+    """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``.
+
+    ``sink`` and ``prior``: results stored as they finish, and a resumed run's stored results (as in
+    :func:`~forecasting.pipeline.backtest.run_backtest`)."""
+    from forecasting.pipeline.across_series import run_across_series
+    from forecasting.pipeline.per_series import run_per_series
+    from forecasting.pipeline.plan import plan_run
+
+    cfg.validate()
+    if dataset.df.empty:
+        raise DataError("the dataset has no rows to forecast from")
+    t0 = time.perf_counter()
+    plan = plan_run(dataset, cfg.models, cfg.season_length, cfg.levels)
+    m, levels = plan.season_length, plan.levels
+    attach_future_covariates(plan.series, cfg, plan.covariates, dataset.freq)
+    empty = [s.uid for s in plan.series if s.y.size == 0]
+    series = [s for s in plan.series if s.y.size]
+    job = ForecastJob(h=int(cfg.horizon), levels=levels, season_length=m, params=dict(cfg.model_params),
+                      non_negative=bool(cfg.non_negative), seed=int(cfg.seed), freq=dataset.freq)
+    engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
+    n_series = len(series)
+    prior = prior or PriorResults()
+    results, cancelled = list(prior.results), False
+    todo = [s for s in series if s.uid not in prior.series] if prior.series else series
+    report(progress, "forecast", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
+    if plan.per_series and todo:
+        new, cancelled = run_per_series(todo, plan.per_series, job, progress=progress, stage="forecast",
+                                        sink=sink, **engine)
+        results += new
+    if plan.across_series and series and not cancelled:
+        for name in plan.across_series:
+            if name in prior.models:
+                continue
+            report(progress, "forecast", n_series, n_series, f"training {name} on all series")
+            results.append(run_across_series(name, series, job, plan.covariates, explain=True, **engine))
+            if sink is not None:
+                sink(name, [s.uid for s in series], results[-1])
+    cols = [ID, DS, "model", "forecast"] + bound_columns(levels)
+    frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
+    fc = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    info_rows = [r for res in results for r in res["info"]]
+    info_rows += [{ID: u, "model": n, "model_used": "", "settings": "", "fallback": "no forecast: the series has no values",
+                   "notes": ""} for u in empty for n in cfg.models]
+    st = pd.DataFrame(info_rows, columns=[ID, "model", "model_used", "settings", "fallback", "notes"])
+    cfg_d = {k: v for k, v in asdict(cfg).items() if k != "future_covariates"}
+    info = {"config": {**cfg_d, "season_length": m, "levels": levels}, "versions": versions(), "seed": cfg.seed,
+            "device": run_device(results), "n_series": n_series + len(empty), "cancelled": cancelled,
+            "timings": {"total_s": round(time.perf_counter() - t0, 3)},
+            "notes": [f"season length {m} ({plan.season_why})"]}
+    info["intervals"] = cfg.intervals
+    if cfg.intervals == "conformal" and len(fc) and not cancelled:
+        fc = _conformal(dataset, cfg, fc, m, levels, info, progress)
+    attention = [res["attention"] for res in results if res.get("attention") is not None]
+    return ForecastResult(fc.reset_index(drop=True), st, info,
+                          pd.concat(attention, ignore_index=True) if attention else None)

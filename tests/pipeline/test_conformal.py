@@ -1,0 +1,83 @@
+"""Conformal intervals: the split-conformal quantiles, and coverage on simulated data where a model's own
+intervals are wrong (every model gets them: they are computed from its backtest errors)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.contract import Dataset, validate_long
+from forecasting.pipeline.backtest import BacktestConfig, run_backtest
+from forecasting.pipeline.forecast import ForecastConfig, run_forecast
+from forecasting.models.conformal import conformal_bounds, scaled_quantiles
+
+
+def test_split_conformal_quantile_is_the_finite_sample_rank():
+    errs = [np.array([float(i), 10.0 * i]) for i in range(1, 20)]     # 19 windows, 2 steps
+    q = scaled_quantiles(errs, (80, 95))
+    assert q[80][0] == 16.0 and q[95][0] == 19.0                        # ceil(20 * 0.8) = 16th, ceil(19) = 19th
+    assert q[95][1] == 190.0 and q[80][1] == 160.0
+    b = conformal_bounds(np.array([100.0, 5.0]), q, 2.0, (80, 95), non_negative=True)
+    assert b["lo-80"][0] == 68.0 and b["hi-95"][0] == 138.0
+    assert b["lo-95"][1] == 0.0 and b["lo-80"][1] == 0.0                  # clipped at zero, still nested
+    assert (b["lo-95"] <= b["lo-80"]).all() and (b["hi-80"] <= b["hi-95"]).all()
+    # no calibration for a step: the model's own bounds are kept
+    fb = {"lo-80": np.array([1.0, 2.0]), "hi-80": np.array([3.0, 4.0]), "lo-95": np.array([0.5, 1.0]),
+          "hi-95": np.array([4.0, 5.0])}
+    b = conformal_bounds(np.array([2.0, 3.0]), {80: np.array([1.0]), 95: np.array([2.0])}, 1.0, (80, 95), fallback=fb)
+    assert b["lo-80"][1] == 2.0 and b["hi-95"][1] == 5.0 and b["hi-80"][0] == 3.0
+
+
+def momentum_panel(n_series=60, n=100, seed=0) -> Dataset:
+    """Random walks whose steps are strongly autocorrelated (AR(1), phi 0.8): naive's own intervals, which
+    assume independent steps, are far too narrow beyond the first step."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_series):
+        e = rng.normal(0, 1, n)
+        d = np.zeros(n)
+        for t in range(1, n):
+            d[t] = 0.8 * d[t - 1] + e[t]
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2010-01-01", periods=n, freq="MS"),
+                                    "y": 100 + np.cumsum(d) * (1 + i % 5)}))
+    ids = [f"s{i}" for i in range(n_series)]
+    return Dataset(validate_long(pd.concat(frames)), "MS", "month", "y", [], pd.DataFrame({"unique_id": ids}), [])
+
+
+def _coverage(fc: pd.DataFrame, level: int) -> float:
+    return float(((fc["actual"] >= fc[f"lo_{level}"]) & (fc["actual"] <= fc[f"hi_{level}"])).mean())
+
+
+def test_conformal_backtest_covers_near_nominal_where_the_model_does_not():
+    ds = momentum_panel()
+    cfg = dict(horizon=6, models=["naive"], windows=5, season_length=1, engine="serial", non_negative=False)
+    model = run_backtest(ds, BacktestConfig(**cfg, intervals="model"))
+    conf = run_backtest(ds, BacktestConfig(**cfg, intervals="conformal"))
+    later = lambda r: r.forecasts[r.forecasts["cutoff"] > r.forecasts["cutoff"].min()]   # noqa: E731
+    m80, m95 = _coverage(later(model), 80), _coverage(later(model), 95)
+    c80, c95 = _coverage(later(conf), 80), _coverage(later(conf), 95)
+    assert m80 < 0.70 and m95 < 0.85                                    # the model's own: far too narrow
+    assert abs(c80 - 0.80) < 0.06 and abs(c95 - 0.95) < 0.04           # conformal: near nominal
+    # the first window has nothing before it: the model's own intervals, unchanged
+    first = lambda r: r.forecasts[r.forecasts["cutoff"] == r.forecasts["cutoff"].min()]  # noqa: E731
+    pd.testing.assert_frame_equal(first(model).reset_index(drop=True), first(conf).reset_index(drop=True))
+    # point forecasts and point metrics are the same; interval metrics follow the new bounds
+    assert np.allclose(model.metrics["mase"], conf.metrics["mase"])
+    assert conf.metrics["coverage_95"].mean() > model.metrics["coverage_95"].mean()
+    # coverage per horizon step: the model's falls with the step, the conformal stays near nominal
+    steps = conf.coverage_steps.set_index("step")
+    assert list(steps.index) == [1, 2, 3, 4, 5, 6] and (steps["n"] == 60 * 5).all()
+    ms = model.coverage_steps.set_index("step")["coverage_95"]
+    assert ms.iloc[-1] < ms.iloc[0] - 0.1 and steps["coverage_95"].iloc[-1] > ms.iloc[-1] + 0.1
+
+
+def test_conformal_forecast_widens_with_the_errors_and_keeps_the_mean():
+    ds = momentum_panel(n_series=30)
+    base = dict(horizon=6, model="naive", season_length=1, engine="serial", non_negative=False)
+    model = run_forecast(ds, ForecastConfig(**base))
+    conf = run_forecast(ds, ForecastConfig(**base, intervals="conformal"))
+    assert np.allclose(model.forecasts["forecast"], conf.forecasts["forecast"])
+    wm = (model.forecasts["hi_95"] - model.forecasts["lo_95"]).to_numpy().reshape(30, 6)
+    wc = (conf.forecasts["hi_95"] - conf.forecasts["lo_95"]).to_numpy().reshape(30, 6)
+    assert (wc[:, -1] / wm[:, -1]).mean() > 1.3                        # the momentum the model ignores
+    assert any("conformal intervals" in n for n in conf.info["notes"]) and conf.info["intervals"] == "conformal"
+    with pytest.raises(Exception, match="intervals"):
+        ForecastConfig(**base, intervals="bootstrap").validate()
