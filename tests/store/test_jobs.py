@@ -60,7 +60,9 @@ def test_queue_one_run_per_slot_and_stop(ws, monkeypatch):
 def test_sigkilled_worker_is_interrupted_and_resumes(ws):
     run = new_run(ws)
     jobs.dispatch(ws)
-    wait(lambda: ws.get_run(run).series_done >= 3)
+    # kill once a first part is stored (the serial engine buffers finished series for up to a second)
+    wait(lambda: ws.series_stored(run) >= 1, every=0.05)
+    assert ws.get_run(run).status == "running"
     pid = int((jobs._jobs_dir() / f"{run}.pid").read_text())
     os.kill(pid, signal.SIGKILL)
     rec = wait(lambda: (r := ws.get_run(run)).status == "interrupted" and r)
