@@ -96,6 +96,23 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
     return out, missing
 
 
+def _run_nodes(run, dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None):
+    """Checks both configs, builds every node's series and runs ``run`` (backtest or forecast) on them with the
+    bottom series' season length ``m``; the result's info names the season and the hierarchy. Returns
+    ``(result, hierarchical dataset, hierarchy, m)``."""
+    hcfg.validate()
+    cfg.validate()
+    m, why = _season(dataset, cfg.season_length)
+    hds, hier = hierarchical_dataset(dataset, hcfg.levels)
+    if hcfg.reconcile != "none":
+        check_structure(hier, hcfg.settings(False))
+    res = run(hds, replace(cfg, season_length=m), progress=progress)
+    res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
+    res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
+                             "reconcile": hcfg.reconcile}
+    return res, hds, hier, m
+
+
 def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
                           progress: ProgressCallback | None = None):
     """Backtest of every node; reconciled per model and cutoff unless ``hcfg.reconcile == "none"``.
@@ -105,16 +122,7 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     from forecasting.pipeline import run_backtest
     from forecasting.metrics import naive_scale
 
-    hcfg.validate()
-    cfg.validate()
-    m, why = _season(dataset, cfg.season_length)
-    hds, hier = hierarchical_dataset(dataset, hcfg.levels)
-    if hcfg.reconcile != "none":
-        check_structure(hier, hcfg.settings(False))
-    res = run_backtest(hds, replace(cfg, season_length=m), progress=progress)
-    res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
-    res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
-                             "reconcile": hcfg.reconcile}
+    res, hds, hier, m = _run_nodes(run_backtest, dataset, cfg, hcfg, progress)
     if hcfg.reconcile == "none" or res.forecasts.empty:
         return _finish_backtest(res, hds, hier), hds, hier
     t0 = time.perf_counter()
@@ -198,16 +206,7 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     Returns ``(ForecastResult, hierarchical dataset, hierarchy)``."""
     from forecasting.pipeline import run_forecast
 
-    hcfg.validate()
-    cfg.validate()
-    m, why = _season(dataset, cfg.season_length)
-    hds, hier = hierarchical_dataset(dataset, hcfg.levels)
-    if hcfg.reconcile != "none":
-        check_structure(hier, hcfg.settings(False))
-    res = run_forecast(hds, replace(cfg, season_length=m), progress=progress)
-    res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
-    res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
-                             "reconcile": hcfg.reconcile}
+    res, hds, hier, m = _run_nodes(run_forecast, dataset, cfg, hcfg, progress)
     if hcfg.reconcile == "none" or res.forecasts.empty:
         return res, hds, hier
     t0 = time.perf_counter()
