@@ -151,7 +151,7 @@ def test_upload_backtest_forecast_download(browser, app_url, tmp_path):
 
         # 3. backtest seasonal_naive, sarima and a tiny GRU
         go_to(page, "Models", "Models to compare")
-        for m in ("ets", "theta"):
+        for m in ("ets", "theta", "ensemble"):   # the page preselects these (ensemble: the suggested model)
             multiselect_remove(page, "Models to compare", m)
         multiselect_add(page, "Models to compare", "sarima")
         multiselect_add(page, "Models to compare", "gru")
@@ -232,7 +232,7 @@ def test_two_sessions_do_not_see_each_other(browser, app_url, tmp_path):
             settle(page)
         # A runs a backtest; B must see neither A's data nor A's results
         go_to(a, "Models", "Models to compare")
-        for m in ("ets", "theta"):
+        for m in ("ets", "theta", "ensemble"):   # the page preselects these (ensemble: the suggested model)
             multiselect_remove(a, "Models to compare", m)
         a.get_by_role("button", name="Run backtest").click()
         a.wait_for_selector("text=Best model:", timeout=RUN_TIMEOUT)
@@ -272,8 +272,8 @@ def test_stop_keeps_the_results_so_far(browser, app_url):
         choose(page, "Engine", "serial")
         settle(page)
         go_to(page, "Models", "Models to compare")
-        multiselect_remove(page, "Models to compare", "ets")
-        multiselect_remove(page, "Models to compare", "theta")
+        for m in ("ets", "theta", "ensemble"):
+            multiselect_remove(page, "Models to compare", m)
         multiselect_add(page, "Models to compare", "sarima")
         settle(page)
         page.get_by_role("button", name="Run backtest").click()
@@ -298,8 +298,8 @@ def test_network_loss_curve_is_drawn_live(browser, app_url):
     with browser_page(browser, "failure_live_loss") as page:
         open_app(page, app_url)
         go_to(page, "Models", "Models to compare")
-        multiselect_remove(page, "Models to compare", "ets")
-        multiselect_remove(page, "Models to compare", "theta")
+        for m in ("ets", "theta", "ensemble"):
+            multiselect_remove(page, "Models to compare", m)
         multiselect_add(page, "Models to compare", "lstm")
         set_number(page, "Windows", 1)
         page.get_by_text("Model settings and advanced options").click()
