@@ -7,7 +7,7 @@ LIMITS = {"SALESCAST_API_MAX_BODY_MB": "1", "SALESCAST_API_MAX_SERIES": "40", "S
 TOKENS = ("s3cret-token", "second-token")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory):
     """No tokens, asked to listen on every address: the service must keep to 127.0.0.1. One worker, so
     queueing and cancellation are visible. Its workspace folder starts empty (``server.workspace``)."""
@@ -18,7 +18,7 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_server():
     srv = Server(env={"SALESCAST_API_TOKENS": ",".join(TOKENS)}, workers=1)
     yield srv
