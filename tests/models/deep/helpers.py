@@ -42,3 +42,10 @@ def as_saved_before(src, dst, key: str) -> None:
     del config[key]
     blob["config"] = json.dumps(config)
     torch.save(blob, dst)
+
+
+def deep_networks() -> list[str]:
+    """The networks trained from scratch (LSTM, GRU, Transformer); the pretrained models have their own tests."""
+    from forecasting.models.registry import MODELS
+
+    return [n for n, s in MODELS.items() if s.capabilities.needs_torch and s.module.startswith("forecasting.models.deep.")]

@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from forecasting.models.deep import device as dv
-from forecasting.models.registry import MODELS, create_model
+from forecasting.models.registry import create_model
 
-from .helpers import TINY, split, weekly_panel
+from .helpers import TINY, deep_networks, split, weekly_panel
 
 pytestmark = pytest.mark.gpu
 
 
-@pytest.mark.parametrize("name", [n for n, s in MODELS.items() if s.capabilities.needs_torch])
+@pytest.mark.parametrize("name", deep_networks())
 def test_trains_and_forecasts_on_cuda(name):
     train, test = split(weekly_panel(n_series=3, periods=80, promo=True), 7)
     m = create_model(name, season_length=7, horizon=7, **{**TINY, "device": "cuda"}).fit(train, "D")

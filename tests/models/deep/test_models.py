@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.registry import MODELS, create_model, get_model_class
+from forecasting.models.registry import create_model, get_model_class
 
-from .helpers import TINY, split, weekly_panel
+from .helpers import TINY, deep_networks, split, weekly_panel
 
-NETS = [n for n, s in MODELS.items() if s.capabilities.needs_torch]
+NETS = deep_networks()
 
 
 @pytest.mark.parametrize("name", NETS)
