@@ -96,7 +96,7 @@ def test_protocol_and_registry():
         assert (out["lo-95"] <= out["lo-80"] + 1e-6).all() and (out["lo-80"] <= out["lo-50"] + 1e-6).all()
         assert (out["lo-50"] <= out["mean"] + 1e-6).all() and (out["hi-50"] <= out["hi-95"] + 1e-6).all()
         assert isinstance(m.fitted_settings(), dict) and m.fitted_settings()["device"] == "cpu"
-    with pytest.raises(ConfigError, match="unknown setting"):
+    with pytest.raises(ConfigError, match="pretrained has no setting 'hidden_size'"):
         create_model("pretrained", hidden_size=3)
     with pytest.raises(ConfigError, match="trainable must be one of"):
         create_model("finetuned", trainable="some")
