@@ -140,6 +140,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
 
     ``sink`` and ``prior``: results stored as they finish, and a resumed run's stored results (as in
     :func:`~forecasting.pipeline.backtest.run_backtest`)."""
+    from forecasting.data.frequency import check_horizon
     from forecasting.pipeline.across_series import run_across_series
     from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
@@ -147,6 +148,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     cfg.validate()
     if dataset.df.empty:
         raise DataError("the dataset has no rows to forecast from")
+    check_horizon(dataset.df["ds"].max(), dataset.freq, int(cfg.horizon))
     t0 = time.perf_counter()
     plan = plan_run(dataset, cfg.models, cfg.season_length, cfg.levels)
     m, levels = plan.season_length, plan.levels
