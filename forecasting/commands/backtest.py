@@ -163,10 +163,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
+    from forecasting.commands.common import load_dataset, run_command
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.pipeline import BacktestConfig, run_backtest
+    from forecasting.pipeline import BacktestConfig
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".json"))
@@ -186,23 +186,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    if hcfg.active:
-        from forecasting.hierarchy.data import with_level
-        from forecasting.hierarchy.run import hierarchical_backtest
-
-        if workspace_dir(args):
-            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
-                  "running without it", file=sys.stderr)
-        relay_training(cfg.model_params, models, progress)
-        res, dataset, _ = hierarchical_backtest(dataset, cfg, hcfg, progress=progress)
-        out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
-    elif workspace_dir(args):
-        res, _ = run_in_workspace(args, "backtest", cfg, dataset, progress)
-        out_fn = to_output
-    else:
-        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
-        res = run_backtest(dataset, cfg, progress=progress)
-        out_fn = to_output
+    res, dataset, out_fn = run_command(args, "backtest", cfg, hcfg, dataset, models, progress, to_output)
     metrics = out_fn(dataset, res.metrics)
     from forecasting.export.files import atomic_write, write_csv
 

@@ -89,3 +89,30 @@ def run_in_workspace(args: argparse.Namespace, kind: str, cfg, dataset, progress
     run_id = ws.create_run(kind, rec.id, config_of(kind, cfg))
     print(f"run {run_id} recorded in {ws.path}", file=sys.stderr)
     return execute_run(ws, run_id, progress), run_id
+
+
+def run_command(args: argparse.Namespace, kind: str, cfg, hcfg, dataset, models: list[str], progress, to_output):
+    """Run a ``kind`` ("backtest" or "forecast") of ``cfg``: over every hierarchy node when ``hcfg`` is active,
+    else in the workspace when one is given, else plainly. Returns ``(result, dataset the result is over,
+    function turning its frames into output rows)``."""
+    import sys
+
+    if hcfg.active:
+        from forecasting.hierarchy.data import with_level
+        from forecasting.hierarchy.run import hierarchical_backtest, hierarchical_forecast
+
+        if workspace_dir(args):
+            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
+                  "running without it", file=sys.stderr)
+        relay_training(cfg.model_params, models, progress)
+        run = hierarchical_backtest if kind == "backtest" else hierarchical_forecast
+        res, dataset, _ = run(dataset, cfg, hcfg, progress=progress)
+        return res, dataset, lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # every node
+    if workspace_dir(args):
+        res, _ = run_in_workspace(args, kind, cfg, dataset, progress)
+        return res, dataset, to_output
+    from forecasting.pipeline import run_backtest, run_forecast
+
+    relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
+    res = (run_backtest if kind == "backtest" else run_forecast)(dataset, cfg, progress=progress)
+    return res, dataset, to_output

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,
                                                to_output)
-    from forecasting.commands.common import load_dataset, relay_training, run_in_workspace, workspace_dir
+    from forecasting.commands.common import load_dataset, run_command
     from forecasting.commands.hierarchy_flags import hierarchy_config, split_levels
     from forecasting.errors import ConfigError
-    from forecasting.pipeline import ForecastConfig, run_forecast
+    from forecasting.pipeline import ForecastConfig
     from forecasting.progress import StderrProgress
 
     suffix = check_output(args.output, (".csv", ".xlsx"))
@@ -59,23 +59,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
-    if hcfg.active:
-        from forecasting.hierarchy.data import with_level
-        from forecasting.hierarchy.run import hierarchical_forecast
-
-        if workspace_dir(args):
-            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
-                  "running without it", file=sys.stderr)
-        relay_training(cfg.model_params, models, progress)
-        res, dataset, _ = hierarchical_forecast(dataset, cfg, hcfg, progress=progress)
-        out_fn = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})  # noqa: E731 - every node
-    elif workspace_dir(args):
-        res, _ = run_in_workspace(args, "forecast", cfg, dataset, progress)
-        out_fn = to_output
-    else:
-        relay_training(cfg.model_params, models, progress)   # (a workspace run stores its config)
-        res = run_forecast(dataset, cfg, progress=progress)
-        out_fn = to_output
+    res, dataset, out_fn = run_command(args, "forecast", cfg, hcfg, dataset, models, progress, to_output)
     out = out_fn(dataset, res.forecasts)
     settings = out_fn(dataset, res.settings)
     from forecasting.export.files import write_csv, write_excel
