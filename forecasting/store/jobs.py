@@ -44,8 +44,17 @@ def _alive(pid: int) -> bool:
         return True
 
 
+_started: list[subprocess.Popen] = []   # workers this process started, reaped once they end
+
+
+def _reap() -> None:
+    """Collect the exit status of workers this process started, so none lingers as a zombie."""
+    _started[:] = [p for p in _started if p.poll() is None]
+
+
 def live_jobs() -> list[str]:
     """Run ids of the workers alive on this machine (stale pid files are removed)."""
+    _reap()
     out = []
     for f in _jobs_dir().glob("*.pid"):
         try:
@@ -87,6 +96,7 @@ def start_worker(ws: Workspace, run_id: str) -> int:
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=root,
                             start_new_session=True)
     log.close()
+    _started.append(proc)
     (_jobs_dir() / f"{run_id}.pid").write_text(str(proc.pid))
     return proc.pid
 

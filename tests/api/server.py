@@ -54,8 +54,14 @@ class Server:
     def workers(self) -> list[int]:
         import psutil
 
-        return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)
-                if "spawn_main" in " ".join(c.cmdline())]
+        found = []
+        for c in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                if c.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(c.cmdline()):
+                    found.append(c.pid)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                continue  # exited between listing and asking
+        return found
 
     def stop(self) -> None:
         import psutil

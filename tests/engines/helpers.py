@@ -71,8 +71,17 @@ def worker_pids(parent_pid: int | None = None) -> list[int]:
     import psutil
 
     me = psutil.Process(parent_pid)
-    return [p.pid for p in me.children(recursive=True)
-            if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+    found = []
+    for p in me.children(recursive=True):
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE:
+                continue  # exited, only not yet reaped by its parent: not a live worker
+            cmd = " ".join(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue  # exited between listing and asking
+        if "spawn_main" in cmd and "resource_tracker" not in cmd:
+            found.append(p.pid)
+    return found
 
 
 def sleepy_partition(part: dict) -> dict:
