@@ -176,11 +176,19 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         else:
             from forecasting.pipeline import run_forecast
 
-            res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
+            from forecasting.store.models import keep_model
+
+            res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior,
+                               on_model=lambda name, model: keep_model(ws, run_id, name, model))
         sink.flush()
         res.info["training_curves"] = curves
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
+        if rec.kind == "forecast" and not cancelled:
+            from forecasting.store.models import keep_settings
+
+            keep_settings(ws, run_id, list(cfg.models), rec.config, rec.dataset_id,
+                          res.info["config"].get("season_length"))
         done = sink.stored if cancelled else rec.n_series
         ws._set(run_id, status="stopped" if cancelled else "finished", finished=time.time(),
                 series_done=done, device=res.info.get("device"), versions=res.info.get("versions"),
