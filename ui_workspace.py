@@ -120,6 +120,42 @@ def current() -> Workspace:
     return ws
 
 
+# ---------------------------------------------------------------- the pages' settings
+
+SETTINGS = "settings"                                     # key of the widgets' values in the workspace state
+# the setting widgets (key prefixes) of the Models and Forecast pages; not the views of the results
+BACKTEST_SETTINGS = ("models_choice", "bt_horizon", "bt_windows", "bt_step", "bt_season", "bt_window_type", "bt_seed",
+                     "bt_intervals", "bt_net_", "bt_reconcile", "bt_levels", "bt_every_level", "set_")
+FORECAST_SETTINGS = ("fc_horizon", "fc_model", "fc_season", "fc_seed", "fc_net_", "fc_reconcile", "fc_levels",
+                     "fc_every_level", "fc_max_epochs", "fc_hidden_size", "fc_patience", "fc_steps")
+
+
+def _plain(v) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def restore_settings(prefixes: tuple[str, ...]) -> None:
+    """Give the page's setting widgets the values last chosen in this workspace, where this session holds
+    none (after a reload, in a new tab, with the link, or back from another page). Call before the widgets."""
+    kept = current().get_state().get(SETTINGS) or {}
+    for k, v in kept.items():
+        if k.startswith(prefixes) and not app_state.has(k):
+            app_state.put(k, v)
+
+
+def keep_settings(prefixes: tuple[str, ...]) -> None:
+    """Keep the page's setting widgets' values in the workspace (when they changed). Call after the widgets."""
+    ws = current()
+    state = ws.get_state()
+    kept = dict(state.get(SETTINGS) or {})
+    now = {k: app_state.get(k) for k in app_state.keys_starting(prefixes)}
+    now = {k: list(v) if isinstance(v, tuple) else v for k, v in now.items() if _plain(v)}
+    if any(kept.get(k) != v for k, v in now.items()):
+        ws.set_state({**state, SETTINGS: {**kept, **now}})
+
+
 # ---------------------------------------------------------------- datasets
 
 def remember_dataset(ds, raw: bytes | None, name: str, mapping: dict, treatments: dict, digest: str = "") -> str:
@@ -201,9 +237,10 @@ def file_hash(data: bytes) -> str:
 
 # ---------------------------------------------------------------- runs
 
-def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
-    """Record a ``kind`` run of ``cfg`` on ``ds`` and queue it (a worker process starts when a core is
-    free); the page follows it with :func:`follow`. Reuses this session's result for the same key."""
+def start_run(kind: str, ds, cfg, key: str, data_key: str, hcfg=None) -> str | None:
+    """Record a ``kind`` run of ``cfg`` on ``ds`` (over every node of ``hcfg``'s hierarchy, reconciled, when
+    given) and queue it (a worker process starts when a core is free); the page follows it with
+    :func:`follow`. Reuses this session's result for the same key."""
     from forecasting.store.execute import config_of
 
     entry = app_state.cached_result(kind, key)
@@ -215,6 +252,8 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
 
     try:
         cfg.validate()            # a setting the models refuse: one clear error before any work
+        if hcfg is not None:
+            hcfg.validate()
     except SalesCastError as exc:
         st.error(str(exc))
         st.stop()
@@ -222,7 +261,15 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
     config = config_of(kind, cfg)
     for params in config.get("model_params", {}).values():
         params.pop("progress", None)
-    run_id = ws.create_run(kind, dataset_id_of(ds), config)
+    if hcfg is not None:
+        from dataclasses import asdict
+
+        config["hierarchy"] = asdict(hcfg)
+    ds_id = dataset_id_of(ds)
+    state = ws.get_state()
+    if state.get("dataset_id") != ds_id:       # the run's data is the workspace's current data (a reload shows it)
+        ws.set_state({**state, "dataset_id": ds_id})
+    run_id = ws.create_run(kind, ds_id, config)
     pending = app_state.get("ws_pending") or {}
     pending[run_id] = {"key": key, "data_key": data_key}
     app_state.put("ws_pending", pending)

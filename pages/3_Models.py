@@ -35,6 +35,7 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.so
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
+ui_workspace.restore_settings(ui_workspace.BACKTEST_SETTINGS)   # as last chosen in this workspace
 choices = list(MODELS)
 models = st.multiselect("Models to compare", choices,
                         default=[m for m in [*DEFAULT_MODELS, DEFAULT_MODEL] if m in choices],
@@ -78,6 +79,7 @@ with st.expander("Model settings and advanced options"):
                "finished series.")
 
 hcfg = ui_hierarchy.settings(ds, "bt")
+ui_workspace.keep_settings(ui_workspace.BACKTEST_SETTINGS)
 eng = app_settings.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
@@ -86,12 +88,9 @@ data_key = app_state.dataset_fingerprint(ds)
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
-        deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-        runner = ui_hierarchy.backtest_runner(ds, hcfg)
-        app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
-    else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        ui_workspace.start_run("backtest", ds, cfg, key, data_key)
+    # a stored run in a worker process (every hierarchy node, reconciled, when chosen): leaving or
+    # reloading the page never stops it
+    ui_workspace.start_run("backtest", ds, cfg, key, data_key, hcfg)
 
 app_state.wait_for_stopped_run("backtest")
 ui_workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run

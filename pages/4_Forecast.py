@@ -27,6 +27,7 @@ backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key el
 st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
+ui_workspace.restore_settings(ui_workspace.FORECAST_SETTINGS)   # as last chosen in this workspace
 names = list(MODELS)
 c1, c2, c3 = st.columns([1, 2, 1])
 horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(season, 6), 28), key="fc_horizon")
@@ -48,6 +49,7 @@ with st.expander("Advanced", expanded=False):
         shared = {**(ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
                   **ui_networks.network_settings("fc_net", device_only=model in ui_networks.PRETRAINED)}
 hcfg = ui_hierarchy.settings(ds, "fc")
+ui_workspace.keep_settings(ui_workspace.FORECAST_SETTINGS)
 eng = app_settings.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
@@ -55,12 +57,9 @@ cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season
 key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
-    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
-        deep = [cfg.model_params.setdefault(model, {})] if network else []
-        runner = ui_hierarchy.forecast_runner(ds, hcfg)
-        app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
-    else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        ui_workspace.start_run("forecast", ds, cfg, key, data_key)
+    # a stored run in a worker process (every hierarchy node, reconciled, when chosen): leaving or
+    # reloading the page never stops it
+    ui_workspace.start_run("forecast", ds, cfg, key, data_key, hcfg)
 
 app_state.wait_for_stopped_run("forecast")
 ui_workspace.follow("forecast", ds)      # live progress from the store; leaving the page never stops the run

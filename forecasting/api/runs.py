@@ -110,6 +110,9 @@ def forecast_target(s: ApiSettings, run_id: str, model: str | None, levels: list
     if rec.status != "finished":
         raise HTTPException(409, f"run {rec.id} is {rec.status} ({rec.series_done}/{rec.n_series} series); "
                                  "only a finished run's models are kept")
+    if rec.config.get("hierarchy"):
+        raise HTTPException(409, f"run {rec.id} forecast every node of a hierarchy; such runs keep no models "
+                                 "for new data yet")
     name = model or (rec.models[0] if rec.models else None)
     if name not in rec.models:
         raise RequestError(f"'{name}' is not a model of run {rec.id} ({', '.join(rec.models)})", "model")
