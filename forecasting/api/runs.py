@@ -67,8 +67,12 @@ def add_routes(app: FastAPI, s: ApiSettings, responses: dict) -> None:
         def work():
             ws = _workspace(s)
             rec = _run(ws, run_id)
+            from forecasting.store.models import kept_models
+
+            kept = {name: doc.get("kind") for name, doc in kept_models(ws, rec.id).items()}
             return {**rec.to_json(), "config": rec.config, "timings": rec.timings, "versions": rec.versions,
-                    "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", [])}
+                    "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", []),
+                    "kept_models": kept}
 
         from fastapi.encoders import jsonable_encoder
 

@@ -53,6 +53,8 @@ def test_a_forecast_run_keeps_its_models_as_safetensors_and_json(server, kept_ru
     with safe_open(str(folder / "lstm" / "model.safetensors"), framework="pt") as f:
         names = list(f.keys())
     assert any(n.startswith("net.") for n in names) and "arr.tail_y" in names
+    with server.client() as c:
+        assert c.get(f"/v1/runs/{kept_run['id']}").json()["kept_models"] == {"lstm": "network", "ets": "refit"}
 
 
 @pytest.mark.slow
