@@ -31,7 +31,7 @@ def kept_run(server, tmp_path_factory):
     frame = monthly(3, 60, seed=11)
     frame.to_csv(tmp / "sales.csv", index=False)
     p = _cli("forecast", tmp / "sales.csv", "--date-col", "month", "--target-col", "units", "--id-cols", "store",
-             "--horizon", 6, "--model", "lstm,ets", *LSTM, "--engine", "serial", "--workspace", server.workspace,
+             "--horizon", 6, "--model", "lstm,ets", *LSTM, "--intervals", "model", "--engine", "serial", "--workspace", server.workspace,
              "--output", tmp / "out.csv")
     assert p.returncode == 0, p.stderr
     with server.client() as c:
