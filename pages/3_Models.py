@@ -10,7 +10,7 @@ from forecasting.export import tables
 from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state
+from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state, workspace
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
