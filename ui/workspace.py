@@ -123,11 +123,16 @@ def current() -> Workspace:
 # ---------------------------------------------------------------- the pages' settings
 
 SETTINGS = "settings"                                     # key of the widgets' values in the workspace state
-# the setting widgets (key prefixes) of the Models and Forecast pages; not the views of the results
+# the setting widgets (key prefixes) of the Models and Forecast pages; not the views of their results
 BACKTEST_SETTINGS = ("models_choice", "bt_horizon", "bt_windows", "bt_step", "bt_season", "bt_window_type", "bt_seed",
                      "bt_intervals", "bt_net_", "bt_reconcile", "bt_levels", "bt_every_level", "set_")
-FORECAST_SETTINGS = ("fc_horizon", "fc_model", "fc_season", "fc_seed", "fc_net_", "fc_reconcile", "fc_levels",
-                     "fc_every_level", "fc_max_epochs", "fc_hidden_size", "fc_patience", "fc_steps")
+FORECAST_SETTINGS = ("fc_",)       # the chosen model's settings are fc_<setting>
+VIEWS = {"fc_view", "fc_series", "fc_group", "fc_chart", "fc_table", "bt_series", "bt_level", "bt_chart"}
+VIEW_PREFIXES = ("fc_h_", "bt_h_")     # the hierarchy's level and node pickers
+
+
+def _setting(key: str, prefixes: tuple[str, ...]) -> bool:
+    return key.startswith(prefixes) and key not in VIEWS and not key.startswith(VIEW_PREFIXES)
 
 
 def _plain(v) -> bool:
@@ -141,7 +146,7 @@ def restore_settings(prefixes: tuple[str, ...]) -> None:
     none (after a reload, in a new tab, with the link, or back from another page). Call before the widgets."""
     kept = current().get_state().get(SETTINGS) or {}
     for k, v in kept.items():
-        if k.startswith(prefixes) and not state.has(k):
+        if _setting(k, prefixes) and not state.has(k):
             state.put(k, v)
 
 
@@ -150,7 +155,7 @@ def keep_settings(prefixes: tuple[str, ...]) -> None:
     ws = current()
     ws_state = ws.get_state()
     kept = dict(ws_state.get(SETTINGS) or {})
-    now = {k: state.get(k) for k in state.keys_starting(prefixes)}
+    now = {k: state.get(k) for k in state.keys_starting(prefixes) if _setting(k, prefixes)}
     now = {k: list(v) if isinstance(v, tuple) else v for k, v in now.items() if _plain(v)}
     if any(kept.get(k) != v for k, v in now.items()):
         ws.set_state({**ws_state, SETTINGS: {**kept, **now}})
