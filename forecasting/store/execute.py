@@ -145,6 +145,9 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     rec = ws.get_run(run_id)
     if rec.status == "running":
         raise StoreError(f"run {run_id} is already running (pid {rec.pid} on {rec.host})")
+    if rec.status == "finished":     # archived: a finished run's results are never recomputed or overwritten
+        raise StoreError(f"run {run_id} has finished; its results are archived and are not recomputed "
+                         "(start a new run instead)")
     config = dict(rec.config)
     if engine:
         config["engine"] = engine
@@ -179,6 +182,13 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
             res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
         sink.flush()
         res.info["training_curves"] = curves
+        if rec.kind == "forecast":      # the archive's cutoff: the last date of the history the run saw
+            from forecasting.store.archive import cutoff_of
+
+            try:
+                res.info["cutoff"] = cutoff_of(dataset).isoformat()
+            except StoreError:
+                pass
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
         done = sink.stored if cancelled else rec.n_series

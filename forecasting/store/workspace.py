@@ -362,6 +362,9 @@ class Workspace:
             for t in (db.run_parts, db.run_fallbacks):
                 conn.execute(t.delete().where(t.c.run_id == run_id))
             conn.execute(db.runs.delete().where(db.runs.c.id == run_id))
+            # the overrides' audit trail goes with its run (and only then: the database refuses it before)
+            for t in (db.override_cells, db.overrides):
+                conn.execute(t.delete().where(t.c.run_id == run_id))
         shutil.rmtree(self.path / "runs" / run_id, ignore_errors=True)
 
     # ---- results -------------------------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""Accuracy of archived forecasts by lag, and forecast value added (FVA), on plain frames (vectorised).
+
+The scored rows hold, per archived run × series × model × target date: ``lag`` (1 = the first period after
+the cutoff), ``actual``, ``forecast`` (the statistical forecast), ``final`` (statistical + overrides) and
+``naive`` (the seasonal naive forecast made at the same cutoff). From them:
+
+- :func:`summarise`: per group (e.g. run × model × lag) ``wape``, ``mae`` and ``bias`` of the final forecast
+  (``bias`` = Σ(final − actual) / Σ|actual|, a fraction: > 0 over-forecasts), the WAPE of each step of the
+  FVA stairstep (naive → statistical → final), the value each step added (``fva_statistical`` = WAPE of
+  naive − WAPE of statistical, ``fva_final`` = WAPE of statistical − WAPE of final: > 0 means the step
+  helped) and the share of series where each step lowered the error;
+- :func:`tracking_signal`: the running sum of errors over the running mean absolute error, over time;
+- :func:`aggregate_rows`: the rows of a level of the hierarchy (sums over the series of each group).
+
+Errors are ``forecast − actual`` everywhere, as in :mod:`forecasting.metrics`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.contract import DS, ID, ID_SEPARATOR, Y
+
+STEPS = ("naive", "forecast", "final")          # the FVA stairstep, in order
+STEP_NAMES = {"naive": "naive", "forecast": "statistical", "final": "final"}
+
+
+def series_cutoffs(history: pd.DataFrame) -> pd.Series:
+    """Per series the last date with an observed value (the cutoff a forecast made on it starts after)."""
+    ok = history[np.isfinite(history[Y].to_numpy(dtype=float))]
+    return ok.groupby(ID, sort=False)[DS].max()
+
+
+def with_lags(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` (unique_id, ds, model, …) with ``lag``: 1 for each series × model's first date."""
+    out = forecasts.sort_values([ID, "model", DS], kind="stable").reset_index(drop=True)
+    out["lag"] = out.groupby([ID, "model"], sort=False).cumcount().to_numpy() + 1
+    return out
+
+
+def seasonal_naive(history: pd.DataFrame, season_length: int, wanted: pd.DataFrame) -> np.ndarray:
+    """The seasonal naive forecast made at each series' cutoff, for the (``unique_id``, ``lag``) pairs of
+    ``wanted``: the value one season before the target period, i.e. ``y[n - m + (lag - 1) % m]`` of the
+    series' observed history ``y[0..n-1]`` (as :class:`~forecasting.models.baselines.SeasonalNaive`).
+    A gap in that season takes the last value before it; a history shorter than a season gives the last
+    value (naive). Series without history give NaN."""
+    m = max(1, int(season_length))
+    h = history[[ID, DS, Y]].sort_values([ID, DS], kind="stable").reset_index(drop=True)
+    y = h[Y].to_numpy(dtype=float)
+    ids = h[ID].to_numpy()
+    y_ff = h.groupby(ID, sort=False)[Y].ffill().to_numpy(dtype=float)     # a gap: the last value before it
+    pos = np.arange(y.size)
+    fin = np.isfinite(y)
+    first = pd.Series(np.where(fin, pos, y.size)).groupby(ids).min()     # first and last observed value
+    last = pd.Series(np.where(fin, pos, -1)).groupby(ids).max()
+    w_ids = wanted[ID].to_numpy()
+    f = first.reindex(w_ids).to_numpy()
+    l = last.reindex(w_ids).to_numpy()
+    out = np.full(len(wanted), np.nan)
+    ok = np.isfinite(l) & (np.nan_to_num(l, nan=-1) >= 0)
+    if not ok.any():
+        return out
+    f, l = f[ok].astype(np.int64), l[ok].astype(np.int64)
+    lag = wanted["lag"].to_numpy()[ok].astype(np.int64)
+    at = np.where(l - f + 1 >= m, l - m + 1 + (lag - 1) % m, l)   # shorter than a season: the last value
+    vals = y_ff[at]
+    out[ok] = vals
+    return out
+
+
+def _abs_errors(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    a = rows["actual"].to_numpy(dtype=float)
+    return {s: np.abs(rows[s].to_numpy(dtype=float) - a) for s in STEPS}
+
+
+def summarise(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Accuracy and FVA per group of ``keys`` (e.g. ``["run", "model", "lag"]``); see the module's doc."""
+    keys = list(keys)
+    a = rows["actual"].to_numpy(dtype=float)
+    err = _abs_errors(rows)
+    work = pd.DataFrame({k: rows[k].to_numpy() for k in keys + [ID]})
+    work["abs_actual"] = np.abs(a)
+    work["e_final"] = rows["final"].to_numpy(dtype=float) - a
+    for s in STEPS:
+        work[f"ae_{s}"] = err[s]
+    work["changed"] = (rows["final"].to_numpy(dtype=float) != rows["forecast"].to_numpy(dtype=float)).astype(int)
+    sums = ["abs_actual", "e_final"] + [f"ae_{s}" for s in STEPS]
+    by = work.groupby(keys, sort=True, dropna=False) if keys else None
+    if by is not None:
+        tot = by[sums].sum()
+        tot["n"] = by.size()
+        tot["n_series"] = by[ID].nunique()
+    else:
+        tot = work[sums].sum().to_frame().T
+        tot["n"], tot["n_series"] = len(work), work[ID].nunique()
+    den = tot["abs_actual"].where(tot["abs_actual"] > 0)
+    out = pd.DataFrame(index=tot.index)
+    out["n"] = tot["n"].astype(int)
+    out["n_series"] = tot["n_series"].astype(int)
+    out["wape"] = tot["ae_final"] / den
+    out["bias"] = tot["e_final"] / den
+    out["mae"] = tot["ae_final"] / tot["n"]
+    for s in STEPS:
+        out[f"wape_{STEP_NAMES[s]}"] = tot[f"ae_{s}"] / den
+    out["fva_statistical"] = out["wape_naive"] - out["wape_statistical"]
+    out["fva_final"] = out["wape_statistical"] - out["wape_final"]
+    # share of series where each step lowered the error (errors summed per series within the group)
+    per = work.groupby(keys + [ID], sort=False, dropna=False)[[f"ae_{s}" for s in STEPS] + ["changed"]].sum()
+    helped_stat = (per["ae_forecast"] < per["ae_naive"]).astype(float)
+    helped_final = (per["ae_final"] < per["ae_forecast"]).astype(float)
+    changed = (per["changed"] > 0).astype(float)        # series with at least one overridden value
+    if keys:
+        lvl = list(range(len(keys)))
+        out["helped_statistical"] = helped_stat.groupby(level=lvl, dropna=False).mean()
+        out["helped_final"] = helped_final.groupby(level=lvl, dropna=False).mean()
+        out["series_overridden"] = changed.groupby(level=lvl, dropna=False).sum().astype(int)
+    else:
+        out["helped_statistical"] = helped_stat.mean()
+        out["helped_final"] = helped_final.mean()
+        out["series_overridden"] = int(changed.sum())
+    return out.reset_index() if keys else out.reset_index(drop=True)
+
+
+def stairstep(rows: pd.DataFrame, keys: Sequence[str] = ()) -> pd.DataFrame:
+    """The FVA stairstep in long form: per group and step (naive, statistical, final) its WAPE and the
+    value it added over the step before (NaN for naive) and the share of series where it helped."""
+    s = summarise(rows, keys)
+    parts = []
+    for step, prev in (("naive", None), ("statistical", "naive"), ("final", "statistical")):
+        p = s[list(keys)].copy()
+        p["step"] = step
+        p["wape"] = s[f"wape_{step}"]
+        p["value_added"] = np.nan if prev is None else s[f"fva_{step}"]
+        p["helped"] = np.nan if prev is None else s[f"helped_{step}"]
+        parts.append(p)
+    return pd.concat(parts, ignore_index=True)
+
+
+def tracking_signal(rows: pd.DataFrame, keys: Sequence[str] = (ID, "model", "lag"),
+                    column: str = "final") -> pd.DataFrame:
+    """Per group of ``keys`` over time (target date): the error, the running sum of errors, the running mean
+    absolute error and their ratio, the tracking signal (beyond ±4 the forecast is biased)."""
+    keys = list(keys)
+    work = rows[keys + [DS, "actual", column]].copy()
+    work = work.groupby(keys + [DS], sort=False, dropna=False)[["actual", column]].sum().reset_index()
+    work = work.sort_values(keys + [DS], kind="stable").reset_index(drop=True)
+    e = work[column].to_numpy(dtype=float) - work["actual"].to_numpy(dtype=float)
+    work["error"] = e
+    g = work.groupby(keys, sort=False, dropna=False)
+    work["cum_error"] = g["error"].cumsum()
+    n = g.cumcount().to_numpy() + 1
+    mad = pd.Series(np.abs(e)).groupby([work[k] for k in keys], sort=False, dropna=False).cumsum().to_numpy() / n
+    work["mad"] = mad
+    work["tracking_signal"] = np.where(mad > 0, work["cum_error"].to_numpy() / np.where(mad > 0, mad, 1), 0.0)
+    return work
+
+
+def aggregate_rows(rows: pd.DataFrame, id_map: pd.DataFrame | None, cols: Sequence[str]) -> pd.DataFrame:
+    """The scored rows of a level: sums over the series sharing the values of ``cols`` (``[]``: the total),
+    with ``unique_id`` the group's values joined with " / " ("total" for the total)."""
+    cols = list(cols)
+    values = ["actual", "forecast", "final", "naive"]
+    keys = [c for c in ("run", "model", DS, "lag") if c in rows.columns]
+    if cols:
+        if id_map is None:
+            raise ValueError("the dataset has no id columns to aggregate by")
+        r = rows.merge(id_map[[ID] + cols], on=ID, how="left")
+        gid = r[cols].astype(str).agg(ID_SEPARATOR.join, axis=1) if len(cols) > 1 else r[cols[0]].astype(str)
+        r = r.assign(**{ID: gid.to_numpy()})
+    else:
+        r = rows.assign(**{ID: "total"})
+    g = r.groupby([ID] + keys, sort=True, dropna=False)
+    out = g[values].sum(min_count=1)
+    if "cutoff" in r.columns:
+        out.insert(0, "cutoff", g["cutoff"].max())
+    out = out.reset_index()
+    out["abs_error"] = (out["final"] - out["actual"]).abs()
+    return out
