@@ -70,57 +70,56 @@ def seasonal_naive(history: pd.DataFrame, season_length: int, wanted: pd.DataFra
     return out
 
 
-def _abs_errors(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    a = rows["actual"].to_numpy(dtype=float)
-    return {s: np.abs(rows[s].to_numpy(dtype=float) - a) for s in STEPS}
+def _group_codes(rows: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group number (0 … G-1, groups in sorted order) and the groups' key values."""
+    if not keys:
+        return np.zeros(len(rows), dtype=np.int64), pd.DataFrame(index=range(1 if len(rows) else 0))
+    g = rows.groupby(keys, sort=True, dropna=False)
+    return g.ngroup().to_numpy(dtype=np.int64), g.size().index.to_frame(index=False)
 
 
 def summarise(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Accuracy and FVA per group of ``keys`` (e.g. ``["run", "model", "lag"]``); see the module's doc."""
+    """Accuracy and FVA per group of ``keys`` (e.g. ``["run", "model", "lag"]``); see the module's doc.
+    One factorisation of the keys, then sums by group number (``np.bincount``): fast at any size."""
     keys = list(keys)
+    code, out = _group_codes(rows, keys)
+    G = len(out)
     a = rows["actual"].to_numpy(dtype=float)
-    err = _abs_errors(rows)
-    work = pd.DataFrame({k: rows[k].to_numpy() for k in keys + [ID]})
-    work["abs_actual"] = np.abs(a)
-    work["e_final"] = rows["final"].to_numpy(dtype=float) - a
+    v = {s: rows[s].to_numpy(dtype=float) for s in STEPS}
+    ae = {s: np.nan_to_num(np.abs(v[s] - a)) for s in STEPS}       # a missing naive counts as no error
+
+    def total(w=None) -> np.ndarray:
+        return np.bincount(code, weights=w, minlength=G)[:G]
+
+    n = total()
+    den = total(np.abs(a))
+    den = np.where(den > 0, den, np.nan)
+    out["n"] = n.astype(int)
+    # per series within each group (errors summed over its rows): which steps helped it
+    sid = pd.factorize(rows[ID])[0].astype(np.int64)
+    pcode, _ = pd.factorize(code * (int(sid.max()) + 1 if sid.size else 1) + sid)
+    P = int(pcode.max()) + 1 if pcode.size else 0
+    pgroup = np.zeros(P, dtype=np.int64)
+    pgroup[pcode] = code
+    pe = {s: np.bincount(pcode, weights=ae[s], minlength=P) for s in STEPS}
+    changed = np.bincount(pcode, weights=(v["final"] != v["forecast"]).astype(float), minlength=P) > 0
+    n_series = np.bincount(pgroup, minlength=G)[:G]
+    out["n_series"] = n_series.astype(int)
+    sums = {s: total(ae[s]) for s in STEPS}
+    out["wape"] = sums["final"] / den
+    out["bias"] = total(np.nan_to_num(v["final"] - a)) / den
+    out["mae"] = sums["final"] / np.where(n > 0, n, np.nan)
     for s in STEPS:
-        work[f"ae_{s}"] = err[s]
-    work["changed"] = (rows["final"].to_numpy(dtype=float) != rows["forecast"].to_numpy(dtype=float)).astype(int)
-    sums = ["abs_actual", "e_final"] + [f"ae_{s}" for s in STEPS]
-    by = work.groupby(keys, sort=True, dropna=False) if keys else None
-    if by is not None:
-        tot = by[sums].sum()
-        tot["n"] = by.size()
-        tot["n_series"] = by[ID].nunique()
-    else:
-        tot = work[sums].sum().to_frame().T
-        tot["n"], tot["n_series"] = len(work), work[ID].nunique()
-    den = tot["abs_actual"].where(tot["abs_actual"] > 0)
-    out = pd.DataFrame(index=tot.index)
-    out["n"] = tot["n"].astype(int)
-    out["n_series"] = tot["n_series"].astype(int)
-    out["wape"] = tot["ae_final"] / den
-    out["bias"] = tot["e_final"] / den
-    out["mae"] = tot["ae_final"] / tot["n"]
-    for s in STEPS:
-        out[f"wape_{STEP_NAMES[s]}"] = tot[f"ae_{s}"] / den
+        out[f"wape_{STEP_NAMES[s]}"] = sums[s] / den
     out["fva_statistical"] = out["wape_naive"] - out["wape_statistical"]
     out["fva_final"] = out["wape_statistical"] - out["wape_final"]
-    # share of series where each step lowered the error (errors summed per series within the group)
-    per = work.groupby(keys + [ID], sort=False, dropna=False)[[f"ae_{s}" for s in STEPS] + ["changed"]].sum()
-    helped_stat = (per["ae_forecast"] < per["ae_naive"]).astype(float)
-    helped_final = (per["ae_final"] < per["ae_forecast"]).astype(float)
-    changed = (per["changed"] > 0).astype(float)        # series with at least one overridden value
-    if keys:
-        lvl = list(range(len(keys)))
-        out["helped_statistical"] = helped_stat.groupby(level=lvl, dropna=False).mean()
-        out["helped_final"] = helped_final.groupby(level=lvl, dropna=False).mean()
-        out["series_overridden"] = changed.groupby(level=lvl, dropna=False).sum().astype(int)
-    else:
-        out["helped_statistical"] = helped_stat.mean()
-        out["helped_final"] = helped_final.mean()
-        out["series_overridden"] = int(changed.sum())
-    return out.reset_index() if keys else out.reset_index(drop=True)
+    per_group = np.where(n_series > 0, n_series, np.nan)
+    out["helped_statistical"] = np.bincount(pgroup, weights=(pe["forecast"] < pe["naive"]).astype(float),
+                                            minlength=G)[:G] / per_group
+    out["helped_final"] = np.bincount(pgroup, weights=(pe["final"] < pe["forecast"]).astype(float),
+                                      minlength=G)[:G] / per_group
+    out["series_overridden"] = np.bincount(pgroup, weights=changed.astype(float), minlength=G)[:G].astype(int)
+    return out.reset_index(drop=True)
 
 
 def stairstep(rows: pd.DataFrame, keys: Sequence[str] = ()) -> pd.DataFrame:

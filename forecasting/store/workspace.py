@@ -433,7 +433,9 @@ class Workspace:
         return {f.stem: pd.read_parquet(f) for f in sorted(folder.glob("*.parquet"))}
 
     def run_forecasts(self, run_id: str) -> pd.DataFrame | None:
-        return self.run_frames(run_id).get("forecasts")
+        self.get_run(run_id)
+        f = self.path / "runs" / run_id / "result" / "forecasts.parquet"
+        return pd.read_parquet(f) if f.exists() else None
 
 
 def _dataset_record(row) -> DatasetRecord:
