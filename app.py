@@ -1,6 +1,8 @@
 """SalesCast: the Streamlit entry point. Navigation and the sidebar; each page is a thin file in pages/."""
 import streamlit as st
 
+from ui import sidebar, workspace
+
 st.set_page_config(page_title="SalesCast", page_icon="📈", layout="wide")
 
 PAGES = [
@@ -13,6 +15,6 @@ PAGES = [
 ]
 
 nav = st.navigation(PAGES)
-__import__("ui_workspace").current()  # the workspace in the URL (?ws=…), its owner; a new one without a link
-__import__("app_settings").sidebar()  # sidebar on every page: where to compute (engine, Dask address)
+workspace.current()  # the workspace in the URL (?ws=…), its owner; a new one without a link
+sidebar.draw()  # sidebar on every page: where to compute (engine, Dask address)
 nav.run()

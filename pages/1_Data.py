@@ -5,8 +5,6 @@ import io
 
 import streamlit as st
 
-import app_state
-import ui_workspace
 from forecasting.data.frequency import coarser_choices
 from forecasting.data.ingest import detect_columns, list_sheets
 from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS, \
@@ -15,6 +13,7 @@ from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
 from forecasting.export.names import download_name, md_escape
 from forecasting.export.tables import to_csv_bytes
+from ui import state, workspace
 
 UPLOAD = "data_upload"          # (bytes, filename[, file_id, sha1]) of the upload; None -> the bundled sample
 UPLOADER_ROUND = "data_uploader_round"
@@ -35,48 +34,48 @@ st.title("Data")
 st.caption("Upload the sales file you have. SalesCast detects its layout, dates, series and frequency, "
            "checks its quality and lets you treat gaps and outliers. Every change is listed.")
 
-if app_state.get(UPLOAD) is None and not app_state.get("data_restored"):
-    app_state.put("data_restored", True)          # after a reload or in a new tab: the workspace's upload
-    kept = ui_workspace.stored_upload()
+if state.get(UPLOAD) is None and not state.get("data_restored"):
+    state.put("data_restored", True)          # after a reload or in a new tab: the workspace's upload
+    kept = workspace.stored_upload()
     if kept is not None:
         content, kept_name, kept_map, kept_treat = kept
         sha1 = hashlib.sha1(content).hexdigest()
-        app_state.put(UPLOAD, (content, kept_name, "restored", sha1))
+        state.put(UPLOAD, (content, kept_name, "restored", sha1))
         fk = sha1[:10]
         for widget, value in (("layout", kept_map.get("layout")), ("date", kept_map.get("date_col")),
                               ("target", kept_map.get("target_col")), ("ids", kept_map.get("id_cols")),
                               ("freq", kept_map.get("freq") or "inferred"), ("agg", kept_map.get("agg")),
                               ("sheet", kept_map.get("sheet"))):
             if value is not None:
-                app_state.put(f"{widget}_{fk}", list(value) if widget == "ids" else value)
+                state.put(f"{widget}_{fk}", list(value) if widget == "ids" else value)
         for widget, k in (("data_outlier_method", "method"), ("data_zeros", "zeros"), ("data_fill", "fill"),
                           ("data_outliers", "outliers")):
             if kept_treat.get(k) is not None:
-                app_state.put(widget, kept_treat[k])
+                state.put(widget, kept_treat[k])
 
 up = st.file_uploader("Sales file (CSV, TSV, Excel .xlsx or Parquet)", type=["csv", "tsv", "txt", "xlsx", "parquet"],
-                      key=f"data_uploader_{app_state.get(UPLOADER_ROUND, 0)}")
-if up is not None and (app_state.get(UPLOAD) or ())[2:3] != (up.file_id,):
+                      key=f"data_uploader_{state.get(UPLOADER_ROUND, 0)}")
+if up is not None and (state.get(UPLOAD) or ())[2:3] != (up.file_id,):
     content = up.getvalue()  # hashed once per upload: the caches below key on the digest, not the bytes
-    problem = ui_workspace.check_room(ui_workspace.current(), len(content))
+    problem = workspace.check_room(workspace.current(), len(content))
     if problem:
         st.error(problem)
         st.stop()
-    same = ui_workspace.current().find_by_file_hash(ui_workspace.file_hash(content))
+    same = workspace.current().find_by_file_hash(workspace.file_hash(content))
     if same:
         st.info(f"This file is already in the workspace as **{md_escape(same[0].name)}**: its stored copy is reused.")
-    app_state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
-source = app_state.get(UPLOAD)
+    state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
+source = state.get(UPLOAD)
 if source is None:
-    data, name = app_state.SAMPLE_FILE.read_bytes(), app_state.SAMPLE_FILE.name
+    data, name = state.SAMPLE_FILE.read_bytes(), state.SAMPLE_FILE.name
     digest = hashlib.sha1(data).hexdigest()
     st.info(f"Showing the bundled sample **{md_escape(name)}** (3 stores x 4 products, daily). Upload a file to use yours.")
 else:
     data, name = source[:2]
     digest = source[3] if len(source) > 3 else hashlib.sha1(data).hexdigest()
     if st.button("Back to the sample data"):
-        app_state.put(UPLOAD, None)
-        app_state.put(UPLOADER_ROUND, app_state.get(UPLOADER_ROUND, 0) + 1)  # a fresh, empty uploader
+        state.put(UPLOAD, None)
+        state.put(UPLOADER_ROUND, state.get(UPLOADER_ROUND, 0) + 1)  # a fresh, empty uploader
         st.rerun()
 file_key = digest[:10]   # widget keys: the mapping form resets for another file
 
@@ -88,7 +87,7 @@ if name.lower().endswith((".xlsx", ".xlsm")):
         fail(f"Cannot read {name}", exc)
     sheet = st.selectbox("Sheet", sheets, key=f"sheet_{file_key}")
 try:
-    raw = app_state.read_upload(data, name, sheet, digest)
+    raw = state.read_upload(data, name, sheet, digest)
 except Exception as exc:
     fail(f"Cannot read {name}", exc)
 
@@ -114,7 +113,7 @@ with st.form(f"mapping_{file_key}"):
     wide = layout == "wide"
     base = (layout, date_col, None if wide else target_col, None if wide else tuple(id_cols), None, "sum")
     try:  # the data's own frequency (cached): only coarser ones are offered
-        inferred = app_state.ingest_upload(data, name, sheet, base, digest).inferred_freq
+        inferred = state.ingest_upload(data, name, sheet, base, digest).inferred_freq
         choices = coarser_choices(inferred)[1:]
     except Exception:  # shown below, once the whole mapping is applied
         inferred, choices = None, FREQS
@@ -129,7 +128,7 @@ mapping = (layout, date_col, None if wide else target_col, None if wide else tup
            None if freq == "inferred" else freq, agg)
 data_key = f"{digest}|{sheet}|{mapping}"
 try:
-    rep = app_state.ingest_upload(data, name, sheet, mapping, digest)
+    rep = state.ingest_upload(data, name, sheet, mapping, digest)
 except Exception as exc:
     fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset
@@ -152,7 +151,7 @@ method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_MET
                       help="seasonal: robust residual after trend and season, on the scale each series asks for "
                            "(additive, sqrt or log: see outlier_scale; recommended); iqr; zscore")
 try:
-    report = app_state.data_quality(rep, data_key, method)
+    report = state.data_quality(rep, data_key, method)
 except Exception as exc:
     fail("Cannot check the data", exc)
 tot = report.totals()
@@ -173,11 +172,11 @@ zeros = t0.selectbox("Zeros", list(ZERO_TREATMENTS), format_func=ZERO_LABELS.get
 fill = t1.selectbox("Gaps and missing values", list(FILL_METHODS), format_func=FILL_LABELS.get, key="data_fill")
 outl = t2.selectbox(f"Outliers ({method})", list(OUTLIER_TREATMENTS), key="data_outliers")
 try:
-    cleaned, log = app_state.data_treatments(ds, data_key, fill, outl, method, zeros)
+    cleaned, log = state.data_treatments(ds, data_key, fill, outl, method, zeros)
 except Exception as exc:
     fail("Cannot apply the treatments", exc)
-app_state.set_dataset(cleaned)
-ui_workspace.remember_dataset(   # kept in the workspace: a reload or the ?ws= link reopens it
+state.set_dataset(cleaned)
+workspace.remember_dataset(   # kept in the workspace: a reload or the ?ws= link reopens it
     cleaned, data, name, {"uploaded": source is not None, "layout": layout, "date_col": date_col,
                           "target_col": None if wide else target_col, "id_cols": None if wide else list(id_cols),
                           "freq": None if freq == "inferred" else freq, "agg": agg, "sheet": sheet},
@@ -202,8 +201,8 @@ d2.download_button("Parquet", buf.getvalue(), file_name=download_name(ds.source,
 st.caption(f"The cleaned dataset ({cleaned.n_series} series, {len(cleaned.df):,} rows) is used by the other pages.")
 
 st.subheader("Datasets in this workspace")
-kept = ui_workspace.current().list_datasets()
-current_id = app_state.get("ws_dataset_id")
+kept = workspace.current().list_datasets()
+current_id = state.get("ws_dataset_id")
 if kept:
     import pandas as pd
 
@@ -216,9 +215,9 @@ if kept:
         pick = s1.selectbox("Switch to", others, key="ws_switch",
                             format_func=lambda d: f"{d.name} ({d.n_series} series, {d.n_rows:,} rows)")
         if s2.button("Open this dataset", key="ws_open"):
-            ws = ui_workspace.current()
+            ws = workspace.current()
             ws.set_state({**ws.get_state(), "dataset_id": pick.id})
-            app_state.put(UPLOAD, None)
-            app_state.put("data_restored", False)
-            app_state.put(UPLOADER_ROUND, app_state.get(UPLOADER_ROUND, 0) + 1)
+            state.put(UPLOAD, None)
+            state.put("data_restored", False)
+            state.put(UPLOADER_ROUND, state.get(UPLOADER_ROUND, 0) + 1)
             st.rerun()

@@ -1,8 +1,7 @@
 """Explore page: trend, seasonality, cycles and decomposition of a series, a group or the total.
-Thin: widgets -> ExploreConfig -> forecasting.explore (cached in app_state) -> plotly charts and downloads."""
+Thin: widgets -> ExploreConfig -> forecasting.explore (cached in ui.state) -> plotly charts and downloads."""
 import streamlit as st
 
-import app_state
 from forecasting.errors import SalesCastError
 from forecasting.export.names import md_escape
 from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD
@@ -17,6 +16,7 @@ from forecasting.export import charts_explore as charts
 from forecasting.export import figures
 from forecasting.export.names import download_name
 from forecasting.export.tables import to_csv_bytes
+from ui import state
 
 METHODS = {"stl": "STL", "mstl": "MSTL (several periods)", "classical": "Classical"}
 MANY_SERIES = 60          # above this, the all-series table waits for a click
@@ -48,18 +48,18 @@ st.title("Explore")
 st.caption("Understand a series before modelling it: trend, seasonality, cycles, stationarity, demand "
            "profile and anomalies. Pick the total, a group or one series.")
 try:
-    ds = app_state.get_dataset()
+    ds = state.get_dataset()
 except Exception as exc:
     fail("No data to explore", exc)
 source = ds.source or "data"
-key = app_state.dataset_fingerprint(ds)
+key = state.dataset_fingerprint(ds)
 
 # ---------------------------------------------------------------- what to look at
 choices = aggregation_choices(ds)
 c1, c2 = st.columns(2)
 kind, column = c1.selectbox("Look at", choices, format_func=lambda c: describe_choice(*c), key="explore_level")
 try:
-    agg = app_state.explore_aggregate(ds, key, kind, column)
+    agg = state.explore_aggregate(ds, key, kind, column)
 except Exception as exc:
     fail("Cannot aggregate", exc)
 ids = agg.series_ids
@@ -90,7 +90,7 @@ try:
     periods = parse_periods(periods_text)
     cfg = ExploreConfig(method, tuple(periods) if periods else None, model, robust, float(threshold))
     with st.spinner("Analysing the series …"):
-        card = app_state.explore_analyze(y, ds.freq, cfg)
+        card = state.explore_analyze(y, ds.freq, cfg)
 except Exception as exc:
     fail("Cannot analyse this series", exc)
 dec = card.decomposition
@@ -171,7 +171,7 @@ with tabs[2]:
     if len(ids) > 1:
         c2.download_button(
             f"Components of all {len(ids)} series (CSV)",
-            lambda: to_csv_bytes(app_state.explore_components(agg.frame, ds.freq, method, cfg.periods, model, robust)),
+            lambda: to_csv_bytes(state.explore_components(agg.frame, ds.freq, method, cfg.periods, model, robust)),
             download_name(source, "components", "csv"), "text/csv", key="dl_comp_all", on_click="ignore")
 
 with tabs[3]:
@@ -203,7 +203,7 @@ with tabs[5]:
         go = len(ids) <= MANY_SERIES or st.button(f"Profile all {len(ids)} series", key="explore_table_go")
         if go:
             with st.spinner(f"Profiling {len(ids)} series …"):
-                table = app_state.explore_table(agg.frame, ds.freq, float(threshold))
+                table = state.explore_table(agg.frame, ds.freq, float(threshold))
             st.caption("Click a column header to sort; look first at high seasonal strength, many anomalies "
                        "or an intermittent/lumpy class.")
             st.dataframe(table, hide_index=True, width="stretch", key="explore_table",

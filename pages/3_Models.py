@@ -4,18 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import app_settings
-import app_state
-import ui_exports
-import ui_hierarchy
-import ui_networks
-import ui_workspace
 from forecasting.pipeline import BacktestConfig
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
 from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
+from ui import downloads, hierarchy, model_settings, sidebar, state, workspace
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
@@ -25,13 +20,13 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
     "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
     "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
                ("max_Q", "max Q", 2, 0, 3)],
-    **{d: ui_networks.key_settings(d) for d in DEEP},
+    **{d: model_settings.key_settings(d) for d in DEEP},
 }
 
 st.title("Models")
-ds = app_state.get_dataset()
+ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')} — "
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')} — "
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
@@ -57,14 +52,14 @@ with st.expander("Model settings and advanced options"):
             continue
         cols = st.columns(len(spec) + 1)
         cols[0].markdown(f"**{name}**")
-        params[name] = ui_networks.number_settings(spec, cols[1:], f"set_{name}")
+        params[name] = model_settings.number_settings(spec, cols[1:], f"set_{name}")
     if any(name in DEEP for name in models):
         st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
-        trained = [n for n in models if n in DEEP and n not in ui_networks.PRETRAINED]
-        shared = ui_networks.network_settings("bt_net", device_only=not trained)
+        trained = [n for n in models if n in DEEP and n not in model_settings.PRETRAINED]
+        shared = model_settings.network_settings("bt_net", device_only=not trained)
         for name in models:
             if name in DEEP:
-                own = shared if name not in ui_networks.PRETRAINED else \
+                own = shared if name not in model_settings.PRETRAINED else \
                     {k: v for k, v in shared.items() if k == "device"}
                 params[name] = {**params.get(name, {}), **own}
     a1, a2, a3 = st.columns(3)
@@ -77,30 +72,30 @@ with st.expander("Model settings and advanced options"):
     st.caption("Where the work runs is chosen in the sidebar (Where to compute); stopping keeps every "
                "finished series.")
 
-hcfg = ui_hierarchy.settings(ds, "bt")
-eng = app_settings.engine_settings()
+hcfg = hierarchy.settings(ds, "bt")
+eng = sidebar.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers, intervals=intervals)
-data_key = app_state.dataset_fingerprint(ds)
-key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
+data_key = state.dataset_fingerprint(ds)
+key = data_key + state.config_fingerprint(cfg) + (state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
     if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
         deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-        runner = ui_hierarchy.backtest_runner(ds, hcfg)
-        app_state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
+        runner = hierarchy.backtest_runner(ds, hcfg)
+        state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
     else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        ui_workspace.start_run("backtest", ds, cfg, key, data_key)
+        workspace.start_run("backtest", ds, cfg, key, data_key)
 
-app_state.wait_for_stopped_run("backtest")
-ui_workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
-entry = ui_workspace.latest_entry("backtest", data_key)
+state.wait_for_stopped_run("backtest")
+workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
+entry = workspace.latest_entry("backtest", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose models and settings, then **Run backtest**.")
     st.stop()
 res = entry["result"]
-if entry is not app_state.cached_result("backtest", key):
+if entry is not state.cached_result("backtest", key):
     st.caption("Showing the last backtest run; the settings above have changed since.")
 if res.info.get("cancelled"):
     done = res.metrics["unique_id"].nunique() if len(res.metrics) else 0
@@ -109,7 +104,7 @@ if res.metrics.empty:
     st.stop()
 hier = None
 if res.info.get("hierarchy"):      # every node of every level: charts and tables use the nodes' dataset
-    ds, hier = ui_hierarchy.node_dataset(ds, res, data_key)
+    ds, hier = hierarchy.node_dataset(ds, res, data_key)
     method = res.info["hierarchy"]["reconcile"]
     st.caption(f"Every level scored ({', '.join(hier.level_names)}); "
                + ("base forecasts, not reconciled." if method == "none" else f"reconciled with **{method}**: "
@@ -128,7 +123,7 @@ tab_lb, tab_series, tab_bt, tab_err, tab_res, tab_train = st.tabs(
 
 with tab_lb:
     if hier is not None:
-        ui_hierarchy.leaderboard_by_level(res, "lb_level")
+        hierarchy.leaderboard_by_level(res, "lb_level")
     else:
         st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
                      hide_index=True)
@@ -151,7 +146,7 @@ with tab_lb:
             c: st.column_config.ProgressColumn(c, format="percent", min_value=0.0, max_value=1.0)
             for c in cov.columns if c.startswith("coverage_")})
 
-frames = app_state.memo("tables", entry["key"], lambda: tables.export_tables(ds, None, res))
+frames = state.memo("tables", entry["key"], lambda: tables.export_tables(ds, None, res))
 with tab_series:
     per_series = frames["metrics"]
     pick = st.multiselect("Models", list(pd.unique(res.metrics["model"])), key="series_models")
@@ -161,20 +156,20 @@ with tab_series:
                "fallback says when a model could not run and what replaced it.")
     d1, d2, d3 = st.columns(3)
     with d1:
-        ui_exports.download("Metrics (CSV)", lambda: tables.to_csv_bytes(frames["metrics"]), ds.source,
+        downloads.download("Metrics (CSV)", lambda: tables.to_csv_bytes(frames["metrics"]), ds.source,
                             "backtest_metrics", "csv", key="dl_metrics")
     with d2:
-        ui_exports.download("Settings per series (CSV)", lambda: tables.to_csv_bytes(frames["settings"]),
+        downloads.download("Settings per series (CSV)", lambda: tables.to_csv_bytes(frames["settings"]),
                             ds.source, "model_settings", "csv", key="dl_settings")
     with d3:
-        ui_exports.download("Everything (Excel)", lambda: tables.to_excel_bytes(frames), ds.source,
+        downloads.download("Everything (Excel)", lambda: tables.to_excel_bytes(frames), ds.source,
                             "backtest", "xlsx", key="dl_bt_xlsx")
 
 uids = list(pd.unique(res.metrics["unique_id"]))
 with tab_bt:
     b1, b2 = st.columns([3, 1])
     if hier is not None:
-        uid = ui_hierarchy.pick_node(hier, set(uids), "bt_h", b1)
+        uid = hierarchy.pick_node(hier, set(uids), "bt_h", b1)
     else:
         uid = b1.selectbox("Series", uids, key="bt_series")
     level = b2.radio("Interval", [80, 95, "none"], horizontal=True, key="bt_level")
@@ -182,13 +177,13 @@ with tab_bt:
                              title=f"Backtest: {cm.esc(uid)}", level=None if level == "none" else int(level),
                              history_tail=max(60, 6 * int(horizon)))
     st.plotly_chart(fig, key="bt_chart")
-    ui_exports.chart_downloads(fig, f"backtest_{uid}", ds.source)
+    downloads.chart_downloads(fig, f"backtest_{uid}", ds.source)
 
 with tab_err:
     scaled = st.toggle("Scale errors by each series' mean level", value=ds.n_series > 1, key="err_scaled")
     fig = cm.error_distribution_figure(res.forecasts, scaled=scaled)
     st.plotly_chart(fig, key="err_chart")
-    ui_exports.chart_downloads(fig, "error_distribution", ds.source)
+    downloads.chart_downloads(fig, "error_distribution", ds.source)
 
 with tab_res:
     r1, r2 = st.columns(2)
@@ -203,7 +198,7 @@ with tab_res:
         except Exception:  # noqa: BLE001 - diagnostics fall back to backtest errors below
             return None
 
-    resid = app_state.memo("residuals", f"{data_key}|{r_uid}|{r_model}|{season_length}|{sorted(r_params.items())}",
+    resid = state.memo("residuals", f"{data_key}|{r_uid}|{r_model}|{season_length}|{sorted(r_params.items())}",
                            _residuals)
     if resid is None or len(resid) < 4:
         bt = res.forecasts[(res.forecasts["unique_id"] == r_uid) & (res.forecasts["model"] == r_model)]
@@ -217,8 +212,8 @@ with tab_res:
         g1, g2 = st.columns(2)
         g1.plotly_chart(acf_fig, key="acf_chart")
         g2.plotly_chart(hist_fig, key="hist_chart")
-        ui_exports.chart_downloads(acf_fig, f"residual_acf_{r_model}_{r_uid}", ds.source)
-        ui_exports.chart_downloads(hist_fig, f"residual_histogram_{r_model}_{r_uid}", ds.source)
+        downloads.chart_downloads(acf_fig, f"residual_acf_{r_model}_{r_uid}", ds.source)
+        downloads.chart_downloads(hist_fig, f"residual_histogram_{r_model}_{r_uid}", ds.source)
     else:
         st.info("Too few residuals for diagnostics.")
 
@@ -231,4 +226,4 @@ with tab_train:
         st.markdown(f"Trained on: **{', '.join(devices) or 'cpu'}**")
         fig = cm.training_curves_figure(curves)
         st.plotly_chart(fig, key="train_chart")
-        ui_exports.chart_downloads(fig, "training_curves", ds.source)
+        downloads.chart_downloads(fig, "training_curves", ds.source)

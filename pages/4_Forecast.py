@@ -4,27 +4,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import app_settings
-import app_state
-import ui_exports
-import ui_hierarchy
-import ui_networks
-import ui_workspace
 from forecasting.export import charts_models as cm
 from forecasting.export import report, tables
 from forecasting.pipeline import ForecastConfig
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
+from ui import downloads, hierarchy, model_settings, sidebar, state, workspace
 
 TOTAL = "Total over all series"
 
 st.title("Forecast")
-ds = app_state.get_dataset()
+ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
-data_key = app_state.dataset_fingerprint(ds)
-bt_entry = ui_workspace.latest_entry("backtest", data_key)
+data_key = state.dataset_fingerprint(ds)
+bt_entry = workspace.latest_entry("backtest", data_key)
 backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')}")
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
 names = list(MODELS)
@@ -44,33 +39,33 @@ with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
     shared = {}
     if network:
-        sizes = ui_networks.key_settings(model)
-        shared = {**(ui_networks.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
-                  **ui_networks.network_settings("fc_net", device_only=model in ui_networks.PRETRAINED)}
-hcfg = ui_hierarchy.settings(ds, "fc")
-eng = app_settings.engine_settings()
+        sizes = model_settings.key_settings(model)
+        shared = {**(model_settings.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
+                  **model_settings.network_settings("fc_net", device_only=model in model_settings.PRETRAINED)}
+hcfg = hierarchy.settings(ds, "fc")
+eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
                      model_params={model: dict(shared)} if network else {})
-key = data_key + app_state.config_fingerprint(cfg) + (app_state.config_fingerprint(hcfg) if hcfg else "")
+key = data_key + state.config_fingerprint(cfg) + (state.config_fingerprint(hcfg) if hcfg else "")
 
 if st.button("Run forecast", type="primary", key="run_forecast"):
     if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
         deep = [cfg.model_params.setdefault(model, {})] if network else []
-        runner = ui_hierarchy.forecast_runner(ds, hcfg)
-        app_state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
+        runner = hierarchy.forecast_runner(ds, hcfg)
+        state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
     else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        ui_workspace.start_run("forecast", ds, cfg, key, data_key)
+        workspace.start_run("forecast", ds, cfg, key, data_key)
 
-app_state.wait_for_stopped_run("forecast")
-ui_workspace.follow("forecast", ds)      # live progress from the store; leaving the page never stops the run
-entry = ui_workspace.latest_entry("forecast", data_key)
+state.wait_for_stopped_run("forecast")
+workspace.follow("forecast", ds)      # live progress from the store; leaving the page never stops the run
+entry = workspace.latest_entry("forecast", data_key)
 if entry is None or entry["dataset"] != data_key:
     st.info("Choose a horizon and a model, then **Run forecast**.")
     st.stop()
 res = entry["result"]
 fc = res.forecasts
-if entry is not app_state.cached_result("forecast", key):
+if entry is not state.cached_result("forecast", key):
     st.caption("Showing the last forecast run; the settings above have changed since.")
 if res.info.get("cancelled"):
     st.warning(f"Stopped: forecasts for {fc['unique_id'].nunique()} of {ds.n_series} series so far.")
@@ -78,13 +73,13 @@ if fc.empty:
     st.stop()
 hier = None
 if res.info.get("hierarchy"):      # every node of every level: the charts and tables use the nodes' dataset
-    ds, hier = ui_hierarchy.node_dataset(ds, res, data_key)
+    ds, hier = hierarchy.node_dataset(ds, res, data_key)
     method = res.info["hierarchy"]["reconcile"]
     if method == "none":
         st.info(f"Base forecasts of every level ({', '.join(hier.level_names)}): each node forecast on its own, "
                 "so the levels need not add up. Choose a reconciliation to make them.")
     else:
-        gap = ui_hierarchy.coherence_gap(hier, fc, ["model", "ds"])
+        gap = hierarchy.coherence_gap(hier, fc, ["model", "ds"])
         st.success(f"Reconciled with **{method}**: every level ({', '.join(hier.level_names)}) adds up "
                    f"(largest relative gap {gap:.1e}).")
 
@@ -98,7 +93,7 @@ if hier is not None:              # the total and every group are nodes of their
 view = v1.radio("View", views if ds.n_series > 1 else ["Series"], horizontal=True, key="fc_view")
 if view == "Series":
     if hier is not None:
-        uid = ui_hierarchy.pick_node(hier, set(fc["unique_id"]), "fc_h", v2)
+        uid = hierarchy.pick_node(hier, set(fc["unique_id"]), "fc_h", v2)
     else:
         uid = v2.selectbox("Series", list(pd.unique(fc["unique_id"])), key="fc_series")
     fig = cm.fan_chart(ds.series(uid), fc[fc["unique_id"] == uid], title=cm.esc(uid), history_tail=tail,
@@ -114,7 +109,7 @@ else:
     st.caption("Aggregated bands add up the series' bounds: conservative, never too narrow.")
     name = f"forecast_{view}_{group}"
 st.plotly_chart(fig, key="fc_chart")
-ui_exports.chart_downloads(fig, name, ds.source)
+downloads.chart_downloads(fig, name, ds.source)
 charts[name] = fig
 
 att = res.attention
@@ -129,11 +124,11 @@ if view == "Series" and att is not None and (att["unique_id"] == uid).any():
                    "network builds its forecast (top attention layer, averaged over heads; the weights sum to 1). "
                    "High bars a season apart mean the network reads the seasonal pattern; a tall bar on one "
                    "date means that period drives the forecast.")
-        ui_exports.chart_downloads(afig, f"attention_{uid}", ds.source)
+        downloads.chart_downloads(afig, f"attention_{uid}", ds.source)
         charts[f"attention_{uid}"] = afig
 
 # ---------------------------------------------------------------- numbers and settings
-frames = app_state.memo("tables", entry["key"] + (bt_entry["key"] if backtest is not None else ""),
+frames = state.memo("tables", entry["key"] + (bt_entry["key"] if backtest is not None else ""),
                         lambda: tables.export_tables(ds, res, backtest))
 st.subheader("Forecast numbers")
 daily_or_coarser = bool((fc["ds"] == fc["ds"].dt.normalize()).all())
@@ -163,20 +158,20 @@ def _pdf() -> bytes:
 
 d = st.columns(5)
 with d[0]:
-    ui_exports.download("Forecast (CSV)", lambda: tables.to_csv_bytes(frames["forecasts"]), ds.source,
+    downloads.download("Forecast (CSV)", lambda: tables.to_csv_bytes(frames["forecasts"]), ds.source,
                         "forecast", "csv", key="dl_fc_csv")
 with d[1]:
-    ui_exports.download("Excel workbook", lambda: tables.to_excel_bytes(frames), ds.source, "forecast", "xlsx",
+    downloads.download("Excel workbook", lambda: tables.to_excel_bytes(frames), ds.source, "forecast", "xlsx",
                         key="dl_fc_xlsx", help="sheets: forecasts, metrics, settings, data quality …")
 with d[2]:
-    ui_exports.download("Report (HTML)", lambda: _report_html().encode("utf-8"), ds.source, "report", "html",
+    downloads.download("Report (HTML)", lambda: _report_html().encode("utf-8"), ds.source, "report", "html",
                         key="dl_report_html", help="one self-contained file, opens offline")
 with d[3]:
     if report.find_chromium():
-        ui_exports.download("Report (PDF)", _pdf, ds.source, "report", "pdf", key="dl_report_pdf")
+        downloads.download("Report (PDF)", _pdf, ds.source, "report", "pdf", key="dl_report_pdf")
     else:
         st.button("Report (PDF)", disabled=True, key="dl_report_pdf", help="needs Chromium on the server")
 with d[4]:
-    ui_exports.download("Everything (zip)", lambda: report.zip_bytes(ds, res, backtest, info=info, charts=charts),
+    downloads.download("Everything (zip)", lambda: report.zip_bytes(ds, res, backtest, info=info, charts=charts),
                         ds.source, "salescast", "zip", key="dl_zip",
                         help="CSVs, Excel, report (HTML + PDF), the chart as HTML + PNG")

@@ -4,15 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import app_state
-import ui_exports
-import ui_workspace
 from forecasting.export import tables
 from forecasting.export.names import md_escape
 from forecasting.store import jobs
+from ui import downloads, state, workspace
 
 st.title("Runs")
-ws = ui_workspace.current()
+ws = workspace.current()
 runs = ws.list_runs()
 st.caption(f"{len(runs)} run(s) in this workspace. Runs go on in the background whatever page you open; "
            "bookmark this page's link (it holds the workspace) to come back to them.")
@@ -20,7 +18,7 @@ if not runs:
     st.info("No runs yet: start a backtest on the Models page or a forecast on the Forecast page.")
     st.stop()
 
-table = pd.DataFrame([ui_workspace.describe(r) for r in reversed(runs)])
+table = pd.DataFrame([workspace.describe(r) for r in reversed(runs)])
 st.dataframe(table.drop(columns=["id"]), hide_index=True)
 if any(r.status in ("queued", "running") for r in runs):
     st.caption(f"{len(jobs.live_jobs())} run(s) computing now, at most {jobs.slots()} at a time; the rest wait "
@@ -33,7 +31,7 @@ by_id = {r.id: r for r in runs}
 
 def label(run_id: str) -> str:
     r = by_id[run_id]
-    return f"{r.name or r.kind} · {r.dataset} · {', '.join(r.models)} · {r.status} · {ui_workspace.describe(r)['started']}"
+    return f"{r.name or r.kind} · {r.dataset} · {', '.join(r.models)} · {r.status} · {workspace.describe(r)['started']}"
 
 
 st.subheader("One run")
@@ -43,10 +41,10 @@ c1, c2, c3 = st.columns(3)
 if rec.status in ("finished", "stopped") and c1.button("Open", key="runs_open",
                                                        help="show it on the Models or Forecast page"):
     ds = ws.load_dataset(rec.dataset_id)
-    app_state.set_dataset(ds)
-    app_state.put("ws_dataset_id", rec.dataset_id)
+    state.set_dataset(ds)
+    state.put("ws_dataset_id", rec.dataset_id)
     ws.set_state({**ws.get_state(), "dataset_id": rec.dataset_id})
-    ui_workspace.load_run(rec, app_state.dataset_fingerprint(ds))
+    workspace.load_run(rec, state.dataset_fingerprint(ds))
     st.switch_page("pages/3_Models.py" if rec.kind == "backtest" else "pages/4_Forecast.py")
 if rec.status in ("stopped", "interrupted", "failed") and c2.button("Resume", key="runs_resume",
                                                                    help="run only the series not finished yet"):
@@ -69,19 +67,19 @@ if frames:
     d1, d2 = st.columns(2)
     if rec.kind == "backtest":
         with d1:
-            ui_exports.download("Metrics (CSV)", lambda: tables.to_csv_bytes(restore(frames["metrics"])), ds.source,
+            downloads.download("Metrics (CSV)", lambda: tables.to_csv_bytes(restore(frames["metrics"])), ds.source,
                                 f"backtest_metrics_{rec.id}", "csv", key="runs_dl_metrics")
         with d2:
-            ui_exports.download("Forecasts (CSV)", lambda: tables.to_csv_bytes(restore(frames["forecasts"])),
+            downloads.download("Forecasts (CSV)", lambda: tables.to_csv_bytes(restore(frames["forecasts"])),
                                 ds.source, f"backtest_forecasts_{rec.id}", "csv", key="runs_dl_fc")
         if frames.get("summary") is not None:
             st.dataframe(frames["summary"], hide_index=True)
     else:
         with d1:
-            ui_exports.download("Forecasts (CSV)", lambda: tables.to_csv_bytes(restore(frames["forecasts"])),
+            downloads.download("Forecasts (CSV)", lambda: tables.to_csv_bytes(restore(frames["forecasts"])),
                                 ds.source, f"forecast_{rec.id}", "csv", key="runs_dl_fc")
         with d2:
-            ui_exports.download("Forecasts (Excel)", lambda: tables.to_excel_bytes(
+            downloads.download("Forecasts (Excel)", lambda: tables.to_excel_bytes(
                 {"forecast": restore(frames["forecasts"]), "settings": restore(frames["settings"])}),
                 ds.source, f"forecast_{rec.id}", "xlsx", key="runs_dl_xlsx")
 if rec.status not in ("queued", "running"):

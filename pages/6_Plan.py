@@ -6,9 +6,6 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-import app_settings
-import app_state
-import ui_exports
 from forecasting.export import charts_models as cm
 from forecasting.export import charts_planning as cp
 from forecasting.export import tables
@@ -17,12 +14,13 @@ from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.planning import PlanConfig, run_plan
 from forecasting.planning.run import stock_column, stock_table
 from forecasting.explore.seasonality import dataset_season_length
+from ui import downloads, sidebar, state
 
 st.title("Plan")
-ds = app_state.get_dataset()
+ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
-data_key = app_state.dataset_fingerprint(ds)
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {ui_exports.md(ds.source or 'dataset')} · "
+data_key = state.dataset_fingerprint(ds)
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')} · "
            "stock targets from the forecast distribution, checked on the backtest")
 
 # ---------------------------------------------------------------- settings
@@ -71,7 +69,7 @@ try:
             oo = next((c for c in table.columns if str(c).strip().lower() == "on_order"), None)
             if oo is not None:
                 on_order = {str(k): float(v) for k, v in stock_table(table, ds, oo).items()}
-            stock_note = f"{len(on_hand)} series' stock read from {ui_exports.md(up.name)}"
+            stock_note = f"{len(on_hand)} series' stock read from {downloads.md(up.name)}"
 except SalesCastError as exc:
     st.error(str(exc))
     st.stop()
@@ -89,7 +87,7 @@ with st.expander("Advanced", expanded=False):
                                 help="backtest windows whose errors shape the lead-time demand"))
     price_choice = b2.selectbox("Price column (ABC value)", ["(auto: price / unit_price)"] + covs, key="plan_price")
     seed = int(b3.number_input("Seed", 0, 2**31 - 1, value=0, key="plan_seed"))
-eng = app_settings.engine_settings()
+eng = sidebar.engine_settings()
 cfg = PlanConfig(horizon=horizon, lead_time=lead, lead_time_sd=lead_sd, review_period=review, service_level=alpha,
                  model=model, season_length=season, on_hand=on_hand, on_order=on_order, backtest_windows=windows,
                  calibration_windows=calib, abc_thresholds=(abc_a, abc_b), xyz_thresholds=(xyz_x, xyz_y),
@@ -100,18 +98,18 @@ try:
 except SalesCastError as exc:
     st.error(str(exc))
     st.stop()
-key = data_key + app_state.config_fingerprint(cfg)
+key = data_key + state.config_fingerprint(cfg)
 
 if st.button("Compute targets", type="primary", key="run_plan"):
-    app_state.run_or_reuse("plan", "Plan", key, data_key, cfg, partial(run_plan, plan_ds))
+    state.run_or_reuse("plan", "Plan", key, data_key, cfg, partial(run_plan, plan_ds))
 
-app_state.wait_for_stopped_run("plan")
-entry = app_state.latest_result("plan")
+state.wait_for_stopped_run("plan")
+entry = state.latest_result("plan")
 if entry is None or entry["dataset"] != data_key:
     st.info("Set the lead time, review period, service level and stock, then **Compute targets**.")
     st.stop()
 res = entry["result"]
-if entry is not app_state.cached_result("plan", key):
+if entry is not state.cached_result("plan", key):
     st.caption("Showing the last plan; the settings above have changed since.")
 tg = res.targets
 out = ds.restore_ids(tg)
@@ -130,7 +128,7 @@ if len(res.summary):
                 delta=f"{100 * (s['achieved_service_level'] - s['target_service_level']):+.1f} pts vs target",
                 delta_color="off")
 for note in res.info.get("notes", []):
-    st.caption(ui_exports.md(note))
+    st.caption(downloads.md(note))
 
 # ---------------------------------------------------------------- targets
 st.subheader("Stock targets")
@@ -154,13 +152,13 @@ g1, g2 = st.columns(2)
 with g1:
     fig = cp.abc_xyz_figure(tg)
     st.plotly_chart(fig, key="plan_matrix")
-    ui_exports.chart_downloads(fig, "abc_xyz", ds.source)
+    downloads.chart_downloads(fig, "abc_xyz", ds.source)
     charts["abc_xyz"] = fig
 with g2:
     if len(res.summary):
         pfig = cp.policy_figure(res.summary)
         st.plotly_chart(pfig, key="plan_policy")
-        ui_exports.chart_downloads(pfig, "policy_backtest", ds.source)
+        downloads.chart_downloads(pfig, "policy_backtest", ds.source)
         charts["policy_backtest"] = pfig
     else:
         st.info("Set policy backtest cutoffs above to check the targets against past demand.")
@@ -187,11 +185,11 @@ sfig = cm.fan_chart(ds.series(uid), fc[[c for c in keep if c in fc.columns]], ti
 st.plotly_chart(sfig, key="plan_series_chart")
 row = tg[tg["unique_id"] == uid].iloc[0]
 why = res.exceptions.loc[res.exceptions["unique_id"] == uid, "reasons"]
-st.markdown(f"**{ui_exports.md(uid)}** · {row['abc']}{row['xyz']} · {ui_exports.md(row['demand_class'])} · "
+st.markdown(f"**{downloads.md(uid)}** · {row['abc']}{row['xyz']} · {downloads.md(row['demand_class'])} · "
             f"reorder point {row['reorder_point']:.1f} · safety stock {row['safety_stock']:.1f} · "
             f"order-up-to {row['order_up_to']:.1f}"
-            + (f" · **{ui_exports.md(why.iloc[0])}**" if len(why) else ""))
-ui_exports.chart_downloads(sfig, f"plan_{uid}", ds.source)
+            + (f" · **{downloads.md(why.iloc[0])}**" if len(why) else ""))
+downloads.chart_downloads(sfig, f"plan_{uid}", ds.source)
 
 # ---------------------------------------------------------------- policy backtest detail
 if len(res.summary):
@@ -211,10 +209,10 @@ if len(res.policy):
     sheets["summary"] = res.summary
 d = st.columns(3)
 with d[0]:
-    ui_exports.download("Targets (CSV)", lambda: tables.to_csv_bytes(out), ds.source, "plan", "csv", key="dl_plan_csv")
+    downloads.download("Targets (CSV)", lambda: tables.to_csv_bytes(out), ds.source, "plan", "csv", key="dl_plan_csv")
 with d[1]:
-    ui_exports.download("Excel workbook", lambda: tables.to_excel_bytes(sheets), ds.source, "plan", "xlsx",
+    downloads.download("Excel workbook", lambda: tables.to_excel_bytes(sheets), ds.source, "plan", "xlsx",
                         key="dl_plan_xlsx", help="sheets: targets, exceptions, policy backtest, summary")
 with d[2]:
-    ui_exports.download("Exceptions (CSV)", lambda: tables.to_csv_bytes(ex), ds.source, "exceptions", "csv",
+    downloads.download("Exceptions (CSV)", lambda: tables.to_csv_bytes(ex), ds.source, "exceptions", "csv",
                         key="dl_plan_ex_csv")

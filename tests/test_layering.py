@@ -25,8 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("planning", ("forecasting.planning",)),
     ("export", ("forecasting.export",)),
     ("interfaces", ("forecasting.commands", "forecasting.cli", "forecasting.__main__", "forecasting.api",
-                    "ui", "app", "pages", "app_state", "app_settings", "ui_exports", "ui_networks", "ui_workspace",
-                    "ui_hierarchy")),
+                    "ui", "app", "pages")),
 ]
 LIBRARY = "forecasting"
 

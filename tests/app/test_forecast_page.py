@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_settings import EngineSettings
+from ui.sidebar import EngineSettings
 from forecasting.data.contract import Dataset, validate_long
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_settings import EngineSettings
+from ui.sidebar import EngineSettings
 from forecasting.export import tables
 from tests.app.test_forecast_page import two_level_dataset
 

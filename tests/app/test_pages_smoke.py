@@ -2,7 +2,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_settings import EngineSettings
+from ui.sidebar import EngineSettings
 
 PAGES = [("pages/1_Data.py", "Data"), ("pages/2_Explore.py", "Explore"), ("pages/3_Models.py", "Models"),
          ("pages/4_Forecast.py", "Forecast"), ("pages/5_Runs.py", "Runs"), ("pages/6_Plan.py", "Plan")]

@@ -4,7 +4,7 @@ the administrator's limits give clear messages."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_settings import EngineSettings
+from ui.sidebar import EngineSettings
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_unknown_link_is_refused():
 
 
 def test_limits_give_clear_messages(monkeypatch, tmp_path):
-    import ui_workspace
+    from ui import workspace as ui_workspace
     from forecasting.store import open_workspace
 
     ws = open_workspace(tmp_path / "ws")

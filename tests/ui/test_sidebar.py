@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_settings import LARGE_SERIES, EngineSettings, address_problem
+from ui.sidebar import LARGE_SERIES, EngineSettings, address_problem
 from forecasting.data.contract import Dataset, validate_long
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import app_state
 from forecasting.hierarchy.run import RECONCILE_CHOICES, HierarchyConfig
 from forecasting.hierarchy.structure import TOTAL, default_levels, level_name
+from ui import state
 
 METHOD_HELP = {
     "none": "base forecasts of every level, each series forecast on its own (the baseline)",
@@ -54,7 +54,7 @@ def node_dataset(ds, res, data_key: str):
 
     names = res.info["hierarchy"]["levels"]
     levels = [[] if n == TOTAL else n.split(",") for n in names]
-    return app_state.memo("hierarchy", f"{data_key}|{names}", lambda: hierarchical_dataset(ds, levels))
+    return state.memo("hierarchy", f"{data_key}|{names}", lambda: hierarchical_dataset(ds, levels))
 
 
 def backtest_runner(ds, hcfg: HierarchyConfig):

@@ -14,9 +14,9 @@ import time
 
 import streamlit as st
 
-import app_state
 from forecasting.store import jobs
 from forecasting.store.workspace import ACTIVE, StoreError, Workspace, home, new_id, open_workspace
+from ui import state
 
 WS = "workspace"
 WS_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -90,7 +90,7 @@ def current() -> Workspace:
     """The workspace named in the URL (``?ws=``); a new one (on the bundled sample) when there is none."""
     who = user()
     ws_id = st.query_params.get("ws")
-    ws: Workspace | None = app_state.get(WS)
+    ws: Workspace | None = state.get(WS)
     if ws is not None and ws.owner == who and ws_id in (None, ws.id):
         if ws_id is None:            # page switches drop the query string: keep the link in the address bar
             st.query_params["ws"] = ws.id
@@ -114,9 +114,9 @@ def current() -> Workspace:
         ws_id = new_id()
         ws = open_workspace(_folder(ws_id), owner=who, ws_id=ws_id)
         st.query_params["ws"] = ws.id
-    if app_state.get(WS) is not None and app_state.get(WS).id != ws.id:
-        app_state.reset_session()        # another workspace in this tab: nothing of the old one shows
-    app_state.put(WS, ws)
+    if state.get(WS) is not None and state.get(WS).id != ws.id:
+        state.reset_session()        # another workspace in this tab: nothing of the old one shows
+    state.put(WS, ws)
     return ws
 
 
@@ -125,7 +125,7 @@ def current() -> Workspace:
 def remember_dataset(ds, raw: bytes | None, name: str, mapping: dict, treatments: dict, digest: str = "") -> str:
     """Keep the page's dataset in the workspace (once per file, mapping and treatments) and make it current."""
     ws = current()
-    memo = app_state.get("ws_dataset_ids") or {}
+    memo = state.get("ws_dataset_ids") or {}
     key = f"{digest}|{sorted(mapping.items())}|{sorted(treatments.items())}"
     ds_id = memo.get(key)
     if ds_id is None:
@@ -135,38 +135,38 @@ def remember_dataset(ds, raw: bytes | None, name: str, mapping: dict, treatments
             st.stop()
         rec = ws.add_dataset(ds, raw=raw, name=name, mapping=mapping, treatments=treatments)
         ds_id = memo[key] = rec.id
-        app_state.put("ws_dataset_ids", memo)
+        state.put("ws_dataset_ids", memo)
         _know(ds, ds_id)
-    state = ws.get_state()
-    if state.get("dataset_id") != ds_id:
-        ws.set_state({**state, "dataset_id": ds_id})
-    app_state.put("ws_dataset_id", ds_id)
+    kept = ws.get_state()
+    if kept.get("dataset_id") != ds_id:
+        ws.set_state({**kept, "dataset_id": ds_id})
+    state.put("ws_dataset_id", ds_id)
     return ds_id
 
 
 def _know(ds, ds_id: str) -> None:
-    known = app_state.get("ws_fingerprints") or {}
+    known = state.get("ws_fingerprints") or {}
     if ds_id not in known.values():
-        known[app_state.dataset_fingerprint(ds)] = ds_id
-        app_state.put("ws_fingerprints", known)
+        known[state.dataset_fingerprint(ds)] = ds_id
+        state.put("ws_fingerprints", known)
 
 
 def dataset_id_of(ds) -> str:
     """The workspace id of the session's dataset (stored now when it was built in memory)."""
     ws = current()
-    fp = app_state.dataset_fingerprint(ds)
-    known = app_state.get("ws_fingerprints") or {}
+    fp = state.dataset_fingerprint(ds)
+    known = state.get("ws_fingerprints") or {}
     if fp in known:
         return known[fp]
-    cur = app_state.get("ws_dataset_id") or ws.get_state().get("dataset_id")
-    if cur and ws.find_dataset(cur) is not None and app_state.dataset_fingerprint(ws.load_dataset(cur)) == fp:
+    cur = state.get("ws_dataset_id") or ws.get_state().get("dataset_id")
+    if cur and ws.find_dataset(cur) is not None and state.dataset_fingerprint(ws.load_dataset(cur)) == fp:
         ds_id = cur
     else:
         ds_id = ws.add_dataset(ds, raw=None, raw_hash=fp, name=ds.source or "dataset", mapping={"in_memory": fp},
                                treatments=[]).id
     known[fp] = ds_id
-    app_state.put("ws_fingerprints", known)
-    app_state.put("ws_dataset_id", ds_id)
+    state.put("ws_fingerprints", known)
+    state.put("ws_dataset_id", ds_id)
     return ds_id
 
 
@@ -176,7 +176,7 @@ def restore_dataset():
     ds_id = ws.get_state().get("dataset_id")
     if not ds_id or ws.find_dataset(ds_id) is None:
         return None
-    app_state.put("ws_dataset_id", ds_id)
+    state.put("ws_dataset_id", ds_id)
     ds = ws.load_dataset(ds_id)
     _know(ds, ds_id)
     return ds
@@ -206,9 +206,9 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
     free); the page follows it with :func:`follow`. Reuses this session's result for the same key."""
     from forecasting.store.execute import config_of
 
-    entry = app_state.cached_result(kind, key)
+    entry = state.cached_result(kind, key)
     if entry is not None and not entry["result"].info.get("cancelled"):
-        app_state.store_result(kind, key, entry)
+        state.store_result(kind, key, entry)
         st.toast("Same data and settings as before: cached result shown.")
         return None
     from forecasting.errors import SalesCastError
@@ -223,9 +223,9 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
     for params in config.get("model_params", {}).values():
         params.pop("progress", None)
     run_id = ws.create_run(kind, dataset_id_of(ds), config)
-    pending = app_state.get("ws_pending") or {}
+    pending = state.get("ws_pending") or {}
     pending[run_id] = {"key": key, "data_key": data_key}
-    app_state.put("ws_pending", pending)
+    state.put("ws_pending", pending)
     jobs.dispatch(ws)
     return run_id
 
@@ -256,12 +256,12 @@ def load_run(rec, data_key: str | None = None, key: str | None = None) -> dict |
         return None
     cfg = build_config(rec.kind, rec.config)
     if data_key is None:
-        ds = app_state.get(app_state.DATASET)
-        same = ds is not None and app_state.get("ws_dataset_id") == rec.dataset_id
-        data_key = app_state.dataset_fingerprint(ds if same else ws.load_dataset(rec.dataset_id))
-    key = key or data_key + app_state.config_fingerprint(cfg)
+        ds = state.get(state.DATASET)
+        same = ds is not None and state.get("ws_dataset_id") == rec.dataset_id
+        data_key = state.dataset_fingerprint(ds if same else ws.load_dataset(rec.dataset_id))
+    key = key or data_key + state.config_fingerprint(cfg)
     entry = {"dataset": data_key, "result": res, "config": cfg, "key": key, "run_id": rec.id}
-    app_state.store_result(rec.kind, key, entry)
+    state.store_result(rec.kind, key, entry)
     return entry
 
 
@@ -306,14 +306,14 @@ def follow(kind: str, ds) -> None:
                 _live_curve(ws, r)
         time.sleep(POLL_SECONDS)
     box.empty()
-    pending = app_state.get("ws_pending") or {}
+    pending = state.get("ws_pending") or {}
     for r in recs:
         if r.status == "failed":
             st.error(f"The {kind} failed: {r.error}")
             continue
         p = pending.pop(r.id, {})
         load_run(r, p.get("data_key"), p.get("key"))
-    app_state.put("ws_pending", pending)
+    state.put("ws_pending", pending)
 
 
 def _live_curve(ws: Workspace, rec) -> None:
@@ -344,16 +344,16 @@ def _live_curve(ws: Workspace, rec) -> None:
 def latest_entry(kind: str, data_key: str):
     """This session's latest ``kind`` result for the dataset; else the workspace's latest finished or
     stopped run on it (after a reload or in a new tab)."""
-    entry = app_state.latest_result(kind)
+    entry = state.latest_result(kind)
     if entry is not None and entry["dataset"] == data_key:
         return entry
     ws = current()
-    ds_id = (app_state.get("ws_fingerprints") or {}).get(data_key)   # the stored dataset with these data
+    ds_id = (state.get("ws_fingerprints") or {}).get(data_key)   # the stored dataset with these data
     if ds_id is None:
         return entry
     done = [r for r in ws.list_runs(kind) if r.status in ("finished", "stopped") and r.dataset_id == ds_id]
-    if done and not app_state.get(f"ws_loaded_{kind}_{ds_id}"):
-        app_state.put(f"ws_loaded_{kind}_{ds_id}", True)      # once per session: later runs come by follow()
+    if done and not state.get(f"ws_loaded_{kind}_{ds_id}"):
+        state.put(f"ws_loaded_{kind}_{ds_id}", True)      # once per session: later runs come by follow()
         return load_run(done[-1], data_key)
     return entry
 
@@ -375,4 +375,4 @@ __all__ = ["current", "remember_dataset", "restore_dataset", "start_run", "follo
            "result_of", "StoreError"]
 
 
-app_state.restore_dataset_with(restore_dataset)
+state.restore_dataset_with(restore_dataset)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-import app_state
+from forecasting.engines import ENGINES
+from ui import state
 
-ENGINES = ("serial", "local", "dask")
 KEY = "engine_settings"
 LARGE_SERIES = 200        # from here on, one process is noticeably slow for statistical models
 LARGE_ROWS = 500_000
@@ -31,7 +31,7 @@ class EngineSettings:
 
 def engine_settings() -> EngineSettings:
     """The engine this session chose in the sidebar (local with all cores until it chooses)."""
-    return app_state.get(KEY) or EngineSettings()
+    return state.get(KEY) or EngineSettings()
 
 
 def admin_addresses() -> list[str]:
@@ -58,7 +58,7 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def sidebar() -> EngineSettings:
+def draw() -> EngineSettings:
     """Draw the block in the sidebar, store the choice for this session, return it."""
     current = engine_settings()
     with st.sidebar.expander("Where to compute", expanded=current.engine == "dask"):
@@ -94,7 +94,7 @@ def sidebar() -> EngineSettings:
             n_workers = int(st.number_input("Worker processes", 1, max(64, cores), value=current.n_workers or cores,
                                             key="engine_workers", help=f"this machine has {cores} core(s)"))
         settings = EngineSettings(engine, address, n_workers if n_workers != (os.cpu_count() or 1) else None)
-        app_state.put(KEY, settings)
+        state.put(KEY, settings)
         _warn_if_large(engine)
     return settings
 
@@ -111,7 +111,7 @@ def _check(address: str) -> None:
 
 
 def _warn_if_large(engine: str) -> None:
-    ds = app_state.get(app_state.DATASET)
+    ds = state.get(state.DATASET)
     if engine != "serial" or ds is None:
         return
     n_series, n_rows = ds.n_series, len(ds.df)

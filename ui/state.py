@@ -27,7 +27,7 @@ _RESTORERS: list = []     # functions giving this session's dataset kept elsewhe
 
 
 def restore_dataset_with(fn) -> None:
-    """Let ``fn()`` give the dataset of a session that has none yet (ui_workspace registers itself, so this
+    """Let ``fn()`` give the dataset of a session that has none yet (ui.workspace registers itself, so this
     module does not import it back)."""
     if fn not in _RESTORERS:
         _RESTORERS.append(fn)
@@ -55,7 +55,7 @@ def set_dataset(ds) -> None:
     st.session_state[DATASET] = ds
 
 
-SAMPLE_FILE = Path(__file__).resolve().parent / "sample_data" / "store_sales_daily.csv"
+SAMPLE_FILE = Path(__file__).resolve().parents[1] / "sample_data" / "store_sales_daily.csv"
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
