@@ -285,3 +285,11 @@ def final_forecasts(ws: Workspace, run_id: str, forecasts: pd.DataFrame | None =
     out["override"] = final - out["forecast"].to_numpy(dtype=float)
     out["final"] = final
     return out
+
+
+def last_change(ws: Workspace) -> int:
+    """The id of the workspace's latest override (0 when none): changes whenever an override is added."""
+    with ws.engine.connect() as conn:
+        v = conn.execute(sa.select(sa.func.max(db.overrides.c.id))
+                         .where(db.overrides.c.workspace_id == ws.id)).scalar()
+    return int(v or 0)

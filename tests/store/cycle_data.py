@@ -36,11 +36,12 @@ def load_csv(path):
     return load(str(path), date_col="month", target_col="units", id_cols=["store", "sku"])
 
 
-def archived_forecast(folder, frame: pd.DataFrame, path, *, horizon: int = 3, model="naive", season_length=12):
+def archived_forecast(folder, frame: pd.DataFrame, path, *, horizon: int = 3, model="naive", season_length=12,
+                      ws_id: str | None = None):
     """A workspace at ``folder`` with a finished forecast run on ``frame`` (written to ``path``)."""
     write(frame, path)
     dataset = load_csv(path)
-    ws = open_workspace(folder)
+    ws = open_workspace(folder, ws_id=ws_id)
     rec = ws.add_dataset(dataset, raw=path, name=path.name, mapping={"file": path.name}, treatments=[])
     cfg = ForecastConfig(horizon=horizon, model=model, season_length=season_length, engine="serial")
     run_id = ws.create_run("forecast", rec.id, config_of("forecast", cfg))
