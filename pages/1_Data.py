@@ -9,11 +9,10 @@ from forecasting.data.frequency import coarser_choices
 from forecasting.data.ingest import detect_columns, list_sheets
 from forecasting.data.quality import FILL_METHODS, OUTLIER_METHODS, OUTLIER_TREATMENTS, ZERO_TREATMENTS, \
     analyst_table
-from forecasting.errors import SalesCastError
 from forecasting.export.charts_data import quality_figure
-from forecasting.export.names import download_name, md_escape
+from forecasting.export.names import download_name
 from forecasting.export.tables import to_csv_bytes
-from ui import state, workspace
+from ui import feedback, state, workspace
 
 UPLOAD = "data_upload"          # (bytes, filename[, file_id, sha1]) of the upload; None -> the bundled sample
 UPLOADER_ROUND = "data_uploader_round"
@@ -21,14 +20,6 @@ FILL_LABELS = {"none": "do nothing", "leave": "insert missing periods, leave the
                "ffill": "forward-fill", "interpolate": "interpolate"}
 ZERO_LABELS = {"leave": "keep zeros", "missing": "zeros are stock-outs (treat as missing)"}
 FREQS = ["h", "D", "B", "W-SUN", "W-MON", "MS", "QS-JAN", "YS-JAN"]
-
-
-def fail(what: str, exc: Exception) -> None:
-    """Show a readable error (never a traceback) and stop the page."""
-    msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
-    st.error(md_escape(f"{what}: {msg}"))   # messages quote column names and values: inert as Markdown
-    st.stop()
-
 
 st.title("Data")
 st.caption("Upload the sales file you have. SalesCast detects its layout, dates, series and frequency, "
@@ -63,13 +54,13 @@ if up is not None and (state.get(UPLOAD) or ())[2:3] != (up.file_id,):
         st.stop()
     same = workspace.current().find_by_file_hash(workspace.file_hash(content))
     if same:
-        st.info(f"This file is already in the workspace as **{md_escape(same[0].name)}**: its stored copy is reused.")
+        st.info(f"This file is already in the workspace as **{feedback.md(same[0].name)}**: its stored copy is reused.")
     state.put(UPLOAD, (content, up.name, up.file_id, hashlib.sha1(content).hexdigest()))
 source = state.get(UPLOAD)
 if source is None:
     data, name = state.SAMPLE_FILE.read_bytes(), state.SAMPLE_FILE.name
     digest = hashlib.sha1(data).hexdigest()
-    st.info(f"Showing the bundled sample **{md_escape(name)}** (3 stores x 4 products, daily). Upload a file to use yours.")
+    st.info(f"Showing the bundled sample **{feedback.md(name)}** (3 stores x 4 products, daily). Upload a file to use yours.")
 else:
     data, name = source[:2]
     digest = source[3] if len(source) > 3 else hashlib.sha1(data).hexdigest()
@@ -84,16 +75,16 @@ if name.lower().endswith((".xlsx", ".xlsm")):
     try:
         sheets = list_sheets(data, filename=name)
     except Exception as exc:
-        fail(f"Cannot read {name}", exc)
+        feedback.fail(f"Cannot read {name}", exc)
     sheet = st.selectbox("Sheet", sheets, key=f"sheet_{file_key}")
 try:
     raw = state.read_upload(data, name, sheet, digest)
 except Exception as exc:
-    fail(f"Cannot read {name}", exc)
+    feedback.fail(f"Cannot read {name}", exc)
 
 st.subheader("Preview")
 st.caption(f"{len(raw.df):,} rows x {raw.df.shape[1]} columns"
-           + (f" · {md_escape('; '.join(raw.notes))}" if raw.notes else ""))
+           + (f" · {feedback.md('; '.join(raw.notes))}" if raw.notes else ""))
 st.dataframe(raw.df.head(200), height=220)
 
 guess = detect_columns(raw.df)
@@ -130,7 +121,7 @@ data_key = f"{digest}|{sheet}|{mapping}"
 try:
     rep = state.ingest_upload(data, name, sheet, mapping, digest)
 except Exception as exc:
-    fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
+    feedback.fail("Cannot use these columns" + (f" of sheet '{sheet}'" if sheet else ""), exc)
 ds = rep.dataset
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Series", ds.n_series)
@@ -141,9 +132,9 @@ m5.metric("Last date", str(ds.df["ds"].max().date()))
 if rep.inferred_freq != ds.freq:
     st.caption(f"Aggregated from {rep.inferred_freq} to {ds.freq} ({agg}).")
 for w in rep.warnings:
-    st.warning(md_escape(w))
+    st.warning(feedback.md(w))
 with st.expander("What ingest did"):
-    st.markdown("\n".join(f"- {md_escape(n)}" for n in ds.notes))
+    st.markdown("\n".join(f"- {feedback.md(n)}" for n in ds.notes))
 
 st.subheader("Quality report")
 method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_METHODS.index("seasonal"),
@@ -153,7 +144,7 @@ method = st.selectbox("Outlier method", list(OUTLIER_METHODS), index=OUTLIER_MET
 try:
     report = state.data_quality(rep, data_key, method)
 except Exception as exc:
-    fail("Cannot check the data", exc)
+    feedback.fail("Cannot check the data", exc)
 tot = report.totals()
 q = st.columns(6)
 for col, stat in zip(q, ("missing_values", "missing_dates", "duplicates", "zeros", "negatives", "outliers")):
@@ -174,7 +165,7 @@ outl = t2.selectbox(f"Outliers ({method})", list(OUTLIER_TREATMENTS), key="data_
 try:
     cleaned, log = state.data_treatments(ds, data_key, fill, outl, method, zeros)
 except Exception as exc:
-    fail("Cannot apply the treatments", exc)
+    feedback.fail("Cannot apply the treatments", exc)
 state.set_dataset(cleaned)
 workspace.remember_dataset(   # kept in the workspace: a reload or the ?ws= link reopens it
     cleaned, data, name, {"uploaded": source is not None, "layout": layout, "date_col": date_col,

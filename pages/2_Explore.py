@@ -2,8 +2,6 @@
 Thin: widgets -> ExploreConfig -> forecasting.explore (cached in ui.state) -> plotly charts and downloads."""
 import streamlit as st
 
-from forecasting.errors import SalesCastError
-from forecasting.export.names import md_escape
 from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD
 from forecasting.explore.aggregate import aggregation_choices, describe_choice
 from forecasting.explore.cycles import cycles
@@ -13,31 +11,11 @@ from forecasting.explore.smoothing import ema, sma, trend_line
 from forecasting.explore.stationarity import acf_pacf
 from forecasting.explore.summary import ExploreConfig
 from forecasting.export import charts_explore as charts
-from forecasting.export import figures
-from forecasting.export.names import download_name
 from forecasting.export.tables import to_csv_bytes
-from ui import state
+from ui import downloads, feedback, state
 
 METHODS = {"stl": "STL", "mstl": "MSTL (several periods)", "classical": "Classical"}
 MANY_SERIES = 60          # above this, the all-series table waits for a click
-
-
-def fail(what: str, exc: Exception) -> None:
-    msg = str(exc) if isinstance(exc, SalesCastError) else f"unexpected problem ({type(exc).__name__}: {exc})"
-    st.error(md_escape(f"{what}: {msg}"))   # messages quote ids and column names: inert as Markdown
-    st.stop()
-
-
-def chart(fig, key: str, title: str) -> None:
-    """Draw a figure with its HTML and PNG downloads (files built only when clicked)."""
-    st.plotly_chart(fig, width="stretch", key=f"fig_{key}")
-    png_ok, why = figures.png_available()
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("Chart as HTML", data=lambda: figures.to_html(fig), key=f"html_{key}",
-                       file_name=download_name(source, title, "html"), mime="text/html", on_click="ignore")
-    c2.download_button("Chart as PNG", data=(lambda: figures.to_png(fig)) if png_ok else b"", key=f"png_{key}",
-                       file_name=download_name(source, title, "png"), mime="image/png", on_click="ignore",
-                       disabled=not png_ok, help=why or None)
 
 
 def fmt(x: float, digits: int = 2) -> str:
@@ -50,7 +28,7 @@ st.caption("Understand a series before modelling it: trend, seasonality, cycles,
 try:
     ds = state.get_dataset()
 except Exception as exc:
-    fail("No data to explore", exc)
+    feedback.fail("No data to explore", exc)
 source = ds.source or "data"
 key = state.dataset_fingerprint(ds)
 
@@ -61,7 +39,7 @@ kind, column = c1.selectbox("Look at", choices, format_func=lambda c: describe_c
 try:
     agg = state.explore_aggregate(ds, key, kind, column)
 except Exception as exc:
-    fail("Cannot aggregate", exc)
+    feedback.fail("Cannot aggregate", exc)
 ids = agg.series_ids
 uid = c2.selectbox("Series", ids, key=f"explore_series_{kind}_{column}") if len(ids) > 1 else ids[0]
 y = to_series(agg.frame, uid)
@@ -92,7 +70,7 @@ try:
     with st.spinner("Analysing the series …"):
         card = state.explore_analyze(y, ds.freq, cfg)
 except Exception as exc:
-    fail("Cannot analyse this series", exc)
+    feedback.fail("Cannot analyse this series", exc)
 dec = card.decomposition
 
 # ---------------------------------------------------------------- summary card
@@ -120,7 +98,7 @@ with tabs[0]:
         ema=ema(y, ema_span) if ema_span else None, ema_span=ema_span,
         trend=trend_line(y) if show_trend else None, anomalies=card.anomalies,
         adjusted=dec.adjusted if show_adjusted and dec.seasonal_cols else None)
-    chart(fig, "series", f"{name} series")
+    downloads.chart(fig, f"{name} series", source, key="fig_series")
     if show_trend:
         tl = trend_line(y)
         st.caption(f"Trend line: {tl.slope:+.4g} per period (R² {fmt(tl.r2)}).")
@@ -146,9 +124,9 @@ with tabs[1]:
         st.info("No seasonal period was found (or the series holds fewer than two full seasons). "
                 "Enter one in the sidebar to look anyway.")
     else:
-        chart(charts.seasonal_figure(y, period, ds.freq, name), "seasonal", f"{name} seasonal plot")
+        downloads.chart(charts.seasonal_figure(y, period, ds.freq, name), f"{name} seasonal plot", source, key="fig_seasonal")
         if period <= 60:
-            chart(charts.subseries_figure(y, period, ds.freq, name), "subseries", f"{name} sub-series plot")
+            downloads.chart(charts.subseries_figure(y, period, ds.freq, name), f"{name} sub-series plot", source, key="fig_subseries")
         else:
             st.caption(f"Sub-series plot left out: {period} positions are too many to read.")
         col = "seasonal" if "seasonal" in dec.frame else f"seasonal_{period}"
@@ -157,22 +135,24 @@ with tabs[1]:
             st.markdown("**Seasonal indices** " + ("(factors: 1 = average)" if dec.multiplicative
                                                     else "(units above or below the trend)"))
             st.dataframe(idx, hide_index=True, width="stretch")
-            st.download_button("Seasonal indices (CSV)", to_csv_bytes(idx), download_name(source, f"{name} indices", "csv"),
-                               "text/csv", key="dl_indices", on_click="ignore")
+            downloads.download("Seasonal indices (CSV)", lambda idx=idx: to_csv_bytes(idx), source, f"{name} indices", "csv",
+                               key="dl_indices")
 
 with tabs[2]:
-    chart(charts.decomposition_figure(dec, name), "decomposition", f"{name} decomposition")
+    downloads.chart(charts.decomposition_figure(dec, name), f"{name} decomposition", source, key="fig_decomposition")
     comp = dec.frame.reset_index().rename(columns={"ds": "date"})
     comp.insert(0, "series", name)
     comp["adjusted"] = dec.adjusted.to_numpy()
     c1, c2 = st.columns(2)
-    c1.download_button("Components of this series (CSV)", to_csv_bytes(comp),
-                       download_name(source, f"{name} components", "csv"), "text/csv", key="dl_comp", on_click="ignore")
+    with c1:
+        downloads.download("Components of this series (CSV)", lambda comp=comp: to_csv_bytes(comp), source,
+                           f"{name} components", "csv", key="dl_comp")
     if len(ids) > 1:
-        c2.download_button(
-            f"Components of all {len(ids)} series (CSV)",
-            lambda: to_csv_bytes(state.explore_components(agg.frame, ds.freq, method, cfg.periods, model, robust)),
-            download_name(source, "components", "csv"), "text/csv", key="dl_comp_all", on_click="ignore")
+        with c2:
+            downloads.download(
+                f"Components of all {len(ids)} series (CSV)",
+                lambda: to_csv_bytes(state.explore_components(agg.frame, ds.freq, method, cfg.periods, model, robust)),
+                source, "components", "csv", key="dl_comp_all")
 
 with tabs[3]:
     nlags = st.slider("Lags", 5, max(6, min(400, card.n_obs // 2 - 1)),
@@ -181,7 +161,7 @@ with tabs[3]:
     if table.empty:
         st.info("Too few values for autocorrelation.")
     else:
-        chart(charts.acf_pacf_figure(table, name), "acf", f"{name} ACF PACF")
+        downloads.chart(charts.acf_pacf_figure(table, name), f"{name} ACF PACF", source, key="fig_acf")
     s = card.stationarity
     st.write(s.verdict)
     st.dataframe([{"test": "ADF (null: unit root)", "statistic": s.adf_stat, "p-value": s.adf_p},
@@ -190,7 +170,7 @@ with tabs[3]:
 
 with tabs[4]:
     cyc = cycles(dec.adjusted, ds.freq, max(dec.periods or [1]))
-    chart(charts.cycles_figure(cyc, name), "cycles", f"{name} cycles")
+    downloads.chart(charts.cycles_figure(cyc, name), f"{name} cycles", source, key="fig_cycles")
     st.caption(f"Hodrick–Prescott λ = {cyc.hp_lambda:,.0f} (Ravn–Uhlig for this frequency)."
                + (f" Band-pass keeps swings of {cyc.band[0]:g}–{cyc.band[1]:g} periods." if cyc.band else ""))
     for note in cyc.notes:
@@ -210,5 +190,5 @@ with tabs[5]:
                          column_config={"unique_id": "series",
                                         "trend_strength": st.column_config.ProgressColumn("trend strength", min_value=0, max_value=1, format="%.2f"),
                                         "seasonal_strength": st.column_config.ProgressColumn("seasonal strength", min_value=0, max_value=1, format="%.2f")})
-            st.download_button("Table (CSV)", to_csv_bytes(table), download_name(source, "series profile", "csv"),
-                               "text/csv", key="dl_table", on_click="ignore")
+            downloads.download("Table (CSV)", lambda table=table: to_csv_bytes(table), source, "series profile", "csv",
+                               key="dl_table")

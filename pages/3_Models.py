@@ -10,7 +10,7 @@ from forecasting.export import tables
 from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, hierarchy, model_settings, sidebar, state, workspace
+from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
@@ -26,7 +26,7 @@ KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
 st.title("Models")
 ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')} — "
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.source or 'dataset')} — "
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
@@ -78,25 +78,11 @@ cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(wind
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers, intervals=intervals)
 data_key = state.dataset_fingerprint(ds)
-key = data_key + state.config_fingerprint(cfg) + (state.config_fingerprint(hcfg) if hcfg else "")
+key = state.run_key(data_key, cfg, hcfg)
 
-if st.button("Run backtest", type="primary", disabled=not models, key="run_backtest"):
-    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
-        deep = [params.setdefault(name, {}) for name in models if name in DEEP]
-        runner = hierarchy.backtest_runner(ds, hcfg)
-        state.run_or_reuse("backtest", "Backtest", key, data_key, cfg, runner, deep)
-    else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        workspace.start_run("backtest", ds, cfg, key, data_key)
-
-state.wait_for_stopped_run("backtest")
-workspace.follow("backtest", ds)      # live progress from the store; leaving the page never stops the run
-entry = workspace.latest_entry("backtest", data_key)
-if entry is None or entry["dataset"] != data_key:
-    st.info("Choose models and settings, then **Run backtest**.")
-    st.stop()
+entry = run_panel.run_block("backtest", ds, cfg, key, data_key, hcfg=hcfg, disabled=not models,
+                            hint="Choose models and settings, then **Run backtest**.")
 res = entry["result"]
-if entry is not state.cached_result("backtest", key):
-    st.caption("Showing the last backtest run; the settings above have changed since.")
 if res.info.get("cancelled"):
     done = res.metrics["unique_id"].nunique() if len(res.metrics) else 0
     st.warning(f"Stopped: results for {done} of {ds.n_series} series so far.")
@@ -176,14 +162,12 @@ with tab_bt:
     fig = cm.backtest_figure(ds.series(uid), res.forecasts[res.forecasts["unique_id"] == uid],
                              title=f"Backtest: {cm.esc(uid)}", level=None if level == "none" else int(level),
                              history_tail=max(60, 6 * int(horizon)))
-    st.plotly_chart(fig, key="bt_chart")
-    downloads.chart_downloads(fig, f"backtest_{uid}", ds.source)
+    downloads.chart(fig, f"backtest_{uid}", ds.source, key="bt_chart")
 
 with tab_err:
     scaled = st.toggle("Scale errors by each series' mean level", value=ds.n_series > 1, key="err_scaled")
     fig = cm.error_distribution_figure(res.forecasts, scaled=scaled)
-    st.plotly_chart(fig, key="err_chart")
-    downloads.chart_downloads(fig, "error_distribution", ds.source)
+    downloads.chart(fig, "error_distribution", ds.source, key="err_chart")
 
 with tab_res:
     r1, r2 = st.columns(2)
@@ -225,5 +209,4 @@ with tab_train:
         devices = sorted(set(curves.get("device", pd.Series(dtype=str)).dropna().astype(str)))
         st.markdown(f"Trained on: **{', '.join(devices) or 'cpu'}**")
         fig = cm.training_curves_figure(curves)
-        st.plotly_chart(fig, key="train_chart")
-        downloads.chart_downloads(fig, "training_curves", ds.source)
+        downloads.chart(fig, "training_curves", ds.source, key="train_chart")

@@ -9,7 +9,7 @@ from forecasting.export import report, tables
 from forecasting.pipeline import ForecastConfig
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, hierarchy, model_settings, overrides, sidebar, state, workspace
+from ui import downloads, feedback, hierarchy, model_settings, overrides, run_panel, sidebar, state, workspace
 
 TOTAL = "Total over all series"
 
@@ -19,7 +19,7 @@ season, season_why = dataset_season_length(ds)
 data_key = state.dataset_fingerprint(ds)
 bt_entry = workspace.latest_entry("backtest", data_key)
 backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key else None
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')}")
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
 names = list(MODELS)
@@ -47,26 +47,12 @@ eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
                      model_params={model: dict(shared)} if network else {})
-key = data_key + state.config_fingerprint(cfg) + (state.config_fingerprint(hcfg) if hcfg else "")
+key = state.run_key(data_key, cfg, hcfg)
 
-if st.button("Run forecast", type="primary", key="run_forecast"):
-    if hcfg:   # reconciled across the hierarchy: runs on this page (not a stored run yet)
-        deep = [cfg.model_params.setdefault(model, {})] if network else []
-        runner = hierarchy.forecast_runner(ds, hcfg)
-        state.run_or_reuse("forecast", "Forecast", key, data_key, cfg, runner, deep)
-    else:      # a stored run in a worker process: leaving or reloading the page never stops it
-        workspace.start_run("forecast", ds, cfg, key, data_key)
-
-state.wait_for_stopped_run("forecast")
-workspace.follow("forecast", ds)      # live progress from the store; leaving the page never stops the run
-entry = workspace.latest_entry("forecast", data_key)
-if entry is None or entry["dataset"] != data_key:
-    st.info("Choose a horizon and a model, then **Run forecast**.")
-    st.stop()
+entry = run_panel.run_block("forecast", ds, cfg, key, data_key, hcfg=hcfg,
+                            hint="Choose a horizon and a model, then **Run forecast**.")
 res = entry["result"]
 fc = res.forecasts
-if entry is not state.cached_result("forecast", key):
-    st.caption("Showing the last forecast run; the settings above have changed since.")
 if res.info.get("cancelled"):
     st.warning(f"Stopped: forecasts for {fc['unique_id'].nunique()} of {ds.n_series} series so far.")
 if fc.empty:
@@ -109,8 +95,7 @@ else:
                        history_tail=tail, ytitle=cm.esc(ds.target_col))
     st.caption("Aggregated bands add up the series' bounds: conservative, never too narrow.")
     name = f"forecast_{view}_{group}"
-st.plotly_chart(fig, key="fc_chart")
-downloads.chart_downloads(fig, name, ds.source)
+downloads.chart(fig, name, ds.source, key="fc_chart")
 charts[name] = fig
 
 att = res.attention

@@ -5,9 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from forecasting.export import tables
-from forecasting.export.names import md_escape
 from forecasting.store import jobs
-from ui import downloads, state, workspace
+from ui import downloads, feedback, state, workspace
 
 st.title("Runs")
 ws = workspace.current()
@@ -58,7 +57,7 @@ if new_name != (rec.name or ""):
     ws.rename_run(rec.id, new_name)
     st.rerun()
 if rec.error:
-    st.error(f"Error: {md_escape(rec.error)}")
+    feedback.error(f"Error: {rec.error}")
 
 frames = ws.run_frames(rec.id)
 if frames:

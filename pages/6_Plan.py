@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
 from forecasting.export import charts_models as cm
@@ -14,13 +13,13 @@ from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.planning import PlanConfig, run_plan
 from forecasting.planning.run import stock_column, stock_table
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, sidebar, state
+from ui import downloads, feedback, run_panel, sidebar, state
 
 st.title("Plan")
 ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
 data_key = state.dataset_fingerprint(ds)
-st.caption(f"{ds.n_series} series · frequency {ds.freq} · {downloads.md(ds.source or 'dataset')} · "
+st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.source or 'dataset')} · "
            "stock targets from the forecast distribution, checked on the backtest")
 
 # ---------------------------------------------------------------- settings
@@ -69,9 +68,9 @@ try:
             oo = next((c for c in table.columns if str(c).strip().lower() == "on_order"), None)
             if oo is not None:
                 on_order = {str(k): float(v) for k, v in stock_table(table, ds, oo).items()}
-            stock_note = f"{len(on_hand)} series' stock read from {downloads.md(up.name)}"
+            stock_note = f"{len(on_hand)} series' stock read from {feedback.md(up.name)}"
 except SalesCastError as exc:
-    st.error(str(exc))
+    feedback.error(str(exc))
     st.stop()
 if stock_note:
     s2.caption(stock_note)
@@ -93,17 +92,13 @@ cfg = PlanConfig(horizon=horizon, lead_time=lead, lead_time_sd=lead_sd, review_p
                  calibration_windows=calib, abc_thresholds=(abc_a, abc_b), xyz_thresholds=(xyz_x, xyz_y),
                  price_col=None if price_choice.startswith("(auto") else price_choice, seed=seed,
                  engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
-try:
-    cfg.validate()
-except SalesCastError as exc:
-    st.error(str(exc))
-    st.stop()
-key = data_key + state.config_fingerprint(cfg)
+feedback.check(cfg)
+key = state.run_key(data_key, cfg)
 
 if st.button("Compute targets", type="primary", key="run_plan"):
-    state.run_or_reuse("plan", "Plan", key, data_key, cfg, partial(run_plan, plan_ds))
+    run_panel.run_or_reuse("plan", "Plan", key, data_key, cfg, partial(run_plan, plan_ds))
 
-state.wait_for_stopped_run("plan")
+run_panel.wait_for_stopped_run("plan")
 entry = state.latest_result("plan")
 if entry is None or entry["dataset"] != data_key:
     st.info("Set the lead time, review period, service level and stock, then **Compute targets**.")
@@ -128,7 +123,7 @@ if len(res.summary):
                 delta=f"{100 * (s['achieved_service_level'] - s['target_service_level']):+.1f} pts vs target",
                 delta_color="off")
 for note in res.info.get("notes", []):
-    st.caption(downloads.md(note))
+    st.caption(feedback.md(note))
 
 # ---------------------------------------------------------------- targets
 st.subheader("Stock targets")
@@ -151,14 +146,12 @@ st.caption(f"{len(shown)} of {len(out)} series shown. Click a column header to s
 g1, g2 = st.columns(2)
 with g1:
     fig = cp.abc_xyz_figure(tg)
-    st.plotly_chart(fig, key="plan_matrix")
-    downloads.chart_downloads(fig, "abc_xyz", ds.source)
+    downloads.chart(fig, "abc_xyz", ds.source, key="plan_matrix")
     charts["abc_xyz"] = fig
 with g2:
     if len(res.summary):
         pfig = cp.policy_figure(res.summary)
-        st.plotly_chart(pfig, key="plan_policy")
-        downloads.chart_downloads(pfig, "policy_backtest", ds.source)
+        downloads.chart(pfig, "policy_backtest", ds.source, key="plan_policy")
         charts["policy_backtest"] = pfig
     else:
         st.info("Set policy backtest cutoffs above to check the targets against past demand.")
@@ -185,10 +178,10 @@ sfig = cm.fan_chart(ds.series(uid), fc[[c for c in keep if c in fc.columns]], ti
 st.plotly_chart(sfig, key="plan_series_chart")
 row = tg[tg["unique_id"] == uid].iloc[0]
 why = res.exceptions.loc[res.exceptions["unique_id"] == uid, "reasons"]
-st.markdown(f"**{downloads.md(uid)}** · {row['abc']}{row['xyz']} · {downloads.md(row['demand_class'])} · "
+st.markdown(f"**{feedback.md(uid)}** · {row['abc']}{row['xyz']} · {feedback.md(row['demand_class'])} · "
             f"reorder point {row['reorder_point']:.1f} · safety stock {row['safety_stock']:.1f} · "
             f"order-up-to {row['order_up_to']:.1f}"
-            + (f" · **{downloads.md(why.iloc[0])}**" if len(why) else ""))
+            + (f" · **{feedback.md(why.iloc[0])}**" if len(why) else ""))
 downloads.chart_downloads(sfig, f"plan_{uid}", ds.source)
 
 # ---------------------------------------------------------------- policy backtest detail

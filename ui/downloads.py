@@ -1,11 +1,10 @@
-"""Download buttons shared by the Models and Forecast pages (thin wrappers over forecasting.export).
+"""Download buttons, and charts with their downloads, for every page (thin wrappers over forecasting.export).
 
 Files are built only when clicked (``data`` is a callable) and nothing is written to disk, so
 sessions never share a path. File names go through :func:`forecasting.export.names.download_name`.
 """
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 import streamlit as st
@@ -16,19 +15,17 @@ MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocumen
         "html": "text/html", "png": "image/png", "pdf": "application/pdf", "zip": "application/zip"}
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|:<>~$])")
-
-
-def md(text) -> str:
-    """A user string (file name, series id) made inert inside Streamlit markdown (no links, no directives)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
 def download(label: str, build: Callable[[], bytes], source: str, what: str, ext: str, key: str,
              help: str | None = None) -> None:
     """One download button whose bytes are made on click."""
     st.download_button(label, data=build, file_name=download_name(source, what, ext), mime=MIME[ext],
                        key=key, on_click="ignore", help=help)
+
+
+def chart(fig, what: str, source: str = "", key: str | None = None) -> None:
+    """A plotly chart with its HTML and PNG downloads under it (``what`` names the files)."""
+    st.plotly_chart(fig, width="stretch", key=key or f"fig_{safe_stem(what, 'chart')}")
+    chart_downloads(fig, what, source)
 
 
 def chart_downloads(fig, what: str, source: str = "") -> None:

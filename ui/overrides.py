@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from forecasting.store.overrides import OverrideError, add_override, audit_trail, final_forecasts
-from ui import downloads, workspace
+from ui import downloads, feedback, workspace
 
 TOTAL = "Total (every series)"
 FLASH = "ov_flash"
@@ -114,9 +114,9 @@ def editor(ds, entry: dict, shown_series: str | None = None) -> None:
                              percent=amount if how != "Set to a value" else None, reason=reason,
                              user=workspace.user(), model=model)
         except OverrideError as exc:
-            st.error(downloads.md(str(exc)))
+            feedback.error(str(exc))
         else:       # once more from the top, so the table and the chart above show the new final forecast
-            st.session_state[FLASH] = f"Override {o.id} applied to {downloads.md(o.target)} ({o.n_cells} value(s))."
+            st.session_state[FLASH] = f"Override {o.id} applied to {feedback.md(o.target)} ({o.n_cells} value(s))."
             st.rerun()
     trail = audit_trail(ws, rec.id)
     st.markdown("**Audit trail** (read-only)")

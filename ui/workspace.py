@@ -16,7 +16,7 @@ import streamlit as st
 
 from forecasting.store import jobs
 from forecasting.store.workspace import ACTIVE, StoreError, Workspace, home, new_id, open_workspace
-from ui import state
+from ui import feedback, state
 
 WS = "workspace"
 WS_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -206,18 +206,9 @@ def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
     free); the page follows it with :func:`follow`. Reuses this session's result for the same key."""
     from forecasting.store.execute import config_of
 
-    entry = state.cached_result(kind, key)
-    if entry is not None and not entry["result"].info.get("cancelled"):
-        state.store_result(kind, key, entry)
-        st.toast("Same data and settings as before: cached result shown.")
+    if state.reuse_cached(kind, key):
         return None
-    from forecasting.errors import SalesCastError
-
-    try:
-        cfg.validate()            # a setting the models refuse: one clear error before any work
-    except SalesCastError as exc:
-        st.error(str(exc))
-        st.stop()
+    feedback.check(cfg)           # a setting the models refuse: one clear error before any work
     ws = current()
     config = config_of(kind, cfg)
     for params in config.get("model_params", {}).values():
@@ -309,7 +300,7 @@ def follow(kind: str, ds) -> None:
     pending = state.get("ws_pending") or {}
     for r in recs:
         if r.status == "failed":
-            st.error(f"The {kind} failed: {r.error}")
+            feedback.error(f"The {kind} failed: {r.error}")
             continue
         p = pending.pop(r.id, {})
         load_run(r, p.get("data_key"), p.get("key"))

@@ -8,7 +8,7 @@ engines raise :class:`Cancelled` with ``.partial``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,14 @@ def fit_partition(part: Partition) -> dict[str, Any]:
     return out.result()
 
 
+def worker_job(job: Job) -> Job:
+    """``job`` as the workers get it: the model settings without the progress callbacks. A callback (a
+    lambda of the CLI, a hook of the app) belongs to the driver, where the networks train and report; it
+    cannot travel to a process pool or a Dask cluster, and no per-series model reports through it."""
+    params = {m: {k: v for k, v in p.items() if k != "progress"} for m, p in job.params.items()}
+    return replace(job, params=params)
+
+
 def partition_series(series: list[SeriesData], engine: str, n_workers: int | None) -> list[list[SeriesData]]:
     if engine == "serial":
         return [[s] for s in series]
@@ -67,7 +75,8 @@ def run_per_series(series: list[SeriesData], models: list[str], job: Job, *, eng
     """Run ``models`` on every series; return (partition results in series order, cancelled?).
     ``sink`` gets each partition's result as it finishes (``sink("local", series ids, result)``)."""
     parts = partition_series(series, engine, n_workers)
-    tasks = [Partition(p, models, job) for p in parts]
+    sent = worker_job(job)
+    tasks = [Partition(p, models, sent) for p in parts]
     on_result = None if sink is None else (lambda i, res: sink("local", [s.uid for s in parts[i]], res))
     try:
         results = map_partitions(fit_partition, tasks, engine=engine, address=address, n_workers=n_workers,

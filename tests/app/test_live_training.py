@@ -15,7 +15,7 @@ def _train_with_panel():
     import streamlit as st
     import torch
 
-    from ui import state
+    from ui import run_panel
     from forecasting.data.contract import Dataset, validate_long
     from forecasting.pipeline import BacktestConfig, run_backtest
 
@@ -23,7 +23,7 @@ def _train_with_panel():
     rows = [pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2019-01-01", periods=48, freq="MS"),
                           "y": 100 + 10 * i + 20 * np.sin(2 * np.pi * np.arange(48) / 12)}) for i in range(2)]
     ds = Dataset(validate_long(pd.concat(rows)), "MS")
-    panel = state.ProgressPanel("Backtest", "backtest")
+    panel = run_panel.ProgressPanel("Backtest", "backtest")
     panel.redraw_every = 0.0          # draw every epoch (the page throttles: epochs can be short)
     params = {"max_epochs": 3, "patience": 10, "hidden_size": 8, "progress": panel.hook()}
     cfg = BacktestConfig(horizon=6, models=["gru"], windows=1, season_length=12, engine="serial",
