@@ -27,6 +27,64 @@ STEPS = ("naive", "forecast", "final")          # the FVA stairstep, in order
 STEP_NAMES = {"naive": "naive", "forecast": "statistical", "final": "final"}
 
 
+class History:
+    """A dataset's observed history indexed for the lookups of scoring (integer codes, no string work after
+    the one factorisation): per series its first and last observed positions, the values with gaps filled
+    by the last value before them, and its cutoff (last observed date)."""
+
+    def __init__(self, history: pd.DataFrame):
+        ids = history[ID]
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            code, uniq = ids.cat.codes.to_numpy().astype(np.int64), pd.Index(ids.cat.categories)
+        else:
+            code, uniq = pd.factorize(ids.to_numpy())
+            code, uniq = code.astype(np.int64), pd.Index(uniq)
+        ds = history[DS].to_numpy()
+        y = history[Y].to_numpy(dtype=float)
+        order = np.lexsort((ds, code))
+        if not (order == np.arange(order.size)).all():
+            code, ds, y = code[order], ds[order], y[order]
+        n = y.size
+        pos = np.arange(n)
+        fin = np.isfinite(y)
+        G = len(uniq)
+        starts = np.full(G, n, dtype=np.int64)
+        np.minimum.at(starts, code, pos) if n else None
+        self.first = np.full(G, n, dtype=np.int64)            # first observed position per series
+        np.minimum.at(self.first, code[fin], pos[fin])
+        self.last = np.full(G, -1, dtype=np.int64)            # last observed position per series
+        np.maximum.at(self.last, code[fin], pos[fin])
+        filled = np.maximum.accumulate(np.where(fin, pos, -1)) if n else pos
+        ok = filled >= (starts[code] if n else filled)           # not from the series before
+        self.y_ff = np.where(ok & (filled >= 0), y[np.maximum(filled, 0)], np.nan) if n else y
+        self.ids, self.ds = uniq, ds
+
+    def codes(self, ids) -> np.ndarray:
+        """Each id's series number here (-1 when unknown)."""
+        inv, u = pd.factorize(np.asarray(ids, dtype=object))
+        return self.ids.get_indexer(u)[inv] if len(u) else np.zeros(0, dtype=np.int64)
+
+    def cutoffs(self, codes: np.ndarray) -> np.ndarray:
+        out = np.full(codes.size, np.datetime64("NaT"), dtype="datetime64[ns]")
+        ok = (codes >= 0)
+        ok[ok] = self.last[codes[ok]] >= 0
+        out[ok] = self.ds[self.last[codes[ok]]]
+        return out
+
+    def seasonal_naive(self, codes: np.ndarray, lags: np.ndarray, season_length: int) -> np.ndarray:
+        m = max(1, int(season_length))
+        out = np.full(codes.size, np.nan)
+        ok = codes >= 0
+        ok[ok] = self.last[codes[ok]] >= 0
+        if not ok.any():
+            return out
+        c = codes[ok]
+        f, l, lag = self.first[c], self.last[c], np.asarray(lags)[ok].astype(np.int64)
+        at = np.where(l - f + 1 >= m, l - m + 1 + (lag - 1) % m, l)   # shorter than a season: the last value
+        out[ok] = self.y_ff[at]
+        return out
+
+
 def series_cutoffs(history: pd.DataFrame) -> pd.Series:
     """Per series the last date with an observed value (the cutoff a forecast made on it starts after)."""
     ok = history[np.isfinite(history[Y].to_numpy(dtype=float))]
@@ -35,8 +93,15 @@ def series_cutoffs(history: pd.DataFrame) -> pd.Series:
 
 def with_lags(forecasts: pd.DataFrame) -> pd.DataFrame:
     """``forecasts`` (unique_id, ds, model, …) with ``lag``: 1 for each series × model's first date."""
-    out = forecasts.sort_values([ID, "model", DS], kind="stable").reset_index(drop=True)
-    out["lag"] = out.groupby([ID, "model"], sort=False).cumcount().to_numpy() + 1
+    g = forecasts.groupby([ID, "model"], sort=False).ngroup().to_numpy()
+    order = np.lexsort((forecasts[DS].to_numpy(), g))
+    out = forecasts.iloc[order].reset_index(drop=True) if not (order == np.arange(order.size)).all() \
+        else forecasts.reset_index(drop=True)
+    g = g[order]
+    pos = np.arange(g.size)
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if g.size else pos
+    first = np.repeat(start, np.diff(np.r_[start, g.size])) if g.size else pos
+    out["lag"] = pos - first + 1
     return out
 
 
@@ -46,28 +111,8 @@ def seasonal_naive(history: pd.DataFrame, season_length: int, wanted: pd.DataFra
     series' observed history ``y[0..n-1]`` (as :class:`~forecasting.models.baselines.SeasonalNaive`).
     A gap in that season takes the last value before it; a history shorter than a season gives the last
     value (naive). Series without history give NaN."""
-    m = max(1, int(season_length))
-    h = history[[ID, DS, Y]].sort_values([ID, DS], kind="stable").reset_index(drop=True)
-    y = h[Y].to_numpy(dtype=float)
-    ids = h[ID].to_numpy()
-    y_ff = h.groupby(ID, sort=False)[Y].ffill().to_numpy(dtype=float)     # a gap: the last value before it
-    pos = np.arange(y.size)
-    fin = np.isfinite(y)
-    first = pd.Series(np.where(fin, pos, y.size)).groupby(ids).min()     # first and last observed value
-    last = pd.Series(np.where(fin, pos, -1)).groupby(ids).max()
-    w_ids = wanted[ID].to_numpy()
-    f = first.reindex(w_ids).to_numpy()
-    l = last.reindex(w_ids).to_numpy()
-    out = np.full(len(wanted), np.nan)
-    ok = np.isfinite(l) & (np.nan_to_num(l, nan=-1) >= 0)
-    if not ok.any():
-        return out
-    f, l = f[ok].astype(np.int64), l[ok].astype(np.int64)
-    lag = wanted["lag"].to_numpy()[ok].astype(np.int64)
-    at = np.where(l - f + 1 >= m, l - m + 1 + (lag - 1) % m, l)   # shorter than a season: the last value
-    vals = y_ff[at]
-    out[ok] = vals
-    return out
+    h = History(history)
+    return h.seasonal_naive(h.codes(wanted[ID].to_numpy()), wanted["lag"].to_numpy(), season_length)
 
 
 def _group_codes(rows: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -118,20 +118,53 @@ def actual_frame(actuals) -> pd.DataFrame:
     return out.drop_duplicates([ID, DS], keep="last")
 
 
-def score_run(ws: Workspace, arch: ArchivedForecast, actual: pd.DataFrame, dataset=None) -> pd.DataFrame:
-    """The scored rows of one archived forecast (only the dates the actuals cover)."""
+class Actuals:
+    """The actuals indexed once for every run's lookups: (series, date) -> value, on integer keys."""
+
+    def __init__(self, frame: pd.DataFrame):
+        code, uniq = pd.factorize(frame[ID].to_numpy())
+        self.ids = pd.Index(uniq)
+        self.dates = np.unique(frame[DS].to_numpy())
+        d = np.searchsorted(self.dates, frame[DS].to_numpy())
+        self.keys = pd.Index(code.astype(np.int64) * max(len(self.dates), 1) + d)
+        self.values = frame["actual"].to_numpy(dtype=float)
+
+    def lookup(self, ids: np.ndarray, ds: np.ndarray) -> np.ndarray:
+        """The actual of each (id, date), NaN where there is none."""
+        inv, u = pd.factorize(np.asarray(ids, dtype=object))
+        c = self.ids.get_indexer(u)[inv] if len(u) else np.zeros(0, dtype=np.int64)
+        ds = np.asarray(ds, dtype=self.dates.dtype) if len(self.dates) else np.asarray(ds)
+        d = np.searchsorted(self.dates, ds)
+        ok = (c >= 0) & (d < len(self.dates))
+        ok[ok] = self.dates[d[ok]] == ds[ok]
+        out = np.full(c.size, np.nan)
+        pos = self.keys.get_indexer(c[ok].astype(np.int64) * max(len(self.dates), 1) + d[ok])
+        vals = np.where(pos >= 0, self.values[np.maximum(pos, 0)], np.nan)
+        out[ok] = vals
+        return out
+
+
+def score_run(ws: Workspace, arch: ArchivedForecast, actual, history: "by_lag.History | None" = None) -> pd.DataFrame:
+    """The scored rows of one archived forecast (only the dates the actuals cover). ``actual``: an
+    :class:`Actuals` (or a frame for :func:`actual_frame`); ``history``: the run's dataset, indexed."""
+    if not isinstance(actual, Actuals):
+        actual = Actuals(actual_frame(actual))
     fc = final_forecasts(ws, arch.run_id)
     fc = by_lag.with_lags(fc[[ID, DS, "model", "forecast", "final"]])
-    rows = fc.merge(actual, on=[ID, DS], how="inner")
-    if rows.empty:
+    a = actual.lookup(fc[ID].to_numpy(), fc[DS].to_numpy())
+    keep = np.isfinite(a)
+    if not keep.any():
         return pd.DataFrame(columns=ROW_COLUMNS)
-    ds = dataset if dataset is not None else ws.load_dataset(arch.data_version)
-    history = ds.df[[ID, DS, Y]]
-    rows["naive"] = by_lag.seasonal_naive(history, arch.season_length or 1, rows[[ID, "lag"]])
-    cut = by_lag.series_cutoffs(history)
-    rows["cutoff"] = rows[ID].map(cut).fillna(arch.cutoff).to_numpy()
+    rows = fc[keep].reset_index(drop=True)
+    rows["actual"] = a[keep]
+    if history is None:
+        history = by_lag.History(ws.dataset_frame(arch.data_version, [ID, DS, Y]))
+    codes = history.codes(rows[ID].to_numpy())
+    rows["naive"] = history.seasonal_naive(codes, rows["lag"].to_numpy(), arch.season_length or 1)
+    cut = history.cutoffs(codes)
+    rows["cutoff"] = np.where(pd.isna(cut), np.datetime64(arch.cutoff, "ns"), cut)
     rows["run"] = arch.run_id
-    rows["abs_error"] = (rows["final"] - rows["actual"]).abs()
+    rows["abs_error"] = np.abs(rows["final"].to_numpy(dtype=float) - rows["actual"].to_numpy())
     return rows[ROW_COLUMNS]
 
 
@@ -140,14 +173,14 @@ def score_archive(ws: Workspace, actuals, runs: Sequence[str] | None = None,
     """Score every archived forecast of ``ws`` (or the ``runs`` named) that ``actuals`` (a Dataset or a long
     frame with unique_id, ds, y) cover, by lag, against its naive and final forecasts."""
     arch = archive(ws) if runs is None else [archived_run(ws, r) for r in runs]
-    actual = actual_frame(actuals)
-    datasets: dict[str, object] = {}
+    actual = Actuals(actual_frame(actuals))
+    histories: dict[str, by_lag.History] = {}
     parts, scored, skipped = [], [], []
     for i, a in enumerate(arch):
         report(progress, "accuracy", i, len(arch), f"scoring {a.label}")
-        if a.data_version not in datasets:
-            datasets[a.data_version] = ws.load_dataset(a.data_version)
-        rows = score_run(ws, a, actual, datasets[a.data_version])
+        if a.data_version not in histories:
+            histories[a.data_version] = by_lag.History(ws.dataset_frame(a.data_version, [ID, DS, Y]))
+        rows = score_run(ws, a, actual, histories[a.data_version])
         if rows.empty:
             skipped.append(a)
             continue
@@ -163,18 +196,31 @@ def score_archive(ws: Workspace, actuals, runs: Sequence[str] | None = None,
         summary = summary[SUMMARY_COLUMNS].reset_index(drop=True)
     else:
         summary = pd.DataFrame(columns=SUMMARY_COLUMNS)
-    id_map, id_cols = _id_map(actuals, datasets.values())
+    id_map, id_cols = _id_map(actuals, [ws.find_dataset(a.data_version) for a in scored], ws)
     return AccuracyResult(rows, summary, scored, skipped, id_map, id_cols)
 
 
-def _id_map(actuals, datasets) -> tuple[pd.DataFrame | None, list[str]]:
+def _id_map(actuals, records, ws: Workspace) -> tuple[pd.DataFrame | None, list[str]]:
+    """unique_id -> id columns, from the actuals (a Dataset) and the scored runs' stored datasets."""
+    import json
+
     maps, cols = [], []
-    for d in [actuals, *datasets]:
-        if getattr(d, "id_map", None) is not None and getattr(d, "id_cols", None):
-            if not cols:
-                cols = list(d.id_cols)
-            if list(d.id_cols) == cols:
-                maps.append(d.id_map[[ID] + cols])
+    if getattr(actuals, "id_map", None) is not None and getattr(actuals, "id_cols", None):
+        cols = list(actuals.id_cols)
+        maps.append(actuals.id_map[[ID] + cols])
+    for rec in {r.id: r for r in records if r is not None}.values():
+        folder = ws.path / "datasets" / rec.id
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rec_cols = list(meta.get("id_cols") or [])
+        if not rec_cols or (folder / "id_map.parquet").exists() is False:
+            continue
+        if not cols:
+            cols = rec_cols
+        if rec_cols == cols:
+            maps.append(pd.read_parquet(folder / "id_map.parquet")[[ID] + cols])
     if not maps:
         return None, []
     return pd.concat(maps, ignore_index=True).drop_duplicates(ID, keep="first").reset_index(drop=True), cols

@@ -262,7 +262,7 @@ def changed_cells(ws: Workspace, run_id: str) -> pd.DataFrame:
         rows = conn.execute(sa.select(c.override_id, c.unique_id, c.ds, c.model, c.old, c.new)
                             .where(c.run_id == run_id).order_by(c.id)).all()
     out = pd.DataFrame(rows, columns=["override_id", ID, DS, "model", "old", "new"])
-    out[DS] = pd.to_datetime(out[DS]) if len(out) else pd.Series([], dtype="datetime64[ns]")
+    out[DS] = pd.to_datetime(out[DS], format="ISO8601") if len(out) else pd.Series([], dtype="datetime64[ns]")
     return out
 
 

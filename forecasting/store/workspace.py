@@ -260,6 +260,13 @@ class Workspace:
                        id_cols=list(meta["id_cols"]), id_map=id_map, covariates=list(meta["covariates"]),
                        source=meta.get("source", ""), notes=list(meta.get("notes", [])))
 
+    def dataset_frame(self, ds_id: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Only the stored long frame of a dataset (some ``columns``; ``unique_id`` read as a category)."""
+        f = self.path / "datasets" / ds_id / "frame.parquet"
+        if not f.exists():
+            raise StoreError(f"dataset '{ds_id}' has no files in {self.path}")
+        return pd.read_parquet(f, columns=columns, read_dictionary=["unique_id"])
+
     def delete_dataset(self, ds_id: str) -> None:
         rec = self.get_dataset(ds_id)
         if any(r.dataset_id == ds_id for r in self.list_runs()):
