@@ -1,5 +1,5 @@
 """The forecast cycle in the app (AppTest) on a real workspace: an override made on the Forecast page shows in
-the final forecast and the read-only audit trail, and the Accuracy page scores the archived forecast against
+the final forecast and the read-only audit trail (and again after a reload), and the Accuracy page scores the archived forecast against
 newer actuals (WAPE and FVA at lag 1 checked against values computed here by hand)."""
 import pandas as pd
 import pytest
@@ -58,6 +58,10 @@ def test_override_on_the_forecast_page_then_accuracy_page(tmp_path):
     from forecasting.store.overrides import list_overrides
 
     assert len(list_overrides(ws, run_id)) == 1
+    again = _open(wid, "pages/4_Forecast.py")                # a reload (new session, same link) keeps it
+    table = next(d.value for d in again.dataframe if "final" in d.value.columns)
+    assert table[(table["store"] == "North") & (table["sku"] == "A-1")].iloc[0]["final"] == 77
+    assert next(d.value for d in again.dataframe if "reason" in d.value.columns)["user"].tolist() == ["local"]
 
     # newer actuals arrive: three more months
     path = tmp_path / "sales_2024_03.csv"
