@@ -26,9 +26,9 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
                    help="do not clip forecasts and lower bounds at zero for non-negative series")
     p.add_argument("--intervals", choices=["model", "conformal"], default=None,
                    help="prediction intervals: each model's own, or conformal, calibrated per horizon step on "
-                        "rolling-origin errors scaled by each series' scale (backtest default: conformal, the better "
-                        "calibrated, benchmarks/results/selection.md; forecast default: model, as conformal runs a "
-                        "3-window backtest first)")
+                        "rolling-origin errors scaled by each series' scale (default: conformal, the better "
+                        "calibrated, benchmarks/results/selection.md; forecast first backtests the history over 3 "
+                        "windows for it, and a series too short for that keeps its model's own intervals)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

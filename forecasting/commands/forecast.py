@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ForecastConfig(horizon=args.horizon, model=models, levels=parse_levels(interval_levels),
                          model_params=parse_settings(args.settings, models), season_length=args.season_length,
                          seed=args.seed, non_negative=not args.allow_negative, engine=args.engine,
-                         address=args.address, intervals=args.intervals or "model")
+                         address=args.address, intervals=args.intervals or "conformal")
     cfg.validate()
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)

@@ -43,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--allow-negative", action="store_true", help="do not clip forecasts at zero")
     p.add_argument("--exceptions", default=None, metavar="F.csv", help="also write the exception list")
+    p.add_argument("--previous-forecast", default=None, metavar="F.csv|.xlsx",
+                   help="the forecast made last cycle (a file written by the forecast command: id column(s) or "
+                        "series, date, forecast): the 'jump vs previous forecast' exception compares the dates both "
+                        "cover (default: the forecast made at the last backtest cutoff)")
     add_output_flags(p)
     p.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
                    help="one row per series (.xlsx adds exceptions, policy backtest and summary sheets)")
@@ -117,10 +121,16 @@ def run(args: argparse.Namespace) -> int:
     if args.stock_file:
         from forecasting.data.sniff import read_raw
 
-        table = read_raw(args.stock_file).df
+        table = read_raw(args.stock_file, min_rows=1).df
         cfg.on_hand = stock_table(table, dataset)
         if any(c.strip().lower() == "on_order" for c in table.columns):
             cfg.on_order = stock_table(table, dataset, next(c for c in table.columns if c.strip().lower() == "on_order"))
+    if args.previous_forecast:
+        from forecasting.data.sniff import read_raw
+        from forecasting.planning.run import previous_forecast_table
+
+        prev = read_raw(args.previous_forecast, min_rows=1).df
+        cfg.previous_forecast = previous_forecast_table(prev, dataset, cfg.model)
     res = run_plan(dataset, cfg, progress=progress)
     out = to_output(dataset, res.targets)
     from forecasting.export.files import write_bytes, write_csv

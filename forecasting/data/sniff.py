@@ -636,11 +636,13 @@ def _check_timestamps(table, name: str, first_line: int, unit: str = "line") -> 
                             f"{len(idx)} such row(s): correct or remove them")
 
 
-def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None) -> RawTable:
-    """Read any supported file into a :class:`RawTable` (no column roles decided yet)."""
+def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | None = None,
+             min_rows: int = 2) -> RawTable:
+    """Read any supported file into a :class:`RawTable` (no column roles decided yet). ``min_rows``: fewer data
+    rows are refused (2 for sales history; a side table such as a stock file may hold one)."""
     fast = _read_utf8_csv_path(source, filename)
     if fast is not None:
-        return _check_rows(fast, fast.source)
+        return _check_rows(fast, fast.source, min_rows)
     data, name = source_bytes(source, filename)
     if not data or data.isspace():
         raise DataError(f"{name} is empty")
@@ -676,10 +678,10 @@ def read_raw(source: SourceType, *, filename: str | None = None, sheet: str | No
             raw = read_csv_bytes(text.encode("utf-8"), name, delim, skip=skip)
         if text_enc not in ("utf-8",):
             raw.notes.insert(0, f"text encoding {text_enc}")
-    return _check_rows(raw, name)
+    return _check_rows(raw, name, min_rows)
 
 
-def _check_rows(raw: RawTable, name: str) -> RawTable:
+def _check_rows(raw: RawTable, name: str, min_rows: int = 2) -> RawTable:
     _check_nul(raw, name)
     combine_date_parts(raw)
     melt_date_header(raw)
@@ -687,7 +689,7 @@ def _check_rows(raw: RawTable, name: str) -> RawTable:
         raise DataError(f"{name} has no columns")
     if len(raw.df) == 0:
         raise DataError(f"{name} has a header ({', '.join(map(str, raw.df.columns[:6]))}) but no data rows")
-    if len(raw.df) == 1:
+    if len(raw.df) == 1 and min_rows > 1:
         raise DataError(f"{name} has a single data row; forecasting needs at least two dates")
     return raw
 

@@ -151,8 +151,9 @@ def stock_column(dataset: Dataset, col: str) -> tuple[pd.Series, Dataset]:
     return last, ds
 
 
-def stock_table(frame: pd.DataFrame, dataset: Dataset, value_col: str | None = None) -> pd.Series:
-    """Stock per series from a second table keyed by the data's id column(s) (or ``series``/``unique_id``)."""
+def _keyed(frame: pd.DataFrame, dataset: Dataset, what: str, one_series: bool) -> pd.DataFrame:
+    """``frame`` with ``unique_id`` built from the data's id column(s) (or ``series``/``unique_id``);
+    ``one_series``: without any id column, every row belongs to the data's first series."""
     keys = list(dataset.id_cols) if dataset.id_cols else []
     f = frame.copy()
     if ID in f.columns:
@@ -165,10 +166,17 @@ def stock_table(frame: pd.DataFrame, dataset: Dataset, value_col: str | None = N
             f[ID] = f[ID] + ID_SEPARATOR + f[k].astype(str)
     elif "series" in f.columns:
         f[ID] = f["series"].astype(str)
-    elif not keys and len(f) == 1:
+    elif not keys and one_series:
         f[ID] = dataset.series_ids[0]
     else:
-        raise DataError(f"the stock table needs the id column(s) {keys or ['series']}")
+        raise DataError(f"the {what} needs the id column(s) {keys or ['series']}")
+    return f
+
+
+def stock_table(frame: pd.DataFrame, dataset: Dataset, value_col: str | None = None) -> pd.Series:
+    """Stock per series from a second table keyed by the data's id column(s) (or ``series``/``unique_id``)."""
+    keys = list(dataset.id_cols) if dataset.id_cols else []
+    f = _keyed(frame, dataset, "stock table", len(frame) == 1)
     vals = [c for c in f.columns if c not in set(keys) | {ID, "series"}]
     col = value_col or next((c for c in vals if c.strip().lower() in ("on_hand", "on hand", "stock", "onhand")),
                             vals[0] if len(vals) == 1 else None)
@@ -179,6 +187,41 @@ def stock_table(frame: pd.DataFrame, dataset: Dataset, value_col: str | None = N
     except (TypeError, ValueError):
         raise DataError(f"stock column '{col}' is not numeric") from None
     return pd.Series(v.to_numpy(float), index=f[ID]).groupby(level=0).sum()
+
+
+def previous_forecast_table(frame: pd.DataFrame, dataset: Dataset, model: str | None = None) -> pd.DataFrame:
+    """An earlier forecast (the ``forecast`` command's output: id column(s) or ``series``, ``date``,
+    ``forecast``, optionally ``model``) as ``unique_id, ds, forecast`` for the jump exception.
+
+    With several models in the file, the rows of ``model`` are used (an error when it is not there). Ids that
+    a spreadsheet export neutralised with a leading apostrophe are matched to the data's ids."""
+    cols = {c.strip().lower(): c for c in frame.columns}
+    date_col = next((cols[c] for c in ("date", "ds") if c in cols), None)
+    if date_col is None or "forecast" not in cols:
+        raise DataError("the previous forecast needs a date and a forecast column, as the forecast command writes "
+                        f"(found {', '.join(map(str, frame.columns)) or 'no columns'})")
+    f = _keyed(frame, dataset, "previous forecast", dataset.n_series == 1)
+    if "model" in cols:
+        models = sorted(set(f[cols["model"]].astype(str)))
+        if len(models) > 1:
+            if model not in models:
+                raise DataError(f"the previous forecast holds models {', '.join(models)}, not '{model}': keep the "
+                                "rows of one model")
+            f = f[f[cols["model"]].astype(str) == model]
+    known = set(dataset.series_ids)
+    f[ID] = [u[1:] if u not in known and u.startswith("'") and u[1:] in known else u for u in f[ID]]
+    f = f[f[ID].isin(known)]
+    if f.empty:
+        raise DataError("the previous forecast shares no series with the data (check its id column(s))")
+    try:
+        ds = pd.to_datetime(f[date_col])
+    except (TypeError, ValueError):
+        raise DataError(f"the previous forecast's column '{date_col}' does not hold dates") from None
+    fc = pd.to_numeric(f[cols["forecast"]], errors="coerce")
+    if fc.isna().all():
+        raise DataError("the previous forecast's column 'forecast' holds no numbers")
+    out = pd.DataFrame({ID: f[ID].to_numpy(), DS: ds.to_numpy(), "forecast": fc.to_numpy(float)})
+    return out.dropna().groupby([ID, DS], as_index=False)["forecast"].mean()
 
 
 def periods_per_year(freq: str) -> int:

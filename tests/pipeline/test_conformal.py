@@ -81,3 +81,24 @@ def test_conformal_forecast_widens_with_the_errors_and_keeps_the_mean():
     assert any("conformal intervals" in n for n in conf.info["notes"]) and conf.info["intervals"] == "conformal"
     with pytest.raises(Exception, match="intervals"):
         ForecastConfig(**base, intervals="bootstrap").validate()
+
+
+def test_forecast_command_defaults_to_conformal_intervals(tmp_path):
+    """`forecast` without --intervals gives the conformal intervals (the better calibrated, issue 19); the
+    model's own stay one flag away."""
+    from forecasting.cli import main
+
+    ds = momentum_panel(n_series=12)
+    src = tmp_path / "momentum.csv"
+    ds.df.rename(columns={"unique_id": "series", "ds": "month"}).to_csv(src, index=False)
+    base = [src, "--date-col", "month", "--target-col", "y", "--id-cols", "series", "--horizon", "6", "--model",
+            "naive", "--season-length", "1", "--allow-negative", "--engine", "serial"]
+    out = {}
+    for name, extra in (("default", []), ("conformal", ["--intervals", "conformal"]), ("model", ["--intervals", "model"])):
+        path = tmp_path / f"{name}.csv"
+        assert main(["forecast", *map(str, base), *extra, "--output", str(path)]) == 0
+        out[name] = pd.read_csv(path)
+    pd.testing.assert_frame_equal(out["default"], out["conformal"])
+    assert np.allclose(out["default"]["forecast"], out["model"]["forecast"])
+    width = lambda f: (f["hi_95"] - f["lo_95"]).to_numpy().reshape(12, 6)[:, -1]   # noqa: E731
+    assert (width(out["default"]) / width(out["model"])).mean() > 1.3

@@ -85,3 +85,83 @@ def test_bad_input_is_one_error_line(sales, args, word):
     p = cli(f, *COLS, "--horizon", 3, *args, "--output", tmp / "bad.csv")
     lines = [l for l in p.stderr.strip().splitlines() if l.startswith("error:")]
     assert p.returncode == 2 and len(lines) == 1 and word in lines[0] and "Traceback" not in p.stderr, p.stderr
+
+
+def _forecast(f, out, *extra):
+    p = subprocess.run([sys.executable, "-m", "forecasting", "forecast", str(f), *COLS, "--horizon", "3",
+                        "--intervals", "model", "--output", str(out), *map(str, extra)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def _jumps(path) -> set:
+    ex = pd.read_csv(path, keep_default_na=False)
+    return {(r.store, r.sku) for r in ex.itertuples() if "jump vs previous forecast" in r.reasons}
+
+
+def test_previous_forecast_file_drives_the_jump_exception(sales):
+    """--previous-forecast: last cycle's forecast file (as the forecast command writes it); the series whose
+    forecast moved by more than half is flagged, those that stayed put are not."""
+    tmp, f = sales
+    prev = pd.read_csv(_forecast(f, tmp / "prev.csv"), keep_default_na=False)
+    assert {"store", "sku", "date", "forecast"} <= set(prev.columns)
+    moved = (prev["store"] == "North") & (prev["sku"] == "B-2")
+    prev.loc[moved, "forecast"] *= 3                        # last cycle said three times as much for one series
+    prev.to_csv(tmp / "prev_moved.csv", index=False)
+    p = cli(f, *COLS, "--horizon", 3, "--lead-time", 1, "--previous-forecast", tmp / "prev_moved.csv",
+            "--exceptions", tmp / "ex.csv", "--output", tmp / "plan_prev.csv")
+    assert p.returncode == 0, p.stderr
+    assert _jumps(tmp / "ex.csv") == {("North", "B-2")}
+    # the unchanged file: no jump anywhere (the same forecast as this cycle's)
+    p = cli(f, *COLS, "--horizon", 3, "--lead-time", 1, "--previous-forecast", tmp / "prev.csv",
+            "--exceptions", tmp / "ex2.csv", "--output", tmp / "plan_prev2.csv")
+    assert p.returncode == 0, p.stderr
+    assert _jumps(tmp / "ex2.csv") == set()
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "safe_csv"])
+def test_previous_forecast_from_a_workbook_or_a_safe_csv(sales, kind):
+    """The forecast command's .xlsx and its --safe-csv file (ids like =South written as '=South) are read back
+    and matched to the data's series."""
+    tmp, f = sales
+    if kind == "xlsx":                     # edited in place with openpyxl: the ids stay text cells
+        import openpyxl
+
+        book = openpyxl.load_workbook(_forecast(f, tmp / "prev.xlsx"))
+        sheet = book["forecast"]
+        head = [c.value for c in sheet[1]]
+        s, fc = head.index("store"), head.index("forecast")
+        assert {row[s].value for row in sheet.iter_rows(min_row=2)} == {"=South", "North"}
+        for row in sheet.iter_rows(min_row=2):
+            if row[s].value == "=South":
+                row[fc].value = row[fc].value / 4
+        moved = tmp / "prev_moved.xlsx"
+        book.save(moved)
+    else:
+        prev = pd.read_csv(_forecast(f, tmp / "prev_safe.csv", "--safe-csv"), keep_default_na=False)
+        assert "'=South" in set(prev["store"])
+        prev["forecast"] = prev["forecast"].astype(float).where(prev["store"] != "'=South", prev["forecast"] / 4)
+        moved = tmp / "prev_moved_safe.csv"
+        prev.to_csv(moved, index=False)
+    p = cli(f, *COLS, "--horizon", 3, "--lead-time", 1, "--previous-forecast", moved,
+            "--exceptions", tmp / "ex3.csv", "--output", tmp / "plan3.csv")
+    assert p.returncode == 0, p.stderr
+    assert _jumps(tmp / "ex3.csv") == {("=South", "A-1"), ("=South", "B-2")}
+
+
+@pytest.mark.parametrize("body, word", [
+    ("store,sku,when,units\nNorth,A-1,2022-01-01,5\n", "date and a forecast column"),
+    ("store,sku,date,forecast\nWest,A-1,2022-01-01,5\n", "shares no series"),
+    ("sku,date,forecast\nA-1,2022-01-01,5\n", "id column(s)"),
+    ("store,sku,date,model,forecast\nNorth,A-1,2022-01-01,ets,5\nNorth,A-1,2022-01-01,theta,6\n",
+     "holds models ets, theta"),
+])
+def test_bad_previous_forecast_is_one_error_line(sales, body, word):
+    tmp, f = sales
+    bad = tmp / "bad_prev.csv"
+    bad.write_text(body)
+    p = cli(f, *COLS, "--horizon", 3, "--lead-time", 1, "--previous-forecast", bad, "--output", tmp / "bad.csv")
+    lines = [l for l in p.stderr.strip().splitlines() if l.startswith("error:")]
+    assert p.returncode == 2 and len(lines) == 1 and word in lines[0] and "Traceback" not in p.stderr, p.stderr
+    assert not (tmp / "bad.csv").exists()
