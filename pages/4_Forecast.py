@@ -34,19 +34,16 @@ season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_s
                                 help=f"default {season}: {season_why}")
 if backtest is not None and len(backtest.summary):
     st.caption(f"Best in your backtest: **{backtest.summary.iloc[0]['model']}** (ranked by the leaderboard).")
-network = MODELS[model].capabilities.global_model
 with st.expander("Advanced", expanded=False):
     seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
-    shared = {}
-    if network:
-        sizes = model_settings.key_settings(model)
-        shared = {**(model_settings.number_settings(sizes, st.columns(len(sizes)), "fc") if sizes else {}),
-                  **model_settings.network_settings("fc_net", device_only=model in model_settings.PRETRAINED)}
+    params = {model: model_settings.one_model(model, "fc")}      # the model's declared settings
+    model_settings.add_network_choices(params, [model], "fc_net", title=False)
+    params = {m: p for m, p in params.items() if p}
 hcfg = hierarchy.settings(ds, "fc")
 eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
-                     model_params={model: dict(shared)} if network else {})
+                     model_params=params)
 key = state.run_key(data_key, cfg, hcfg)
 
 entry = run_panel.run_block("forecast", ds, cfg, key, data_key, hcfg=hcfg,
