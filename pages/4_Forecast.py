@@ -22,6 +22,7 @@ backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key el
 st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
+workspace.restore_settings(workspace.FORECAST_SETTINGS)   # as last chosen in this workspace
 names = list(MODELS)
 c1, c2, c3 = st.columns([1, 2, 1])
 horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(season, 6), 28), key="fc_horizon")
@@ -40,6 +41,7 @@ with st.expander("Advanced", expanded=False):
     model_settings.add_network_choices(params, [model], "fc_net", title=False)
     params = {m: p for m, p in params.items() if p}
 hcfg = hierarchy.settings(ds, "fc")
+workspace.keep_settings(workspace.FORECAST_SETTINGS)
 eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
