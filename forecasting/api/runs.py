@@ -93,8 +93,11 @@ def add_routes(app: FastAPI, s: ApiSettings, responses: dict) -> None:
             bounds = [c for c in frame.columns if c.startswith(("lo_", "hi_"))]
             if rec.kind == "backtest":
                 items = _series_lists(frame, [ID, "model", "cutoff"], ["actual", "forecast", *bounds])
-            else:
-                items = _series_lists(frame, [ID, "model"], ["forecast", *bounds])
+            else:     # "mean" is the statistical forecast; "override" and "final" the planners' changes
+                from forecasting.store.overrides import final_forecasts
+
+                frame = final_forecasts(ws, rec.id, frame)
+                items = _series_lists(frame, [ID, "model"], ["forecast", *bounds, "override", "final"])
             return {"id": rec.id, "kind": rec.kind, "status": rec.status, "forecasts": items}
 
         return await anyio.to_thread.run_sync(work)

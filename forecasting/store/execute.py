@@ -163,6 +163,9 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     rec = ws.get_run(run_id)
     if rec.status == "running":
         raise StoreError(f"run {run_id} is already running (pid {rec.pid} on {rec.host})")
+    if rec.status == "finished":     # archived: a finished run's results are never recomputed or overwritten
+        raise StoreError(f"run {run_id} has finished; its results are archived and are not recomputed "
+                         "(start a new run instead)")
     config = dict(rec.config)
     if engine:
         config["engine"] = engine
@@ -214,6 +217,13 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
                                on_model=lambda name, model: keep_model(ws, run_id, name, model))
         sink.flush()
         res.info["training_curves"] = curves
+        if rec.kind == "forecast":      # the archive's cutoff: the last date of the history the run saw
+            from forecasting.store.archive import cutoff_of
+
+            try:
+                res.info["cutoff"] = cutoff_of(dataset).isoformat()
+            except StoreError:
+                pass
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
         if rec.kind == "forecast" and not cancelled and hcfg is None:
