@@ -10,18 +10,9 @@ from forecasting.export import tables
 from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state
+from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state, workspace
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
-DEEP = [n for n, s in MODELS.items() if s.capabilities.global_model]
-# a few key settings per model: (setting, label, default, min, max); the rest keep the models' defaults
-KEY_SETTINGS: dict[str, list[tuple[str, str, int, int, int]]] = {
-    "moving_average": [("window", "window (periods)", 4, 1, 400)],
-    "arima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10)],
-    "sarima": [("max_p", "max p", 5, 0, 10), ("max_q", "max q", 5, 0, 10), ("max_P", "max P", 2, 0, 3),
-               ("max_Q", "max Q", 2, 0, 3)],
-    **{d: model_settings.key_settings(d) for d in DEEP},
-}
 
 st.title("Models")
 ds = state.get_dataset()
@@ -30,6 +21,7 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.sour
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
+workspace.restore_settings(workspace.BACKTEST_SETTINGS)   # as last chosen in this workspace
 choices = list(MODELS)
 models = st.multiselect("Models to compare", choices,
                         default=[m for m in [*DEFAULT_MODELS, DEFAULT_MODEL] if m in choices],
@@ -44,24 +36,10 @@ windows = c2.number_input("Windows", 1, 20, value=3, key="bt_windows")
 step = c3.number_input("Step between cutoffs (0 = horizon)", 0, 1000, value=0, key="bt_step")
 season_length = c4.number_input("Season length", 1, 400, value=season, key="bt_season",
                                 help=f"default {season}: {season_why}")
-params: dict[str, dict] = {}
 with st.expander("Model settings and advanced options"):
-    for name in models:
-        spec = KEY_SETTINGS.get(name)
-        if not spec:
-            continue
-        cols = st.columns(len(spec) + 1)
-        cols[0].markdown(f"**{name}**")
-        params[name] = model_settings.number_settings(spec, cols[1:], f"set_{name}")
-    if any(name in DEEP for name in models):
-        st.markdown(f"**Networks** ({', '.join(n for n in models if n in DEEP)})")
-        trained = [n for n in models if n in DEEP and n not in model_settings.PRETRAINED]
-        shared = model_settings.network_settings("bt_net", device_only=not trained)
-        for name in models:
-            if name in DEEP:
-                own = shared if name not in model_settings.PRETRAINED else \
-                    {k: v for k, v in shared.items() if k == "device"}
-                params[name] = {**params.get(name, {}), **own}
+    params = model_settings.settings_rows(models, "set")      # each model's declared settings
+    model_settings.add_network_choices(params, models, "bt_net")
+    params = {m: p for m, p in params.items() if p}
     a1, a2, a3 = st.columns(3)
     window_type = a1.selectbox("Window type", ["expanding", "sliding"], key="bt_window_type")
     seed = int(a2.number_input("Seed", 0, 2**31 - 1, value=0, key="bt_seed"))
@@ -73,6 +51,7 @@ with st.expander("Model settings and advanced options"):
                "finished series.")
 
 hcfg = hierarchy.settings(ds, "bt")
+workspace.keep_settings(workspace.BACKTEST_SETTINGS)
 eng = sidebar.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,

@@ -8,6 +8,7 @@ A new package is one line in LAYERS; a module of ``forecasting`` that no line co
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,10 @@ def test_the_library_never_imports_streamlit():
 ])
 def test_the_table_orders_layers(module, target, allowed):
     assert (layer_of(target) <= layer_of(module)) is allowed
+
+
+def test_only_ui_touches_session_state_and_caches():
+    """``app.py`` and the pages stay thin: this session's state and the caches are ``ui``'s."""
+    touch = re.compile(r"\bst\.(session_state|cache_data|cache_resource)\b")
+    bad = sorted(m for m, p in sources().items() if m.split(".")[0] != "ui" and touch.search(p.read_text("utf-8")))
+    assert not bad, bad

@@ -108,10 +108,13 @@ class PretrainedForecaster(GlobalModel):
         weight_decay="fine-tuning weight decay", random_seed="seed of the fine-tuning (the run's seed when not given)",
         max_seconds="stop fine-tuning after this many seconds (none: no limit)")
     run_options: ClassVar[tuple[str, ...]] = tuple(sorted(IGNORED))
+    # the settings the app shows as widgets: setting -> (label, lowest value)
+    PAGE_SETTINGS: ClassVar[dict[str, tuple[str, int]]] = {}
 
     @classmethod
     def declared_settings(cls) -> list[Setting]:
-        return [Setting(v, cls.DOCS[k], kind="any", name=k) for k, v in cls.DEFAULTS.items()]
+        return [Setting(v, cls.DOCS[k], kind="any", name=k, label=cls.PAGE_SETTINGS.get(k, ("", None))[0],
+                        low=cls.PAGE_SETTINGS.get(k, ("", None))[1]) for k, v in cls.DEFAULTS.items()]
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         super().__init__(season_length, **settings)
@@ -259,6 +262,8 @@ class FinetunedForecaster(PretrainedForecaster):
         train_context=128, eval_every=10, patience=2, val_size=None, weight_decay=0.0, random_seed=0,
         max_seconds=None)
     TRAINABLE = ("all", "head", "last")   # all layers; output head only; head + last transformer block
+    PAGE_SETTINGS: ClassVar[dict[str, tuple[str, int]]] = {
+        "steps": ("fine-tune steps", 1), "patience": ("early-stopping patience (checks)", 0)}
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         if "seed" in settings:

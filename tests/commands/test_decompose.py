@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PATTERN = np.array([5.0, 3, 0, -2, -4, -6, -4, -1, 2, 4, 6, -3]) - 0.25
 
 
