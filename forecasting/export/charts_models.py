@@ -12,23 +12,17 @@ this module stays cheap.
 """
 from __future__ import annotations
 
-import html
 import re
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from forecasting.export.text import esc
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 HISTORY_COLOR = "#222222"
-
-
-def esc(text: Any) -> str:
-    """Escape a user string for a plotly label (titles, legends and hover text accept some HTML tags).
-
-    ``<``, ``>`` and ``&`` are enough to stop tags; plotly shows ``&quot;`` literally, so quotes stay."""
-    return html.escape(str(text), quote=False)
 
 
 def levels_in(frame: pd.DataFrame) -> list[int]:
