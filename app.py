@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/4_Forecast.py", title="Forecast", icon="🔮"),
     st.Page("pages/5_Runs.py", title="Runs", icon="🗂️"),
     st.Page("pages/6_Plan.py", title="Plan", icon="📦"),
+    st.Page("pages/7_Accuracy.py", title="Accuracy", icon="🎯"),
 ]
 
 nav = st.navigation(PAGES)

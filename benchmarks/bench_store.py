@@ -73,21 +73,34 @@ def main() -> None:
         dataset = load(str(csv), date_col="date", target_col="units", id_cols=["sku"])
         cfg = BacktestConfig(horizon=7, models=["seasonal_naive", "naive"], windows=args.windows, season_length=7,
                              engine="local", n_workers=args.workers)
-        without, with_, parts = [], [], []
-        for r in range(args.repeats):
+        without, with_, parts, loads = [], [], [], []
+
+        def plain_run() -> None:
             t0 = time.perf_counter()
             run_backtest(dataset, cfg)
             without.append(time.perf_counter() - t0)
-            ws_dir = tmp / f"ws{r}"
+
+        def stored_run(r: int) -> None:
             t0 = time.perf_counter()
-            ws = open_workspace(ws_dir)
+            ws = open_workspace(tmp / f"ws{r}")
             rec = ws.add_dataset(dataset, raw=csv, name=csv.name, mapping={"id_cols": "sku"}, treatments=[])
             run_id = ws.create_run("backtest", rec.id, config_of("backtest", cfg))
             execute_run(ws, run_id)
             with_.append(time.perf_counter() - t0)
             parts.append(len(ws.parts(run_id)))
             assert ws.get_run(run_id).status == "finished" and ws.get_run(run_id).series_done == args.series
-            print(f"repeat {r + 1}: without {without[-1]:.2f}s, with workspace {with_[-1]:.2f}s", flush=True)
+
+        for r in range(args.repeats):
+            # the order alternates, so a load that rises or falls during the benchmark favours neither side
+            if r % 2 == 0:
+                plain_run()
+                stored_run(r)
+            else:
+                stored_run(r)
+                plain_run()
+            loads.append(round(os.getloadavg()[0], 2))
+            print(f"repeat {r + 1}: without {without[-1]:.2f}s, with workspace {with_[-1]:.2f}s "
+                  f"(load {loads[-1]})", flush=True)
         med_without, med_with = statistics.median(without), statistics.median(with_)
         overhead = (med_with - med_without) / med_without
 
@@ -116,6 +129,7 @@ def main() -> None:
             "overhead": {"series": args.series, "days": args.days, "models": cfg.models, "windows": cfg.windows,
                          "engine": cfg.engine, "repeats": args.repeats, "without_s": [round(v, 3) for v in without],
                          "with_workspace_s": [round(v, 3) for v in with_], "parts_written": parts,
+                         "load_after_each_repeat": loads,
                          "median_without_s": round(med_without, 3), "median_with_s": round(med_with, 3),
                          "overhead_pct": round(100 * overhead, 2), "target_pct": 5.0,
                          "met": bool(overhead <= 0.05)},

@@ -10,7 +10,7 @@ from forecasting.export import tables
 from forecasting.pipeline.calibration import coverage_by_step
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state
+from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state, workspace
 
 DEFAULT_MODELS = ["seasonal_naive", "ets", "theta"]
 
@@ -21,6 +21,7 @@ st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.sour
            "each model is fit on the history up to a cutoff and scored on the periods after it.")
 
 # ---------------------------------------------------------------- settings
+workspace.restore_settings(workspace.BACKTEST_SETTINGS)   # as last chosen in this workspace
 choices = list(MODELS)
 models = st.multiselect("Models to compare", choices,
                         default=[m for m in [*DEFAULT_MODELS, DEFAULT_MODEL] if m in choices],
@@ -50,6 +51,7 @@ with st.expander("Model settings and advanced options"):
                "finished series.")
 
 hcfg = hierarchy.settings(ds, "bt")
+workspace.keep_settings(workspace.BACKTEST_SETTINGS)
 eng = sidebar.engine_settings()
 cfg = BacktestConfig(horizon=int(horizon), models=list(models), windows=int(windows), step=int(step) or None,
                      season_length=int(season_length), window_type=window_type, model_params=params, seed=seed,

@@ -9,7 +9,7 @@ from forecasting.export import report, tables
 from forecasting.pipeline import ForecastConfig
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.explore.seasonality import dataset_season_length
-from ui import downloads, feedback, hierarchy, model_settings, run_panel, sidebar, state, workspace
+from ui import downloads, feedback, hierarchy, model_settings, overrides, run_panel, sidebar, state, workspace
 
 TOTAL = "Total over all series"
 
@@ -22,6 +22,7 @@ backtest = bt_entry["result"] if bt_entry and bt_entry["dataset"] == data_key el
 st.caption(f"{ds.n_series} series · frequency {ds.freq} · {feedback.md(ds.source or 'dataset')}")
 
 # ---------------------------------------------------------------- settings
+workspace.restore_settings(workspace.FORECAST_SETTINGS)   # as last chosen in this workspace
 names = list(MODELS)
 c1, c2, c3 = st.columns([1, 2, 1])
 horizon = c1.number_input("Horizon (periods ahead)", 1, 1000, value=min(max(season, 6), 28), key="fc_horizon")
@@ -40,6 +41,7 @@ with st.expander("Advanced", expanded=False):
     model_settings.add_network_choices(params, [model], "fc_net", title=False)
     params = {m: p for m, p in params.items() if p}
 hcfg = hierarchy.settings(ds, "fc")
+workspace.keep_settings(workspace.FORECAST_SETTINGS)
 eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
@@ -81,6 +83,7 @@ if view == "Series":
         uid = v2.selectbox("Series", list(pd.unique(fc["unique_id"])), key="fc_series")
     fig = cm.fan_chart(ds.series(uid), fc[fc["unique_id"] == uid], title=cm.esc(uid), history_tail=tail,
                        ytitle=cm.esc(ds.target_col))
+    overrides.add_final_trace(fig, entry, uid)      # the final forecast, where a planner overrode it
     name = f"forecast_{uid}"
 else:
     by = None if view == "Total" else view[3:]
@@ -112,15 +115,17 @@ if view == "Series" and att is not None and (att["unique_id"] == uid).any():
 # ---------------------------------------------------------------- numbers and settings
 frames = state.memo("tables", entry["key"] + (bt_entry["key"] if backtest is not None else ""),
                         lambda: tables.export_tables(ds, res, backtest))
+frames = overrides.with_final(frames, entry)      # forecast (statistical), override, final
 st.subheader("Forecast numbers")
 daily_or_coarser = bool((fc["ds"] == fc["ds"].dt.normalize()).all())
 st.dataframe(frames["forecasts"], hide_index=True, key="fc_table", column_config={
     "date": st.column_config.DateColumn("date") if daily_or_coarser else st.column_config.DatetimeColumn("date"),
     **{c: st.column_config.NumberColumn(c, format="%.2f") for c in frames["forecasts"].columns
-       if c == "forecast" or c.startswith(("lo_", "hi_"))}})
+       if c in ("forecast", "override", "final") or c.startswith(("lo_", "hi_"))}})
 if "settings" in frames:
     with st.expander("Model and settings per series"):
         st.dataframe(frames["settings"], hide_index=True)
+overrides.editor(ds, entry, uid if view == "Series" else None)     # judgmental overrides and the audit trail
 
 # ---------------------------------------------------------------- downloads
 st.subheader("Downloads")

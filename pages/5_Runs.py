@@ -6,6 +6,7 @@ import streamlit as st
 
 from forecasting.export import tables
 from forecasting.store import jobs
+from forecasting.store.overrides import final_forecasts
 from ui import downloads, feedback, state, workspace
 
 st.title("Runs")
@@ -60,6 +61,8 @@ if rec.error:
     feedback.error(f"Error: {rec.error}")
 
 frames = ws.run_frames(rec.id)
+if frames and rec.kind == "forecast":     # the statistical forecast, the planners' overrides, the final forecast
+    frames["forecasts"] = final_forecasts(ws, rec.id, frames["forecasts"])
 if frames:
     ds = ws.load_dataset(rec.dataset_id)
     restore = lambda f: ds.restore_ids(f)  # noqa: E731 - the analyst's id columns in downloads

@@ -57,18 +57,6 @@ def node_dataset(ds, res, data_key: str):
     return state.memo("hierarchy", f"{data_key}|{names}", lambda: hierarchical_dataset(ds, levels))
 
 
-def backtest_runner(ds, hcfg: HierarchyConfig):
-    from forecasting.hierarchy.run import hierarchical_backtest
-
-    return lambda cfg, progress=None: hierarchical_backtest(ds, cfg, hcfg, progress=progress)[0]
-
-
-def forecast_runner(ds, hcfg: HierarchyConfig):
-    from forecasting.hierarchy.run import hierarchical_forecast
-
-    return lambda cfg, progress=None: hierarchical_forecast(ds, cfg, hcfg, progress=progress)[0]
-
-
 def pick_node(hier, fc_ids, key: str, container=st) -> str:
     """A level, then a node of it (only nodes with forecasts)."""
     c1, c2 = container.columns([1, 2])

@@ -1,13 +1,13 @@
 """Runs on the page: a backtest, forecast or plan with a progress bar, a stop button that keeps the results
 so far and the networks' live training curves (:class:`ProgressPanel`, :func:`run_or_reuse`); and the run
-block of the Models and Forecast pages (:func:`run_block`), which sends plain runs to the workspace's worker
-processes and runs reconciled ones here."""
+block of the Models and Forecast pages (:func:`run_block`), which sends runs (reconciled ones too) to the
+workspace's worker processes."""
 from __future__ import annotations
 
 import streamlit as st
 
 from forecasting.errors import SalesCastError
-from ui import feedback, hierarchy, workspace
+from ui import feedback, workspace
 from ui.state import cached_result, results_store, reuse_cached, store_in
 
 
@@ -182,21 +182,12 @@ class _InProcessHook:
 def run_block(kind: str, ds, cfg, key: str, data_key: str, *, hcfg=None, hint: str, disabled: bool = False):
     """The "Run {kind}" button of the Models and Forecast pages and the result it shows.
 
-    A reconciled run (``hcfg``) runs on this page with a progress panel; a plain run is recorded in the
-    workspace and computed by a worker process (leaving or reloading the page never stops it), whose
-    progress is followed here. Returns this data's latest ``kind`` result (this session's, else the
+    The run (over every node of ``hcfg``'s hierarchy, reconciled, when given) is recorded in the workspace
+    and computed by a worker process (leaving or reloading the page never stops it), whose progress is
+    followed here. Returns this data's latest ``kind`` result (this session's, else the
     workspace's); without one it shows ``hint`` and stops the page."""
-    from forecasting.models.registry import MODELS
-
     if st.button(f"Run {kind}", type="primary", disabled=disabled, key=f"run_{kind}"):
-        if hcfg:
-            models = cfg.models if hasattr(cfg, "models") else [cfg.model]
-            networks = [cfg.model_params.setdefault(m, {}) for m in models
-                        if m in MODELS and MODELS[m].capabilities.global_model]
-            runner = (hierarchy.backtest_runner if kind == "backtest" else hierarchy.forecast_runner)(ds, hcfg)
-            run_or_reuse(kind, kind.capitalize(), key, data_key, cfg, runner, networks)
-        else:
-            workspace.start_run(kind, ds, cfg, key, data_key)
+        workspace.start_run(kind, ds, cfg, key, data_key, hcfg)
     wait_for_stopped_run(kind)
     workspace.follow(kind, ds)
     entry = workspace.latest_entry(kind, data_key)

@@ -22,6 +22,15 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def keys_starting(prefixes: tuple[str, ...]) -> list[str]:
+    """The session's keys (widget keys among them) that start with one of ``prefixes``."""
+    return [k for k in list(st.session_state.keys()) if isinstance(k, str) and k.startswith(prefixes)]
+
+
+def has(key: str) -> bool:
+    return key in st.session_state
+
+
 _RESTORERS: list = []     # functions giving this session's dataset kept elsewhere (the workspace), or None
 
 

@@ -120,6 +120,47 @@ def current() -> Workspace:
     return ws
 
 
+# ---------------------------------------------------------------- the pages' settings
+
+SETTINGS = "settings"                                     # key of the widgets' values in the workspace state
+# the setting widgets (key prefixes) of the Models and Forecast pages; not the views of their results
+BACKTEST_SETTINGS = ("models_choice", "bt_horizon", "bt_windows", "bt_step", "bt_season", "bt_window_type", "bt_seed",
+                     "bt_intervals", "bt_net_", "bt_reconcile", "bt_levels", "bt_every_level", "set_")
+FORECAST_SETTINGS = ("fc_",)       # the chosen model's settings are fc_<setting>
+VIEWS = {"fc_view", "fc_series", "fc_group", "fc_chart", "fc_table", "bt_series", "bt_level", "bt_chart"}
+VIEW_PREFIXES = ("fc_h_", "bt_h_")     # the hierarchy's level and node pickers
+
+
+def _setting(key: str, prefixes: tuple[str, ...]) -> bool:
+    return key.startswith(prefixes) and key not in VIEWS and not key.startswith(VIEW_PREFIXES)
+
+
+def _plain(v) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def restore_settings(prefixes: tuple[str, ...]) -> None:
+    """Give the page's setting widgets the values last chosen in this workspace, where this session holds
+    none (after a reload, in a new tab, with the link, or back from another page). Call before the widgets."""
+    kept = current().get_state().get(SETTINGS) or {}
+    for k, v in kept.items():
+        if _setting(k, prefixes) and not state.has(k):
+            state.put(k, v)
+
+
+def keep_settings(prefixes: tuple[str, ...]) -> None:
+    """Keep the page's setting widgets' values in the workspace (when they changed). Call after the widgets."""
+    ws = current()
+    ws_state = ws.get_state()
+    kept = dict(ws_state.get(SETTINGS) or {})
+    now = {k: state.get(k) for k in state.keys_starting(prefixes) if _setting(k, prefixes)}
+    now = {k: list(v) if isinstance(v, tuple) else v for k, v in now.items() if _plain(v)}
+    if any(kept.get(k) != v for k, v in now.items()):
+        ws.set_state({**ws_state, SETTINGS: {**kept, **now}})
+
+
 # ---------------------------------------------------------------- datasets
 
 def remember_dataset(ds, raw: bytes | None, name: str, mapping: dict, treatments: dict, digest: str = "") -> str:
@@ -201,19 +242,30 @@ def file_hash(data: bytes) -> str:
 
 # ---------------------------------------------------------------- runs
 
-def start_run(kind: str, ds, cfg, key: str, data_key: str) -> str | None:
-    """Record a ``kind`` run of ``cfg`` on ``ds`` and queue it (a worker process starts when a core is
-    free); the page follows it with :func:`follow`. Reuses this session's result for the same key."""
+def start_run(kind: str, ds, cfg, key: str, data_key: str, hcfg=None) -> str | None:
+    """Record a ``kind`` run of ``cfg`` on ``ds`` (over every node of ``hcfg``'s hierarchy, reconciled, when
+    given) and queue it (a worker process starts when a core is free); the page follows it with
+    :func:`follow`. Reuses this session's result for the same key."""
     from forecasting.store.execute import config_of
 
     if state.reuse_cached(kind, key):
         return None
     feedback.check(cfg)           # a setting the models refuse: one clear error before any work
+    if hcfg is not None:
+        feedback.check(hcfg)
     ws = current()
     config = config_of(kind, cfg)
     for params in config.get("model_params", {}).values():
         params.pop("progress", None)
-    run_id = ws.create_run(kind, dataset_id_of(ds), config)
+    if hcfg is not None:
+        from dataclasses import asdict
+
+        config["hierarchy"] = asdict(hcfg)
+    ds_id = dataset_id_of(ds)
+    ws_state = ws.get_state()
+    if ws_state.get("dataset_id") != ds_id:   # the run's data is the workspace's current data (a reload shows it)
+        ws.set_state({**ws_state, "dataset_id": ds_id})
+    run_id = ws.create_run(kind, ds_id, config)
     pending = state.get("ws_pending") or {}
     pending[run_id] = {"key": key, "data_key": data_key}
     state.put("ws_pending", pending)

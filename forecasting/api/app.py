@@ -24,7 +24,7 @@ from forecasting import __version__
 from forecasting.api.jobs import JobStore
 from forecasting.api.pool import Busy, WorkerPool
 from forecasting.api.schemas import (BacktestRequest, BacktestResponse, ErrorResponse, ForecastRequest,
-                                     ForecastResponse, JobRequest, JobStatus)
+                                     ForecastResponse, JobRequest, JobStatus, RunForecastRequest)
 from forecasting.api.settings import ApiSettings
 from forecasting.api.work import RequestError, check_shapes
 
@@ -250,10 +250,12 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
                 "models": [{"name": m.name, "description": m.description, "capabilities": asdict(m.capabilities)}
                            for m in MODELS.values()]}
 
-    async def serve(kind: str, body, request: Request) -> Response:
+    async def serve(kind: str, body, request: Request, extra: dict | None = None) -> Response:
         t0 = time.perf_counter()
         data = plain(body)
-        precheck(kind, data, s)
+        if extra:
+            data.update(extra)
+        precheck("forecast" if kind == "run_forecast" else kind, data, s)
         pool: WorkerPool = state["pool"]
         slot = pool.acquire()
         out = await pool.run(kind, data, slot, disconnected=request.is_disconnected)
@@ -311,6 +313,19 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
         j = _job(job_id)
         state["jobs"].cancel(j)
         return JSONResponse(state["jobs"].view(j))
+
+    @app.post("/v1/runs/{run_id}/forecast", response_model=ForecastResponse, responses={
+                  **ERRORS, 404: {"model": ErrorResponse, "description": "no workspace, or no such run"},
+                  409: {"model": ErrorResponse, "description": "not a finished forecast run, or its model was not kept"}},
+              summary="forecast new data with what a forecast run kept: its saved network without retraining "
+                      "(the series it was trained on), or its statistical model refit with the run's settings")
+    async def run_forecast(run_id: str, body: RunForecastRequest, request: Request):
+        import anyio
+
+        from forecasting.api.runs import forecast_target
+
+        extra = await anyio.to_thread.run_sync(forecast_target, s, run_id, body.model, body.levels)
+        return await serve("run_forecast", body, request, extra)
 
     from forecasting.api.runs import add_routes
 

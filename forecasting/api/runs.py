@@ -67,8 +67,12 @@ def add_routes(app: FastAPI, s: ApiSettings, responses: dict) -> None:
         def work():
             ws = _workspace(s)
             rec = _run(ws, run_id)
+            from forecasting.store.models import kept_models
+
+            kept = {name: doc.get("kind") for name, doc in kept_models(ws, rec.id).items()}
             return {**rec.to_json(), "config": rec.config, "timings": rec.timings, "versions": rec.versions,
-                    "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", [])}
+                    "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", []),
+                    "kept_models": kept}
 
         from fastapi.encoders import jsonable_encoder
 
@@ -89,8 +93,42 @@ def add_routes(app: FastAPI, s: ApiSettings, responses: dict) -> None:
             bounds = [c for c in frame.columns if c.startswith(("lo_", "hi_"))]
             if rec.kind == "backtest":
                 items = _series_lists(frame, [ID, "model", "cutoff"], ["actual", "forecast", *bounds])
-            else:
-                items = _series_lists(frame, [ID, "model"], ["forecast", *bounds])
+            else:     # "mean" is the statistical forecast; "override" and "final" the planners' changes
+                from forecasting.store.overrides import final_forecasts
+
+                frame = final_forecasts(ws, rec.id, frame)
+                items = _series_lists(frame, [ID, "model"], ["forecast", *bounds, "override", "final"])
             return {"id": rec.id, "kind": rec.kind, "status": rec.status, "forecasts": items}
 
         return await anyio.to_thread.run_sync(work)
+
+
+def forecast_target(s: ApiSettings, run_id: str, model: str | None, levels: list[int] | None) -> dict[str, Any]:
+    """What ``POST /v1/runs/{id}/forecast`` forecasts with (checked before any work): 404 for no workspace or
+    run, 409 for a run that is not a finished forecast or kept no usable model, 422 for a model not in the run."""
+    from forecasting.api.work import RequestError
+    from forecasting.models.registry import get_spec
+    from forecasting.store.models import kept_models
+
+    ws = _workspace(s)
+    rec = _run(ws, run_id)
+    if rec.kind != "forecast":
+        raise HTTPException(409, f"run {rec.id} is a {rec.kind}; only forecast runs keep their fitted models")
+    if rec.status != "finished":
+        raise HTTPException(409, f"run {rec.id} is {rec.status} ({rec.series_done}/{rec.n_series} series); "
+                                 "only a finished run's models are kept")
+    if rec.config.get("hierarchy"):
+        raise HTTPException(409, f"run {rec.id} forecast every node of a hierarchy; such runs keep no models "
+                                 "for new data yet")
+    name = model or (rec.models[0] if rec.models else None)
+    if name not in rec.models:
+        raise RequestError(f"'{name}' is not a model of run {rec.id} ({', '.join(rec.models)})", "model")
+    kept = kept_models(ws, rec.id).get(name)
+    if get_spec(name).capabilities.global_model and kept is None:
+        raise HTTPException(409, f"run {rec.id} kept no {name} model (it was made before runs kept their "
+                                 "networks); run the forecast again to keep one")
+    if kept is not None and kept.get("kind") == "not kept":
+        raise HTTPException(409, f"run {rec.id} did not keep its {name} model: {kept.get('why')}")
+    run_levels = (rec.info.get("config") or {}).get("levels") or rec.config.get("levels") or [80, 95]
+    return {"workspace": str(ws.path), "run_id": rec.id, "model": name,
+            "levels": list(levels) if levels else [int(l) for l in run_levels]}

@@ -53,6 +53,16 @@ class BacktestRequest(ForecastRequest):
     window_type: Literal["expanding", "sliding"] = "expanding"
 
 
+class RunForecastRequest(_Strict):
+    series: list[SeriesIn] = Field(min_length=1, description="new history of the series (a kept network: of the "
+                                                              "series it was trained on)")
+    horizon: Int = Field(description="periods to forecast after each series' last timestamp (a kept network: at "
+                                     "most the horizon it was trained for)")
+    freq: Annotated[str, Field(strict=True)] | None = Field(None, description="pandas alias; inferred when omitted")
+    model: Annotated[str, Field(strict=True)] | None = Field(None, description="one of the run's models (default: its first)")
+    levels: list[Int] | None = Field(None, description="prediction interval levels in % (default: the run's)")
+
+
 class JobRequest(_Strict):
     kind: Literal["forecast", "backtest"]
     request: dict[str, Any] = Field(description="the body of POST /v1/forecast or /v1/backtest")

@@ -258,6 +258,10 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          non_negative=not body.get("allow_negative", False), engine="serial",
                          future_covariates=_future_covariates(body, dataset))
     res = run_forecast(dataset, cfg, progress=progress)
+    return _forecast_doc(body, model, res)
+
+
+def _forecast_doc(body: dict[str, Any], model: str, res) -> bytes:
     levels = res.info["config"]["levels"]
     by_id = {uid: g for uid, g in res.forecasts.groupby(ID, sort=False)}
     forecasts = []
@@ -295,7 +299,57 @@ def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None
     return _open_json({"models": models, "metrics": records, "summary": summary, "fallbacks": fallbacks})
 
 
-TASKS = {"forecast": forecast_body, "backtest": backtest_body}
+def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
+    """``POST /v1/runs/{id}/forecast``: the new series forecast by what forecast run ``run_id`` kept: its
+    saved network (no training: the new history goes through the network as it is), the pretrained or
+    fine-tuned weights, or a statistical model refit with the run's exact settings."""
+    from forecasting.models.registry import get_spec
+    from forecasting.pipeline import ForecastConfig, run_forecast
+    from forecasting.store import open_workspace
+    from forecasting.store.models import kept_models, network_meta, reuse_for
+
+    ws = open_workspace(body["workspace"], create=False)
+    rec = ws.get_run(body["run_id"])
+    model = body["model"]
+    kept = kept_models(ws, rec.id).get(model, {})
+    params = {k: v for k, v in ((rec.config.get("model_params") or {}).get(model) or {}).items() if k != "progress"}
+    if kept.get("kind") == "network":
+        meta = network_meta(ws, rec.id, model)
+        trained = set(meta["series_ids"])
+        for k, s in enumerate(body["series"]):
+            if str(s["id"]) not in trained:
+                raise RequestError(f"'{s['id']}' is not among the {len(trained)} series the run's {model} network "
+                                   f"was trained on; it forecasts those series only (e.g. "
+                                   f"{', '.join(sorted(trained)[:3])})", f"series[{k}].id")
+        if int(body["horizon"]) > int(meta["horizon"]):
+            raise RequestError(f"the run's {model} network was trained for {meta['horizon']} periods ahead; "
+                               f"ask for at most {meta['horizon']} (or run a new forecast)", "horizon")
+        if meta["cov_names"]:
+            for k, s in enumerate(body["series"]):
+                missing = [c for c in meta["cov_names"] if c not in (s.get("covariates") or {})]
+                if missing:
+                    raise RequestError(f"the run's {model} network uses covariates {meta['cov_names']}; "
+                                       f"give {missing}", f"series[{k}].covariates")
+    dataset = build_dataset(body, progress)
+    if kept.get("kind") == "network":
+        import pandas as pd
+
+        want = pd.tseries.frequencies.to_offset(meta["freq"])
+        if pd.tseries.frequencies.to_offset(dataset.freq) != want:
+            raise RequestError(f"the series are '{dataset.freq}' data; the run's {model} network was trained on "
+                               f"'{meta['freq']}' data", "freq")
+    reuse = reuse_for(ws, rec.id, model, {"num_threads": 1}) if get_spec(model).capabilities.global_model else None
+    run_cfg = rec.info.get("config") or rec.config
+    cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
+                         model_params={model: params} if params and reuse is None else {},
+                         season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
+                         seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
+                         engine="serial", future_covariates=_future_covariates(body, dataset))
+    res = run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)
+    return _forecast_doc(body, model, res)
+
+
+TASKS = {"forecast": forecast_body, "backtest": backtest_body, "run_forecast": run_forecast_body}
 
 
 def run_task(kind: str, body: dict[str, Any], progress: ProgressCallback | None = None) -> tuple[str, Any]:

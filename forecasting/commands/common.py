@@ -73,9 +73,12 @@ def workspace_dir(args: argparse.Namespace) -> str | None:
     return getattr(args, "workspace", None) or os.environ.get("SALESCAST_WORKSPACE") or None
 
 
-def run_in_workspace(args: argparse.Namespace, kind: str, cfg, dataset, progress):
-    """Record ``dataset`` and a new ``kind`` run of ``cfg`` in the workspace, run it there (results kept
-    per partition as they finish) and return its result and id."""
+def run_in_workspace(args: argparse.Namespace, kind: str, cfg, dataset, progress, hcfg=None):
+    """Record ``dataset`` and a new ``kind`` run of ``cfg`` (over every node of ``hcfg``'s hierarchy when it
+    is active) in the workspace, run it there (results kept per partition as they finish) and return its
+    result and id."""
+    from dataclasses import asdict
+
     import sys
     from pathlib import Path
 
@@ -86,7 +89,10 @@ def run_in_workspace(args: argparse.Namespace, kind: str, cfg, dataset, progress
     mapping = {"date_col": args.date_col, "target_col": args.target_col, "id_cols": args.id_cols,
                "freq": args.freq, "agg": args.agg, "sheet": args.sheet}
     rec = ws.add_dataset(dataset, raw=args.file, name=Path(args.file).name, mapping=mapping, treatments=[])
-    run_id = ws.create_run(kind, rec.id, config_of(kind, cfg))
+    config = config_of(kind, cfg)
+    if hcfg is not None and hcfg.active:
+        config["hierarchy"] = asdict(hcfg)
+    run_id = ws.create_run(kind, rec.id, config)
     print(f"run {run_id} recorded in {ws.path}", file=sys.stderr)
     return execute_run(ws, run_id, progress), run_id
 
@@ -101,13 +107,16 @@ def run_command(args: argparse.Namespace, kind: str, cfg, hcfg, dataset, models:
         from forecasting.hierarchy.data import with_level
         from forecasting.hierarchy.run import hierarchical_backtest, hierarchical_forecast
 
-        if workspace_dir(args):
-            print("note: runs of every hierarchy level are not recorded in the workspace yet; "
-                  "running without it", file=sys.stderr)
+        every_node = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # noqa: E731
+        if workspace_dir(args):            # recorded like any run: every node's results kept as they finish
+            from forecasting.hierarchy.data import hierarchical_dataset
+
+            res, _ = run_in_workspace(args, kind, cfg, dataset, progress, hcfg)
+            return res, hierarchical_dataset(dataset, hcfg.levels)[0], every_node
         relay_training(cfg.model_params, models, progress)
         run = hierarchical_backtest if kind == "backtest" else hierarchical_forecast
         res, dataset, _ = run(dataset, cfg, hcfg, progress=progress)
-        return res, dataset, lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # every node
+        return res, dataset, every_node
     if workspace_dir(args):
         res, _ = run_in_workspace(args, kind, cfg, dataset, progress)
         return res, dataset, to_output

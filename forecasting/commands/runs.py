@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("id", metavar="ID")
     ws_flag(q)
     q.add_argument("--output", metavar="F.csv|.xlsx", default=None,
-                   help="backtest: metrics per series × model; forecast: the forecasts")
+                   help="backtest: metrics per series × model; forecast: the forecasts, with forecast "
+                        "(statistical), override (final - forecast, 0 where none) and final")
     q.add_argument("--forecasts", metavar="F.csv", default=None, help="backtest: every backtest forecast")
     from forecasting.commands.common import add_output_flags
 
@@ -87,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         doc = {**rec.to_json(), "config": rec.config, "timings": rec.timings, "versions": rec.versions,
                "fallbacks": int(len(ws.fallbacks(rec.id))), "notes": rec.info.get("notes", [])}
+        if rec.kind == "forecast":
+            from forecasting.store.overrides import list_overrides
+
+            doc["cutoff"] = rec.info.get("cutoff")
+            doc["overrides"] = len(list_overrides(ws, rec.id))
         if args.json:
             json.dump(doc, sys.stdout, indent=1, default=str)
             sys.stdout.write("\n")
@@ -142,7 +148,12 @@ def _export(ws, rec, args) -> int:
         raise ConfigError(f"run {rec.id} is {rec.status} with {rec.series_done}/{rec.n_series} series and "
                           f"no results yet; resume it first: python -m forecasting runs resume {rec.id}")
     dataset = _dataset_of(ws, rec)
-    main = frames["metrics"] if rec.kind == "backtest" else frames["forecasts"]
+    if rec.kind == "backtest":
+        main = frames["metrics"]
+    else:       # the statistical forecast, the planners' overrides and the final forecast
+        from forecasting.store.overrides import final_forecasts
+
+        main = final_forecasts(ws, rec.id, frames["forecasts"])
     written = []
     if args.output:
         out = to_output(dataset, main)

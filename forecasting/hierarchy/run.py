@@ -97,25 +97,26 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
     return out, missing
 
 
-def _run_nodes(run, dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None):
+def _run_nodes(run, dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None, **run_kw):
     """Checks both configs, builds every node's series and runs ``run`` (backtest or forecast) on them with the
-    bottom series' season length ``m``; the result's info names the season and the hierarchy. Returns
-    ``(result, hierarchical dataset, hierarchy, m)``."""
+    bottom series' season length ``m``; the result's info names the season and the hierarchy. ``run_kw``
+    (``sink``, ``prior`` …) go to ``run``: a run kept in a workspace stores every node's results as they
+    finish and resumes where it stopped. Returns ``(result, hierarchical dataset, hierarchy, m)``."""
     hcfg.validate()
     cfg.validate()
     m, why = _season(dataset, cfg.season_length)
     hds, hier = hierarchical_dataset(dataset, hcfg.levels)
     if hcfg.reconcile != "none":
         check_structure(hier, hcfg.settings(False))
-    res = run(hds, replace(cfg, season_length=m), progress=progress)
+    res = run(hds, replace(cfg, season_length=m), progress=progress, **run_kw)
     res.info["notes"] = [f"season length {m} ({why})"] + res.info["notes"][1:]
     res.info["hierarchy"] = {"levels": hier.level_names, "n_nodes": hier.n_nodes, "n_bottom": hier.n_bottom,
-                             "reconcile": hcfg.reconcile}
+                             "reconcile": hcfg.reconcile, "bottom_ids": list(hier.node_ids[hier.n_aggregate:])}
     return res, hds, hier, m
 
 
 def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
-                          progress: ProgressCallback | None = None):
+                          progress: ProgressCallback | None = None, **run_kw):
     """Backtest of every node; reconciled per model and cutoff unless ``hcfg.reconcile == "none"``.
 
     Returns ``(BacktestResult, hierarchical dataset, hierarchy)``; the result's frames hold every node."""
@@ -123,7 +124,7 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     from forecasting.pipeline import run_backtest
     from forecasting.metrics import naive_scale
 
-    res, hds, hier, m = _run_nodes(run_backtest, dataset, cfg, hcfg, progress)
+    res, hds, hier, m = _run_nodes(run_backtest, dataset, cfg, hcfg, progress, **run_kw)
     if hcfg.reconcile == "none" or res.forecasts.empty:
         return _finish_backtest(res, hds, hier), hds, hier
     t0 = time.perf_counter()
@@ -201,13 +202,14 @@ def summary_by_level(metrics: pd.DataFrame, hier: Hierarchy) -> list[dict[str, A
     return out.where(out.notna(), None).to_dict(orient="records")
 
 
-def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None = None):
+def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None = None,
+                          **run_kw):
     """Forecasts of every node; reconciled per model unless ``hcfg.reconcile == "none"``.
 
     Returns ``(ForecastResult, hierarchical dataset, hierarchy)``."""
     from forecasting.pipeline import run_forecast
 
-    res, hds, hier, m = _run_nodes(run_forecast, dataset, cfg, hcfg, progress)
+    res, hds, hier, m = _run_nodes(run_forecast, dataset, cfg, hcfg, progress, **run_kw)
     if hcfg.reconcile == "none" or res.forecasts.empty:
         return res, hds, hier
     t0 = time.perf_counter()

@@ -23,8 +23,13 @@ SPREAD_MIN_SERIES = 2000   # below this, one batched pass in this process beats 
 
 
 def run_across_series(name: str, series: list[SeriesData], job: Job, covs: list[str], *, engine: str,
-                      address: str | None, n_workers: int | None, explain: bool = False) -> dict[str, Any]:
-    """One global model over all series: one fit per rolling origin, fallbacks per series."""
+                      address: str | None, n_workers: int | None, explain: bool = False,
+                      reuse=None, on_model=None) -> dict[str, Any]:
+    """One global model over all series: one fit per rolling origin, fallbacks per series.
+
+    ``reuse(train_df, freq)``: a model already trained (a saved network given the new history) used
+    instead of fitting one; ``on_model(name, model)``: called with the model of the last origin once it
+    has forecast (a forecast run keeps it in the workspace)."""
     from forecasting.models.fitting import FitOutcome, fit_predict
     from forecasting.models.registry import get_model_class
 
@@ -42,7 +47,10 @@ def run_across_series(name: str, series: list[SeriesData], job: Job, covs: list[
             continue
         train_df, futr_df = _frames(todo, covs, h)
         try:
-            model = get_model_class(name)(season_length=job.season_length, **params).fit(train_df, job.freq)
+            if reuse is not None:
+                model = reuse(train_df, job.freq)
+            else:
+                model = get_model_class(name)(season_length=job.season_length, **params).fit(train_df, job.freq)
             pred = predict_global(model, h, futr_df, levels, engine=engine, address=address, n_workers=n_workers)
             settings = model.fitted_settings()
             devices.append(settings.get("device"))
@@ -61,6 +69,8 @@ def run_across_series(name: str, series: list[SeriesData], job: Job, covs: list[
             why = error or f"{name} gave no valid forecast for this series"
             fits[ser.uid].append(FitOutcome(out.forecast, out.model_used, settings,
                                             f"{why}; used {out.model_used}"))
+    if on_model is not None and model is not None:
+        on_model(name, model)
     out = job.collector()
     for ser in series:
         used = [w for w in windows[ser.uid].values()]

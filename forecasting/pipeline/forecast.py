@@ -137,11 +137,14 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
 
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
-                 sink: ResultSink | None = None, prior: PriorResults | None = None) -> ForecastResult:
+                 sink: ResultSink | None = None, prior: PriorResults | None = None,
+                 reuse: dict[str, Any] | None = None, on_model=None) -> ForecastResult:
     """Forecast ``cfg.horizon`` periods after each series' last observed value with ``cfg.model``.
 
     ``sink`` and ``prior``: results stored as they finish, and a resumed run's stored results (as in
-    :func:`~forecasting.pipeline.backtest.run_backtest`)."""
+    :func:`~forecasting.pipeline.backtest.run_backtest`). ``reuse`` (global model name -> ``f(train_df,
+    freq)`` returning a trained model) forecasts with saved networks instead of training them;
+    ``on_model(name, model)`` receives each global model once it has forecast (to keep it)."""
     from forecasting.data.frequency import check_horizon
     from forecasting.pipeline.across_series import run_across_series
     from forecasting.pipeline.per_series import run_per_series
@@ -174,7 +177,8 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
             if name in prior.models:
                 continue
             report(progress, "forecast", n_series, n_series, f"training {name} on all series")
-            results.append(run_across_series(name, series, job, plan.covariates, explain=True, **engine))
+            results.append(run_across_series(name, series, job, plan.covariates, explain=True,
+                                             reuse=(reuse or {}).get(name), on_model=on_model, **engine))
             if sink is not None:
                 sink(name, [s.uid for s in series], results[-1])
     cols = [ID, DS, "model", "forecast"] + bound_columns(levels)

@@ -14,7 +14,7 @@ import time
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2      # 2: the overrides audit trail (overrides, override_cells)
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -94,8 +94,69 @@ run_fallbacks = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
 )
 
-# version -> DDL statements bringing the schema from version-1 to version (none yet beyond the first)
-MIGRATIONS: dict[int, list[str]] = {}
+# The forecast cycle's judgmental overrides: one row per change (who, when, what, why) and the cells it set
+# (old and new value). Append-only: the store has no function that updates or deletes them, and the
+# database refuses both (triggers below) while the run they belong to exists.
+overrides = sa.Table(
+    "overrides", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("username", sa.String(200), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),          # cell | range | series | aggregate
+    sa.Column("target", sa.Text, nullable=False),                # a series id, or "store=North", or "total"
+    sa.Column("selector", sa.Text, nullable=False),              # JSON {id column: value} of an aggregate
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("date_from", sa.String(40), nullable=False),
+    sa.Column("date_to", sa.String(40), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),             # value | percent
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("n_cells", sa.Integer, nullable=False),
+    sa.Column("old_total", sa.Float, nullable=False),
+    sa.Column("new_total", sa.Float, nullable=False),
+)
+
+override_cells = sa.Table(
+    "override_cells", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("override_id", sa.Integer, nullable=False, index=True),
+    sa.Column("run_id", sa.String(32), nullable=False, index=True),
+    sa.Column("unique_id", sa.Text, nullable=False),
+    sa.Column("ds", sa.String(40), nullable=False),              # ISO date-time
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("old", sa.Float, nullable=False),
+    sa.Column("new", sa.Float, nullable=False),
+)
+
+_APPEND_ONLY_SQLITE = [
+    """CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
+       BEGIN SELECT RAISE(ABORT, 'the override audit trail is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
+       WHEN EXISTS (SELECT 1 FROM runs WHERE runs.id = OLD.run_id)
+       BEGIN SELECT RAISE(ABORT, 'the override audit trail is append-only'); END""",
+]
+_APPEND_ONLY_PG = [
+    """CREATE OR REPLACE FUNCTION salescast_append_only() RETURNS trigger AS $$
+       BEGIN
+         IF TG_OP = 'UPDATE' OR EXISTS (SELECT 1 FROM runs WHERE runs.id = OLD.run_id) THEN
+           RAISE EXCEPTION 'the override audit trail is append-only';
+         END IF;
+         RETURN OLD;
+       END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+       FOR EACH ROW EXECUTE FUNCTION salescast_append_only()""",
+]
+for _t in (overrides, override_cells):
+    for _stmt in _APPEND_ONLY_SQLITE:
+        sa.event.listen(_t, "after_create", sa.DDL(_stmt.format(t=_t.name)).execute_if(dialect="sqlite"))
+    for _stmt in _APPEND_ONLY_PG:
+        sa.event.listen(_t, "after_create", sa.DDL(_stmt.format(t=_t.name)).execute_if(dialect="postgresql"))
+
+# version -> DDL statements bringing the schema from version-1 to version. New tables need none:
+# create_all (in migrate) adds every missing table, with its triggers, to an older database.
+MIGRATIONS: dict[int, list[str]] = {2: []}
 
 _engines: dict[str, sa.engine.Engine] = {}
 _lock = threading.Lock()

@@ -32,6 +32,18 @@ def config_of(kind: str, cfg) -> dict:
     return d
 
 
+def hierarchy_of(config: dict):
+    """The run's :class:`~forecasting.hierarchy.run.HierarchyConfig` (``config["hierarchy"]``) when it covers
+    every node of a hierarchy, else None (every run stored before hierarchies were)."""
+    h = config.get("hierarchy")
+    if not h:
+        return None
+    from forecasting.hierarchy.run import HierarchyConfig
+
+    hcfg = HierarchyConfig(**{k: v for k, v in h.items() if k in HierarchyConfig.__dataclass_fields__})
+    return hcfg if hcfg.active else None
+
+
 def build_config(kind: str, config: dict):
     if kind == "backtest":
         from forecasting.pipeline import BacktestConfig
@@ -127,6 +139,12 @@ def canonical(kind: str, res, levels) -> dict[str, pd.DataFrame | None]:
 
         metrics = sort(res.metrics, [])
         forecasts = sort(res.forecasts, ["cutoff", "ds"])
+        if res.info.get("hierarchy"):      # every node: the leaderboard and total are the bottom series'
+            bottom = set(res.info["hierarchy"].get("bottom_ids") or [])
+            summary = per_model(metrics[metrics["unique_id"].isin(bottom)]) if bottom else res.summary
+            fc_bottom = forecasts[forecasts["unique_id"].isin(bottom)]
+            total = across_series(fc_bottom, levels) if bottom and len(fc_bottom) else res.total
+            return {"metrics": metrics, "forecasts": forecasts, "summary": summary, "total": total}
         summary = per_model(metrics) if len(metrics) else pd.DataFrame()
         total = across_series(forecasts, levels) if len(forecasts) else None
         return {"metrics": metrics, "forecasts": forecasts, "summary": summary, "total": total}
@@ -145,6 +163,9 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     rec = ws.get_run(run_id)
     if rec.status == "running":
         raise StoreError(f"run {run_id} is already running (pid {rec.pid} on {rec.host})")
+    if rec.status == "finished":     # archived: a finished run's results are never recomputed or overwritten
+        raise StoreError(f"run {run_id} has finished; its results are archived and are not recomputed "
+                         "(start a new run instead)")
     config = dict(rec.config)
     if engine:
         config["engine"] = engine
@@ -157,6 +178,15 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         cfg.validate()
         dataset = ws.load_dataset(rec.dataset_id)
         prior = ws.prior_results(run_id)
+        hcfg = hierarchy_of(config)
+        if hcfg is not None:       # every node of the hierarchy is a series of the run
+            from forecasting.hierarchy.data import hierarchical_dataset
+
+            hcfg.validate()
+            n_nodes = hierarchical_dataset(dataset, hcfg.levels)[1].n_nodes
+            if n_nodes != rec.n_series:
+                ws._set(run_id, n_series=n_nodes)
+                rec = ws.get_run(run_id)
     except Exception as exc:       # a run that cannot start is failed, not left in the queue
         ws._set(run_id, status="failed", finished=time.time(), error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -169,18 +199,38 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
     beat = threading.Thread(target=_heartbeat, args=(ws, run_id, stop), daemon=True)
     beat.start()
     try:
-        if rec.kind == "backtest":
+        if hcfg is not None:     # reconciled (or every level): the nodes' results kept as they finish
+            from forecasting.hierarchy.run import hierarchical_backtest, hierarchical_forecast
+
+            run = hierarchical_backtest if rec.kind == "backtest" else hierarchical_forecast
+            res = run(dataset, cfg, hcfg, progress=prog, sink=sink, prior=prior)[0]
+        elif rec.kind == "backtest":
             from forecasting.pipeline import run_backtest
 
             res = run_backtest(dataset, cfg, progress=prog, sink=sink, prior=prior)
         else:
             from forecasting.pipeline import run_forecast
 
-            res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior)
+            from forecasting.store.models import keep_model
+
+            res = run_forecast(dataset, cfg, progress=prog, sink=sink, prior=prior,
+                               on_model=lambda name, model: keep_model(ws, run_id, name, model))
         sink.flush()
         res.info["training_curves"] = curves
+        if rec.kind == "forecast":      # the archive's cutoff: the last date of the history the run saw
+            from forecasting.store.archive import cutoff_of
+
+            try:
+                res.info["cutoff"] = cutoff_of(dataset).isoformat()
+            except StoreError:
+                pass
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
         cancelled = bool(res.info.get("cancelled"))
+        if rec.kind == "forecast" and not cancelled and hcfg is None:
+            from forecasting.store.models import keep_settings
+
+            keep_settings(ws, run_id, list(cfg.models), rec.config, rec.dataset_id,
+                          res.info["config"].get("season_length"))
         done = sink.stored if cancelled else rec.n_series
         ws._set(run_id, status="stopped" if cancelled else "finished", finished=time.time(),
                 series_done=done, device=res.info.get("device"), versions=res.info.get("versions"),

@@ -260,6 +260,13 @@ class Workspace:
                        id_cols=list(meta["id_cols"]), id_map=id_map, covariates=list(meta["covariates"]),
                        source=meta.get("source", ""), notes=list(meta.get("notes", [])))
 
+    def dataset_frame(self, ds_id: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Only the stored long frame of a dataset (some ``columns``; ``unique_id`` read as a category)."""
+        f = self.path / "datasets" / ds_id / "frame.parquet"
+        if not f.exists():
+            raise StoreError(f"dataset '{ds_id}' has no files in {self.path}")
+        return pd.read_parquet(f, columns=columns, read_dictionary=["unique_id"])
+
     def delete_dataset(self, ds_id: str) -> None:
         rec = self.get_dataset(ds_id)
         if any(r.dataset_id == ds_id for r in self.list_runs()):
@@ -362,6 +369,9 @@ class Workspace:
             for t in (db.run_parts, db.run_fallbacks):
                 conn.execute(t.delete().where(t.c.run_id == run_id))
             conn.execute(db.runs.delete().where(db.runs.c.id == run_id))
+            # the overrides' audit trail goes with its run (and only then: the database refuses it before)
+            for t in (db.override_cells, db.overrides):
+                conn.execute(t.delete().where(t.c.run_id == run_id))
         shutil.rmtree(self.path / "runs" / run_id, ignore_errors=True)
 
     # ---- results -------------------------------------------------------------------------------------
@@ -430,7 +440,9 @@ class Workspace:
         return {f.stem: pd.read_parquet(f) for f in sorted(folder.glob("*.parquet"))}
 
     def run_forecasts(self, run_id: str) -> pd.DataFrame | None:
-        return self.run_frames(run_id).get("forecasts")
+        self.get_run(run_id)
+        f = self.path / "runs" / run_id / "result" / "forecasts.parquet"
+        return pd.read_parquet(f) if f.exists() else None
 
 
 def _dataset_record(row) -> DatasetRecord:

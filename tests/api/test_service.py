@@ -393,6 +393,8 @@ def test_runs_read_the_workspace(server, auth_server, tmp_path):
         assert f["model"] == "naive" and f["timestamps"] == g["date"].tolist()
         np.testing.assert_allclose(f["mean"], g["forecast"], rtol=1e-12)
         np.testing.assert_allclose(f["hi_95"], g["hi_95"], rtol=1e-12)
+        np.testing.assert_allclose(f["final"], g["forecast"], rtol=1e-12)      # no override: final = statistical
+        assert f["override"] == [0.0] * len(g)
     with auth_server.client(token=TOKENS[0]) as c:          # started without a workspace
         r = c.get("/v1/runs")
         assert r.status_code == 404 and "--workspace" in r.json()["error"]

@@ -5,7 +5,8 @@ from streamlit.testing.v1 import AppTest
 from ui.sidebar import EngineSettings
 
 PAGES = [("pages/1_Data.py", "Data"), ("pages/2_Explore.py", "Explore"), ("pages/3_Models.py", "Models"),
-         ("pages/4_Forecast.py", "Forecast"), ("pages/5_Runs.py", "Runs"), ("pages/6_Plan.py", "Plan")]
+         ("pages/4_Forecast.py", "Forecast"), ("pages/5_Runs.py", "Runs"), ("pages/6_Plan.py", "Plan"),
+         ("pages/7_Accuracy.py", "Accuracy")]
 
 
 @pytest.mark.parametrize("page, title", PAGES, ids=[t for _, t in PAGES])
@@ -33,6 +34,8 @@ def test_page_runs_on_the_sample(page, title):
         assert not at.exception, at.exception
         table = next(d.value for d in at.dataframe if "forecast" in d.value.columns)
         assert list(table.columns[:2]) == ["store", "product"] and len(table) == 12 * 7
+    if title == "Accuracy":        # a new workspace has no archived forecast yet: the page says how to get one
+        assert any("No archived forecasts yet" in i.value for i in at.info)
     if title == "Plan":
         at.selectbox(key="plan_model").set_value("seasonal_naive")
         at.number_input(key="plan_windows").set_value(1)

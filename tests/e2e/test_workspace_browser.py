@@ -79,11 +79,12 @@ def _wait_http(url: str, proc, what: str, timeout: float = 90) -> None:
 @pytest.fixture(scope="module")
 def signed_in(tmp_path_factory):
     """A server that requires ``X-Forwarded-User`` (SALESCAST_AUTH_HEADER), behind one sign-in proxy per
-    user (tests/e2e/signin_proxy.py, as oauth2-proxy would be). Returns ({user: url}, the server's own url)."""
+    user (tests/e2e/signin_proxy.py, as oauth2-proxy would be), at most two workspaces per user
+    (SALESCAST_MAX_WORKSPACES_PER_USER). Returns ({user: url}, the server's own url, SALESCAST_HOME)."""
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
            "SALESCAST_AUTH_HEADER": "X-Forwarded-User",
-           "SALESCAST_HOME": str(tmp_path_factory.mktemp("auth-home"))}
+           "SALESCAST_HOME": str(tmp_path_factory.mktemp("auth-home")), "SALESCAST_MAX_WORKSPACES_PER_USER": "2"}
     log = open(ARTIFACTS / "streamlit-auth.log", "w")
     procs = [subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -99,7 +100,7 @@ def signed_in(tmp_path_factory):
                                           cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             urls[user] = f"http://127.0.0.1:{p}"
             _wait_http(urls[user], procs[-1], f"the sign-in proxy for {user}")
-        yield urls, server
+        yield urls, server, env["SALESCAST_HOME"]
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -111,7 +112,7 @@ def signed_in(tmp_path_factory):
 
 
 def test_two_users_with_the_auth_header_are_isolated(browser, signed_in):
-    urls, server = signed_in
+    urls, server, _ = signed_in
     ctx = browser.new_context()
     forged = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice"})
     try:
@@ -140,3 +141,38 @@ def test_two_users_with_the_auth_header_are_isolated(browser, signed_in):
     finally:
         ctx.close()
         forged.close()
+
+
+def _owned(home: str, user: str) -> list[str]:
+    import json
+    from pathlib import Path
+
+    return sorted(p.parent.name for p in Path(home).glob("workspaces/*/workspace.json")
+                  if json.loads(p.read_text()).get("owner") == user)
+
+
+def test_workspaces_per_user_limit(browser, signed_in):
+    urls, _, home = signed_in
+    refused = None
+    for _ in range(3):                          # alice opens SalesCast without a link: a new workspace each time
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        page.goto(urls["alice"])
+        page.wait_for_selector("text=/Quality report|the most allowed here/", timeout=TIMEOUT)
+        if page.get_by_text("the most allowed here").count():
+            refused = (page, ctx, len(_owned(home, "alice")))
+            break
+        ctx.close()
+    assert refused is not None, "a third workspace was created"
+    page, ctx, owned = refused
+    try:
+        assert owned == 2 and len(_owned(home, "alice")) == 2          # none half-made by the refusal
+        assert "SALESCAST_MAX_WORKSPACES_PER_USER" in page.get_by_text("the most allowed here").inner_text()
+        assert page.get_by_text("Quality report").count() == 0
+        page.goto(f"{urls['alice']}/?ws={_owned(home, 'alice')[0]}")   # her own workspaces still open by link
+        page.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+        b = ctx.new_page()                                              # another user is not limited by hers
+        b.goto(urls["bob"])
+        b.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+    finally:
+        ctx.close()

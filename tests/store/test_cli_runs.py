@@ -92,6 +92,12 @@ def test_workspace_run_list_show_export_delete(tmp_path):
     assert [r["id"] for r in runs_json(ws)] == [bt["id"]]
 
 
+def _stored(folder, run_id) -> int:
+    from forecasting.store import open_workspace
+
+    return open_workspace(folder, create=False).series_stored(run_id)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["local"])   # the serial engine: tests/store/test_jobs.py
 def test_sigkill_interrupted_resume_equals_uninterrupted(tmp_path, engine):
@@ -108,7 +114,8 @@ def test_sigkill_interrupted_resume_equals_uninterrupted(tmp_path, engine):
             runs = runs_json(ws) if (ws / "workspace.json").exists() else []
             if runs:
                 seen.append(runs[0]["series_done"])
-                if runs[0]["series_done"] >= 3:
+                # progress is reported as the engine finishes series; kill once a first part is also stored
+                if runs[0]["series_done"] >= 3 and _stored(ws, runs[0]["id"]) >= 1:
                     break
             assert proc.poll() is None, "the run ended before it could be killed"
             time.sleep(0.3)

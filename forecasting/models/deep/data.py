@@ -76,8 +76,13 @@ def series_scale(y: np.ndarray, codes: np.ndarray, n: int, use: np.ndarray, kind
 
 
 def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covariates, scaler: str,
-            holiday_country: str | None, val_size: int | None, calendar: bool = True) -> Prepared:
-    """Build the panel. Series are in first-appearance order of the sorted frame."""
+            holiday_country: str | None, val_size: int | None, calendar: bool = True,
+            fixed_scale: dict[str, np.ndarray] | None = None, fixed_cov_stats: np.ndarray | None = None) -> Prepared:
+    """Build the panel. Series are in first-appearance order of the sorted frame.
+
+    ``fixed_scale`` (series id -> location, scale) and ``fixed_cov_stats`` (mean, std per covariate): a
+    trained network's own scaling, for new history of the series it was trained on (no statistics are
+    taken from the new data)."""
     for c in (ID, DS, Y):
         if c not in df.columns:
             raise DataError(f"the long frame lacks column '{c}'; it needs unique_id, ds and y")
@@ -108,7 +113,10 @@ def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covaria
                         "a network needs longer history or a shorter horizon")
     min_obs = np.minimum((lookback + 1) // 2, np.maximum(train_len - horizon, 1)).astype(np.int64)
 
-    scale = series_scale(y, codes, n, pos < train_len[codes], scaler)
+    if fixed_scale is not None:
+        scale = np.asarray([fixed_scale[str(i)] for i in ids], dtype=float).reshape(n, 2)
+    else:
+        scale = series_scale(y, codes, n, pos < train_len[codes], scaler)
     ys = (y - scale[codes, 0]) / scale[codes, 1]
 
     # one date grid for all series: padding dates, calendar features once per distinct date
@@ -135,6 +143,8 @@ def prepare(df: pd.DataFrame, freq: str, *, lookback: int, horizon: int, covaria
     cmean = cov[use].mean(0) if cov_names else np.zeros(0)
     cstd = cov[use].std(0) if cov_names else np.ones(0)
     cstd = np.where(cstd > 1e-12, cstd, 1.0)
+    if fixed_cov_stats is not None and cov_names:
+        cmean, cstd = fixed_cov_stats[:, 0], fixed_cov_stats[:, 1]
     obs_flat = offsets[codes] + lookback + pos
     feats = np.zeros((N, cal.shape[1] + len(cov_names)), dtype=np.float32)
     feats[:, :cal.shape[1]] = cal

@@ -228,6 +228,8 @@ class DeepForecaster(GlobalModel):
 
             models = self.local_ if ids is None else {u: self.local_[u] for u in ids if u in self.local_}
             return predict_local(models, h, futr_df, levels)
+        if ids is None:
+            ids = getattr(self, "only_ids_", None)     # a saved network given new history of some series
         self.train_for(h)
         from forecasting.models.deep.predict import forecast
 
@@ -246,7 +248,10 @@ class DeepForecaster(GlobalModel):
             self._train(*self._pending, h)
 
     def series_ids(self) -> list[str]:
-        return list(self.local_) if self.local_ is not None else list(self.state_["series_ids"])
+        if self.local_ is not None:
+            return list(self.local_)
+        only = getattr(self, "only_ids_", None)
+        return list(only) if only is not None else list(self.state_["series_ids"])
 
     def for_workers(self) -> "DeepForecaster":
         """A copy to send to worker processes for inference: the network on the CPU, without the training
