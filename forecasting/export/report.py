@@ -161,9 +161,9 @@ def _decomposition_figure(frame: pd.DataFrame, comps: Sequence[str]):
 
     rows = ["y", *comps]
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                        subplot_titles=[html_escape(r) for r in rows])
+                        subplot_titles=[cm.esc(r) for r in rows])
     for i, c in enumerate(rows, start=1):
-        fig.add_trace(go.Scatter(x=frame.index, y=frame[c], mode="lines", name=html_escape(c), showlegend=False,
+        fig.add_trace(go.Scatter(x=frame.index, y=frame[c], mode="lines", name=cm.esc(c), showlegend=False,
                                  line=dict(color=cm.PALETTE[(i - 1) % len(cm.PALETTE)])), row=i, col=1)
     fig.update_layout(height=150 * len(rows) + 60, margin=dict(l=50, r=20, t=40, b=30), template="plotly_white")
     return fig
