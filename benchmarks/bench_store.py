@@ -50,6 +50,18 @@ def synthetic_csv(path: Path, n_series: int, n_days: int, seed: int = 0) -> Path
     return path
 
 
+def _write_partial(out: Path, overhead: dict) -> None:
+    """Write the overhead measured so far beside the last complete run's reopen measurement."""
+    try:
+        doc = json.loads(out.read_text())
+    except (OSError, ValueError):
+        doc = {}
+    doc.update({"benchmark": "store", "command": " ".join(sys.argv), "load_average": os.getloadavg(),
+                "python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+                "database": "sqlite", "overhead": overhead})
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=10_000)
@@ -101,6 +113,16 @@ def main() -> None:
             loads.append(round(os.getloadavg()[0], 2))
             print(f"repeat {r + 1}: without {without[-1]:.2f}s, with workspace {with_[-1]:.2f}s "
                   f"(load {loads[-1]})", flush=True)
+            # the results so far, so a run stopped before its end (a shared, loaded machine) leaves them
+            partial = (statistics.median(with_) - statistics.median(without)) / statistics.median(without)
+            _write_partial(Path(args.out), {
+                "series": args.series, "days": args.days, "models": cfg.models, "windows": cfg.windows,
+                "engine": cfg.engine, "repeats": args.repeats, "repeats_done": r + 1,
+                "without_s": [round(v, 3) for v in without], "with_workspace_s": [round(v, 3) for v in with_],
+                "parts_written": parts, "load_after_each_repeat": loads,
+                "overhead_pct_so_far": round(100 * partial, 2), "target_pct": 5.0, "met": None,
+                "note": f"PARTIAL: {r + 1} of {args.repeats} repeats done; the reopen measurement below is from "
+                        "an earlier complete run"})
         med_without, med_with = statistics.median(without), statistics.median(with_)
         overhead = (med_with - med_without) / med_without
 

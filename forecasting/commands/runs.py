@@ -148,6 +148,14 @@ def _export(ws, rec, args) -> int:
         raise ConfigError(f"run {rec.id} is {rec.status} with {rec.series_done}/{rec.n_series} series and "
                           f"no results yet; resume it first: python -m forecasting runs resume {rec.id}")
     dataset = _dataset_of(ws, rec)
+    from forecasting.store.execute import hierarchy_of
+
+    hcfg = hierarchy_of(rec.config)
+    if hcfg is not None:           # a run of every hierarchy node: rows of every level, as the run wrote them
+        from forecasting.hierarchy.data import hierarchical_dataset, with_level
+
+        dataset = hierarchical_dataset(dataset, hcfg.levels)[0]
+        to_output = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # noqa: E731
     if rec.kind == "backtest":
         main = frames["metrics"]
     else:       # the statistical forecast, the planners' overrides and the final forecast

@@ -188,6 +188,10 @@ def add_override(ws: Workspace, run_id: str, *, series: str | None = None, where
     cur = cur[cur["model"] == model]
     ids = set(cur[ID])
     rng = parse_dates(dates)
+    hier = _hierarchy(ws, run_id)
+    if series is not None and hier is not None and str(series).strip() in ids \
+            and str(series).strip() not in hier["bottom"]:      # a node above the series: spread over them
+        where, series = _node_selector(str(series).strip()), None
     if series is not None:
         series = str(series).strip()
         if series not in ids:
@@ -284,7 +288,64 @@ def final_forecasts(ws: Workspace, run_id: str, forecasts: pd.DataFrame | None =
         final = out["forecast"].to_numpy(dtype=float)
     out["override"] = final - out["forecast"].to_numpy(dtype=float)
     out["final"] = final
+    if len(cells):
+        hier = _hierarchy(ws, run_id)
+        if hier is not None:
+            _roll_up(ws, hier, out)
     return out
+
+
+def _hierarchy(ws: Workspace, run_id: str) -> dict | None:
+    """A reconciled run's hierarchy (its levels and bottom series), or None for a plain run."""
+    rec = ws.get_run(run_id)
+    info = rec.info.get("hierarchy") or {}
+    if not info.get("bottom_ids"):
+        return None
+    return {"levels": list(info.get("levels") or []), "bottom": set(info["bottom_ids"]), "dataset_id": rec.dataset_id}
+
+
+def _node_selector(node: str) -> dict[str, str]:
+    """``total`` -> {}; ``store=North / sku=A-1`` -> {"store": "North", "sku": "A-1"} (the hierarchy's names)."""
+    from forecasting.hierarchy.structure import TOTAL
+
+    if node == TOTAL:
+        return {}
+    out = {}
+    for part in node.split(" / "):
+        if "=" not in part:
+            raise OverrideError(f"'{node}' is neither a series nor a node of this forecast's hierarchy")
+        k, v = part.split("=", 1)
+        out[k] = v
+    return out
+
+
+def _roll_up(ws: Workspace, hier: dict, out: pd.DataFrame) -> None:
+    """Every node above the series gets the sum of its series' overrides (in place), so the final forecast
+    of a reconciled run stays coherent: a planner's change at a series shows at its store and the total."""
+    from forecasting.hierarchy.structure import aggregate_id
+
+    ds = ws.load_dataset(hier["dataset_id"])
+    if ds.id_map is None:
+        return
+    bottom = out[out[ID].isin(hier["bottom"])]
+    delta = bottom[bottom["override"] != 0]
+    if delta.empty:
+        return
+    id_map = ds.id_map.set_index(ID)
+    parts = []
+    for level in hier["levels"]:
+        cols = [] if level == "total" else [c for c in level.split(",") if c]
+        if cols == list(ds.id_cols):
+            continue
+        node = delta[ID].map(lambda u, c=cols: aggregate_id(c, [id_map.at[u, x] for x in c]) if u in id_map.index
+                             else None)
+        parts.append(delta.assign(**{ID: node.to_numpy()})[[ID, DS, "model", "override"]])
+    add = pd.concat(parts, ignore_index=True).dropna(subset=[ID]).groupby(KEYS, sort=False)["override"].sum()
+    key = pd.MultiIndex.from_frame(out[KEYS])
+    extra = add.reindex(key).to_numpy()
+    hit = ~np.isnan(extra) & ~out[ID].isin(hier["bottom"]).to_numpy()
+    out.loc[hit, "override"] = extra[hit]
+    out.loc[hit, "final"] = out.loc[hit, "forecast"].to_numpy(dtype=float) + extra[hit]
 
 
 def last_change(ws: Workspace) -> int:

@@ -94,3 +94,10 @@ def test_cli_records_a_reconciled_run_in_the_workspace(tmp_path, capsys):
     assert len(runs) == 1 and runs[0].status == "finished" and runs[0].n_series == runs[0].series_done == 9
     assert runs[0].config["hierarchy"]["reconcile"] == "mint_ols"
     assert ws.run_forecasts(runs[0].id)["unique_id"].nunique() == 9
+    assert main(["runs", "export", runs[0].id, "--workspace", str(tmp_path / "ws"), "--output",
+                 str(tmp_path / "ex.csv")]) == 0                               # every level, with its name
+    keys = ["level", "store", "sku", "date", "model"]
+    ex = pd.read_csv(tmp_path / "ex.csv").sort_values(keys).reset_index(drop=True)
+    ran = pd.read_csv(out).sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ex[list(ran.columns)], ran)        # (beside the planners' override columns)
+    assert set(ex["level"]) == {"total", "store", "store,sku"}

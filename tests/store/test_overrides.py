@@ -181,3 +181,35 @@ def test_overrides_survive_reopening_and_another_process_and_user(cycle, tmp_pat
     assert got[("North / A-1", JAN)] == 111
     assert got[("South / B-2", FEB)] == pytest.approx(stat["South / B-2"] * 1.2)
     assert trail[0].created <= trail[1].created
+
+
+def test_a_reconciled_forecast_stays_coherent_under_overrides(backend, tmp_path):
+    """Every node of a hierarchy in one run: an override at a series shows at its store and the total, and an
+    override of a store node is spread over that store's series."""
+    from dataclasses import asdict
+
+    from forecasting.hierarchy.run import HierarchyConfig
+    from forecasting.pipeline import ForecastConfig
+    from tests.store.cycle_data import load_csv
+
+    path = tmp_path / "s.csv"
+    sales(36).to_csv(path, index=False)
+    ws = open_workspace(tmp_path / "ws")
+    rec = ws.add_dataset(load_csv(path), raw=path, name="s.csv", mapping={}, treatments=[])
+    config = config_of("forecast", ForecastConfig(horizon=3, model="naive", season_length=12, engine="serial"))
+    config["hierarchy"] = asdict(HierarchyConfig(None, "bottom_up"))
+    run_id = ws.create_run("forecast", rec.id, config)
+    execute_run(ws, run_id)
+    add_override(ws, run_id, series="North / A-1", dates="2024-01-01", value=500, reason="promotion", user="ann")
+    o = add_override(ws, run_id, series="store=South", dates="2024-02-01", percent=50, reason="event", user="bob")
+    assert o.scope == "aggregate" and o.n_cells == 2                 # spread over South's two series
+    f = final_forecasts(ws, run_id).set_index(["unique_id", "ds"])
+    for d in (JAN, FEB, MAR):
+        north = f.loc[("North / A-1", d), "final"] + f.loc[("North / B-2", d), "final"]
+        south = f.loc[("South / A-1", d), "final"] + f.loc[("South / B-2", d), "final"]
+        assert f.loc[("store=North", d), "final"] == pytest.approx(north)
+        assert f.loc[("store=South", d), "final"] == pytest.approx(south)
+        assert f.loc[("total", d), "final"] == pytest.approx(north + south)
+    assert f.loc[("North / A-1", JAN), "final"] == 500
+    assert f.loc[("store=South", FEB), "final"] == pytest.approx(1.5 * f.loc[("store=South", FEB), "forecast"])
+    assert f.loc[("total", MAR), "override"] == 0
