@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from forecasting.data.contract import DS, ID
+from forecasting.models.base import bound_column
 from forecasting.planning.leadtime import (QUANTILE_LEVELS, Marginals, draw_lead_times, knots_from_bounds,
                                            lead_time_demand, max_lead_time)
 from forecasting.planning.policy import quantile, shortfall
@@ -39,8 +40,8 @@ MIN_CALIBRATION = 30
 
 def marginals(g: pd.DataFrame, P: int, non_negative: bool) -> Marginals:
     """The first ``P`` periods of a forecast frame (``lo_L``/``hi_L`` at the planning levels) as quantile functions."""
-    lo = {l: g[f"lo_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
-    hi = {l: g[f"hi_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
+    lo = {l: g[bound_column("lo", l)].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
+    hi = {l: g[bound_column("hi", l)].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
     probs, q = knots_from_bounds(lo, hi)
     return Marginals.from_knots(probs, q, non_negative)
 

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel, Setting, \
+    bound_key
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length", "seed", "horizon", "progress"}
@@ -75,8 +76,8 @@ def quantile_columns(q: np.ndarray, quantiles: Sequence[float], levels: Sequence
 
     out = {"mean": at(0.5)}
     for l in levels:
-        out[f"lo-{int(l)}"] = at(0.5 - l / 200)
-        out[f"hi-{int(l)}"] = at(0.5 + l / 200)
+        out[bound_key("lo", l)] = at(0.5 - l / 200)
+        out[bound_key("hi", l)] = at(0.5 + l / 200)
     return out
 
 
