@@ -1,6 +1,7 @@
 """Plan: from forecast to decision — stock targets, ABC/XYZ classes, exceptions and the policy backtest."""
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import streamlit as st
@@ -11,7 +12,7 @@ from forecasting.export import tables
 from forecasting.errors import SalesCastError
 from forecasting.models.registry import DEFAULT_MODEL, MODELS
 from forecasting.planning import PlanConfig, run_plan
-from forecasting.planning.run import stock_column, stock_table
+from forecasting.planning.run import previous_forecast_table, stock_column, stock_table
 from forecasting.explore.seasonality import dataset_season_length
 from ui import downloads, feedback, run_panel, sidebar, state
 
@@ -75,6 +76,32 @@ except SalesCastError as exc:
 if stock_note:
     s2.caption(stock_note)
 
+# last cycle's forecast (optional): the "jump vs previous forecast" exception compares with it, as
+# `plan --previous-forecast`. Kept as (bytes, name[, file_id]) under PREV: AppTest cannot drive an uploader.
+PREV = "plan_previous_upload"
+p1, p2 = st.columns([1, 2])
+up_prev = p1.file_uploader("Last cycle's forecast (optional)", type=["csv", "xlsx"], key="plan_prev_file",
+                           help="a forecast file as the forecast command or the Forecast page writes it (id "
+                                "column(s) or series, date, forecast): forecasts that moved more than 50 % "
+                                "since are listed as exceptions; without it, the forecast made at the last "
+                                "backtest cutoff is compared")
+if up_prev is not None and (state.get(PREV) or ())[2:3] != (up_prev.file_id,):
+    state.put(PREV, (up_prev.getvalue(), up_prev.name, up_prev.file_id))
+elif up_prev is None and len(state.get(PREV) or ()) > 2:
+    state.put(PREV, None)            # the file was removed from the uploader
+previous, prev_key = None, ""
+if state.get(PREV) is not None:
+    prev_bytes, prev_name = state.get(PREV)[:2]
+    try:
+        from forecasting.data.sniff import read_raw
+
+        previous = previous_forecast_table(read_raw(prev_bytes, filename=prev_name, min_rows=1).df, plan_ds, model)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: one message, the page stops
+        feedback.fail(f"Cannot use {prev_name} as last cycle's forecast", exc)
+    prev_key = hashlib.sha1(prev_bytes).hexdigest()[:12]
+    p2.caption(f"Jumps compared with {feedback.md(prev_name)}: {previous['unique_id'].nunique()} series, "
+               f"{previous['ds'].min():%Y-%m-%d} to {previous['ds'].max():%Y-%m-%d}.")
+
 with st.expander("Advanced", expanded=False):
     a1, a2, a3, a4 = st.columns(4)
     abc_a = a1.number_input("A ends at value share", 0.05, 0.98, value=0.80, step=0.05, key="plan_abc_a")
@@ -91,9 +118,9 @@ cfg = PlanConfig(horizon=horizon, lead_time=lead, lead_time_sd=lead_sd, review_p
                  model=model, season_length=season, on_hand=on_hand, on_order=on_order, backtest_windows=windows,
                  calibration_windows=calib, abc_thresholds=(abc_a, abc_b), xyz_thresholds=(xyz_x, xyz_y),
                  price_col=None if price_choice.startswith("(auto") else price_choice, seed=seed,
-                 engine=eng.engine, address=eng.address, n_workers=eng.n_workers)
+                 engine=eng.engine, address=eng.address, n_workers=eng.n_workers, previous_forecast=previous)
 feedback.check(cfg)
-key = state.run_key(data_key, cfg)
+key = state.run_key(data_key, cfg) + prev_key      # the file's digest: a frame's repr is abridged
 
 if st.button("Compute targets", type="primary", key="run_plan"):
     run_panel.run_or_reuse("plan", "Plan", key, data_key, cfg, partial(run_plan, plan_ds))

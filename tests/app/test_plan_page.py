@@ -110,3 +110,54 @@ def test_plan_downloads_are_neutralised():
     res = run_plan(ds, PlanConfig(horizon=3, lead_time=1, model="naive", engine="serial", calibration_windows=0))
     book = pd.read_excel(io.BytesIO(to_excel_bytes({"targets": ds.restore_ids(res.targets)})), sheet_name=None)
     assert "'=cmd" in set(book["targets"]["store"]) and ID not in book["targets"].columns
+
+
+def last_cycle_file(ds: Dataset, jumped: str, factor: float) -> bytes:
+    """Last cycle's forecast as the forecast command writes it (.xlsx, id columns, date, model, forecast;
+    the '=cmd store neutralised with an apostrophe): each series' last value, ``jumped`` times ``factor``."""
+    last = ds.df.groupby("unique_id")["y"].last()
+    dates = pd.date_range(ds.df["ds"].max(), periods=7, freq="MS")[1:]
+    rows = [{"store": ("'" + u.split(" / ")[0]) if u.startswith("=") else u.split(" / ")[0],
+             "sku": u.split(" / ")[1], "date": d, "model": "naive",
+             "forecast": last[u] * (factor if u == jumped else 1.0)} for u in last.index for d in dates]
+    buf = io.BytesIO()
+    pd.DataFrame(rows).to_excel(buf, sheet_name="forecast", index=False)
+    return buf.getvalue()
+
+
+def test_plan_page_previous_forecast_flags_a_jump():
+    """The optional upload of last cycle's forecast feeds the jump exception (as plan --previous-forecast);
+    a file that is not a forecast gets one clear error. AppTest cannot drive st.file_uploader: the page keeps
+    the upload as (bytes, name) under ``plan_previous_upload``, so the test puts the file there."""
+    ds = shop()
+    at = AppTest.from_file("app.py", default_timeout=180)
+    at.session_state["engine_settings"] = EngineSettings("serial")
+    at.session_state["dataset"] = ds
+    at.switch_page("pages/6_Plan.py").run()
+    at.selectbox(key="plan_model").set_value("naive")
+    at.number_input(key="plan_windows").set_value(0)
+    at.button(key="run_plan").click().run()
+    assert not at.exception, at.exception
+    ex = latest(at, "plan")["result"].exceptions
+    assert not ex.loc[ex["unique_id"] == "North / A", "reasons"].str.contains("jump").any()   # vs the last cutoff
+
+    at.session_state["plan_previous_upload"] = (last_cycle_file(ds, "North / A", 0.25), "last_cycle.xlsx")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("last\\_cycle\\.xlsx" in c.value and "6 series" in c.value for c in at.caption)
+    at.button(key="run_plan").click().run()
+    assert not at.exception, at.exception
+    res = latest(at, "plan")["result"]
+    jumped = res.exceptions[res.exceptions["reasons"].str.contains("jump vs previous forecast")]
+    assert list(jumped["unique_id"]) == ["North / A"]
+    last = ds.series("North / A")["y"].iloc[-1]
+    assert jumped["jump"].iloc[0] == pytest.approx(3.0, rel=1e-6)      # naive: last value vs a quarter of it
+    shown = frame(at, "reasons")
+    assert shown.loc[(shown["store"] == "North") & (shown["sku"] == "A"), "reasons"].str.contains("jump").all()
+    assert f"{0.25 * last:.1f} -> {last:.1f}" in jumped["reasons"].iloc[0]
+
+    # a file that is not a forecast: one readable error, no traceback, no run
+    at.session_state["plan_previous_upload"] = (b"store,sku,on_hand\nNorth,A,5\n", "stock.csv")
+    at.run()
+    assert not at.exception
+    assert any("stock\\.csv" in e.value and "date and a forecast column" in e.value for e in at.error)
