@@ -36,7 +36,12 @@ season_length = c3.number_input("Season length", 1, 400, value=season, key="fc_s
 if backtest is not None and len(backtest.summary):
     st.caption(f"Best in your backtest: **{backtest.summary.iloc[0]['model']}** (ranked by the leaderboard).")
 with st.expander("Advanced", expanded=False):
-    seed = int(st.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
+    a1, a2 = st.columns(2)
+    seed = int(a1.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
+    intervals = a2.selectbox("Intervals", ["conformal", "model"], key="fc_intervals",
+                             help="conformal (default, as `forecast --intervals`; the better calibrated as "
+                                  "measured): each horizon step's interval from the errors of a 3-window backtest "
+                                  "on the history; model: each model's own")
     params = {model: model_settings.one_model(model, "fc")}      # the model's declared settings
     model_settings.add_network_choices(params, [model], "fc_net", title=False)
     params = {m: p for m, p in params.items() if p}
@@ -45,7 +50,7 @@ workspace.keep_settings(workspace.FORECAST_SETTINGS)
 eng = sidebar.engine_settings()
 cfg = ForecastConfig(horizon=int(horizon), model=model, season_length=int(season_length), seed=seed,
                      engine=eng.engine, address=eng.address, n_workers=eng.n_workers,
-                     model_params=params)
+                     model_params=params, intervals=intervals)
 key = state.run_key(data_key, cfg, hcfg)
 
 entry = run_panel.run_block("forecast", ds, cfg, key, data_key, hcfg=hcfg,

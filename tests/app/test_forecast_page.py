@@ -79,6 +79,24 @@ def test_forecast_numbers_charts_and_cache():
     assert not at.exception and "store = South" in at.get("plotly_chart")[0].proto.spec
 
 
+def test_intervals_default_to_conformal_and_model_stays_selectable():
+    """As `forecast --intervals`: conformal by default (calibrated on a backtest of the history), the
+    models' own intervals on request; the point forecasts are the same either way."""
+    at = open_forecast(two_level_dataset())
+    assert at.selectbox(key="fc_intervals").value == "conformal"
+    run(at, "naive", horizon=3)
+    conf = latest(at, "forecast")["result"]
+    assert conf.info["intervals"] == "conformal"
+    assert any(n.startswith("conformal intervals from a backtest") for n in conf.info["notes"])
+    at.selectbox(key="fc_intervals").set_value("model")
+    run(at, "naive", horizon=3)
+    own = latest(at, "forecast")["result"]
+    assert own is not conf and own.info["intervals"] == "model"
+    a, b = (r.forecasts.sort_values(["unique_id", "ds"]).reset_index(drop=True) for r in (conf, own))
+    np.testing.assert_allclose(a["forecast"], b["forecast"])
+    assert not np.allclose(a["hi_95"] - a["lo_95"], b["hi_95"] - b["lo_95"])   # other bounds, same forecasts
+
+
 def test_auto_picks_a_model_per_series():
     at = open_forecast(two_level_dataset())
     run(at, "auto", horizon=3)
@@ -127,6 +145,7 @@ def test_transformer_forecast_shows_what_it_attended_to():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     at = open_forecast(two_level_dataset())
+    at.selectbox(key="fc_intervals").set_value("model")      # the attention / settings, not 3 more trainings
     run(at, "transformer")
     assert any(e.label.startswith("Why this forecast") for e in at.expander)
     titles = chart_titles(at)
@@ -154,6 +173,7 @@ def test_network_settings_on_the_forecast_page():
     at.selectbox(key="fc_net_holidays").set_value("DE")
     at.number_input(key="fc_max_epochs").set_value(3)
     at.number_input(key="fc_hidden_size").set_value(8)
+    at.selectbox(key="fc_intervals").set_value("model")      # the attention / settings, not 3 more trainings
     run(at, "gru")
     res = latest(at, "forecast")["result"]
     assert res.info["config"]["model_params"]["gru"]["holiday_country"] == "DE"
