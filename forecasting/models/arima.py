@@ -34,7 +34,7 @@ import numpy as np
 
 from forecasting.models.arima_search import (Candidate, CssSearch, StepwiseSearch, fourier_terms, kpss_ndiffs,
                                              seasonal_ndiffs)
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, bound_key
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, bound_key
 
 LONG_SEASON = 24
 
@@ -93,7 +93,7 @@ class _Transform:
         return inv_boxcox(z, self.lmbda)
 
 
-class AutoARIMA(LocalModel):
+class AutoARIMA(PerSeriesModel):
     """Automatic non-seasonal ARIMA (``sarima`` adds the seasonal part)."""
 
     name = "arima"

@@ -2,7 +2,7 @@
 
 Two kinds, one shape (after statsforecast / Darts / sktime, see ../shared/STYLE.md):
 
-* :class:`LocalModel` — one instance per series. ``__init__`` only stores settings; ``fit(y, X)`` learns
+* :class:`PerSeriesModel` — one instance per series. ``__init__`` only stores settings; ``fit(y, X)`` learns
   from one series' history (1-D float array, oldest first, no NaN) and optional covariates
   (2-D array, one row per period); ``predict(h, X_future, levels)`` returns a :data:`ForecastDict`.
 * :class:`GlobalModel` — one instance for many series (the deep networks). ``fit(df, freq)`` takes a long
@@ -31,7 +31,7 @@ from forecasting.models.settings import Setting, check_settings, declared
 ForecastDict = dict[str, np.ndarray]
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 
-__all__ = ["Capabilities", "DEFAULT_LEVELS", "ForecastDict", "GlobalModel", "LocalModel", "Setting", "bound_column",
+__all__ = ["Capabilities", "DEFAULT_LEVELS", "ForecastDict", "GlobalModel", "PerSeriesModel", "Setting", "bound_column",
            "bound_key",
            "normal_intervals"]
 
@@ -50,7 +50,7 @@ class _Registered:
         return spec.capabilities if spec is not None else self.default
 
 
-class LocalModel(ABC):
+class PerSeriesModel(ABC):
     name: ClassVar[str] = ""
     capabilities = _Registered(Capabilities())
 
@@ -61,7 +61,7 @@ class LocalModel(ABC):
             setattr(self, s.name, self.settings.get(s.name, s.default))
 
     @abstractmethod
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "LocalModel":
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PerSeriesModel":
         ...
 
     @abstractmethod

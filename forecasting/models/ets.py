@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, bound_key
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, bound_key
 
 
 def seasonal_acf_test(y: np.ndarray, m: int, z: float = 1.645) -> bool:
@@ -129,7 +129,7 @@ def _form_name(error: str, trend: str | None, damped: bool, seasonal: str | None
     return L[error] + L[trend] + ("d" if damped else "") + L[seasonal]
 
 
-class AutoETS(LocalModel):
+class AutoETS(PerSeriesModel):
     name = "ets"
 
     model = Setting(None, "a fixed form instead of the search: error, trend, season letters such as ANN, AAdN, MAM "

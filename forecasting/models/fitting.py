@@ -58,7 +58,7 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _fit_one(name: str, y: np.ndarray, X, X_future, h: int, levels: Sequence[int],
              season_length: int, params: dict[str, Any]) -> tuple[ForecastDict, dict[str, Any]]:
-    cls = get_model_class(name, local=True)     # a global model with a per-series variant (ensemble member)
+    cls = get_model_class(name, per_series=True)     # a global model with a per-series variant (ensemble member)
     model = cls(season_length=season_length, **params)
     use_x = X is not None and cls.capabilities.covariates
     with warnings.catch_warnings():

@@ -58,7 +58,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, normal_intervals
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, normal_intervals
 
 VARIANTS = ("stm", "otm", "dstm", "dotm")
 ALPHA_BOUNDS = (0.1, 0.99)
@@ -209,7 +209,7 @@ def default_variant(season_length: int) -> str:
     return "otm" if season_length >= 4 else "dotm"
 
 
-class Theta(LocalModel):
+class Theta(PerSeriesModel):
     name = "theta"
 
     variant = Setting("default", "stm, otm, dstm, dotm (optimised theta; d = dynamic), auto (the best in-sample), "

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel, Setting, \
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, PerSeriesModel, Setting, \
     bound_key
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -481,7 +481,7 @@ def _windows(rng: np.random.Generator, series: list[np.ndarray], batch: int, C: 
     return y, m, t, tm
 
 
-class PretrainedLocal(LocalModel):
+class PretrainedPerSeries(PerSeriesModel):
     """One series through the zero-shot network, for the ensemble (``ets,theta,pretrained``); the
     network is loaded once per process."""
 
@@ -492,7 +492,7 @@ class PretrainedLocal(LocalModel):
     def declared_settings(cls) -> list[Setting]:
         return PretrainedForecaster.declared_settings()
 
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PretrainedLocal":
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PretrainedPerSeries":
         self.y_ = np.asarray(y, dtype=float)
         return self
 
