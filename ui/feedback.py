@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from forecasting.errors import SalesCastError
-from forecasting.export.names import md_escape as md
+from forecasting.export.text import md_escape as md
 
 __all__ = ["check", "error", "fail", "md"]
 

@@ -21,6 +21,7 @@ import pandas as pd
 from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.data.contract import DS, ID, Y
 from forecasting.errors import SalesCastError
+from forecasting.models.base import bound_column
 from forecasting.progress import ProgressCallback
 
 RESERVED = {"id", "date", "value", ID, DS, Y}
@@ -270,8 +271,8 @@ def _forecast_doc(body: dict[str, Any], model: str, res) -> bytes:
             continue
         item = {"id": str(s["id"]), "timestamps": _stamps(g[DS].to_numpy()), "mean": _floats(g["forecast"].to_numpy())}
         for lv in levels:
-            item[f"lo_{lv}"] = _floats(g[f"lo_{lv}"].to_numpy())
-            item[f"hi_{lv}"] = _floats(g[f"hi_{lv}"].to_numpy())
+            item[bound_column("lo", lv)] = _floats(g[bound_column("lo", lv)].to_numpy())
+            item[bound_column("hi", lv)] = _floats(g[bound_column("hi", lv)].to_numpy())
         forecasts.append(item)
     return _open_json({"model": model, "forecasts": forecasts, "fallbacks": _fallbacks(res.settings, True)})
 

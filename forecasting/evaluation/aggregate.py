@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.metrics import all_metrics, metric_columns
+from forecasting.models.base import bound_column
 
 
 def pooled_metrics(windows: Sequence[Mapping], levels: Sequence[int]) -> dict[str, float]:
@@ -21,7 +22,7 @@ def pooled_metrics(windows: Sequence[Mapping], levels: Sequence[int]) -> dict[st
         return np.concatenate(parts)
 
     actual = cat("actual")
-    bands = {int(l): (cat(f"lo_{int(l)}"), cat(f"hi_{int(l)}")) for l in levels}
+    bands = {int(l): (cat(bound_column("lo", l)), cat(bound_column("hi", l))) for l in levels}
     m = all_metrics(actual, cat("forecast"), scale=cat("scale"), scale_sq=cat("scale_sq"), bands=bands)
     return {**{c: m.get(c, np.nan) for c in metric_columns(levels)},
             "n_points": int(np.isfinite(actual).sum()), "n_windows": len(windows)}

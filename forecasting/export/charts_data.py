@@ -2,17 +2,13 @@
 outliers marked, and the change a treatment made."""
 from __future__ import annotations
 
-import html
-from typing import Any
-
 import pandas as pd
+
+from forecasting.export.text import esc
 
 LINE, GAP, OUTLIER, CHANGED = "#222222", "rgba(214,39,40,0.18)", "#d62728", "#1f77b4"
 MAX_SHADED = 300
 
-
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def quality_figure(ds, report, uid: str, treated=None, height: int = 420):

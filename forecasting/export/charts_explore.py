@@ -6,17 +6,13 @@ Inputs are date-indexed Series and the result objects of :mod:`forecasting.explo
 """
 from __future__ import annotations
 
-import html
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
+from forecasting.export.text import esc
+
 LINE, SMA, EMA, TREND, ANOM, BAND = "#222222", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "rgba(31,119,180,0.15)"
 
-
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _layout(fig, title: str, height: int = 420):

@@ -12,29 +12,24 @@ this module stays cheap.
 """
 from __future__ import annotations
 
-import html
 import re
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from forecasting.export.text import esc
+from forecasting.models.base import bound_column
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
 HISTORY_COLOR = "#222222"
 
 
-def esc(text: Any) -> str:
-    """Escape a user string for a plotly label (titles, legends and hover text accept some HTML tags).
-
-    ``<``, ``>`` and ``&`` are enough to stop tags; plotly shows ``&quot;`` literally, so quotes stay."""
-    return html.escape(str(text), quote=False)
-
-
 def levels_in(frame: pd.DataFrame) -> list[int]:
     """Interval levels present as ``lo_L``/``hi_L`` column pairs, widest first (95 before 80)."""
     found = {int(m.group(1)) for c in frame.columns if (m := re.fullmatch(r"lo_(\d+)", str(c)))}
-    return sorted((l for l in found if f"hi_{l}" in frame.columns), reverse=True)
+    return sorted((l for l in found if bound_column("hi", l) in frame.columns), reverse=True)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -85,15 +80,16 @@ def backtest_figure(history: pd.DataFrame, backtest: pd.DataFrame, title: str = 
         hist = hist[hist["ds"] >= before["ds"].min()] if len(before) else hist
     fig.add_trace(go.Scatter(x=hist["ds"], y=hist["y"], mode="lines", name="actual",
                              line=dict(color=HISTORY_COLOR, width=1.5)))
-    has_band = level is not None and f"lo_{level}" in backtest.columns
+    has_band = level is not None and bound_column("lo", level) in backtest.columns
+    lo, hi = (bound_column("lo", level), bound_column("hi", level)) if has_band else ("", "")
     for m in models:
         rows = backtest[backtest["model"] == m]
         for i, (cutoff, win) in enumerate(rows.groupby("cutoff", sort=True)):
             win = win.sort_values("ds")
             first = i == 0
-            if has_band and win[f"lo_{level}"].notna().any():
-                fig.add_traces(_band(go, win["ds"], win[f"lo_{level}"], win[f"hi_{level}"], colors[m], 0.15,
-                                     f"{esc(m)} {level}%", f"{m}-band", show=first))
+            if has_band and win[lo].notna().any():
+                fig.add_traces(_band(go, win["ds"], win[lo], win[hi], colors[m], 0.15, f"{esc(m)} {level}%",
+                                     f"{m}-band", show=first))
             fig.add_trace(go.Scatter(x=win["ds"], y=win["forecast"], mode="lines+markers", name=esc(m),
                                      legendgroup=m, showlegend=first, marker=dict(size=4),
                                      line=dict(color=colors[m], width=2),
@@ -301,8 +297,8 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str = "",
     fig.add_trace(go.Scatter(x=hist["ds"], y=hist["y"], mode="lines", name="history",
                              line=dict(color=HISTORY_COLOR, width=1.5)))
     for i, lvl in enumerate(levels_in(fc)):
-        fig.add_traces(_band(go, fc["ds"], fc[f"lo_{lvl}"], fc[f"hi_{lvl}"], color, 0.15 + 0.15 * i,
-                             f"{lvl}% interval", f"band{lvl}"))
+        fig.add_traces(_band(go, fc["ds"], fc[bound_column("lo", lvl)], fc[bound_column("hi", lvl)], color,
+                             0.15 + 0.15 * i, f"{lvl}% interval", f"band{lvl}"))
     model_note = ""
     if "model" in fc.columns and fc["model"].nunique() == 1:
         model_note = f" ({esc(fc['model'].iloc[0])})"

@@ -43,12 +43,3 @@ def download_name(source: str, what: str, ext: str) -> str:
     label = safe_stem(what, "export")
     return safe_filename(f"{base}_{label}" if base else label, ext)
 
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|:<>~$&=\"'])")
-
-
-def md_escape(text) -> str:
-    """A user string (a column name, an id, a message quoting them) made inert inside Markdown: no image,
-    link, autolink (``http\\://``), emphasis, HTML or directive; line breaks become spaces."""
-    flat = " ".join(str(text).splitlines())
-    return _MD_SPECIAL.sub(r"\\\1", flat)

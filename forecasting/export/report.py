@@ -11,7 +11,6 @@ Every user string (file name, column names, series ids) is HTML-escaped.
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import io
 import json
 import os
@@ -28,6 +27,7 @@ import pandas as pd
 from forecasting.errors import SalesCastError
 from forecasting.export import charts_models as cm
 from forecasting.export import tables
+from forecasting.export.text import html_escape
 
 MAX_SERIES_CHARTS = 6
 MAX_TABLE_ROWS = 200
@@ -37,9 +37,6 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 class ExportUnavailable(SalesCastError):
     """An export needs a tool this machine lacks (e.g. Chromium for the PDF)."""
 
-
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
 
 
 # ---------------------------------------------------------------- HTML pieces
@@ -53,7 +50,7 @@ def html_table(df: pd.DataFrame, highlight: Mapping[str, str] | None = None, max
     for col, how in (highlight or {}).items():
         if col in shown and pd.api.types.is_numeric_dtype(shown[col]) and shown[col].notna().any():
             best[col] = shown[col].idxmin() if how == "min" else shown[col].idxmax()
-    head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
+    head = "".join(f"<th>{html_escape(c)}</th>" for c in shown.columns)
     rows = []
     for idx, row in shown.iterrows():
         cells = []
@@ -62,7 +59,7 @@ def html_table(df: pd.DataFrame, highlight: Mapping[str, str] | None = None, max
             text = _fmt(v)
             cls = " class='best'" if best.get(col) == idx else ""
             num = " class='num'" if isinstance(v, (int, float, np.number)) and not cls else cls
-            cells.append(f"<td{num}>{esc(text)}</td>")
+            cells.append(f"<td{num}>{html_escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p class='muted'>first {max_rows} of {len(df)} rows; the CSV/Excel exports hold all</p>" \
         if len(df) > max_rows else ""
@@ -86,11 +83,11 @@ def _figure(fig) -> str:
 
 
 def _section(title: str, body: str, anchor: str) -> str:
-    return f"<section id='{anchor}'><h2>{esc(title)}</h2>{body}</section>"
+    return f"<section id='{anchor}'><h2>{html_escape(title)}</h2>{body}</section>"
 
 
 def _kv(items: Mapping[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt(v))}</td></tr>" for k, v in items.items())
+    rows = "".join(f"<tr><th>{html_escape(k)}</th><td>{html_escape(_fmt(v))}</td></tr>" for k, v in items.items())
     return f"<table class='kv'>{rows}</table>"
 
 
@@ -122,7 +119,7 @@ def _dataset_section(dataset, explore: Mapping[str, Any]) -> str:
         "missing target values": int(df["y"].isna().sum()),
     }
     notes = list(dataset.notes) + list(explore.get("notes", []))
-    notes_html = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else ""
+    notes_html = "<ul>" + "".join(f"<li>{html_escape(n)}</li>" for n in notes) + "</ul>" if notes else ""
     quality = explore.get("quality")
     qtab = quality if isinstance(quality, pd.DataFrame) else tables.quality_table(dataset)
     findings = tables.quality_findings(dataset)
@@ -151,10 +148,10 @@ def _decomposition_section(dataset, explore: Mapping[str, Any]) -> str:
         try:
             dec = decompose(total, dataset.freq, method="stl")
         except Exception as exc:   # the report must not fail because one diagnostic did
-            return _section("Decomposition of the total", f"<p class='muted'>not available: {esc(exc)}</p>", "decomposition")
+            return _section("Decomposition of the total", f"<p class='muted'>not available: {html_escape(exc)}</p>", "decomposition")
         notes = dec.notes
         fig = _decomposition_figure(dec.frame, [c for c in dec.frame.columns if c not in ("y", "imputed")])
-    body = _figure(fig) + ("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else "")
+    body = _figure(fig) + ("<ul>" + "".join(f"<li>{html_escape(n)}</li>" for n in notes) + "</ul>" if notes else "")
     return _section("Decomposition of the total", body, "decomposition")
 
 
@@ -164,9 +161,9 @@ def _decomposition_figure(frame: pd.DataFrame, comps: Sequence[str]):
 
     rows = ["y", *comps]
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                        subplot_titles=[esc(r) for r in rows])
+                        subplot_titles=[cm.esc(r) for r in rows])
     for i, c in enumerate(rows, start=1):
-        fig.add_trace(go.Scatter(x=frame.index, y=frame[c], mode="lines", name=esc(c), showlegend=False,
+        fig.add_trace(go.Scatter(x=frame.index, y=frame[c], mode="lines", name=cm.esc(c), showlegend=False,
                                  line=dict(color=cm.PALETTE[(i - 1) % len(cm.PALETTE)])), row=i, col=1)
     fig.update_layout(height=150 * len(rows) + 60, margin=dict(l=50, r=20, t=40, b=30), template="plotly_white")
     return fig
@@ -178,11 +175,11 @@ def _leaderboard_section(dataset, bt) -> str:
     if "r2" in summary:
         highlight["r2"] = "max"
     metric = tables.rank_metric(bt.metrics) if len(bt.metrics) else None
-    body = f"<p class='muted'>mean over series; ranked by {esc(metric or 'n/a')} (lower is better); " \
+    body = f"<p class='muted'>mean over series; ranked by {html_escape(metric or 'n/a')} (lower is better); " \
            f"best value per column in bold.</p>" + html_table(summary, highlight)
     if metric and bt.metrics["unique_id"].nunique() > 1:
         wins = tables.win_counts(bt.metrics, metric)
-        body += f"<h3>Wins per model (lowest {esc(metric)} per series)</h3>" + html_table(wins)
+        body += f"<h3>Wins per model (lowest {html_escape(metric)} per series)</h3>" + html_table(wins)
     if bt.total is not None and len(bt.total):
         body += "<h3>Accuracy on the total over series</h3>" + html_table(bt.total)
     if len(bt.forecasts):
@@ -280,11 +277,11 @@ def build_report(dataset, forecast_result=None, backtest_result=None, explore: M
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
         ("dataset", "Dataset"), ("decomposition", "Decomposition"), ("leaderboard", "Models"),
         ("forecasts", "Forecasts"), ("settings", "Settings"), ("reproduce", "Reproduce")))
-    source = f" · {esc(dataset.source)}" if dataset.source else ""
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    source = f" · {html_escape(dataset.source)}" if dataset.source else ""
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html_escape(title)}</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<style>{CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-            f"<h1>{esc(title)}</h1><p class='muted'>generated {stamp}{source}</p><nav>{nav}</nav>"
+            f"<h1>{html_escape(title)}</h1><p class='muted'>generated {stamp}{source}</p><nav>{nav}</nav>"
             + "".join(parts) + "</body></html>")
 
 

@@ -23,6 +23,7 @@ from forecasting.hierarchy.data import hierarchical_dataset, history_matrix
 from forecasting.hierarchy.reconcile import (METHODS, ReconcileSettings, check_structure, reconcile_bottom,
                                              reconcile_intervals, seasonal_naive_residuals)
 from forecasting.hierarchy.structure import LEVEL, Hierarchy, parse_levels
+from forecasting.models.base import bound_column
 from forecasting.progress import ProgressCallback, report
 
 RECONCILE_CHOICES = ("none",) + METHODS
@@ -90,9 +91,9 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
     out = pd.DataFrame({ID: np.repeat(np.asarray(hier.node_ids, dtype=object), len(dates)),
                         DS: np.tile(dates, hier.n_nodes), "forecast": mean.ravel()})
     for l in levels:
-        lo, hi = reconcile_intervals(hier, b, base, np.nan_to_num(M[f"lo_{l}"]), np.nan_to_num(M[f"hi_{l}"]),
-                                     s.non_negative)
-        out[f"lo_{l}"], out[f"hi_{l}"] = lo.ravel(), hi.ravel()
+        lo, hi = reconcile_intervals(hier, b, base, np.nan_to_num(M[bound_column("lo", l)]),
+                                     np.nan_to_num(M[bound_column("hi", l)]), s.non_negative)
+        out[bound_column("lo", l)], out[bound_column("hi", l)] = lo.ravel(), hi.ravel()
     return out, missing
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from forecasting.models.arima_search import (Candidate, CssSearch, StepwiseSearch, fourier_terms, kpss_ndiffs,
                                              seasonal_ndiffs)
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, bound_key
 
 LONG_SEASON = 24
 
@@ -93,7 +93,7 @@ class _Transform:
         return inv_boxcox(z, self.lmbda)
 
 
-class AutoARIMA(LocalModel):
+class AutoARIMA(PerSeriesModel):
     """Automatic non-seasonal ARIMA (``sarima`` adds the seasonal part)."""
 
     name = "arima"
@@ -230,8 +230,8 @@ class AutoARIMA(LocalModel):
             out: ForecastDict = {"mean": self.tf_.back(np.asarray(fc.predicted_mean, dtype=float))}
             for l in levels:
                 ci = np.asarray(fc.conf_int(alpha=1 - l / 100.0), dtype=float)
-                out[f"lo-{int(l)}"] = self.tf_.back(ci[:, 0])
-                out[f"hi-{int(l)}"] = self.tf_.back(ci[:, 1])
+                out[bound_key("lo", l)] = self.tf_.back(ci[:, 0])
+                out[bound_key("hi", l)] = self.tf_.back(ci[:, 1])
         return out
 
     def fitted_settings(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting
 
 DEFAULT_CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 BASELINES = ("naive", "seasonal_naive", "drift", "moving_average")
@@ -70,9 +70,9 @@ def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION,
 
 
 def members_problem(names: Sequence[str], refused: Sequence[str], role: str,
-                    local_variants: bool = False) -> str | None:
+                    per_series_variants: bool = False) -> str | None:
     """Why ``names`` cannot be the members of a combination of models (unknown, global, or ``refused``);
-    with ``local_variants``, a global model that has a per-series variant is accepted."""
+    with ``per_series_variants``, a global model that has a per-series variant is accepted."""
     from forecasting.errors import ConfigError
     from forecasting.models.registry import get_spec
 
@@ -83,12 +83,12 @@ def members_problem(names: Sequence[str], refused: Sequence[str], role: str,
             spec = get_spec(m)
         except ConfigError as exc:
             return str(exc)
-        if m in refused or (spec.capabilities.global_model and not (local_variants and spec.local_cls)):
+        if m in refused or (spec.capabilities.global_model and not (per_series_variants and spec.per_series_cls)):
             return f"'{m}' cannot be {role}"
     return None
 
 
-class AutoSelect(LocalModel):
+class AutoSelect(PerSeriesModel):
     name = "auto"
 
     models = Setting(DEFAULT_CANDIDATES, "candidate models (per-series models only)", kind="names",

@@ -1,8 +1,8 @@
 """The model protocol every SalesCast model follows.
 
-Two kinds, one shape (after statsforecast / Darts / sktime, see ../shared/STYLE.md):
+Two kinds, one shape (after statsforecast / Darts / sktime):
 
-* :class:`LocalModel` — one instance per series. ``__init__`` only stores settings; ``fit(y, X)`` learns
+* :class:`PerSeriesModel` — one instance per series. ``__init__`` only stores settings; ``fit(y, X)`` learns
   from one series' history (1-D float array, oldest first, no NaN) and optional covariates
   (2-D array, one row per period); ``predict(h, X_future, levels)`` returns a :data:`ForecastDict`.
 * :class:`GlobalModel` — one instance for many series (the deep networks). ``fit(df, freq)`` takes a long
@@ -31,7 +31,8 @@ from forecasting.models.settings import Setting, check_settings, declared
 ForecastDict = dict[str, np.ndarray]
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 
-__all__ = ["Capabilities", "DEFAULT_LEVELS", "ForecastDict", "GlobalModel", "LocalModel", "Setting",
+__all__ = ["Capabilities", "DEFAULT_LEVELS", "ForecastDict", "GlobalModel", "PerSeriesModel", "Setting", "bound_column",
+           "bound_key",
            "normal_intervals"]
 
 
@@ -49,7 +50,7 @@ class _Registered:
         return spec.capabilities if spec is not None else self.default
 
 
-class LocalModel(ABC):
+class PerSeriesModel(ABC):
     name: ClassVar[str] = ""
     capabilities = _Registered(Capabilities())
 
@@ -60,7 +61,7 @@ class LocalModel(ABC):
             setattr(self, s.name, self.settings.get(s.name, s.default))
 
     @abstractmethod
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "LocalModel":
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PerSeriesModel":
         ...
 
     @abstractmethod
@@ -109,6 +110,16 @@ class GlobalModel(ABC):
         return {}
 
 
+def bound_key(side: str, level) -> str:
+    """``lo-80``: a bound in a model's forecast dict (``side`` is ``lo`` or ``hi``), as statsforecast names it."""
+    return f"{side}-{int(level)}"
+
+
+def bound_column(side: str, level) -> str:
+    """``lo_80``: a bound column of the result frames (forecasts, backtests, exports, the API)."""
+    return f"{side}_{int(level)}"
+
+
 def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> ForecastDict:
     """Symmetric Gaussian intervals around ``mean`` with per-step standard deviation ``sigma_h``."""
     from scipy.stats import norm
@@ -116,6 +127,6 @@ def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int
     out: ForecastDict = {"mean": np.asarray(mean, dtype=float)}
     for l in levels:
         z = norm.ppf(0.5 + l / 200.0)
-        out[f"lo-{int(l)}"] = out["mean"] - z * sigma_h
-        out[f"hi-{int(l)}"] = out["mean"] + z * sigma_h
+        out[bound_key("lo", l)] = out["mean"] - z * sigma_h
+        out[bound_key("hi", l)] = out["mean"] + z * sigma_h
     return out

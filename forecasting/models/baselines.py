@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, normal_intervals
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, normal_intervals
 
 
 def _rms(res: np.ndarray, dof: int = 0) -> float:
@@ -30,7 +30,7 @@ def _as_1d(y: np.ndarray) -> np.ndarray:
     return y
 
 
-class Naive(LocalModel):
+class Naive(PerSeriesModel):
     """Last observed value carried forward."""
 
     name = "naive"
@@ -51,7 +51,7 @@ class Naive(LocalModel):
         return self.resid_
 
 
-class SeasonalNaive(LocalModel):
+class SeasonalNaive(PerSeriesModel):
     """Value of the same period one season ago (``season_length`` periods back)."""
 
     name = "seasonal_naive"
@@ -78,7 +78,7 @@ class SeasonalNaive(LocalModel):
         return self.resid_
 
 
-class Drift(LocalModel):
+class Drift(PerSeriesModel):
     """Straight line through the first and last values, extended."""
 
     name = "drift"
@@ -108,7 +108,7 @@ class Drift(LocalModel):
         return self.resid_
 
 
-class MovingAverage(LocalModel):
+class MovingAverage(PerSeriesModel):
     """Mean of the last ``window`` values (default: one season, at least 3).
 
     Intervals: ``sigma`` is the RMS of the in-sample one-step moving-average errors; the variance grows

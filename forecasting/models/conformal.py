@@ -1,4 +1,4 @@
-"""Split-conformal prediction intervals from rolling-origin errors, for any model (issue 19).
+"""Split-conformal prediction intervals from rolling-origin errors, for any model.
 
 A model's own intervals assume the model is right; real series change more than that (``theta``'s 80/95%
 intervals covered 72%/87% of M3's test values). Conformal intervals use what the model actually got wrong:
@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from forecasting.models.base import ForecastDict
+from forecasting.models.base import ForecastDict, bound_key
 
 
 def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int]) -> dict[int, np.ndarray]:
@@ -61,13 +61,13 @@ def conformal_bounds(mean: np.ndarray, q: dict[int, np.ndarray], scale: float, l
         width = qk * scale if scale and np.isfinite(scale) else np.full(h, np.nan)
         lo, hi = mean - width, mean + width
         if fallback is not None:
-            lo = np.where(np.isfinite(lo), lo, fallback[f"lo-{l}"])
-            hi = np.where(np.isfinite(hi), hi, fallback[f"hi-{l}"])
+            lo = np.where(np.isfinite(lo), lo, fallback[bound_key("lo", l)])
+            hi = np.where(np.isfinite(hi), hi, fallback[bound_key("hi", l)])
         lo = np.where(np.isfinite(lo), lo, mean)
         hi = np.where(np.isfinite(hi), hi, mean)
         lo, hi = np.minimum(lo, lo_prev), np.maximum(hi, hi_prev)
         if non_negative:
             lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-        out[f"lo-{l}"], out[f"hi-{l}"] = lo, hi
+        out[bound_key("lo", l)], out[bound_key("hi", l)] = lo, hi
         lo_prev, hi_prev = lo, hi
     return out

@@ -17,16 +17,16 @@ import numpy as np
 
 from forecasting.errors import ConfigError
 from forecasting.models.auto import members_problem
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting
 
 DEFAULT_MEMBERS = ("ets", "theta", "sarima")
 
 
-class Ensemble(LocalModel):
+class Ensemble(PerSeriesModel):
     name = "ensemble"
     models = Setting(DEFAULT_MEMBERS, "member models (per-series models only)", kind="names",
                      check=lambda names: members_problem(names, ("ensemble", "auto"), "an ensemble member",
-                                                         local_variants=True))
+                                                         per_series_variants=True))
     combine = Setting("mean", "how members' forecasts and bounds are combined", choices=("mean", "median"))
     member_params = Setting(None, "settings per member, e.g. {\"sarima\": {\"max_p\": 2}}", kind="dict")
 

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, bound_key
 
 
 def seasonal_acf_test(y: np.ndarray, m: int, z: float = 1.645) -> bool:
@@ -129,7 +129,7 @@ def _form_name(error: str, trend: str | None, damped: bool, seasonal: str | None
     return L[error] + L[trend] + ("d" if damped else "") + L[seasonal]
 
 
-class AutoETS(LocalModel):
+class AutoETS(PerSeriesModel):
     name = "ets"
 
     model = Setting(None, "a fixed form instead of the search: error, trend, season letters such as ANN, AAdN, MAM "
@@ -275,7 +275,7 @@ class AutoETS(LocalModel):
                 out: ForecastDict = {"mean": np.asarray(pred.predicted_mean, dtype=float)}
                 for l in levels:
                     pi = np.asarray(pred.pred_int(alpha=1 - l / 100.0), dtype=float)
-                    out[f"lo-{int(l)}"], out[f"hi-{int(l)}"] = pi[:, 0], pi[:, 1]
+                    out[bound_key("lo", l)], out[bound_key("hi", l)] = pi[:, 0], pi[:, 1]
         return out
 
     def fitted_settings(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import ForecastDict
+from forecasting.models.base import ForecastDict, bound_key
 from forecasting.models.registry import get_model_class, get_spec
 
 FALLBACK_CHAIN = ("seasonal_naive", "naive")
@@ -58,7 +58,7 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _fit_one(name: str, y: np.ndarray, X, X_future, h: int, levels: Sequence[int],
              season_length: int, params: dict[str, Any]) -> tuple[ForecastDict, dict[str, Any]]:
-    cls = get_model_class(name, local=True)     # a global model with a per-series variant (ensemble member)
+    cls = get_model_class(name, per_series=True)     # a global model with a per-series variant (ensemble member)
     model = cls(season_length=season_length, **params)
     use_x = X is not None and cls.capabilities.covariates
     with warnings.catch_warnings():
@@ -71,7 +71,7 @@ def _fit_one(name: str, y: np.ndarray, X, X_future, h: int, levels: Sequence[int
         raise ValueError("the model returned non-finite forecasts")
     for l in levels:
         for side in ("lo", "hi"):
-            key = f"{side}-{int(l)}"
+            key = bound_key(side, l)
             arr = np.asarray(out.get(key, mean), dtype=float)
             if not np.isfinite(arr).all():
                 raise ValueError(f"the model returned non-finite {key} bounds")
@@ -90,11 +90,11 @@ def tidy_bounds(out: ForecastDict, levels: Sequence[int], non_negative: bool) ->
     res: ForecastDict = {"mean": mean}
     lo_prev, hi_prev = mean, mean
     for l in sorted(int(l) for l in levels):
-        lo = np.minimum(np.asarray(out[f"lo-{l}"], dtype=float), lo_prev)
-        hi = np.maximum(np.asarray(out[f"hi-{l}"], dtype=float), hi_prev)
+        lo = np.minimum(np.asarray(out[bound_key("lo", l)], dtype=float), lo_prev)
+        hi = np.maximum(np.asarray(out[bound_key("hi", l)], dtype=float), hi_prev)
         if non_negative:
             lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
-        res[f"lo-{l}"], res[f"hi-{l}"] = lo, hi
+        res[bound_key("lo", l)], res[bound_key("hi", l)] = lo, hi
         lo_prev, hi_prev = lo, hi
     return res
 

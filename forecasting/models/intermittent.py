@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, bound_key
 
 
 def _ses_path(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -32,8 +32,8 @@ def _empirical_bands(mean: np.ndarray, resid: np.ndarray, alpha: float,
             lo_q, hi_q = np.quantile(resid, [0.5 - l / 200.0, 0.5 + l / 200.0])
         else:
             lo_q = hi_q = 0.0
-        out[f"lo-{int(l)}"] = mean + min(lo_q, 0.0) * grow
-        out[f"hi-{int(l)}"] = mean + max(hi_q, 0.0) * grow
+        out[bound_key("lo", l)] = mean + min(lo_q, 0.0) * grow
+        out[bound_key("hi", l)] = mean + max(hi_q, 0.0) * grow
     return out
 
 
@@ -46,7 +46,7 @@ def _check(y: np.ndarray) -> np.ndarray:
     return y
 
 
-class Croston(LocalModel):
+class Croston(PerSeriesModel):
     """Croston's method with the SBA bias correction ``(1 - alpha / 2)``."""
 
     name = "croston"
@@ -83,7 +83,7 @@ class Croston(LocalModel):
         return {"alpha": self.alpha}
 
 
-class TSB(LocalModel):
+class TSB(PerSeriesModel):
     """Teunter–Syntetos–Babai: demand probability updated every period, size when demand occurs."""
 
     name = "tsb"

@@ -22,7 +22,7 @@ class ModelSpec:
     cls: str
     capabilities: Capabilities
     description: str
-    local_cls: str = ""     # a per-series variant in the same module (a global model usable in an ensemble)
+    per_series_cls: str = ""     # a per-series variant in the same module (a global model usable in an ensemble)
 
 
 _C = Capabilities
@@ -42,7 +42,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("lstm", "forecasting.models.deep.recurrent", "LSTMForecaster", _C(covariates=True, global_model=True, needs_torch=True), "LSTM network (PyTorch)"),
     ModelSpec("gru", "forecasting.models.deep.recurrent", "GRUForecaster", _C(covariates=True, global_model=True, needs_torch=True), "GRU network (PyTorch)"),
     ModelSpec("transformer", "forecasting.models.deep.transformer", "TransformerForecaster", _C(covariates=True, global_model=True, needs_torch=True), "Transformer encoder (PyTorch)"),
-    ModelSpec("pretrained", "forecasting.models.pretrained.model", "PretrainedForecaster", _C(global_model=True, needs_torch=True), "SalesCast's pretrained patch transformer, zero-shot (no training)", local_cls="PretrainedLocal"),
+    ModelSpec("pretrained", "forecasting.models.pretrained.model", "PretrainedForecaster", _C(global_model=True, needs_torch=True), "SalesCast's pretrained patch transformer, zero-shot (no training)", per_series_cls="PretrainedPerSeries"),
     ModelSpec("finetuned", "forecasting.models.pretrained.model", "FinetunedForecaster", _C(global_model=True, needs_torch=True), "the pretrained transformer fine-tuned on your series"),
 ]}
 
@@ -58,11 +58,11 @@ def get_spec(name: str) -> ModelSpec:
         raise ConfigError(f"unknown model '{name}'; known models: {', '.join(MODELS)}") from None
 
 
-def get_model_class(name: str, local: bool = False) -> type:
-    """The model's class; with ``local``, its per-series variant when it has one (``local_cls``)."""
+def get_model_class(name: str, per_series: bool = False) -> type:
+    """The model's class; with ``per_series``, its per-series variant when it has one (``per_series_cls``)."""
     spec = get_spec(name)
     module = importlib.import_module(spec.module)
-    return getattr(module, spec.local_cls if local and spec.local_cls else spec.cls)
+    return getattr(module, spec.per_series_cls if per_series and spec.per_series_cls else spec.cls)
 
 
 def create_model(name: str, **settings: Any):

@@ -2,7 +2,7 @@
 
 A model declares each setting as a class attribute::
 
-    class MovingAverage(LocalModel):
+    class MovingAverage(PerSeriesModel):
         window = Setting(4, "how many of the latest values are averaged", low=1, high=400, label="window (periods)")
 
 The declaration is the only place a setting is written down: the model base checks names and values

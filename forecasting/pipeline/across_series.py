@@ -16,7 +16,7 @@ import pandas as pd
 from forecasting.data.contract import DS, ID, Y
 from forecasting.engines import map_partitions
 from forecasting.engines.partition import default_workers, n_partitions, split_evenly
-from forecasting.models.base import ForecastDict
+from forecasting.models.base import ForecastDict, bound_key
 from forecasting.pipeline.plan import Job, SeriesData, Window
 
 SPREAD_MIN_SERIES = 2000   # below this, one batched pass in this process beats shipping the network
@@ -114,8 +114,8 @@ def tidy_rows(g: pd.DataFrame | None, h: int, levels: Sequence[int], history: np
         return None
     fc = {"mean": g["mean"].to_numpy(dtype=float)}
     for l in levels:
-        fc[f"lo-{l}"] = g.get(f"lo-{l}", g["mean"]).to_numpy(dtype=float)
-        fc[f"hi-{l}"] = g.get(f"hi-{l}", g["mean"]).to_numpy(dtype=float)
+        fc[bound_key("lo", l)] = g.get(bound_key("lo", l), g["mean"]).to_numpy(dtype=float)
+        fc[bound_key("hi", l)] = g.get(bound_key("hi", l), g["mean"]).to_numpy(dtype=float)
     clip = non_negative and bool((history[np.isfinite(history)] >= 0).all())
     return tidy_bounds(fc, levels, clip)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Dataset
 from forecasting.errors import ConfigError, DataError
+from forecasting.models.base import bound_column, bound_key
 from forecasting.pipeline.options import RunOptions
 from forecasting.pipeline.plan import Collector, Job, SeriesData, Window, bound_columns, run_device, versions
 from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
@@ -100,7 +101,8 @@ class BacktestCollector(Collector):
             frame = {ID: ser.uid, "model": name, "cutoff": ser.ds[w.end - 1], DS: w.dates,
                      "actual": ser.y[w.end:w.end + h], "forecast": out.forecast["mean"]}
             for l in job.levels:
-                frame[f"lo_{l}"], frame[f"hi_{l}"] = out.forecast[f"lo-{l}"], out.forecast[f"hi-{l}"]
+                for side in ("lo", "hi"):
+                    frame[bound_column(side, l)] = out.forecast[bound_key(side, l)]
             frame["scale"], frame["scale_sq"] = sc, sc2
             self.rows.append(pd.DataFrame(frame))
             frames.append(frame)

@@ -1,4 +1,4 @@
-"""Conformal intervals on backtest and forecast frames, and interval coverage per horizon step (issue 19).
+"""Conformal intervals on backtest and forecast frames, and interval coverage per horizon step.
 
 Works on the frames the backtest and the forecast produce (``unique_id``, ``model``, [``cutoff``], ``ds``,
 [``actual``], ``forecast``, ``lo_L``, ``hi_L``), so it applies to every model alike — statistical, networks,
@@ -22,6 +22,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID
 from forecasting.metrics import naive_scale
+from forecasting.models.base import bound_column, bound_key
 from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 
 INTERVALS = ("model", "conformal")
@@ -84,8 +85,8 @@ def conformalize_backtest(forecasts: pd.DataFrame, data: pd.DataFrame, season_le
                                      non_negative and bool((data.loc[data[ID] == uid, "y"].dropna() >= 0).all()),
                                      fallback=model_b)
                 for l in levels:
-                    out.loc[rows.index, f"lo_{l}"] = b[f"lo-{l}"]
-                    out.loc[rows.index, f"hi_{l}"] = b[f"hi-{l}"]
+                    out.loc[rows.index, bound_column("lo", l)] = b[bound_key("lo", l)]
+                    out.loc[rows.index, bound_column("hi", l)] = b[bound_key("hi", l)]
                 out.loc[rows.index, "interval"] = "conformal"
     return out
 
@@ -118,8 +119,8 @@ def conformalize_forecast(forecasts: pd.DataFrame, data: pd.DataFrame, season_le
         nonneg = non_negative and bool((hists[uid][1][np.isfinite(hists[uid][1])] >= 0).all())
         b = conformal_bounds(rows["forecast"].to_numpy(dtype=float), q, sc, levels, nonneg, fallback=model_b)
         for l in levels:
-            out.loc[rows.index, f"lo_{l}"] = b[f"lo-{l}"]
-            out.loc[rows.index, f"hi_{l}"] = b[f"hi-{l}"]
+            out.loc[rows.index, bound_column("lo", l)] = b[bound_key("lo", l)]
+            out.loc[rows.index, bound_column("hi", l)] = b[bound_key("hi", l)]
         out.loc[rows.index, "interval"] = "conformal"
     return out
 
@@ -144,7 +145,8 @@ def coverage_by_step(forecasts: pd.DataFrame, levels: Sequence[int]) -> pd.DataF
     f["step"] = f.groupby([ID, "model", "cutoff"], sort=False).cumcount() + 1
     f = f[f["actual"].notna()]
     for l in levels:
-        f[f"coverage_{l}"] = ((f["actual"] >= f[f"lo_{l}"]) & (f["actual"] <= f[f"hi_{l}"])).astype(float)
+        inside = (f["actual"] >= f[bound_column("lo", l)]) & (f["actual"] <= f[bound_column("hi", l)])
+        f[f"coverage_{l}"] = inside.astype(float)
     g = f.groupby(["model", "step"], sort=False)
     out = g[[f"coverage_{l}" for l in levels]].mean()
     out.insert(0, "n", g.size())

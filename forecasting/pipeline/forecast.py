@@ -20,6 +20,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID, Dataset
 from forecasting.errors import ConfigError, DataError
+from forecasting.models.base import bound_column, bound_key
 from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.pipeline.options import RunOptions
 from forecasting.pipeline.plan import (Collector, Job, SeriesData, Window, bound_columns, future_dates, run_device,
@@ -82,7 +83,8 @@ class ForecastCollector(Collector):
                 continue
             frame = {ID: ser.uid, DS: w.dates, "model": name, "forecast": out.forecast["mean"]}
             for l in self.job.levels:
-                frame[f"lo_{l}"], frame[f"hi_{l}"] = out.forecast[f"lo-{l}"], out.forecast[f"hi-{l}"]
+                for side in ("lo", "hi"):
+                    frame[bound_column(side, l)] = out.forecast[bound_key(side, l)]
             self.rows.append(pd.DataFrame(frame))
             self.info.append({ID: ser.uid, "model": name, "model_used": out.model_used,
                               "settings": settings_text(out.settings), "fallback": out.fallback,

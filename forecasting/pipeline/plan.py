@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
+from forecasting.models.base import bound_column
 
 
 @dataclass(slots=True)
@@ -87,7 +88,7 @@ def future_dates(last, freq: str, h: int) -> np.ndarray:
 
 def bound_columns(levels: Sequence[int]) -> list[str]:
     """``lo_80, hi_80, lo_95, hi_95`` …: the interval columns of result frames."""
-    return [f"{side}_{int(l)}" for l in levels for side in ("lo", "hi")]
+    return [bound_column(side, l) for l in levels for side in ("lo", "hi")]
 
 
 def versions() -> dict[str, str]:

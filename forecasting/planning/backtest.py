@@ -10,7 +10,9 @@ bounds) and the demand that followed. From these:
    the vectors of the *other* windows, and the probability at which the actual lead-time demand fell in it.
 3. **Calibrated level** (:func:`calibrated_level`): split-conformal on those probabilities. The reorder
    point is read at level ``α'`` = the ⌈(n + 1)·α⌉-th smallest of the n probabilities, so that past lead-time
-   demands stayed at or below their reorder points in a share α of cycles. It corrects what the bootstrap of
+   demands stayed at or below their reorder points in a share α of cycles; the order-up-to level likewise at
+   the level calibrated on the demand over lead time + review period, the period it must cover (one level for
+   both over-stocked smooth series at short lead times: at L = 1 that period is twice the lead time). It corrects what the bootstrap of
    period-by-period vectors leaves (series whose errors differ from the pool's). With fewer than
    :data:`MIN_CALIBRATION` probabilities, ``α' = α``.
 4. **Policy backtest** (:func:`policy_backtest`): at each of the last ``windows`` cutoffs, the targets computed
@@ -28,6 +30,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from forecasting.data.contract import DS, ID
+from forecasting.models.base import bound_column
 from forecasting.planning.leadtime import (QUANTILE_LEVELS, Marginals, draw_lead_times, knots_from_bounds,
                                            lead_time_demand, max_lead_time)
 from forecasting.planning.policy import quantile, shortfall
@@ -37,8 +40,8 @@ MIN_CALIBRATION = 30
 
 def marginals(g: pd.DataFrame, P: int, non_negative: bool) -> Marginals:
     """The first ``P`` periods of a forecast frame (``lo_L``/``hi_L`` at the planning levels) as quantile functions."""
-    lo = {l: g[f"lo_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
-    hi = {l: g[f"hi_{l}"].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
+    lo = {l: g[bound_column("lo", l)].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
+    hi = {l: g[bound_column("hi", l)].to_numpy(float)[:P] for l in QUANTILE_LEVELS}
     probs, q = knots_from_bounds(lo, hi)
     return Marginals.from_knots(probs, q, non_negative)
 
@@ -80,6 +83,7 @@ class WindowDraw:
     actual_lead: float
     actual_protection: float
     u: float                   # where the actual lead-time demand fell among the samples
+    u_protection: float        # … and the actual demand over lead time + review period among ``protection``
     method: str
     normal: tuple[float, float, float]   # for the normal baseline: Σ mean over L, over L + R, σ₁
 
@@ -106,9 +110,13 @@ def window_draws(bt_groups: dict, pool: np.ndarray, pool_w: np.ndarray, nonneg: 
             below = np.searchsorted(lead, a_lead, side="left")
             ties = np.searchsorted(lead, a_lead, side="right") - below
             u = (below + rng.uniform() * ties) / lead.size
+            ps = np.sort(prot)
+            below = np.searchsorted(ps, a_prot, side="left")
+            ties = np.searchsorted(ps, a_prot, side="right") - below
+            u_p = (below + rng.uniform() * ties) / ps.size
             f = g["forecast"].to_numpy(float)
             out.append(WindowDraw(uid, cutoff, back, lead.astype(np.float32), prot.astype(np.float32), a_lead,
-                                  a_prot, float(u), ltd.method,
+                                  a_prot, float(u), float(u_p), ltd.method,
                                   (float(f[:int(round(L))].sum()), float(f[:int(round(L)) + R].sum()), sigma_one_step(g))))
     return out
 
@@ -132,20 +140,27 @@ def policy_backtest(draws: list[WindowDraw], *, service_level: float, lead_time:
         return pd.DataFrame()
     alpha, R, Lr = float(service_level), int(review_period), int(round(float(lead_time)))
     us = np.array([d.u for d in draws])
+    us_p = np.array([d.u_protection for d in draws])
     backs = np.array([d.back for d in draws])
     level = {b: (calibrated_level(us[backs != b], alpha) if calibrate else alpha) for b in range(K)}
+    level_p = {b: (calibrated_level(us_p[backs != b], alpha) if calibrate else alpha) for b in range(K)}
     z = norm.ppf(alpha)
     # the normal baseline calibrated the same way (its z from the other windows' standardised errors):
     # the stock a normal approximation needs to keep the same promise
     scores = np.array([(d.actual_lead - d.normal[0]) / max(d.normal[2] * math.sqrt(Lr), 1e-9) for d in draws])
     zc = {b: _conformal(scores[backs != b], alpha, z) for b in range(K)}
+    # … and on the protection period L + R, which sets the order-up-to level and so the stock (the normal's
+    # √(L + R) assumes independent periods around the forecast)
+    scores_p = np.array([(d.actual_protection - d.normal[1]) / max(d.normal[2] * math.sqrt(Lr + R), 1e-9)
+                         for d in draws])
+    zp = {b: _conformal(scores_p[backs != b], alpha, z) for b in range(K)}
     rows = []
     for d in draws:
         if d.back >= K:
             continue
         a = level[d.back]
         rop = quantile(d.lead, a)
-        S = max(quantile(d.protection, a), rop)
+        S = max(quantile(d.protection, level_p[d.back]), rop)
         mean = float(np.mean(d.lead))
         short = float(shortfall(np.array([d.actual_lead]), np.array([d.actual_protection]), S)[0])
         sum_l, sum_lr, s1 = d.normal
@@ -153,6 +168,7 @@ def policy_backtest(draws: list[WindowDraw], *, service_level: float, lead_time:
         n_S = max(sum_lr + z * s1 * math.sqrt(Lr + R), n_rop)
         c_rop = max(sum_l + zc[d.back] * s1 * math.sqrt(Lr), 0.0)
         c_S = max(sum_lr + zc[d.back] * s1 * math.sqrt(Lr + R), c_rop)
+        p_S = max(sum_lr + zp[d.back] * s1 * math.sqrt(Lr + R), c_rop)
         rows.append({ID: d.uid, "cutoff": d.cutoff, "level_used": a, "lead_demand": d.actual_lead,
                      "review_demand": d.actual_protection - d.actual_lead, "lead_time_demand": mean,
                      "reorder_point": rop, "order_up_to": S, "hit": float(d.actual_lead <= rop),
@@ -164,6 +180,10 @@ def policy_backtest(draws: list[WindowDraw], *, service_level: float, lead_time:
                      "normal_average_stock": (max(n_S - d.actual_lead, 0) + max(n_S - d.actual_protection, 0)) / 2,
                      "calibrated_normal_hit": float(d.actual_lead <= c_rop),
                      "calibrated_normal_average_stock": (max(c_S - d.actual_lead, 0) + max(c_S - d.actual_protection, 0)) / 2,
+                     "protection_hit": float(d.actual_protection <= S),
+                     "calibrated_normal_protection_hit": float(d.actual_protection <= c_S),
+                     "protection_normal_hit": float(d.actual_protection <= p_S),
+                     "protection_normal_average_stock": (max(p_S - d.actual_lead, 0) + max(p_S - d.actual_protection, 0)) / 2,
                      "method": d.method})
     return pd.DataFrame(rows)
 
@@ -180,7 +200,9 @@ def policy_summary(policy: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Target vs achieved service level and fill rate, overall and per ABC, XYZ and demand class."""
     cols = ["group", "class", "series", "cycles", "target_service_level", "achieved_service_level",
             "achieved_fill_rate", "stockouts", "average_stock", "normal_service_level", "normal_average_stock",
-            "calibrated_normal_service_level", "calibrated_normal_average_stock"]
+            "calibrated_normal_service_level", "calibrated_normal_average_stock", "protection_service_level",
+            "calibrated_normal_protection_service_level", "protection_normal_service_level",
+            "protection_normal_average_stock"]
     if policy is None or not len(policy):
         return pd.DataFrame(columns=cols)
 
@@ -193,7 +215,11 @@ def policy_summary(policy: pd.DataFrame, alpha: float) -> pd.DataFrame:
                 "normal_service_level": float(g["normal_hit"].mean()),
                 "normal_average_stock": float(g["normal_average_stock"].mean()),
                 "calibrated_normal_service_level": float(g["calibrated_normal_hit"].mean()),
-                "calibrated_normal_average_stock": float(g["calibrated_normal_average_stock"].mean())}
+                "calibrated_normal_average_stock": float(g["calibrated_normal_average_stock"].mean()),
+                "protection_service_level": float(g["protection_hit"].mean()),
+                "calibrated_normal_protection_service_level": float(g["calibrated_normal_protection_hit"].mean()),
+                "protection_normal_service_level": float(g["protection_normal_hit"].mean()),
+                "protection_normal_average_stock": float(g["protection_normal_average_stock"].mean())}
 
     out = [one(policy, "all", "all")]
     for group in ("abc", "xyz", "demand_class"):

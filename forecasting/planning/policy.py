@@ -47,10 +47,12 @@ def fill_rate(ltd: LeadTimeDemand, S: float) -> float:
     return float(np.clip(1.0 - float(np.mean(shortfall(ltd.lead, ltd.protection, S))) / demand, 0.0, 1.0))
 
 
-def targets(ltd: LeadTimeDemand, alpha: float) -> Targets:
+def targets(ltd: LeadTimeDemand, alpha: float, alpha_protection: float | None = None) -> Targets:
+    """Targets read at level ``alpha`` (the reorder point, over the lead time) and ``alpha_protection`` (the
+    order-up-to level, over lead time + review period; default ``alpha``): each calibrated on its own period."""
     mean = float(np.mean(ltd.lead))
     rop = quantile(ltd.lead, alpha)
-    S = max(quantile(ltd.protection, alpha), rop)
+    S = max(quantile(ltd.protection, alpha if alpha_protection is None else alpha_protection), rop)
     return Targets(mean, rop - mean, rop, S, fill_rate(ltd, S), float(np.mean(ltd.protection)))
 
 

@@ -265,6 +265,7 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
     draws = window_draws(bt_groups, pool, pool_w, nonneg, lead_time=L, review_period=R,
                          lead_time_sd=cfg.lead_time_sd, n_paths=cfg.n_paths, seed=cfg.seed)
     level = calibrated_level(np.array([d.u for d in draws]), alpha) if cfg.calibrate else alpha
+    level_p = calibrated_level(np.array([d.u_protection for d in draws]), alpha) if cfg.calibrate else alpha
     # ---- targets per series
     price_col = price_column(dataset, cfg.price_col)
     settings = fres.settings.set_index(ID) if len(fres.settings) else pd.DataFrame()
@@ -295,7 +296,7 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
             ltd = lead_time_demand(marginals(g, P, nonneg[uid]), L, R, lead_time_sd=cfg.lead_time_sd, pool=pool,
                                    n_paths=cfg.n_paths, rng=np.random.default_rng([cfg.seed, i]))
             methods.add(ltd.method)
-            t = targets(ltd, level)
+            t = targets(ltd, level, level_p)
             row.update(lead_time_demand=t.lead_time_demand, safety_stock=t.safety_stock,
                        reorder_point=t.reorder_point, order_up_to=t.order_up_to, fill_rate=t.fill_rate,
                        review_period=R, method=ltd.method)
@@ -349,12 +350,14 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
                        "backtest_windows": int(cfg.backtest_windows), "calibration_windows": W,
                        "n_paths": int(cfg.n_paths), "price_col": price_col, "seed": cfg.seed},
             "method": method, "pool_size": int(pool.shape[0]), "level_used": level,
+            "level_used_order_up_to": level_p,
             "calibration_size": len(draws), "forecast": fres.info,
             "notes": [f"lead-time demand from {pool.shape[0]} backtest probability vector(s): "
                       + ("bootstrap of whole vectors" if method == "bootstrap" else
                          "too few for the bootstrap, Gaussian copula between periods" if method == "copula" else
                          "bootstrap and copula"),
-                      f"quantiles read at level {level:.4f} for a target of {alpha:g} "
+                      f"quantiles read at level {level:.4f} (reorder point) and {level_p:.4f} (order-up-to) for a "
+                      f"target of {alpha:g} "
                       + (f"(calibrated on {len(draws)} backtest cycle(s))" if level != alpha or len(draws) >= 30
                          else "(too few backtest cycles to calibrate)")]}
     return PlanResult(tg[cols].reset_index(drop=True), exc, policy, summary, fres.forecasts, bt, info)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import ConfigError
-from forecasting.models.base import GlobalModel, LocalModel
+from forecasting.models.base import GlobalModel, PerSeriesModel
 from forecasting.models.registry import MODELS, check_settings, get_model_class, settings_of
 from forecasting.models.settings import declared
 
@@ -37,7 +37,7 @@ def check_settings_declared(name: str) -> None:
 
 def check_local(name: str) -> None:
     cls = get_model_class(name)
-    assert issubclass(cls, LocalModel)
+    assert issubclass(cls, PerSeriesModel)
     assert cls.name == name, "class name attribute matches the registry name"
     assert cls.capabilities == MODELS[name].capabilities, "capabilities come from the registry"
     model = cls(season_length=12, **cls.test_params())

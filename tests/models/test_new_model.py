@@ -1,6 +1,8 @@
 """A new model with one setting is one file plus one registry line: registered, it is in the CLI (listing,
 settings, --set checked), on the Models page (its setting as a widget, made from the declaration) and passes
 the shared protocol check."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,20 @@ LINE = ModelSpec("last_plus", "tests.models.toy_model", "LastPlus", Capabilities
 @pytest.fixture
 def registered(monkeypatch):
     monkeypatch.setitem(MODELS, "last_plus", LINE)      # the one registry line
+
+
+@pytest.fixture
+def registered_in_workers(registered, tmp_path, monkeypatch):
+    """The same registry line in the worker processes the app starts for its runs (their Python runs
+    ``sitecustomize.py`` first, found through PYTHONPATH)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "from forecasting.models.capabilities import Capabilities\n"
+        "from forecasting.models.registry import MODELS, ModelSpec\n"
+        "MODELS['last_plus'] = ModelSpec('last_plus', 'tests.models.toy_model', 'LastPlus', Capabilities(), "
+        "'last value plus a lift')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
 
 
 def test_protocol_check(registered):
@@ -40,7 +56,7 @@ def test_cli_lists_checks_and_runs_it(registered, tmp_path, capsys):
     assert pd.read_csv(out)["forecast"].tolist() == [34.0, 34.0, 34.0]
 
 
-def test_models_page_shows_its_setting_and_runs_it(registered):
+def test_models_page_shows_its_setting_and_runs_it(registered_in_workers):
     from tests.app.test_forecast_page import two_level_dataset
     from ui.sidebar import EngineSettings
 
@@ -57,8 +73,6 @@ def test_models_page_shows_its_setting_and_runs_it(registered):
     lift.set_value(5.0)
     at.number_input(key="bt_horizon").set_value(3)
     at.number_input(key="bt_windows").set_value(1)
-    # every level forecast: the run is computed on the page, in this process, where the toy is registered
-    at.checkbox(key="bt_every_level").check()
     at.button(key="run_backtest").click().run()
     assert not at.exception, at.exception
     store = at.session_state["results"]

@@ -5,10 +5,10 @@ from typing import Sequence
 
 import numpy as np
 
-from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, LocalModel, Setting, normal_intervals
+from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel, Setting, normal_intervals
 
 
-class LastPlus(LocalModel):
+class LastPlus(PerSeriesModel):
     """The last value plus a fixed lift."""
 
     name = "last_plus"

@@ -127,3 +127,29 @@ def test_calibrated_level_is_split_conformal():
     assert calibrated_level(narrow, 0.9) == pytest.approx(0.999)
     assert calibrated_level(u[:10], 0.9) == 0.9          # too few to calibrate
     assert calibrated_level(u, 0.995) == 1.0
+
+
+def test_order_up_to_level_is_calibrated_on_the_protection_period():
+    """The order-up-to level covers lead time + review period, so it is read at the level calibrated on that
+    period's demand, not the lead time's. Planted: the lead-time distribution is right, the protection one
+    twice too wide (past demands over L + R fell in its lower half): S comes down to what kept the promise
+    over L + R, the reorder point stays."""
+    import pandas as pd
+
+    from forecasting.planning.backtest import WindowDraw, policy_backtest
+
+    rng = np.random.default_rng(3)
+    lead = np.linspace(0, 100, 1001).astype(np.float32)          # uniform 0..100 over the lead time
+    prot = 2 * lead                                               # uniform 0..200 over lead time + review
+    draws = []
+    for i in range(400):
+        a_lead, a_prot = rng.uniform(0, 100), rng.uniform(0, 100)   # actual protection demand: 0..100 only
+        draws.append(WindowDraw(f"s{i // 4}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=i % 4), i % 4,
+                                lead, prot, a_lead, a_prot, a_lead / 100, a_prot / 200, "bootstrap",
+                                (50.0, 100.0, 20.0)))
+    pol = policy_backtest(draws, service_level=0.9, lead_time=1, review_period=1, windows=4)
+    assert pol["hit"].mean() == pytest.approx(0.9, abs=0.04)                 # reorder point at ~0.9
+    assert pol["reorder_point"].median() == pytest.approx(90, abs=4)
+    assert pol["protection_hit"].mean() == pytest.approx(0.9, abs=0.04)      # S keeps the promise over L + R …
+    assert pol["order_up_to"].median() == pytest.approx(90, abs=6)           # … at about half of the 0.9-quantile
+    assert pol["order_up_to"].median() < 0.6 * float(np.quantile(prot, 0.9))

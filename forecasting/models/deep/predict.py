@@ -8,6 +8,7 @@ import pandas as pd
 
 from forecasting.data.contract import DS, ID
 from forecasting.errors import ConfigError
+from forecasting.models.base import bound_key
 from forecasting.models.deep.calibrate import interval_bounds
 from forecasting.models.deep.data import future_features
 
@@ -63,8 +64,8 @@ def forecast(model, h: int, futr_df: pd.DataFrame | None, levels: Sequence[int],
         if not 0 < float(l) < 100:
             raise ConfigError(f"interval level must lie between 0 and 100, got {l}")
         lo, hi = interval_bounds(pred, qs, int(l), st["validation"], bool(cfg["conformal"]))
-        cols[f"lo-{int(l)}"] = np.minimum(lo, cols["mean"])
-        cols[f"hi-{int(l)}"] = np.maximum(hi, cols["mean"])
+        cols[bound_key("lo", l)] = np.minimum(lo, cols["mean"])
+        cols[bound_key("hi", l)] = np.maximum(hi, cols["mean"])
     loc, scale = st["scale"][rows, 0][:, None], st["scale"][rows, 1][:, None]
     out = pd.DataFrame({ID: np.repeat(np.asarray(st["series_ids"], dtype=object)[rows], h),
                         DS: pd.DatetimeIndex(dates).values.reshape(n, H)[:, :h].reshape(-1)})

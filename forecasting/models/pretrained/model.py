@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError
-from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, LocalModel, Setting
+from forecasting.models.base import DEFAULT_LEVELS, Capabilities, ForecastDict, GlobalModel, PerSeriesModel, Setting, \
+    bound_key
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 IGNORED = {"levels", "non_negative", "freq", "n_jobs", "season_length", "seed", "horizon", "progress"}
@@ -75,8 +76,8 @@ def quantile_columns(q: np.ndarray, quantiles: Sequence[float], levels: Sequence
 
     out = {"mean": at(0.5)}
     for l in levels:
-        out[f"lo-{int(l)}"] = at(0.5 - l / 200)
-        out[f"hi-{int(l)}"] = at(0.5 + l / 200)
+        out[bound_key("lo", l)] = at(0.5 - l / 200)
+        out[bound_key("hi", l)] = at(0.5 + l / 200)
     return out
 
 
@@ -480,7 +481,7 @@ def _windows(rng: np.random.Generator, series: list[np.ndarray], batch: int, C: 
     return y, m, t, tm
 
 
-class PretrainedLocal(LocalModel):
+class PretrainedPerSeries(PerSeriesModel):
     """One series through the zero-shot network, for the ensemble (``ets,theta,pretrained``); the
     network is loaded once per process."""
 
@@ -491,7 +492,7 @@ class PretrainedLocal(LocalModel):
     def declared_settings(cls) -> list[Setting]:
         return PretrainedForecaster.declared_settings()
 
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PretrainedLocal":
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> "PretrainedPerSeries":
         self.y_ = np.asarray(y, dtype=float)
         return self
 
