@@ -125,6 +125,8 @@ def main() -> None:
                         "an earlier complete run"})
         med_without, med_with = statistics.median(without), statistics.median(with_)
         overhead = (med_with - med_without) / med_without
+        # repeats of the same work that differ by more than a quarter measure the machine, not the store
+        noisy = max(without) / min(without) > 1.25 or max(with_) / min(with_) > 1.25
 
         # ---- reopen a workspace with a 1,000,000-row dataset and its results
         big_csv = synthetic_csv(tmp / "big.csv", args.reopen_series, args.reopen_days, seed=1)
@@ -154,7 +156,13 @@ def main() -> None:
                          "load_after_each_repeat": loads,
                          "median_without_s": round(med_without, 3), "median_with_s": round(med_with, 3),
                          "overhead_pct": round(100 * overhead, 2), "target_pct": 5.0,
-                         "met": bool(overhead <= 0.05)},
+                         "spread_without": round(max(without) / min(without), 2),
+                         "spread_with": round(max(with_) / min(with_), 2),
+                         "met": None if noisy else bool(overhead <= 0.05),
+                         **({"note": f"NOT ESTABLISHED: the same run took {min(without):.0f}-{max(without):.0f} s "
+                                     f"without and {min(with_):.0f}-{max(with_):.0f} s with a workspace across "
+                                     "repeats (the machine's load changed), a spread far above the 5% to be "
+                                     "measured; rerun on a quiet machine"} if noisy else {})},
             "reopen": {"rows": int(len(ds2.df)), "series": args.reopen_series,
                        "result_rows": {k: int(len(v)) for k, v in frames.items() if v is not None},
                        "seconds": [round(v, 3) for v in reopen], "median_s": round(statistics.median(reopen), 3),

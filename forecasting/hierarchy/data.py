@@ -18,7 +18,7 @@ from forecasting.hierarchy.structure import LEVEL, Hierarchy, build_hierarchy
 
 def check_hierarchical(dataset: Dataset) -> None:
     if not dataset.id_cols or dataset.id_map is None:
-        raise ConfigError("reconciliation and --levels need id columns (--id-cols): the data is one series, "
+        raise ConfigError("reconciliation and hierarchy levels need id columns (store, product …): the data is one series, "
                           "so there is no hierarchy to add up")
     if dataset.n_series < 2:
         raise ConfigError("reconciliation needs at least two series; the data has one")

@@ -44,7 +44,7 @@ def default_levels(id_cols: list[str]) -> list[list[str]]:
 def check_levels(levels: list[list[str]] | None, id_cols: list[str]) -> list[list[str]]:
     """Validated levels (duplicates dropped, columns in id-column order, the bottom level last)."""
     if not id_cols:
-        raise ConfigError("a hierarchy needs id columns (--id-cols): with one series there is nothing to reconcile")
+        raise ConfigError("a hierarchy needs id columns (store, product …): with one series there is nothing to reconcile")
     levels = default_levels(id_cols) if levels is None else levels
     out: list[list[str]] = []
     for lv in levels:

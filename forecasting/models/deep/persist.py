@@ -16,14 +16,19 @@ FORMAT = "salescast-deep/1"
 _ARRAYS = ("scale", "cov_stats", "tail_y", "tail_m", "tail_f")
 
 
-def save(model, path: str | Path) -> None:
-    import torch
-
+def _check_savable(model) -> None:
+    """Only a fitted global network can be saved."""
     if model.local_ is not None:
         raise DataError(f"saving a {model.name} model fitted with local=True (one network per series) "
                         "is not supported; save a global model")
     if model.net_ is None:
         raise DataError(f"{model.name} is not fitted; nothing to save")
+
+
+def save(model, path: str | Path) -> None:
+    import torch
+
+    _check_savable(model)
     st = model.state_
     val = st["validation"]
     blob: dict[str, Any] = {
@@ -139,11 +144,7 @@ def save_folder(model, folder: str | Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    if model.local_ is not None:
-        raise DataError(f"saving a {model.name} model fitted with local=True (one network per series) "
-                        "is not supported; save a global model")
-    if model.net_ is None:
-        raise DataError(f"{model.name} is not fitted; nothing to save")
+    _check_savable(model)
     st = model.state_
     val = st["validation"]
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in model.net_.state_dict().items()}
