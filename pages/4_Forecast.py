@@ -138,7 +138,7 @@ info = {"page": "Forecast", "backtest included": backtest is not None}
 
 
 def _report_html() -> str:
-    return report.build_report(ds, res, backtest, info=info)
+    return report.build_report(ds, res, backtest, info=info, forecast_table=frames["forecasts"])
 
 
 def _pdf() -> bytes:
@@ -164,6 +164,7 @@ with d[3]:
     else:
         st.button("Report (PDF)", disabled=True, key="dl_report_pdf", help="needs Chromium on the server")
 with d[4]:
-    downloads.download("Everything (zip)", lambda: report.zip_bytes(ds, res, backtest, info=info, charts=charts),
+    downloads.download("Everything (zip)", lambda: report.zip_bytes(ds, res, backtest, info=info, charts=charts,
+                                                                forecast_table=frames["forecasts"]),
                         ds.source, "salescast", "zip", key="dl_zip",
                         help="CSVs, Excel, report (HTML + PDF), the chart as HTML + PNG")

@@ -197,7 +197,7 @@ def _first_series(dataset) -> str:
     return dataset.series_ids[0]
 
 
-def _forecast_section(dataset, fr) -> str:
+def _forecast_section(dataset, fr, table=None) -> str:
     fc = fr.forecasts
     body = ""
     if dataset.n_series > 1:
@@ -212,7 +212,9 @@ def _forecast_section(dataset, fr) -> str:
     if dataset.n_series > len(ids):
         body += f"<p class='muted'>Charts for the first {len(ids)} of {dataset.n_series} series; " \
                 f"the forecast table covers all.</p>"
-    body += "<h3>Forecast numbers</h3>" + html_table(tables.export_tables(dataset, fr)["forecasts"])
+    if table is None:
+        table = tables.export_tables(dataset, fr)["forecasts"]
+    body += "<h3>Forecast numbers</h3>" + html_table(table)
     return _section("Forecasts", body, "forecasts")
 
 
@@ -261,8 +263,11 @@ def _repro_section(fr, bt, info: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- public API
 
 def build_report(dataset, forecast_result=None, backtest_result=None, explore: Mapping[str, Any] | None = None,
-                 info: Mapping[str, Any] | None = None, title: str = "SalesCast report") -> str:
-    """The report as one HTML string (plotly.js inlined once, so it opens offline)."""
+                 info: Mapping[str, Any] | None = None, title: str = "SalesCast report",
+                 forecast_table=None) -> str:
+    """The report as one HTML string (plotly.js inlined once, so it opens offline). ``forecast_table``
+    replaces the forecast numbers made from ``forecast_result`` (e.g. with the planners' ``override`` and
+    ``final`` columns)."""
     from plotly.offline import get_plotlyjs
 
     explore = explore or {}
@@ -271,7 +276,7 @@ def build_report(dataset, forecast_result=None, backtest_result=None, explore: M
     if backtest_result is not None:
         parts.append(_leaderboard_section(dataset, backtest_result))
     if forecast_result is not None:
-        parts.append(_forecast_section(dataset, forecast_result))
+        parts.append(_forecast_section(dataset, forecast_result, forecast_table))
     parts.append(_settings_section(dataset, forecast_result, backtest_result))
     parts.append(_repro_section(forecast_result, backtest_result, info or {}))
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
@@ -338,13 +343,17 @@ def write_pdf(path, dataset, forecast_result=None, backtest_result=None, explore
 
 def zip_bytes(dataset, forecast_result=None, backtest_result=None, explore=None, info=None, *,
               charts: Mapping[str, Any] | None = None, include_pdf: bool = True,
-              report_html: str | None = None) -> bytes:
+              report_html: str | None = None, forecast_table=None) -> bytes:
     """Everything in one zip: CSVs, the Excel workbook, the HTML report (+ PDF when Chromium is there),
-    and each chart in ``charts`` (name → plotly figure) as interactive HTML (+ PNG when it can be made)."""
+    and each chart in ``charts`` (name → plotly figure) as interactive HTML (+ PNG when it can be made).
+    ``forecast_table`` replaces the forecasts table everywhere in it (as in :func:`build_report`)."""
     from forecasting.export.names import safe_filename
 
     frames = tables.export_tables(dataset, forecast_result, backtest_result, (explore or {}).get("quality"))
-    report_html = report_html or build_report(dataset, forecast_result, backtest_result, explore, info)
+    if forecast_table is not None:
+        frames = {**frames, "forecasts": forecast_table}
+    report_html = report_html or build_report(dataset, forecast_result, backtest_result, explore, info,
+                                              forecast_table=forecast_table)
     skipped: list[str] = []
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -93,3 +93,27 @@ def test_pdf_of_the_report(tmp_path, dataset, results):
     data = path.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000
     assert data.count(b"/Type /Page") >= 3 or data.count(b"/Type/Page") >= 3
+
+
+def test_zip_and_report_carry_the_planners_final_forecast(dataset, results):
+    """The Forecast page passes its table with ``override`` and ``final``: the zip's CSV, its workbook and
+    both reports show those numbers, not only the statistical forecast."""
+    bt, fr = results
+    table = tables.export_tables(dataset, fr)["forecasts"].copy()
+    table["override"] = 0.0
+    table.loc[0, "override"] = 1234.5
+    table["final"] = table["forecast"] + table["override"]
+    data = report.zip_bytes(dataset, fr, bt, include_pdf=False, forecast_table=table)
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    fc = pd.read_csv(zf.open("forecasts.csv"))
+    assert fc.loc[0, "final"] == pytest.approx(table.loc[0, "forecast"] + 1234.5)
+    assert (fc["final"].iloc[1:] == fc["forecast"].iloc[1:]).all()
+    wb = openpyxl.load_workbook(io.BytesIO(zf.read("salescast.xlsx")))
+    header = [c.value for c in next(wb["forecasts"].iter_rows(max_row=1))]
+    assert {"forecast", "override", "final"} <= set(header)
+    for html in (zf.read("report.html").decode("utf-8"),
+                 report.build_report(dataset, fr, bt, forecast_table=table)):
+        numbers = html.split("<h3>Forecast numbers</h3>", 1)[1]
+        assert "<th>final</th>" in numbers and "<th>override</th>" in numbers and "1234" in numbers
+    plain = report.build_report(dataset, fr, bt).split("<h3>Forecast numbers</h3>", 1)[1]
+    assert "<th>final</th>" not in plain
