@@ -78,11 +78,6 @@ def load_sample():
     return _parse_sample(str(SAMPLE_FILE), SAMPLE_FILE.stat().st_mtime).dataset
 
 
-def load_sample_report():
-    """The sample's :class:`~forecasting.data.ingest.IngestReport` (for the Data page's quality report)."""
-    return _parse_sample(str(SAMPLE_FILE), SAMPLE_FILE.stat().st_mtime)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def read_upload(_data: bytes, filename: str, sheet: str | None = None, digest: str = ""):
     """Read uploaded bytes into a raw table, cached on ``digest`` (a hash of the bytes, computed once per
