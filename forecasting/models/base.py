@@ -87,6 +87,8 @@ class GlobalModel(ABC):
     capabilities = _Registered(Capabilities(global_model=True))
     # run options a global model is given beside its settings (the run's seed), accepted unchecked
     run_options: ClassVar[tuple[str, ...]] = ("seed",)
+    # whether fitting learns from the user's series (False: a zero-shot model only reads them)
+    trains: ClassVar[bool] = True
 
     def __init__(self, season_length: int = 1, **settings: Any) -> None:
         self.season_length = int(season_length)

@@ -22,6 +22,16 @@ from forecasting.pipeline.plan import Job, SeriesData, Window
 SPREAD_MIN_SERIES = 2000   # below this, one batched pass in this process beats shipping the network
 
 
+def progress_text(name: str) -> str:
+    """What the progress line says while the across-series model ``name`` runs: training, or only reading
+    the series for a zero-shot model."""
+    from forecasting.models.registry import get_model_class
+
+    if getattr(get_model_class(name), "trains", True):
+        return f"training {name} on all series"
+    return f"{name}: zero-shot forecasts of all series (no training)"
+
+
 def run_across_series(name: str, series: list[SeriesData], job: Job, covs: list[str], *, engine: str,
                       address: str | None, n_workers: int | None, explain: bool = False,
                       reuse=None, on_model=None) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
     from forecasting.evaluation.aggregate import across_series, per_model
     from forecasting.metrics import metric_columns
-    from forecasting.pipeline.across_series import run_across_series
+    from forecasting.pipeline.across_series import progress_text, run_across_series
     from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
 
@@ -157,7 +157,7 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
         for name in plan.across_series:
             if name in prior.models:
                 continue
-            report(progress, "backtest", n_series, n_series, f"training {name} on all series")
+            report(progress, "backtest", n_series, n_series, progress_text(name))
             results.append(run_across_series(name, series, job, plan.covariates, **engine))
             if sink is not None:
                 sink(name, [s.uid for s in series], results[-1])

@@ -146,7 +146,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     freq)`` returning a trained model) forecasts with saved networks instead of training them;
     ``on_model(name, model)`` receives each global model once it has forecast (to keep it)."""
     from forecasting.data.frequency import check_horizon
-    from forecasting.pipeline.across_series import run_across_series
+    from forecasting.pipeline.across_series import progress_text, run_across_series
     from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
 
@@ -176,7 +176,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
         for name in plan.across_series:
             if name in prior.models:
                 continue
-            report(progress, "forecast", n_series, n_series, f"training {name} on all series")
+            report(progress, "forecast", n_series, n_series, progress_text(name))
             results.append(run_across_series(name, series, job, plan.covariates, explain=True,
                                              reuse=(reuse or {}).get(name), on_model=on_model, **engine))
             if sink is not None:

@@ -96,6 +96,7 @@ class PretrainedForecaster(GlobalModel):
 
     name: ClassVar[str] = "pretrained"
     capabilities: ClassVar[Capabilities] = Capabilities(global_model=True, needs_torch=True)
+    trains: ClassVar[bool] = False
     DEFAULTS: ClassVar[dict[str, Any]] = dict(context_length=512, batch_size=1024, device="auto",
                                               num_threads=None, weights=None)
     DOCS: ClassVar[dict[str, str]] = dict(
@@ -258,6 +259,7 @@ class FinetunedForecaster(PretrainedForecaster):
     """The pretrained network fine-tuned on the series it is fitted on (see module docstring)."""
 
     name: ClassVar[str] = "finetuned"
+    trains: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = dict(
         PretrainedForecaster.DEFAULTS, steps=60, learning_rate=2e-4, trainable="all", train_batch_size=32,
         train_context=128, eval_every=10, patience=2, val_size=None, weight_decay=0.0, random_seed=0,

@@ -194,3 +194,20 @@ def test_backtest_and_forecast_identical_on_every_engine(engine):
            for e in ("serial", engine)}
     pd.testing.assert_frame_equal(fcs[engine].forecasts, fcs["serial"].forecasts, check_exact=True)
     assert fcs["serial"].forecasts["forecast"].notna().all()
+
+
+def test_progress_says_zero_shot_for_pretrained_and_training_for_finetuned():
+    """The progress line of a zero-shot run does not claim to train; a fine-tuning run says it trains."""
+    from forecasting.data.contract import Dataset, validate_long
+    from forecasting.pipeline import ForecastConfig, run_forecast
+
+    ds = Dataset(validate_long(panel(3, 60, freq="D", season=7)), freq="D")
+    for name, params, said in [("pretrained", {"device": "cpu", "num_threads": 1}, "zero-shot"),
+                               ("finetuned", {"device": "cpu", "num_threads": 1, "steps": 2, "eval_every": 1},
+                                "training finetuned")]:
+        events = []
+        run_forecast(ds, ForecastConfig(horizon=7, model=[name], model_params={name: params}), events.append)
+        texts = [e.message for e in events]
+        assert any(said in t for t in texts), texts
+        if name == "pretrained":
+            assert not any("training pretrained" in t for t in texts), texts
