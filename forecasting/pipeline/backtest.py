@@ -20,7 +20,7 @@ from forecasting.errors import ConfigError, DataError
 from forecasting.models.base import bound_column, bound_key
 from forecasting.pipeline.options import RunOptions
 from forecasting.pipeline.plan import Collector, Job, SeriesData, Window, bound_columns, run_device, versions
-from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
+from forecasting.progress import PriorResults, ProgressCallback, ResultSink
 
 
 @dataclass
@@ -129,9 +129,8 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
     (``info["cancelled"]`` is True); with the serial engine that is series by series."""
     from forecasting.evaluation.aggregate import across_series, per_model
     from forecasting.metrics import metric_columns
-    from forecasting.pipeline.across_series import progress_text, run_across_series
-    from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
+    from forecasting.pipeline.run_models import run_models
 
     cfg.validate()
     if dataset.df.empty:
@@ -143,24 +142,8 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
                       non_negative=bool(cfg.non_negative), seed=int(cfg.seed), freq=dataset.freq,
                       n_origins=int(cfg.windows), step=int(cfg.step or cfg.horizon), window_type=cfg.window_type)
     engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
-    prior = prior or PriorResults()
-    results: list[dict[str, Any]] = list(prior.results)
-    cancelled = False
-    n_series = len(series)
-    todo = [s for s in series if s.uid not in prior.series] if prior.series else series
-    report(progress, "backtest", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if plan.per_series and todo:
-        new, cancelled = run_per_series(todo, plan.per_series, job, progress=progress, stage="backtest",
-                                        sink=sink, **engine)
-        results += new
-    if plan.across_series and not cancelled:
-        for name in plan.across_series:
-            if name in prior.models:
-                continue
-            report(progress, "backtest", n_series, n_series, progress_text(name))
-            results.append(run_across_series(name, series, job, plan.covariates, **engine))
-            if sink is not None:
-                sink(name, [s.uid for s in series], results[-1])
+    results, cancelled = run_models(plan, series, job, "backtest", len(cfg.models), engine=engine,
+                                    progress=progress, sink=sink, prior=prior or PriorResults())
     frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + bound_columns(levels)
     fc = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["scale", "scale_sq"])
@@ -185,7 +168,7 @@ def run_backtest(dataset: Dataset, cfg: BacktestConfig, progress: ProgressCallba
         for k, v in res["timings"].items():
             timings[k] = timings.get(k, 0.0) + v
     info = {"config": {**asdict(cfg), "season_length": m, "step": job.step, "levels": levels},
-            "versions": versions(), "seed": cfg.seed, "device": run_device(results), "n_series": n_series,
+            "versions": versions(), "seed": cfg.seed, "device": run_device(results), "n_series": len(series),
             "timings": {"total_s": round(time.perf_counter() - t_start, 3),
                         "model_s": {k: round(v, 3) for k, v in timings.items()}},
             "cancelled": cancelled,

@@ -146,9 +146,8 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     freq)`` returning a trained model) forecasts with saved networks instead of training them;
     ``on_model(name, model)`` receives each global model once it has forecast (to keep it)."""
     from forecasting.data.frequency import check_horizon
-    from forecasting.pipeline.across_series import progress_text, run_across_series
-    from forecasting.pipeline.per_series import run_per_series
     from forecasting.pipeline.plan import plan_run
+    from forecasting.pipeline.run_models import run_models
 
     cfg.validate()
     if dataset.df.empty:
@@ -163,24 +162,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     job = ForecastJob(h=int(cfg.horizon), levels=levels, season_length=m, params=dict(cfg.model_params),
                       non_negative=bool(cfg.non_negative), seed=int(cfg.seed), freq=dataset.freq)
     engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
-    n_series = len(series)
-    prior = prior or PriorResults()
-    results, cancelled = list(prior.results), False
-    todo = [s for s in series if s.uid not in prior.series] if prior.series else series
-    report(progress, "forecast", n_series - len(todo), n_series, f"{n_series} series × {len(cfg.models)} model(s)")
-    if plan.per_series and todo:
-        new, cancelled = run_per_series(todo, plan.per_series, job, progress=progress, stage="forecast",
-                                        sink=sink, **engine)
-        results += new
-    if plan.across_series and series and not cancelled:
-        for name in plan.across_series:
-            if name in prior.models:
-                continue
-            report(progress, "forecast", n_series, n_series, progress_text(name))
-            results.append(run_across_series(name, series, job, plan.covariates, explain=True,
-                                             reuse=(reuse or {}).get(name), on_model=on_model, **engine))
-            if sink is not None:
-                sink(name, [s.uid for s in series], results[-1])
+    results, cancelled = run_models(plan, series, job, "forecast", len(cfg.models), engine=engine,
+                                    progress=progress, sink=sink, prior=prior or PriorResults(), explain=True,
+                                    reuse=reuse, on_model=on_model)
     cols = [ID, DS, "model", "forecast"] + bound_columns(levels)
     frames = [res["forecasts"] for res in results if res["forecasts"] is not None]
     fc = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
@@ -190,7 +174,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     st = pd.DataFrame(info_rows, columns=[ID, "model", "model_used", "settings", "fallback", "notes"])
     cfg_d = {k: v for k, v in asdict(cfg).items() if k != "future_covariates"}
     info = {"config": {**cfg_d, "season_length": m, "levels": levels}, "versions": versions(), "seed": cfg.seed,
-            "device": run_device(results), "n_series": n_series + len(empty), "cancelled": cancelled,
+            "device": run_device(results), "n_series": len(series) + len(empty), "cancelled": cancelled,
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
             "notes": [f"season length {m} ({plan.season_why})"]}
     info["intervals"] = cfg.intervals
