@@ -297,11 +297,18 @@ def _run(client, fn, partitions, tracker: Tracker, shared_future, has_shared, si
                     continue
                 i, data, addr = running.pop(fut)
                 load[addr] = max(0, load.get(addr, 0) - 1)
+                exc = None
                 if fut.status == "finished":
-                    results[i] = fut.result()
-                    tracker.done(i, results[i])
-                else:
-                    exc = _exception(fut)
+                    try:
+                        results[i] = fut.result()
+                    except Exception as lost:  # noqa: BLE001 - the worker holding the result died before gather
+                        if not _infrastructure(lost):
+                            raise
+                        exc = lost
+                    else:
+                        tracker.done(i, results[i])
+                if fut.status != "finished" or exc is not None:
+                    exc = exc if exc is not None else _exception(fut)
                     # a task whose scattered input died with its worker comes back "cancelled", no exception
                     if fut.status == "error" and exc is not None and not _infrastructure(exc):
                         fut.result()  # re-raises fn's own error with the worker's traceback
