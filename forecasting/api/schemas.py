@@ -43,6 +43,9 @@ class ForecastRequest(_Strict):
         None, description='model settings, as the CLI\'s --set: {"ets": {"damped": true}}')
     seed: Int = 0
     allow_negative: bool = Field(False, description="do not clip forecasts at zero for non-negative series")
+    intervals: Literal["model", "conformal"] = Field(
+        "conformal", description="conformal (default, as the CLI and the app: calibrated on a backtest of the "
+                                 "history) or model (each model's own, faster)")
 
 
 class BacktestRequest(ForecastRequest):

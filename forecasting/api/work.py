@@ -256,7 +256,8 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          model_params=_with_progress(params, [model], progress),
                          season_length=body.get("season_length"), seed=int(body.get("seed", 0)),
                          non_negative=not body.get("allow_negative", False), engine="serial",
-                         future_covariates=_future_covariates(body, dataset))
+                         future_covariates=_future_covariates(body, dataset),
+                         intervals=body.get("intervals", "conformal"))
     res = run_forecast(dataset, cfg, progress=progress)
     return _forecast_doc(body, model, res)
 
@@ -287,7 +288,8 @@ def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          step=body.get("step"), season_length=body.get("season_length"),
                          levels=sorted(set(body["levels"])), window_type=body.get("window_type", "expanding"),
                          model_params=_with_progress(params, models, progress), seed=int(body.get("seed", 0)),
-                         non_negative=not body.get("allow_negative", False), engine="serial")
+                         non_negative=not body.get("allow_negative", False), engine="serial",
+                         intervals=body.get("intervals", "conformal"))
     res = run_backtest(dataset, cfg, progress=progress)
     order = {str(s["id"]): k for k, s in enumerate(body["series"])}
     metrics = res.metrics.copy()
@@ -344,7 +346,9 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
                          model_params={model: params} if params and reuse is None else {},
                          season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
                          seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
-                         engine="serial", future_covariates=_future_covariates(body, dataset))
+                         engine="serial", future_covariates=_future_covariates(body, dataset),
+                         # the run's intervals; a kept network its own (conformal would retrain it)
+                         intervals="model" if reuse else rec.config.get("intervals", "model"))
     res = run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)
     return _forecast_doc(body, model, res)
 

@@ -99,7 +99,8 @@ class PlanConfig:
         return ForecastConfig(horizon=max(int(self.horizon), self.periods), model=self.model,
                               levels=QUANTILE_LEVELS, model_params=self.model_params,
                               season_length=self.season_length, seed=self.seed, non_negative=self.non_negative,
-                              engine=self.engine, address=self.address, n_workers=self.n_workers)
+                              engine=self.engine, address=self.address, n_workers=self.n_workers,
+                              intervals="model")   # planning calibrates its own lead-time quantiles
 
     def backtest_config(self):
         from forecasting.pipeline import BacktestConfig
