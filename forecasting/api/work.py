@@ -431,17 +431,14 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
     """``POST /v1/runs/{id}/forecast``: the new series forecast by what forecast run ``run_id`` kept: its
     saved network (no training: the new history goes through the network as it is), the pretrained or
     fine-tuned weights, or a statistical model refit with the run's exact settings."""
-    from forecasting.models.registry import get_spec
-    from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.store import open_workspace
-    from forecasting.store.models import kept_models, network_meta, reuse_for
+    from forecasting.store.models import forecast_with_kept, kept_models, network_meta
 
     ws = open_workspace(body["workspace"], create=False)
     rec = ws.get_run(body["run_id"])
     model = body["model"]
     kept = kept_models(ws, rec.id).get(model, {})
-    params = {k: v for k, v in ((rec.config.get("model_params") or {}).get(model) or {}).items() if k != "progress"}
-    if kept.get("kind") == "network":
+    if kept.get("kind") == "network":       # the library checks these too; here each error names its field
         meta = network_meta(ws, rec.id, model)
         trained = set(meta["series_ids"])
         for k, s in enumerate(body["series"]):
@@ -460,20 +457,12 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
                                        f"give {missing}", f"series[{k}].covariates")
     dataset = build_dataset(body, progress)
     if kept.get("kind") == "network":
-        import pandas as pd
-
         want = pd.tseries.frequencies.to_offset(meta["freq"])
         if pd.tseries.frequencies.to_offset(dataset.freq) != want:
             raise RequestError(f"the series are '{dataset.freq}' data; the run's {model} network was trained on "
                                f"'{meta['freq']}' data", "freq")
-    reuse = reuse_for(ws, rec.id, model, {"num_threads": 1}) if get_spec(model).capabilities.global_model else None
-    run_cfg = rec.info.get("config") or rec.config
-    cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
-                         model_params={model: params} if params and reuse is None else {},
-                         season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
-                         seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
-                         engine="serial", future_covariates=_future_covariates(body, dataset))
-    res = run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)
+    res = forecast_with_kept(ws, rec.id, model, dataset, int(body["horizon"]), body["levels"],
+                             _future_covariates(body, dataset), progress)
     return _forecast_doc(body, model, res)
 
 
