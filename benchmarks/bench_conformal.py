@@ -50,7 +50,7 @@ def origins(n: int, h: int) -> dict[str, list[tuple[int, int]]]:
     from forecasting.pipeline.forecast import calibration_origins
 
     recent = []
-    for hh, ww, step in calibration_origins(h, 3):
+    for hh, ww, step in calibration_origins(h, 3, None):      # a run of 20 series or more
         recent += [(n - hh - step * (ww - 1 - i), hh) for i in range(ww)]
     return {"h apart": [(n - k * h, h) for k in (3, 2, 1)], "recent": recent}
 

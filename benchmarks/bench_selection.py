@@ -17,7 +17,8 @@ forecast — checked, recorded as ``auto_checked``); ``auto (best)``, the old ru
 ``sarima`` weighted per series by the inverse of each one's mean window MASE.
 Intervals: ``model`` (each model's own) and ``conformal`` (:mod:`forecasting.models.conformal`, the app's
 forecast rule: per horizon step, the quantile of the absolute errors of the windows at the 3 most recent
-origins (:func:`forecasting.pipeline.forecast.calibration_origins`; 2 more fits per series and model here),
+origins (:func:`forecasting.pipeline.forecast.calibration_origins`, with older full windows for a frequency of
+fewer than 20 series, as the app does for such a run; 2 more fits per series and model here),
 each divided by the in-sample seasonal-naive MAE of the history before its origin, pooled over the series of
 one frequency as one run of the app on one dataset pools them; the test period is never used).
 Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
@@ -76,7 +77,7 @@ def load_sample() -> list[dict]:
     return out
 
 
-def run_series(s: dict) -> dict:
+def run_series(s: dict, pool: int) -> dict:
     """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal."""
     from forecasting.models.auto import AutoSelect
 
@@ -84,7 +85,7 @@ def run_series(s: dict) -> dict:
     y, h, m = s["train"], s["h"], s["m"]
     probe = AutoSelect(season_length=m).fit(y)
     ends = probe.window_ends(h)
-    cal = calibration(len(y), h)
+    cal = calibration(len(y), h, pool)
     origins = [*ends, *sorted({o for o, _ in cal} - set(ends)), len(y)]
     fc: dict[str, list[dict]] = {k: [] for k in CANDIDATES}
     for end in origins:
@@ -95,14 +96,14 @@ def run_series(s: dict) -> dict:
     return {"ends": ends, "origins": origins, "cal": cal, "fc": fc}
 
 
-def calibration(n: int, h: int) -> list[tuple[int, int]]:
+def calibration(n: int, h: int, pool: int) -> list[tuple[int, int]]:
     """(origin, steps) of the windows the app's forecast calibrates its conformal intervals on
-    (:func:`forecasting.pipeline.forecast.calibration_origins`, 3 windows)."""
+    (:func:`forecasting.pipeline.forecast.calibration_origins`, 3 windows, ``pool`` series in the run)."""
     from forecasting.models.fitting import MIN_TRAIN
     from forecasting.pipeline.forecast import calibration_origins
 
     out = []
-    for hh, ww, step in calibration_origins(h, 3):
+    for hh, ww, step in calibration_origins(h, 3, pool):
         out += [(n - hh - step * (ww - 1 - i), hh) for i in range(ww)]
     return [(o, hh) for o, hh in out if o >= MIN_TRAIN]
 
@@ -117,10 +118,11 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
 
     t0 = time.perf_counter()
     per, calib = [], {}          # calib: (group, model) -> scaled window errors
+    sizes = pd.Series([s["group"] for s in series]).value_counts().to_dict()   # series per run (frequency)
     for i, s in enumerate(series):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = run_series(s)
+            r = run_series(s, sizes[s["group"]])
         y, h, m = s["train"], s["h"], s["m"]
         clip = bool((y >= 0).all())
         test = {k: v[-1] for k, v in r["fc"].items()}

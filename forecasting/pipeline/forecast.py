@@ -115,7 +115,10 @@ def attach_future_covariates(series: list[SeriesData], cfg: ForecastConfig, covs
             ser.X_future = ser.X_after[:h]
 
 
-def calibration_origins(h: int, windows: int) -> list[tuple[int, int, int]]:
+SMALL_POOL = 20   # fewer series than this: the calibration adds older full windows (see calibration_origins)
+
+
+def calibration_origins(h: int, windows: int, n_series: int | None = None) -> list[tuple[int, int, int]]:
     """The backtests that calibrate a forecast's conformal intervals: (horizon, windows, step) each.
 
     The ``windows`` origins are the most recent ones, ``s = ceil(h / windows)`` periods apart, ending
@@ -123,11 +126,14 @@ def calibration_origins(h: int, windows: int) -> list[tuple[int, int, int]]:
     end of the history and calibrates only its first steps. (Three full windows ending at the last value
     put the oldest origin ``3h`` back, fit on a history that much shorter, whose errors are larger than the
     forecast's: M3's 80% intervals then covered 83%; benchmarks/results/conformal.md.) When ``h`` is shorter
-    than ``windows``, the remaining windows go further back, full length."""
+    than ``windows``, the remaining windows go further back, full length. With fewer than ``SMALL_POOL``
+    series (``n_series``), ``windows - 1`` more full windows go back ``s`` periods each: the last steps would
+    otherwise have one error per series, too few for a 95% quantile (one series: 65% coverage on M3)."""
     h, windows = int(h), max(int(windows), 1)
     s = max(1, -(-h // windows))
     partial = [h - j * s for j in range(windows) if h - j * s >= 1]
-    runs = [(h, 1 + windows - len(partial), s)]
+    extra = windows - 1 if n_series is not None and n_series < SMALL_POOL else 0
+    runs = [(h, 1 + windows - len(partial) + extra, s)]
     runs += [(hh, 1, s) for hh in partial[1:]]
     return runs
 
@@ -140,7 +146,7 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
 
     report(progress, "forecast", 0, 1, f"calibrating intervals: backtest at {cfg.calibration_windows} origins")
     frames = []
-    for hh, ww, step in calibration_origins(int(cfg.horizon), int(cfg.calibration_windows)):
+    for hh, ww, step in calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series):
         bt_cfg = BacktestConfig(horizon=hh, models=cfg.models, windows=ww, step=step, season_length=m, levels=levels,
                                 model_params=dict(cfg.model_params), seed=cfg.seed, non_negative=cfg.non_negative,
                                 engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers, intervals="model")
@@ -149,7 +155,9 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
     out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
     n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
     info["notes"].append(f"conformal intervals from backtests at the {cfg.calibration_windows} most recent origins "
-                         f"of the history (errors per horizon step)" + (f"; {n_model} series x model kept the model's "
+                         f"of the history (errors per horizon step)"
+                         + (f", and older full windows (fewer than {SMALL_POOL} series)"
+                            if dataset.n_series < SMALL_POOL else "") + (f"; {n_model} series x model kept the model's "
                                                                         "own (too short to calibrate)" if n_model else ""))
     return out.drop(columns="interval")
 
