@@ -463,6 +463,12 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
                                f"'{meta['freq']}' data", "freq")
     res = forecast_with_kept(ws, rec.id, model, dataset, int(body["horizon"]), body["levels"],
                              _future_covariates(body, dataset), progress)
+    if hierarchical(body):      # a run of every node: the answer covers every node, as /v1/forecast's does
+        from forecasting.hierarchy.data import hierarchical_dataset
+        from forecasting.store.execute import hierarchy_of
+
+        hier = hierarchical_dataset(dataset, hierarchy_of(rec.config).levels)[1]
+        return _forecast_doc(body, model, res, _nodes(body, hier))
     return _forecast_doc(body, model, res)
 
 
