@@ -271,6 +271,8 @@ def _stamps(values: np.ndarray) -> list[str]:
 
 def _fallbacks(frame: pd.DataFrame, with_used: bool, nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     fb = frame[frame["fallback"].fillna("") != ""]
+    if fb.empty:
+        return []
     out_id = {n["uid"]: n["id"] for n in nodes or []}
     return [{"id": out_id.get(str(r[ID]), str(r[ID])), "model": str(r["model"]),
              "model_used": str(r["model_used"]) if with_used else None, "reason": str(r["fallback"])}
