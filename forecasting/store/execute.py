@@ -240,8 +240,13 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         if hcfg is not None:     # reconciled (or every level): the nodes' results kept as they finish
             from forecasting.hierarchy.run import hierarchical_backtest, hierarchical_forecast
 
-            run = hierarchical_backtest if rec.kind == "backtest" else hierarchical_forecast
-            res = run(dataset, cfg, hcfg, progress=prog, sink=sink, prior=prior)[0]
+            if rec.kind == "backtest":
+                res = hierarchical_backtest(dataset, cfg, hcfg, progress=prog, sink=sink, prior=prior)[0]
+            else:               # the networks trained on every node are kept, as in a plain forecast
+                from forecasting.store.models import keep_model
+
+                res = hierarchical_forecast(dataset, cfg, hcfg, progress=prog, sink=sink, prior=prior,
+                                            on_model=lambda name, model: keep_model(ws, run_id, name, model))[0]
         elif rec.kind == "backtest":
             from forecasting.pipeline import run_backtest
 
@@ -270,7 +275,7 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         if isinstance(res.info.get("timings"), dict):
             res.info["timings"]["store_s"] = round(t_store, 3)
         cancelled = bool(res.info.get("cancelled"))
-        if rec.kind == "forecast" and not cancelled and hcfg is None:
+        if rec.kind == "forecast" and not cancelled:
             from forecasting.store.models import keep_settings
 
             keep_settings(ws, run_id, list(cfg.models), rec.config, rec.dataset_id,
