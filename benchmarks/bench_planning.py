@@ -81,7 +81,8 @@ def intermittent(n: int, length: int, seed: int):
     return long_dataset(series)
 
 
-def evaluate(name: str, dataset, model: str, windows: int, jobs: int, n_paths: int, seed: int) -> dict:
+def evaluate(name: str, dataset, model: str, windows: int, jobs: int, n_paths: int, seed: int,
+             cache: Path | None = None) -> dict:
     from forecasting.data.contract import ID, Y
     from forecasting.pipeline import BacktestConfig, run_backtest
     from forecasting.planning.leadtime import QUANTILE_LEVELS
@@ -91,8 +92,19 @@ def evaluate(name: str, dataset, model: str, windows: int, jobs: int, n_paths: i
     P = max(LEADS) + R
     t0 = time.perf_counter()
     engine = "serial" if jobs <= 1 else "local"
-    bt = run_backtest(dataset, BacktestConfig(horizon=P, models=[model], windows=windows, levels=QUANTILE_LEVELS,
-                                              seed=seed, engine=engine, n_workers=jobs)).forecasts
+    # --cache DIR: the backtest's forecasts kept between runs (the fit is most of the time; the policy
+    # backtest after it is what changes when the planning code does)
+    path = (cache / f"{name.split(' (')[0].replace(' ', '_')}_{model}_{dataset.n_series}x{windows}_P{P}_s{seed}"
+                    ".parquet") if cache else None
+    if path is not None and path.exists():
+        bt = pd.read_parquet(path)
+    else:
+        bt = run_backtest(dataset, BacktestConfig(horizon=P, models=[model], windows=windows,
+                                                  levels=QUANTILE_LEVELS, seed=seed, engine=engine,
+                                                  n_workers=jobs)).forecasts
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            bt.to_parquet(path)
     t_fit = time.perf_counter() - t0
     nonneg = {uid: bool((g[Y].dropna() >= 0).all()) for uid, g in dataset.df.groupby(ID)}
     groups = backtest_groups(bt, P)
@@ -197,6 +209,7 @@ def main() -> None:
     ap.add_argument("--paths", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(RESULTS / "planning.json"))
+    ap.add_argument("--cache", default=None, help="folder keeping each dataset's backtest forecasts between runs")
     args = ap.parse_args()
     want = set(args.datasets.split(","))
     doc = {"rows": [], "runs": {}, "command": "python benchmarks/bench_planning.py " + " ".join(sys.argv[1:]),
@@ -210,7 +223,8 @@ def main() -> None:
     for name, make, model, windows, key in jobs:
         if key not in want:
             continue
-        res = evaluate(name, make(), model, windows, args.jobs, args.paths, args.seed)
+        res = evaluate(name, make(), model, windows, args.jobs, args.paths, args.seed,
+                       Path(args.cache) if args.cache else None)
         doc["rows"] += res.pop("rows")
         doc["runs"][name] = res
         print(f"{name}: {res}", file=sys.stderr, flush=True)
