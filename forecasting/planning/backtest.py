@@ -167,22 +167,24 @@ def scaled_errors(x: list[np.ndarray], actual: np.ndarray) -> tuple[np.ndarray, 
     return cs, sc
 
 
-def calibration(us: np.ndarray, score: np.ndarray, alpha: float, calibrate: bool = True) -> Reading:
+def calibration(us: np.ndarray, score: np.ndarray, alpha: float, calibrate: bool = True,
+                tail: bool = True) -> Reading:
     """How targets at service level α are read: below :data:`TAIL_LEVEL` at the level calibrated on the
     probabilities ``us`` (:func:`calibrated_level`); at or above it, median + q × spread with ``q`` the
     α-quantile of the scaled errors ``score`` (:func:`tail_quantile`). ``calibrate=False`` (or too few cycles):
-    the quantile at α itself."""
+    the quantile at α itself. ``tail=False``: the calibrated level at every α (as before the tail had its own
+    reading; the benchmark's before/after)."""
     alpha = float(alpha)
     if not calibrate:
         return Reading(alpha)
-    if alpha >= TAIL_LEVEL:
+    if tail and alpha >= TAIL_LEVEL:
         q = tail_quantile(score, alpha)
         return Reading(alpha) if q is None else Reading(alpha, q)
     return Reading(calibrated_level(us, alpha))
 
 
 def policy_backtest(draws: list[WindowDraw], *, service_level: float, lead_time: float, review_period: int,
-                    windows: int, calibrate: bool = True) -> pd.DataFrame:
+                    windows: int, calibrate: bool = True, tail: bool = True) -> pd.DataFrame:
     """One row per series × cutoff of the last ``windows`` cutoffs: the targets then, and what happened."""
     K = int(windows)
     if not K or not draws:
@@ -193,8 +195,8 @@ def policy_backtest(draws: list[WindowDraw], *, service_level: float, lead_time:
     backs = np.array([d.back for d in draws])
     cs, sc = scaled_errors([d.lead for d in draws], np.array([d.actual_lead for d in draws]))
     cs_p, sc_p = scaled_errors([d.protection for d in draws], np.array([d.actual_protection for d in draws]))
-    level = {b: calibration(us[backs != b], sc[backs != b], alpha, calibrate) for b in range(K)}
-    level_p = {b: calibration(us_p[backs != b], sc_p[backs != b], alpha, calibrate) for b in range(K)}
+    level = {b: calibration(us[backs != b], sc[backs != b], alpha, calibrate, tail) for b in range(K)}
+    level_p = {b: calibration(us_p[backs != b], sc_p[backs != b], alpha, calibrate, tail) for b in range(K)}
     z = norm.ppf(alpha)
     # the normal baseline calibrated the same way (its z from the other windows' standardised errors):
     # the stock a normal approximation needs to keep the same promise
