@@ -203,11 +203,7 @@ else:
             st.page_link("pages/6_Plan.py", label=f"{e.rank}. {feedback.md(e.unique_id)} — {feedback.md(e.reasons)}",
                          icon=":material/show_chart:", query_params={SERIES_PARAM: e.unique_id})
 uids = list(res.exceptions["unique_id"]) + [u for u in tg["unique_id"] if u not in set(res.exceptions["unique_id"])]
-linked = st.query_params.get(SERIES_PARAM)
-if linked is not None:
-    if linked in uids:
-        st.session_state["plan_series"] = linked       # the link's series opens in the chart below
-    del st.query_params[SERIES_PARAM]                  # once: later picks in the list are the planner's
+state.follow_link(SERIES_PARAM, "plan_series", uids)     # an exception's link opens its chart below
 uid = st.selectbox("Series chart", uids, key="plan_series",
                    format_func=lambda u: f"⚠ {u}" if u in set(res.exceptions["unique_id"]) else str(u))
 fc = res.forecasts[res.forecasts["unique_id"] == uid]
