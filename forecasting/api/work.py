@@ -271,6 +271,8 @@ def _stamps(values: np.ndarray) -> list[str]:
 
 def _fallbacks(frame: pd.DataFrame, with_used: bool, nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     fb = frame[frame["fallback"].fillna("") != ""]
+    if fb.empty:
+        return []
     out_id = {n["uid"]: n["id"] for n in nodes or []}
     return [{"id": out_id.get(str(r[ID]), str(r[ID])), "model": str(r["model"]),
              "model_used": str(r["model_used"]) if with_used else None, "reason": str(r["fallback"])}
@@ -463,6 +465,12 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
                                f"'{meta['freq']}' data", "freq")
     res = forecast_with_kept(ws, rec.id, model, dataset, int(body["horizon"]), body["levels"],
                              _future_covariates(body, dataset), progress)
+    if hierarchical(body):      # a run of every node: the answer covers every node, as /v1/forecast's does
+        from forecasting.hierarchy.data import hierarchical_dataset
+        from forecasting.store.execute import hierarchy_of
+
+        hier = hierarchical_dataset(dataset, hierarchy_of(rec.config).levels)[1]
+        return _forecast_doc(body, model, res, _nodes(body, hier))
     return _forecast_doc(body, model, res)
 
 

@@ -144,6 +144,14 @@ def _forecast(ws, rec, args) -> int:
     progress = StderrProgress()
     dataset = load_dataset(args, progress=progress)
     res = forecast_with_kept(ws, rec.id, model, dataset, args.horizon, levels, progress=progress)
+    from forecasting.store.execute import hierarchy_of
+
+    hcfg = hierarchy_of(rec.config)
+    if hcfg is not None:           # a run of every hierarchy node: rows of every level, as `forecast` writes them
+        from forecasting.hierarchy.data import hierarchical_dataset, with_level
+
+        dataset = hierarchical_dataset(dataset, hcfg.levels)[0]
+        to_output = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # noqa: E731
     out = to_output(dataset, res.forecasts)
     from forecasting.export.files import write_csv
 

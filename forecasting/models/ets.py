@@ -65,6 +65,7 @@ def looks_seasonal(y: np.ndarray, m: int) -> bool:
 
 
 _ETS = None
+_SUM = np.add.reduce
 _INADMISSIBLE = -1e12      # log-likelihood of a parameter set outside the admissible region
 
 
@@ -83,24 +84,31 @@ def _ets_class():
                 if np.iscomplexobj(params):
                     return super()._loglike_internal(params, yhat, xhat, is_fixed, fixed_values,
                                                      use_beta_star, use_gamma_star)
+                # called ~35 times per form: numpy's reductions are called directly (np.mean and np.sum are
+                # add.reduce behind Python wrappers; the same numbers, bit for bit)
                 if is_fixed is None:
                     is_fixed = np.zeros(self._k_params_internal, dtype=np.int64)
                     fixed_values = np.empty(self._k_params_internal, dtype=params.dtype)
                     full = params
                 else:
                     is_fixed = np.ascontiguousarray(is_fixed, dtype=np.int64)
-                    full = fixed_values.copy()
-                    full[is_fixed == 0] = params
-                if self.has_trend and not use_beta_star and full[1] > full[0]:
-                    return _INADMISSIBLE   # beta above alpha: outside the usual region (forecast's check_param)
-                self._smoothing_func(params, self.endog, yhat, xhat, is_fixed, fixed_values,
-                                     use_beta_star, use_gamma_star)
-                res = self._residuals(yhat, data=self.endog)
+                    full = None
+                if self.has_trend and not use_beta_star:
+                    if full is None:
+                        full = fixed_values.copy()
+                        full[is_fixed == 0] = params
+                    if full[1] > full[0]:
+                        return _INADMISSIBLE   # beta above alpha: outside the usual region (forecast's check_param)
+                endog = self.endog
+                self._smoothing_func(params, endog, yhat, xhat, is_fixed, fixed_values, use_beta_star, use_gamma_star)
                 if self.error != "mul":
-                    return float(-self.nobs / 2 * (np.log(2 * np.pi * np.mean(res ** 2)) + 1))
+                    res = endog - yhat
+                    return float(-self.nobs / 2 * (np.log(2 * np.pi * (_SUM(res ** 2) / res.size)) + 1))
                 if not (yhat > 0).all():
                     return _INADMISSIBLE
-                return float(-self.nobs / 2 * (np.log(2 * np.pi * np.mean(res ** 2)) + 1) - np.sum(np.log(yhat)))
+                res = (endog - yhat) / yhat
+                return float(-self.nobs / 2 * (np.log(2 * np.pi * (_SUM(res ** 2) / res.size)) + 1)
+                             - _SUM(np.log(yhat)))
 
         _ETS = _AdmissibleETS
     return _ETS

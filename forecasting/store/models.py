@@ -157,8 +157,6 @@ def usable_run(ws: Workspace, run_id: str, model: str | None = None):
     if rec.status != "finished":
         raise StoreError(f"run {rec.id} is {rec.status} ({rec.series_done}/{rec.n_series} series); only a finished "
                          "run's models are kept")
-    if rec.config.get("hierarchy"):
-        raise StoreError(f"run {rec.id} forecast every node of a hierarchy; such runs keep no models for new data yet")
     name = model or (rec.models[0] if rec.models else None)
     if name not in rec.models:
         raise StoreError(f"'{name}' is not a model of run {rec.id} ({', '.join(rec.models)})")
@@ -203,14 +201,29 @@ def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon:
                        future_covariates=None, progress=None):
     """New data (``dataset``) forecast by what forecast run ``run_id`` kept for ``model``: its saved network
     without training (the new history goes through the network as it is), the pretrained or fine-tuned
-    weights, or a statistical model refit with the run's exact settings. ``levels`` None: the run's. The
-    same for ``POST /v1/runs/{id}/forecast`` and ``runs forecast``; returns the
-    :class:`~forecasting.pipeline.ForecastResult`."""
+    weights, or a statistical model refit with the run's exact settings. ``levels`` None: the run's. A run of
+    every node of a hierarchy forecasts every node of the new data and reconciles them with the run's method
+    and levels (the result then holds every node). The same for ``POST /v1/runs/{id}/forecast`` and
+    ``runs forecast``; returns the :class:`~forecasting.pipeline.ForecastResult`."""
     from forecasting.models.registry import get_spec
     from forecasting.pipeline import ForecastConfig, run_forecast
 
+    from forecasting.store.execute import hierarchy_of
+
     rec, model = usable_run(ws, run_id, model)
-    check_network_data(ws, rec.id, model, dataset.series_ids, horizon, list(dataset.covariates), dataset.freq)
+    hcfg = hierarchy_of(rec.config)
+    nodes = dataset
+    if hcfg is not None:      # a run of every node of a hierarchy: the new data's nodes, reconciled as the run did
+        from forecasting.errors import ConfigError
+        from forecasting.hierarchy.data import hierarchical_dataset
+
+        want = ((rec.info.get("hierarchy") or {}).get("levels") or [None])[-1]
+        got = ",".join(dataset.id_cols or [])
+        if want and got != want:
+            raise ConfigError(f"run {rec.id} forecast a hierarchy over the id columns {want}; the new data's are "
+                              f"{got or 'none'}")
+        nodes = hierarchical_dataset(dataset, hcfg.levels)[0]
+    check_network_data(ws, rec.id, model, nodes.series_ids, horizon, list(dataset.covariates), dataset.freq)
     params = {k: v for k, v in ((rec.config.get("model_params") or {}).get(model) or {}).items() if k != "progress"}
     reuse = reuse_for(ws, rec.id, model, {"num_threads": 1}) if get_spec(model).capabilities.global_model else None
     run_cfg = rec.info.get("config") or rec.config
@@ -221,4 +234,8 @@ def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon:
                          season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
                          seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
                          engine="serial", future_covariates=future_covariates)
+    if hcfg is not None:
+        from forecasting.hierarchy.run import hierarchical_forecast
+
+        return hierarchical_forecast(dataset, cfg, hcfg, progress=progress, reuse={model: reuse} if reuse else None)[0]
     return run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)

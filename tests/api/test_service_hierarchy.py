@@ -94,3 +94,39 @@ def test_reconciled_backtest_and_errors(server):
         b["series"][1]["keys"] = dict(b["series"][0]["keys"])
         r = c.post("/v1/forecast", json=b)
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "series[1].keys"
+
+
+@pytest.mark.slow
+def test_a_reconciled_run_keeps_its_models_for_new_data(server, tmp_path):
+    frame = _frame()
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    cols = ["--date-col", "month", "--target-col", "units", "--id-cols", "region,store", "--workspace", str(server.workspace)]
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "forecasting", *map(str, args)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+
+    p = cli("forecast", tmp_path / "sales.csv", *cols, "--horizon", 6, "--model", "ets", "--intervals", "model",
+            "--reconcile", "mint_shrink", "--engine", "serial", "--output", tmp_path / "out.csv")
+    assert p.returncode == 0, p.stderr
+    with server.client() as c:
+        run = [r for r in c.get("/v1/runs", params={"kind": "forecast"}).json()["runs"] if r["n_series"] == 7][-1]
+        assert c.get(f"/v1/runs/{run['id']}").json()["kept_models"] == {"ets": "refit"}
+        later = _frame().assign(units=lambda f: f["units"] * 1.1)        # new data: every node forecast and reconciled
+        r = c.post(f"/v1/runs/{run['id']}/forecast", json=_body(later, horizon=4))
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        direct = c.post("/v1/forecast", json=_body(later, horizon=4, model="ets", season_length=12,
+                                                   reconcile="mint_shrink")).json()
+    assert doc["hierarchy"]["reconcile"] == "mint_shrink" and len(doc["forecasts"]) == 7
+    for a, b in zip(doc["forecasts"], direct["forecasts"]):      # refit with the run's settings = a fresh request
+        assert (a["id"], a["level"], a["keys"]) == (b["id"], b["level"], b["keys"])
+        np.testing.assert_allclose(a["mean"], b["mean"], rtol=1e-12)
+    later.to_csv(tmp_path / "later.csv", index=False)
+    p = cli("runs", "forecast", run["id"], tmp_path / "later.csv", *cols, "--horizon", 4, "--output", tmp_path / "k.csv")
+    assert p.returncode == 0, p.stderr
+    out = pd.read_csv(tmp_path / "k.csv", keep_default_na=False, na_values=[""])
+    total = out[out["level"] == "total"]["forecast"].to_numpy()
+    np.testing.assert_allclose(total, doc["forecasts"][0]["mean"], rtol=1e-12)
+    bottom = out[out["level"] == "region,store"].groupby("date")["forecast"].sum().to_numpy()
+    np.testing.assert_allclose(total, bottom, rtol=1e-9)

@@ -75,6 +75,30 @@ def test_ets_lean_search_gives_exactly_statsmodels_plain_path():
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"case {k} {key}")
 
 
+def test_ets_likelihood_equals_statsmodels_where_fitted_values_are_positive():
+    # the likelihood differs from statsmodels' only by refusing non-positive fitted values (and beta > alpha)
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    from forecasting.models.ets import _ets_class
+
+    y = np.array(AIR, float)
+    rng = np.random.default_rng(0)
+    for error, trend, seasonal in (("add", None, "add"), ("mul", "add", "mul"), ("mul", None, None)):
+        mod = _ets_class()(y, error=error, trend=trend, seasonal=seasonal, seasonal_periods=12 if seasonal else None,
+                           initialization_method="heuristic")
+        k = mod._k_params_internal
+        for _ in range(5):
+            p = mod._internal_params(mod._start_params).copy()
+            p[0] = rng.uniform(0.05, 0.9)
+            if trend:
+                p[1] = rng.uniform(1e-3, p[0])
+            yhat, xhat = np.zeros(y.size), np.zeros((y.size, mod._k_states_internal))
+            args = (np.zeros(k, dtype=np.int64), np.empty(k))
+            ours = mod._loglike_internal(p, yhat, xhat, *args)
+            theirs = ETSModel._loglike_internal(mod, p, np.zeros(y.size), np.zeros_like(xhat), *args)
+            assert (yhat > 0).all() and ours == theirs, (error, trend, seasonal)
+
+
 def test_ets_rarely_picks_a_trend_for_short_driftless_random_walks():
     # 40 yearly-length random walks without drift: with the states left out of the AICc, 11 chose a trend
     rng = np.random.default_rng(1)
