@@ -208,7 +208,7 @@ def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon:
     from forecasting.models.registry import get_spec
     from forecasting.pipeline import ForecastConfig, run_forecast
 
-    from forecasting.store.execute import hierarchy_of
+    from forecasting.hierarchy.run import hierarchy_of
 
     rec, model = usable_run(ws, run_id, model)
     hcfg = hierarchy_of(rec.config)
