@@ -127,13 +127,14 @@ def calibration_origins(h: int, windows: int, n_series: int | None = None) -> li
     put the oldest origin ``3h`` back, fit on a history that much shorter, whose errors are larger than the
     forecast's: M3's 80% intervals then covered 83%; benchmarks/results/conformal.md.) When ``h`` is shorter
     than ``windows``, the remaining windows go further back, full length. With fewer than ``SMALL_POOL``
-    series (``n_series``), ``windows - 1`` more full windows go back ``s`` periods each: the last steps would
-    otherwise have one error per series, too few for a 95% quantile (one series: 65% coverage on M3)."""
+    series (``n_series``), ``windows - 1`` more full windows go back one period each (the most recent origins
+    that reach the last step): the last steps would otherwise have one error per series, too few for a 95%
+    quantile."""
     h, windows = int(h), max(int(windows), 1)
     s = max(1, -(-h // windows))
     partial = [h - j * s for j in range(windows) if h - j * s >= 1]
     extra = windows - 1 if n_series is not None and n_series < SMALL_POOL else 0
-    runs = [(h, 1 + windows - len(partial) + extra, s)]
+    runs = [(h, 1 + windows - len(partial) + extra, 1 if extra else s)]
     runs += [(hh, 1, s) for hh in partial[1:]]
     return runs
 
