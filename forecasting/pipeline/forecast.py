@@ -59,6 +59,8 @@ class ForecastResult:
     info: dict[str, Any]
     # attention networks only: per series, the weight the last input period gave each lag of the lookback
     attention: pd.DataFrame | None = None   # unique_id, model, lag (1 = last observed period), weight
+    # conformal intervals only: the calibration backtest's forecasts (its errors also serve reconciliation)
+    calibration: pd.DataFrame | None = None
 
 
 @dataclass
@@ -116,8 +118,9 @@ def attach_future_covariates(series: list[SeriesData], cfg: ForecastConfig, covs
 
 
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
-               progress: ProgressCallback | None) -> pd.DataFrame:
-    """Conformal bounds from a rolling-origin backtest of the same models on the history (no extra data)."""
+               progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conformal bounds from a rolling-origin backtest of the same models on the history (no extra data);
+    returns the forecasts and the backtest's forecasts."""
     from forecasting.pipeline.backtest import BacktestConfig, run_backtest
     from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
 
@@ -133,7 +136,7 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
     info["notes"].append(f"conformal intervals from a backtest of {cfg.calibration_windows} window(s) of "
                          f"{cfg.horizon} periods on the history" + (f"; {n_model} series x model kept the model's "
                                                                      "own (too short to calibrate)" if n_model else ""))
-    return out.drop(columns="interval")
+    return out.drop(columns="interval"), bt.forecasts
 
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
@@ -178,8 +181,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
             "notes": [f"season length {m} ({plan.season_why})"]}
     info["intervals"] = cfg.intervals
+    calibration = None
     if cfg.intervals == "conformal" and len(fc) and not cancelled:
-        fc = _conformal(dataset, cfg, fc, m, levels, info, progress)
+        fc, calibration = _conformal(dataset, cfg, fc, m, levels, info, progress)
     attention = [res["attention"] for res in results if res.get("attention") is not None]
     return ForecastResult(fc.reset_index(drop=True), st, info,
-                          pd.concat(attention, ignore_index=True) if attention else None)
+                          pd.concat(attention, ignore_index=True) if attention else None, calibration)
