@@ -21,7 +21,7 @@ METHOD_HELP = {
     "middle_out": "sum up from the middle level, split down below it (nested levels only)",
     "mint_ols": "MinT with equal weights: the closest coherent forecasts",
     "mint_wls": "MinT weighted by each series' error variance",
-    "mint_shrink": "MinT with the shrunk error covariance (usually the most accurate)",
+    "mint_shrink": "MinT with the shrunk covariance of the model's backtest errors",
 }
 
 

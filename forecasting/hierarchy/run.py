@@ -266,9 +266,12 @@ def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, 
         h_cut = hist[:, :end]
         fdates = np.sort(g[DS].unique())
         r, c = pos.get_indexer(g[ID]), pd.Index(fdates).get_indexer(g[DS])
-        base, actual = np.zeros((hier.n_nodes, len(fdates))), np.full((hier.n_nodes, len(fdates)), np.nan)
+        base, has_base = np.zeros((hier.n_nodes, len(fdates))), np.zeros((hier.n_nodes, len(fdates)), dtype=bool)
         base[r, c] = np.nan_to_num(g["forecast"].to_numpy(dtype=float))
-        actual[r, c] = g["actual"].to_numpy(dtype=float)
+        has_base[r, c] = True
+        # actuals of every node (a reconciled run scores nodes the base model missed, their forecast taken as 0)
+        cols = date_pos.get_indexer(fdates)
+        actual = np.where(cols >= 0, hist[:, np.maximum(cols, 0)], np.nan)
         mm = m if h_cut.shape[1] > m else 1
         d = h_cut[:, mm:] - h_cut[:, :-mm]
         n_d = np.isfinite(d).sum(axis=1)
@@ -279,17 +282,18 @@ def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, 
         errors = _earlier_errors(by_model, model, cutoff, hier)
         nonneg_hist = bool((np.nan_to_num(h_cut[hier.n_aggregate:]) >= 0).all())
         for name, s in settings.items():
-            if s is None:
-                mean = base
+            if s is None:                   # the base run scores only the forecasts it made
+                mean = np.where(has_base, base, np.nan)
             else:
                 s = replace(s, non_negative=s.non_negative and nonneg_hist)
                 resid, _ = _residuals(errors, s, h_cut, m)
                 mean = np.asarray(hier.S @ reconcile_bottom(hier, base, s, residuals=resid, history=h_cut))
-            e = np.where(ok, mean - np.nan_to_num(actual), 0.0)
+            use = ok & np.isfinite(mean)
+            e = np.where(use, mean - np.nan_to_num(actual), 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                part = np.stack([np.where(ok, np.abs(e) / scale, 0.0).sum(axis=1),
-                                 np.where(ok, e ** 2 / scale_sq, 0.0).sum(axis=1),
-                                 np.abs(e).sum(axis=1), ok.sum(axis=1).astype(float)])
+                part = np.stack([np.where(use, np.abs(e) / scale, 0.0).sum(axis=1),
+                                 np.where(use, e ** 2 / scale_sq, 0.0).sum(axis=1),
+                                 np.abs(e).sum(axis=1), use.sum(axis=1).astype(float)])
             key = (model, name)
             sums[key] = part if key not in sums else sums[key] + part
     level_of = hier.nodes[LEVEL].to_numpy()
