@@ -9,6 +9,7 @@ worker pool (:mod:`forecasting.api.pool`), never on the event loop.
 from __future__ import annotations
 
 import hmac
+import os
 import re
 import time
 from contextlib import asynccontextmanager
@@ -195,10 +196,12 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
 
         pool = WorkerPool(s.workers, s.max_queue)
         await anyio.to_thread.run_sync(pool.warm_up)
-        state["pool"], state["jobs"] = pool, JobStore(pool, s.max_jobs)
+        jobs = JobStore(pool, s.max_jobs, s.workspace or os.environ.get("SALESCAST_WORKSPACE") or None)
+        state["pool"], state["jobs"] = pool, jobs
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(jobs.close)
             pool.shutdown()
 
     from fastapi_offline import FastAPIOffline
@@ -292,27 +295,37 @@ def create_app(settings: ApiSettings | None = None) -> Guard:
         except RequestError as exc:
             exc.field = f"request.{exc.field}" if exc.field else "request"
             return JSONResponse(exc.body(), status_code=exc.status)
+        import anyio
+
         jobs: JobStore = state["jobs"]
-        j = jobs.submit(job.kind, data)
+        j = await anyio.to_thread.run_sync(jobs.submit, job.kind, data)
         return JSONResponse(jobs.view(j), status_code=202, headers={"Location": f"/v1/jobs/{j.id}"})
 
-    def _job(job_id: str):
-        j = state["jobs"].get(job_id)
-        if j is None:
-            raise StarletteHTTPException(404, f"no job '{job_id}' (finished jobs are kept for the last "
-                                              f"{s.max_jobs}, and not across restarts)")
-        return j
+    async def _job_view(job_id: str, cancel: bool = False) -> dict[str, Any]:
+        """A job of this process (live), else one kept in the workspace by an earlier run of the service."""
+        import anyio
+
+        jobs: JobStore = state["jobs"]
+        j = jobs.get(job_id)
+        if j is not None:
+            if cancel:
+                jobs.cancel(j)
+            return jobs.view(j)
+        kept = await anyio.to_thread.run_sync(jobs.stored, job_id)
+        if kept is None:
+            where = ("kept in the workspace" if jobs.workspace() is not None else
+                     "kept in memory only: start the service with --workspace DIR to keep them across restarts")
+            raise StarletteHTTPException(404, f"no job '{job_id}' (the last {s.max_jobs} finished jobs are {where})")
+        return kept              # finished (or interrupted): nothing left to cancel
 
     @app.get("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS,
              summary="a job's status, progress, and its result when done")
     async def get_job(job_id: str):
-        return JSONResponse(state["jobs"].view(_job(job_id)))
+        return JSONResponse(await _job_view(job_id))
 
     @app.delete("/v1/jobs/{job_id}", response_model=JobStatus, responses=ERRORS, summary="cancel a job")
     async def cancel_job(job_id: str):
-        j = _job(job_id)
-        state["jobs"].cancel(j)
-        return JSONResponse(state["jobs"].view(j))
+        return JSONResponse(await _job_view(job_id, cancel=True))
 
     @app.post("/v1/runs/{run_id}/forecast", response_model=ForecastResponse, responses={
                   **ERRORS, 404: {"model": ErrorResponse, "description": "no workspace, or no such run"},

@@ -117,9 +117,6 @@ def forecast_target(s: ApiSettings, run_id: str, model: str | None, levels: list
     if rec.status != "finished":
         raise HTTPException(409, f"run {rec.id} is {rec.status} ({rec.series_done}/{rec.n_series} series); "
                                  "only a finished run's models are kept")
-    if rec.config.get("hierarchy"):
-        raise HTTPException(409, f"run {rec.id} forecast every node of a hierarchy; such runs keep no models "
-                                 "for new data yet")
     name = model or (rec.models[0] if rec.models else None)
     if name not in rec.models:
         raise RequestError(f"'{name}' is not a model of run {rec.id} ({', '.join(rec.models)})", "model")
@@ -130,5 +127,11 @@ def forecast_target(s: ApiSettings, run_id: str, model: str | None, levels: list
     if kept is not None and kept.get("kind") == "not kept":
         raise HTTPException(409, f"run {rec.id} did not keep its {name} model: {kept.get('why')}")
     run_levels = (rec.info.get("config") or {}).get("levels") or rec.config.get("levels") or [80, 95]
-    return {"workspace": str(ws.path), "run_id": rec.id, "model": name,
-            "levels": list(levels) if levels else [int(l) for l in run_levels]}
+    out = {"workspace": str(ws.path), "run_id": rec.id, "model": name,
+           "levels": list(levels) if levels else [int(l) for l in run_levels]}
+    from forecasting.store.execute import hierarchy_of
+
+    hcfg = hierarchy_of(rec.config)
+    if hcfg is not None:     # every node of a hierarchy: the series need their keys (the run's id columns)
+        out.update(reconcile=hcfg.reconcile, hierarchy=hcfg.levels)
+    return out

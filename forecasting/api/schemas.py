@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forecasting.models.defaults import DEFAULT_MODEL
 
+from forecasting.hierarchy.reconcile import METHODS
+
+RECONCILE = ("none",) + METHODS          # the CLI's --reconcile choices
+
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Int = Annotated[int, Field(strict=True)]
 
@@ -30,6 +34,9 @@ class SeriesIn(_Strict):
         None, description="name -> one value per timestamp (price, promotion …)")
     future_covariates: dict[str, list[Number | None]] | None = Field(
         None, description="name -> one value per forecast period (the covariates' planned future)")
+    keys: dict[str, Annotated[str, Field(strict=True, min_length=1, max_length=200)]] | None = Field(
+        None, description='the series\' place in a hierarchy, id column -> value ({"store": "North", "sku": "A1"}); '
+                          "needed on every series with reconcile or hierarchy")
 
 
 class ForecastRequest(_Strict):
@@ -43,6 +50,20 @@ class ForecastRequest(_Strict):
         None, description='model settings, as the CLI\'s --set: {"ets": {"damped": true}}')
     seed: Int = 0
     allow_negative: bool = Field(False, description="do not clip forecasts at zero for non-negative series")
+    intervals: Literal["model", "conformal"] = Field(
+        "conformal", description="conformal (default, as the CLI and the app: calibrated on a backtest of the "
+                                 "history) or model (each model's own, faster)")
+    reconcile: Literal[RECONCILE] = Field(
+        "none", description="reconcile the forecasts of every node of the hierarchy so they add up (the CLI's "
+                            "--reconcile); other than none, the answer covers every node, with level and keys")
+    hierarchy: list[list[Annotated[str, Field(strict=True)]]] | None = Field(
+        None, description='the levels, each a list of key names, [] = the total (the CLI\'s --levels ";store;store,sku"'
+                          ' is [[], ["store"], ["store", "sku"]]); default: nested in the order of the keys')
+    proportions: Literal["forecast_proportions", "average_proportions"] = Field(
+        "forecast_proportions", description="top_down's split (the CLI's --proportions)")
+    middle_level: list[Annotated[str, Field(strict=True)]] | None = Field(
+        None, description="middle_out's level as key names (the CLI's --middle-level); default the middle level")
+    wls: Literal["var", "struct"] = Field("var", description="mint_wls weights (the CLI's --wls)")
 
 
 class BacktestRequest(ForecastRequest):
@@ -80,6 +101,9 @@ class SeriesForecast(BaseModel):
     hi_80: list[float | None] | None = None
     lo_95: list[float | None] | None = None
     hi_95: list[float | None] | None = None
+    level: str | None = Field(None, description="with reconcile or hierarchy: the node's level (total, store, store,sku)")
+    keys: dict[str, str | None] | None = Field(None, description="with reconcile or hierarchy: the node's keys "
+                                                                 "(null where the level sums over a key)")
 
 
 class Fallback(BaseModel):
@@ -89,20 +113,31 @@ class Fallback(BaseModel):
     reason: str
 
 
+class HierarchyInfo(BaseModel):
+    levels: list[str]
+    n_nodes: int
+    reconcile: str
+
+
 class ForecastResponse(BaseModel):
     model: str
     forecasts: list[SeriesForecast]
     fallbacks: list[Fallback]
     elapsed_ms: float
+    hierarchy: HierarchyInfo | None = Field(None, description="with reconcile or hierarchy only")
 
 
 class BacktestResponse(BaseModel):
     models: list[str]
     metrics: list[dict[str, Any]] = Field(description="one row per series × model: id, model, mae, rmse, mape, "
                                                       "smape, mase, rmsse, wape, bias, r2, coverage_L …, settings, fallback")
-    summary: list[dict[str, Any]] = Field(description="one row per model: mean metrics over the series")
+    summary: list[dict[str, Any]] = Field(description="one row per model: mean metrics over the series (with a "
+                                                      "hierarchy: over the bottom series)")
     fallbacks: list[Fallback]
     elapsed_ms: float
+    hierarchy: HierarchyInfo | None = Field(None, description="with reconcile or hierarchy only")
+    summary_by_level: list[dict[str, Any]] | None = Field(
+        None, description="with reconcile or hierarchy: mean metrics per level and model (every level's leaderboard)")
 
 
 class Progress(BaseModel):

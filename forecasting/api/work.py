@@ -21,6 +21,7 @@ import pandas as pd
 from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.data.contract import DS, ID, Y
 from forecasting.errors import SalesCastError
+from forecasting.hierarchy.structure import LEVEL
 from forecasting.models.base import bound_column
 from forecasting.progress import ProgressCallback
 
@@ -122,6 +123,47 @@ def check_shapes(body: dict[str, Any]) -> None:
             missing = [c for c in covs if c not in fut]
             raise RequestError(f"lacks {missing}: give the future of every covariate, or of none",
                                f"series[{k}].future_covariates")
+    if hierarchical(body):
+        check_hierarchy(body, names or [])
+
+
+def hierarchical(body: dict[str, Any]) -> bool:
+    """Does the request ask for every node of a hierarchy (``reconcile`` other than none, or ``hierarchy``)?"""
+    return (body.get("reconcile") or "none") != "none" or body.get("hierarchy") is not None
+
+
+def check_hierarchy(body: dict[str, Any], covariates: list[str]) -> None:
+    """Every series has ``keys`` with the same names, distinct per series; levels name only those keys."""
+    series = body["series"]
+    names = list(series[0].get("keys") or {})
+    if not names:
+        raise RequestError("reconcile and hierarchy need the series' keys (e.g. {\"store\": \"North\", \"sku\": "
+                           "\"A1\"}): the id columns the levels add up over", "series[0].keys")
+    seen: dict[tuple, int] = {}
+    for k, s in enumerate(series):
+        keys = s.get("keys") or {}
+        if sorted(keys) != sorted(names):
+            raise RequestError(f"keys {sorted(keys)} differ from series[0]'s {sorted(names)}; every series needs "
+                               "the same keys", f"series[{k}].keys")
+        combo = tuple(keys[c] for c in names)
+        if combo in seen:
+            raise RequestError(f"the same keys as series[{seen[combo]}]; each series needs its own place in the "
+                               "hierarchy", f"series[{k}].keys")
+        seen[combo] = k
+    for c in names:
+        if c in RESERVED or c in covariates or c == LEVEL:
+            raise RequestError(f"'{c}' is reserved or a covariate's name; rename the key", "series[0].keys")
+    for i, lv in enumerate(body.get("hierarchy") or []):
+        unknown = [c for c in lv if c not in names]
+        if unknown:
+            raise RequestError(f"{unknown} are not keys of the series (their keys: {', '.join(names)})",
+                               f"hierarchy[{i}]")
+    unknown = [c for c in body.get("middle_level") or [] if c not in names]
+    if unknown:
+        raise RequestError(f"{unknown} are not keys of the series (their keys: {', '.join(names)})", "middle_level")
+    if any(s.get("future_covariates") for s in series):
+        raise RequestError("future covariates are not available with reconcile or hierarchy (the aggregated "
+                           "series have none); leave them out", "reconcile")
 
 
 def build_dataset(body: dict[str, Any], progress: ProgressCallback | None = None):
@@ -140,14 +182,20 @@ def build_dataset(body: dict[str, Any], progress: ProgressCallback | None = None
         k, j = _locate(series, i)
         raise RequestError(f"'{series[k]['timestamps'][j]}' appears twice in this series",
                            f"series[{k}].timestamps[{j}]")
-    ids = np.array([str(s["id"]) for s in series], dtype=object)
-    frame = {"id": ids[codes], "date": ds,
-             "value": np.array([np.nan if v is None else v for s in series for v in s["values"]], dtype="float64")}
+    if hierarchical(body):       # the keys are the id columns the hierarchy adds up over
+        names = list(series[0]["keys"])
+        frame = {c: np.array([str(s["keys"][c]) for s in series], dtype=object)[codes] for c in names}
+        id_cols = names
+    else:
+        frame = {"id": np.array([str(s["id"]) for s in series], dtype=object)[codes]}
+        id_cols = ["id"]
+    frame.update({"date": ds, "value": np.array([np.nan if v is None else v for s in series for v in s["values"]],
+                                                dtype="float64")})
     covs = list(series[0].get("covariates") or {})
     for c in covs:
         frame[c] = np.array([np.nan if v is None else v for s in series for v in s["covariates"][c]], dtype="float64")
     raw = RawTable(pd.DataFrame(frame), source="the request", kind="json")
-    rep = build(raw, date_col="date", target_col="value", id_cols=["id"], freq=body.get("freq"), progress=progress)
+    rep = build(raw, date_col="date", target_col="value", id_cols=id_cols, freq=body.get("freq"), progress=progress)
     dataset = rep.dataset
     lost = [c for c in covs if c not in dataset.covariates]
     if lost:
@@ -221,9 +269,12 @@ def _stamps(values: np.ndarray) -> list[str]:
     return list(idx.strftime(fmt))
 
 
-def _fallbacks(frame: pd.DataFrame, with_used: bool) -> list[dict[str, Any]]:
+def _fallbacks(frame: pd.DataFrame, with_used: bool, nodes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     fb = frame[frame["fallback"].fillna("") != ""]
-    return [{"id": str(r[ID]), "model": str(r["model"]),
+    if fb.empty:
+        return []
+    out_id = {n["uid"]: n["id"] for n in nodes or []}
+    return [{"id": out_id.get(str(r[ID]), str(r[ID])), "model": str(r["model"]),
              "model_used": str(r["model_used"]) if with_used else None, "reason": str(r["fallback"])}
             for _, r in fb.iterrows()]
 
@@ -256,25 +307,89 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          model_params=_with_progress(params, [model], progress),
                          season_length=body.get("season_length"), seed=int(body.get("seed", 0)),
                          non_negative=not body.get("allow_negative", False), engine="serial",
-                         future_covariates=_future_covariates(body, dataset))
+                         future_covariates=_future_covariates(body, dataset),
+                         intervals=body.get("intervals", "conformal"))
+    if hierarchical(body):
+        from forecasting.hierarchy.run import hierarchical_forecast
+
+        res, _, hier = hierarchical_forecast(dataset, cfg, hierarchy_config(body), progress=progress)
+        return _forecast_doc(body, model, res, _nodes(body, hier))
     res = run_forecast(dataset, cfg, progress=progress)
     return _forecast_doc(body, model, res)
 
 
-def _forecast_doc(body: dict[str, Any], model: str, res) -> bytes:
+# ----------------------------------------------------------------------------------------------------
+# hierarchies: every node, base or reconciled, as the CLI's --reconcile / --levels
+
+
+def hierarchy_config(body: dict[str, Any]):
+    from forecasting.hierarchy.run import HierarchyConfig
+    from forecasting.hierarchy.structure import level_name
+
+    keys = list(body["series"][0]["keys"])
+    middle = body.get("middle_level")
+    hcfg = HierarchyConfig(body.get("hierarchy"), body.get("reconcile") or "none",
+                           top_down=body.get("proportions") or "forecast_proportions",
+                           middle_level=None if middle is None else level_name([c for c in keys if c in middle]),
+                           wls=body.get("wls") or "var")
+    if hcfg.levels is not None:     # key names in the keys' order (as id columns are), whatever order they came in
+        hcfg.levels = [[c for c in keys if c in lv] for lv in hcfg.levels]
+    return hcfg
+
+
+def _nodes(body: dict[str, Any], hier) -> list[dict[str, Any]]:
+    """Every node in the answer's order (aggregates level by level, then the request's series in its order):
+    ``uid`` (the library's), ``id`` (an aggregate's name, e.g. ``store=North``, or the series' own id),
+    ``level`` and ``keys`` (None where the level sums over a key)."""
+    names = list(body["series"][0]["keys"])
+    nodes = hier.nodes
+    own = {tuple(str(s["keys"][c]) for c in names): str(s["id"]) for s in body["series"]}
+    out, bottom = [], {}
+    for row in nodes.itertuples(index=False):
+        d = row._asdict()
+        keys = {c: (None if d[c] is None or (isinstance(d[c], float) and math.isnan(d[c])) else str(d[c]))
+                for c in names}
+        node = {"uid": str(d[ID]), "level": str(d[LEVEL]), "keys": keys}
+        if node["level"] == hier.level_names[-1]:
+            node["id"] = own[tuple(keys[c] for c in names)]
+            bottom[node["id"]] = node
+        else:
+            node["id"] = node["uid"]
+            out.append(node)
+    clash = [n["id"] for n in out if n["id"] in bottom]
+    if clash:
+        k = next(i for i, s in enumerate(body["series"]) if str(s["id"]) == clash[0])
+        raise RequestError(f"'{clash[0]}' is also the name of an aggregate of the hierarchy; rename the series",
+                           f"series[{k}].id")
+    return out + [bottom[str(s["id"])] for s in body["series"] if str(s["id"]) in bottom]
+
+
+def _hierarchy_info(res) -> dict[str, Any]:
+    h = res.info["hierarchy"]
+    return {"levels": list(h["levels"]), "n_nodes": int(h["n_nodes"]), "reconcile": h["reconcile"]}
+
+
+def _forecast_doc(body: dict[str, Any], model: str, res, nodes: list[dict[str, Any]] | None = None) -> bytes:
     levels = res.info["config"]["levels"]
     by_id = {uid: g for uid, g in res.forecasts.groupby(ID, sort=False)}
+    if nodes is None:
+        nodes = [{"uid": str(s["id"]), "id": str(s["id"])} for s in body["series"]]
     forecasts = []
-    for s in body["series"]:
-        g = by_id.get(str(s["id"]))
+    for node in nodes:
+        g = by_id.get(node["uid"])
         if g is None:
             continue
-        item = {"id": str(s["id"]), "timestamps": _stamps(g[DS].to_numpy()), "mean": _floats(g["forecast"].to_numpy())}
+        item = {"id": node["id"], "timestamps": _stamps(g[DS].to_numpy()), "mean": _floats(g["forecast"].to_numpy())}
         for lv in levels:
             item[bound_column("lo", lv)] = _floats(g[bound_column("lo", lv)].to_numpy())
             item[bound_column("hi", lv)] = _floats(g[bound_column("hi", lv)].to_numpy())
+        if "level" in node:
+            item["level"], item["keys"] = node["level"], node["keys"]
         forecasts.append(item)
-    return _open_json({"model": model, "forecasts": forecasts, "fallbacks": _fallbacks(res.settings, True)})
+    doc = {"model": model, "forecasts": forecasts, "fallbacks": _fallbacks(res.settings, True, nodes)}
+    if "hierarchy" in res.info:
+        doc["hierarchy"] = _hierarchy_info(res)
+    return _open_json(doc)
 
 
 def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
@@ -287,33 +402,47 @@ def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          step=body.get("step"), season_length=body.get("season_length"),
                          levels=sorted(set(body["levels"])), window_type=body.get("window_type", "expanding"),
                          model_params=_with_progress(params, models, progress), seed=int(body.get("seed", 0)),
-                         non_negative=not body.get("allow_negative", False), engine="serial")
-    res = run_backtest(dataset, cfg, progress=progress)
-    order = {str(s["id"]): k for k, s in enumerate(body["series"])}
+                         non_negative=not body.get("allow_negative", False), engine="serial",
+                         intervals=body.get("intervals", "conformal"))
+    if hierarchical(body):
+        from forecasting.hierarchy.run import hierarchical_backtest
+
+        res, _, hier = hierarchical_backtest(dataset, cfg, hierarchy_config(body), progress=progress)
+        nodes = _nodes(body, hier)
+    else:
+        res = run_backtest(dataset, cfg, progress=progress)
+        nodes = [{"uid": str(s["id"]), "id": str(s["id"])} for s in body["series"]]
+    order = {n["uid"]: k for k, n in enumerate(nodes)}
     metrics = res.metrics.copy()
     metrics["_order"] = metrics[ID].map(order)
     metrics = metrics.sort_values(["_order"], kind="stable").drop(columns="_order")
-    fallbacks = _fallbacks(metrics.assign(model_used=""), False)
+    fallbacks = _fallbacks(metrics.assign(model_used=""), False, nodes)
     records = _records(metrics.rename(columns={ID: "id"}))
+    if "hierarchy" in res.info:
+        by_uid = {n["uid"]: n for n in nodes}
+        for r in records:
+            node = by_uid[r["id"]]
+            r["id"], r["level"], r["keys"] = node["id"], node["level"], node["keys"]
     summary = _records(res.summary) if len(res.summary) else []
-    return _open_json({"models": models, "metrics": records, "summary": summary, "fallbacks": fallbacks})
+    doc = {"models": models, "metrics": records, "summary": summary, "fallbacks": fallbacks}
+    if "hierarchy" in res.info:
+        doc["hierarchy"] = _hierarchy_info(res)
+        doc["summary_by_level"] = _records(pd.DataFrame(res.info.get("summary_by_level") or []))
+    return _open_json(doc)
 
 
 def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None) -> bytes:
     """``POST /v1/runs/{id}/forecast``: the new series forecast by what forecast run ``run_id`` kept: its
     saved network (no training: the new history goes through the network as it is), the pretrained or
     fine-tuned weights, or a statistical model refit with the run's exact settings."""
-    from forecasting.models.registry import get_spec
-    from forecasting.pipeline import ForecastConfig, run_forecast
     from forecasting.store import open_workspace
-    from forecasting.store.models import kept_models, network_meta, reuse_for
+    from forecasting.store.models import forecast_with_kept, kept_models, network_meta
 
     ws = open_workspace(body["workspace"], create=False)
     rec = ws.get_run(body["run_id"])
     model = body["model"]
     kept = kept_models(ws, rec.id).get(model, {})
-    params = {k: v for k, v in ((rec.config.get("model_params") or {}).get(model) or {}).items() if k != "progress"}
-    if kept.get("kind") == "network":
+    if kept.get("kind") == "network":       # the library checks these too; here each error names its field
         meta = network_meta(ws, rec.id, model)
         trained = set(meta["series_ids"])
         for k, s in enumerate(body["series"]):
@@ -332,20 +461,18 @@ def run_forecast_body(body: dict[str, Any], progress: ProgressCallback | None = 
                                        f"give {missing}", f"series[{k}].covariates")
     dataset = build_dataset(body, progress)
     if kept.get("kind") == "network":
-        import pandas as pd
-
         want = pd.tseries.frequencies.to_offset(meta["freq"])
         if pd.tseries.frequencies.to_offset(dataset.freq) != want:
             raise RequestError(f"the series are '{dataset.freq}' data; the run's {model} network was trained on "
                                f"'{meta['freq']}' data", "freq")
-    reuse = reuse_for(ws, rec.id, model, {"num_threads": 1}) if get_spec(model).capabilities.global_model else None
-    run_cfg = rec.info.get("config") or rec.config
-    cfg = ForecastConfig(horizon=int(body["horizon"]), model=[model], levels=sorted(set(body["levels"])),
-                         model_params={model: params} if params and reuse is None else {},
-                         season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
-                         seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
-                         engine="serial", future_covariates=_future_covariates(body, dataset))
-    res = run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)
+    res = forecast_with_kept(ws, rec.id, model, dataset, int(body["horizon"]), body["levels"],
+                             _future_covariates(body, dataset), progress)
+    if hierarchical(body):      # a run of every node: the answer covers every node, as /v1/forecast's does
+        from forecasting.hierarchy.data import hierarchical_dataset
+        from forecasting.store.execute import hierarchy_of
+
+        hier = hierarchical_dataset(dataset, hierarchy_of(rec.config).levels)[1]
+        return _forecast_doc(body, model, res, _nodes(body, hier))
     return _forecast_doc(body, model, res)
 
 

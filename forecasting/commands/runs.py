@@ -1,9 +1,10 @@
-"""``python -m forecasting runs list|show|resume|export|delete``: the runs recorded in a workspace."""
+"""``python -m forecasting runs list|show|resume|export|forecast|delete``: the runs recorded in a workspace."""
 from __future__ import annotations
 
 import argparse
 
-HELP = "list, show, resume, export or delete the runs recorded in a workspace (--workspace DIR)"
+HELP = ("list, show, resume, export or delete the runs recorded in a workspace (--workspace DIR), or forecast new "
+        "data with what a forecast run kept")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +36,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--forecasts", metavar="F.csv", default=None, help="backtest: every backtest forecast")
     from forecasting.commands.common import add_output_flags
 
+    add_output_flags(q)
+    q = sub.add_parser("forecast", help="forecast new data with what forecast run ID kept: its saved network "
+                                        "without retraining, or its statistical model refit with the run's settings "
+                                        "(as POST /v1/runs/{id}/forecast)")
+    q.add_argument("id", metavar="ID")
+    from forecasting.commands.common import add_column_flags
+
+    add_column_flags(q)
+    ws_flag(q)
+    q.add_argument("--horizon", type=int, required=True, help="periods to forecast after each series' last date "
+                                                             "(a kept network: at most its own horizon)")
+    q.add_argument("--model", default=None, metavar="NAME", help="one of the run's models (default: its first)")
+    q.add_argument("--levels", default=None, metavar="80,95", help="interval levels in %% (default: the run's)")
+    q.add_argument("--output", required=True, metavar="OUT.csv|.xlsx",
+                   help="forecasts: id column(s) or series, date, model, forecast, lo_L, hi_L")
     add_output_flags(q)
     q = sub.add_parser("delete", help="delete a run and its results")
     q.add_argument("id", metavar="ID")
@@ -106,7 +122,50 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "resume":
         return _resume(ws, rec, args)
+    if args.action == "forecast":
+        return _forecast(ws, rec, args)
     return _export(ws, rec, args)
+
+
+def _forecast(ws, rec, args) -> int:
+    import sys
+
+    from forecasting.commands.backtest import check_output, parse_levels, to_output
+    from forecasting.commands.common import load_dataset
+    from forecasting.errors import ConfigError
+    from forecasting.progress import StderrProgress
+    from forecasting.store.models import forecast_with_kept, usable_run
+
+    suffix = check_output(args.output, (".csv", ".xlsx"))
+    if args.horizon < 1:
+        raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
+    levels = parse_levels(args.levels) if args.levels else None
+    rec, model = usable_run(ws, rec.id, args.model)          # before reading the file
+    progress = StderrProgress()
+    dataset = load_dataset(args, progress=progress)
+    res = forecast_with_kept(ws, rec.id, model, dataset, args.horizon, levels, progress=progress)
+    from forecasting.store.execute import hierarchy_of
+
+    hcfg = hierarchy_of(rec.config)
+    if hcfg is not None:           # a run of every hierarchy node: rows of every level, as `forecast` writes them
+        from forecasting.hierarchy.data import hierarchical_dataset, with_level
+
+        dataset = hierarchical_dataset(dataset, hcfg.levels)[0]
+        to_output = lambda d, f: with_level(d, f).rename(columns={"ds": "date"})   # noqa: E731
+    out = to_output(dataset, res.forecasts)
+    from forecasting.export.files import write_csv
+
+    if suffix == ".csv":
+        write_csv(out, args.output, safe=args.safe_csv)
+    else:
+        from forecasting.export.files import write_excel
+        from forecasting.export.tables import _flat
+
+        write_excel({"forecast": out, "settings": _flat(to_output(dataset, res.settings))}, args.output)
+    n_fb = int((res.settings["fallback"].fillna("") != "").sum())
+    print(f"runs forecast: {dataset.n_series} series × {args.horizon} period(s) with run {rec.id}'s {model}; "
+          f"{n_fb} fallback(s); wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def _resume(ws, rec, args) -> int:

@@ -50,7 +50,7 @@ class ColumnGuess:
     covariates: list[str]
     layout: str                                    # "long" | "wide"
     series_cols: list[str] = field(default_factory=list)      # wide layout: one column per series
-    date_candidates: list[str] = field(default_factory=list)
+    date_candidates: list[str] = field(default_factory=list)   # only the date-typed ones when there are any
     numeric_cols: list[str] = field(default_factory=list)
     text_cols: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
@@ -127,7 +127,11 @@ def detect_columns(df: pd.DataFrame) -> ColumnGuess:
             k = by_dtype[t] = _kind(t)
         kinds[c] = k
     maybe_date = _maybe_dates(df, cols, kinds)
-    date_cands = [c for c in maybe_date if looks_like_dates(df[c], str(c))]
+    # a date-typed column (Parquet, Excel, the API's parsed timestamps) is chosen before any text, so text
+    # columns are not parsed as dates then (they were the cost of reading a small table); the
+    # classification of the other columns does not depend on it
+    date_cands = [c for c in maybe_date if kinds[c] == "datetime"] or \
+        [c for c in maybe_date if looks_like_dates(df[c], str(c))]
     if not date_cands:  # a date column with many bad values still is the date column: say which rows
         date_cands = [c for c in maybe_date if DATE_NAME.search(str(c)) and looks_like_dates(df[c], str(c), 0.5)]
     dt_typed = [c for c in date_cands if kinds[c] == "datetime"]

@@ -33,14 +33,20 @@ def run(fn: Callable, partitions: Sequence[Any], *, tracker: Tracker, shared: An
     return out
 
 
+_CONTROLLER: list = []
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Limit numpy's and scipy's OpenBLAS to one thread for the run, then restore their settings.
 
     threadpoolctl only sees libraries already loaded, and the models import scipy lazily, so scipy's
-    linear algebra (its own OpenBLAS) is loaded first."""
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_limits
+    linear algebra (its own OpenBLAS) is loaded first. The libraries are looked up once per process (a
+    scan of every loaded library: several milliseconds, paid by every API request before)."""
+    if not _CONTROLLER:
+        import scipy.linalg  # noqa: F401
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=1, user_api="blas"):
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=1, user_api="blas"):
         yield

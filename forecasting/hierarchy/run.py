@@ -404,3 +404,13 @@ def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress
         return run_backtest(hds, bt_cfg, progress=progress).forecasts
     except ConfigError:         # history too short for a backtest: the in-sample residuals stand in
         return None
+
+
+def hierarchy_of(config: dict):
+    """A stored run's :class:`HierarchyConfig` (its ``config["hierarchy"]``) when the run covers every node of
+    a hierarchy, else None (every run stored before hierarchies were)."""
+    h = config.get("hierarchy")
+    if not h:
+        return None
+    hcfg = HierarchyConfig(**{k: v for k, v in h.items() if k in HierarchyConfig.__dataclass_fields__})
+    return hcfg if hcfg.active else None

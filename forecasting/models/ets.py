@@ -65,6 +65,7 @@ def looks_seasonal(y: np.ndarray, m: int) -> bool:
 
 
 _ETS = None
+_SUM = np.add.reduce
 _INADMISSIBLE = -1e12      # log-likelihood of a parameter set outside the admissible region
 
 
@@ -83,24 +84,31 @@ def _ets_class():
                 if np.iscomplexobj(params):
                     return super()._loglike_internal(params, yhat, xhat, is_fixed, fixed_values,
                                                      use_beta_star, use_gamma_star)
+                # called ~35 times per form: numpy's reductions are called directly (np.mean and np.sum are
+                # add.reduce behind Python wrappers; the same numbers, bit for bit)
                 if is_fixed is None:
                     is_fixed = np.zeros(self._k_params_internal, dtype=np.int64)
                     fixed_values = np.empty(self._k_params_internal, dtype=params.dtype)
                     full = params
                 else:
                     is_fixed = np.ascontiguousarray(is_fixed, dtype=np.int64)
-                    full = fixed_values.copy()
-                    full[is_fixed == 0] = params
-                if self.has_trend and not use_beta_star and full[1] > full[0]:
-                    return _INADMISSIBLE   # beta above alpha: outside the usual region (forecast's check_param)
-                self._smoothing_func(params, self.endog, yhat, xhat, is_fixed, fixed_values,
-                                     use_beta_star, use_gamma_star)
-                res = self._residuals(yhat, data=self.endog)
+                    full = None
+                if self.has_trend and not use_beta_star:
+                    if full is None:
+                        full = fixed_values.copy()
+                        full[is_fixed == 0] = params
+                    if full[1] > full[0]:
+                        return _INADMISSIBLE   # beta above alpha: outside the usual region (forecast's check_param)
+                endog = self.endog
+                self._smoothing_func(params, endog, yhat, xhat, is_fixed, fixed_values, use_beta_star, use_gamma_star)
                 if self.error != "mul":
-                    return float(-self.nobs / 2 * (np.log(2 * np.pi * np.mean(res ** 2)) + 1))
+                    res = endog - yhat
+                    return float(-self.nobs / 2 * (np.log(2 * np.pi * (_SUM(res ** 2) / res.size)) + 1))
                 if not (yhat > 0).all():
                     return _INADMISSIBLE
-                return float(-self.nobs / 2 * (np.log(2 * np.pi * np.mean(res ** 2)) + 1) - np.sum(np.log(yhat)))
+                res = (endog - yhat) / yhat
+                return float(-self.nobs / 2 * (np.log(2 * np.pi * (_SUM(res ** 2) / res.size)) + 1)
+                             - _SUM(np.log(yhat)))
 
         _ETS = _AdmissibleETS
     return _ETS
@@ -131,6 +139,9 @@ def _form_name(error: str, trend: str | None, damped: bool, seasonal: str | None
 
 class AutoETS(PerSeriesModel):
     name = "ets"
+    # False: statsmodels' plain path for every form (its own heuristic initial states, a full results object
+    # per form), the reference the lean path must reproduce exactly (tests/models/test_ets_theta_ensemble.py)
+    lean = True
 
     model = Setting(None, "a fixed form instead of the search: error, trend, season letters such as ANN, AAdN, MAM "
                           "(Ad = damped trend)", kind="str", check=lambda v: _form_problem(v))
@@ -184,15 +195,17 @@ class AutoETS(PerSeriesModel):
         endog = pd.Series(y)   # statsmodels' simulated intervals need an index
         forms = self.candidate_forms(y)
         quick = self.search_init == "heuristic"
+        self._initial_states: dict = {}     # heuristic initial states by season type (see _model)
         ranked, tried = [], 0
         for form in forms:
-            res = self._fit_form(endog, form, "heuristic" if quick else "estimated")
-            if res is None and quick:
-                res = self._fit_form(endog, form, "estimated")
-            tried += res is not None
-            v = self._criterion(res, form, y.size) if res is not None else np.nan
+            fit = self._fit_form(endog, form, "heuristic" if quick else "estimated")
+            if fit is None and quick:
+                fit = self._fit_form(endog, form, "estimated")
+            tried += fit is not None
+            v = self._criterion(fit, form, y.size) if fit is not None else np.nan
             if np.isfinite(v):
-                ranked.append((v, form, res))
+                ranked.append((v, form, fit))
+        del self._initial_states
         if not ranked:
             raise ValueError("no ETS form could be fit to this series")
         ranked.sort(key=lambda r: r[0])
@@ -200,18 +213,26 @@ class AutoETS(PerSeriesModel):
             # the forms were ranked with heuristic initial states; refit the best ones with estimated
             # initial states, started from their smoothing parameters
             final = []
-            for _, form, res in ranked[:self.refit_top]:
-                known = {n: float(v) for n, v in zip(res.model.param_names, res.params)
+            for _, form, fit in ranked[:self.refit_top]:
+                mod, params = fit[:2]
+                known = {n: float(v) for n, v in zip(mod.param_names, params)
                          if n.startswith(("smoothing", "damping"))}
-                ref = self._fit_form(endog, form, "estimated", known) or res
+                ref = self._fit_form(endog, form, "estimated", known) or fit
                 final.append((self._criterion(ref, form, y.size), form, ref))
             ranked = sorted(final, key=lambda r: r[0]) if final else ranked
-        best_v, form, best = ranked[0]
+        # only the chosen form needs statsmodels' results object (states, residuals, the simulation behind the
+        # intervals): the others were ranked on their parameters and log-likelihood alone
+        for best_v, form, (mod, params, _, res) in ranked:
+            best = res if res is not None else self._results(mod, params)
+            if best is not None:
+                break
+        else:
+            raise ValueError("no ETS form could be fit to this series")
         self.form_ = _form_name(*form)
         self.res_, self.ic_value_, self.n_forms_, self.n_ = best, best_v, tried, y.size
         return self
 
-    def _criterion(self, res, form, n: int) -> float:
+    def _criterion(self, fit, form, n: int) -> float:
         """AIC/AICc/BIC with the parameter count of R's ``forecast::ets``: the smoothing parameters, the
         initial level and trend, and the error variance, whether the initial states were estimated or set by
         the heuristic (they are fitted to the data either way). statsmodels' own ``aicc`` leaves heuristic
@@ -222,12 +243,12 @@ class AutoETS(PerSeriesModel):
         e, t, dmp, s = form
         k = 1 + (t is not None) + (s is not None) + dmp          # smoothing parameters and phi
         k += 1 + (t is not None)                                   # initial level and trend
-        if s and res.model.initialization_method == "estimated":
+        mod, _, llf, _ = fit
+        if s and mod.initialization_method == "estimated":
             k += self.season_length - 1                            # initial seasonal indices
         k += 1                                                     # the error variance
         if k >= n - 1:
             return np.inf
-        llf = float(res.llf)
         if self.ic == "aic":
             return -2 * llf + 2 * k
         if self.ic == "bic":
@@ -235,15 +256,17 @@ class AutoETS(PerSeriesModel):
         return -2 * llf + 2 * k + 2 * k * (k + 1) / (n - k - 1)
 
     def _fit_form(self, endog, form, init: str, known: dict[str, float] | None = None):
+        """The form's maximum-likelihood fit as ``(model, params, llf, results)``, or None when it cannot be fit
+        or is inadmissible. The same optimisation as ``ETSModel.fit``, without building its results object (the
+        smoothed states, residuals and their pandas wrappers; ``results`` is None), which only the chosen form
+        needs."""
         ETSModel = _ets_class()
         e, t, dmp, s = form
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with np.errstate(all="ignore"):
-                    mod = ETSModel(endog, error=e, trend=t, damped_trend=dmp, seasonal=s,
-                                   seasonal_periods=self.season_length if s else None,
-                                   initialization_method=init)
+                    mod = self._model(ETSModel, endog, form, init)
                     if self.beta_max and t is not None:
                         # beta in [1e-4, beta_max / m]; beta <= alpha is kept by the likelihood (see _ets_class)
                         cap = self.beta_max / (self.season_length if s else 1)
@@ -260,9 +283,52 @@ class AutoETS(PerSeriesModel):
                         if "smoothing_trend" in names:   # start inside the usual region (beta <= alpha)
                             i, j = names.index("smoothing_trend"), names.index("smoothing_level")
                             start[i] = min(start[i], start[j])
-                    res = mod.fit(start_params=start, disp=False, maxiter=self.maxiter)
-                    return res if float(res.llf) > _INADMISSIBLE / 10 else None
+                    if not self.lean:
+                        res = mod.fit(start_params=start, disp=False, maxiter=self.maxiter)
+                        params, llf = res.params, float(res.llf)
+                    else:
+                        params = mod.fit(start_params=start, disp=False, maxiter=self.maxiter, return_params=True)
+                        llf, res = float(mod.loglike(params)), None      # what ETSResults.llf computes
+                    return (mod, params, llf, res) if llf > _INADMISSIBLE / 10 else None
         except Exception:  # noqa: BLE001 - a form that cannot be fit loses
+            return None
+
+    def _model(self, ETSModel, endog, form, init: str):
+        """``ETSModel`` for ``form``. With heuristic initial states, statsmodels' heuristic (a third of the
+        model's set-up) runs once per season type and the states go in as known values: they do not depend on
+        the error type or damping, and the level is the same with or without a trend."""
+        e, t, dmp, s = form
+        m = self.season_length if s else None
+        cache = getattr(self, "_initial_states", None)
+        if init != "heuristic" or cache is None or not self.lean:
+            return ETSModel(endog, error=e, trend=t, damped_trend=dmp, seasonal=s, seasonal_periods=m,
+                            initialization_method=init)
+        if s not in cache:
+            from statsmodels.tsa.exponential_smoothing.initialization import _initialization_heuristic
+
+            try:
+                cache[s] = _initialization_heuristic(np.asarray(endog, dtype=float), trend="add", seasonal=s,
+                                                     seasonal_periods=m or 1)
+            except ValueError as exc:       # too short for the heuristic: the caller falls back to "estimated"
+                cache[s] = exc
+        if isinstance(cache[s], Exception):
+            raise cache[s]
+        level, trend, seas = cache[s]
+        mod = ETSModel(endog, error=e, trend=t, damped_trend=dmp, seasonal=s, seasonal_periods=m,
+                       initialization_method="known", initial_level=level, initial_trend=trend if t else None,
+                       initial_seasonal=seas.copy() if s else None)
+        mod.initialization_method = "heuristic"
+        return mod
+
+    @staticmethod
+    def _results(mod, params):
+        """statsmodels' results object of a fitted form (``ETSModel.fit`` ends with the same ``smooth``)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    return mod.smooth(params)
+        except Exception:  # noqa: BLE001 - the next best form is used
             return None
 
     def predict(self, h: int, X_future: np.ndarray | None = None,

@@ -94,6 +94,24 @@ run_fallbacks = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
 )
 
+# The HTTP API's jobs (POST /v1/jobs), kept so that GET /v1/jobs/{id} still answers after the service restarts.
+api_jobs = sa.Table(
+    "api_jobs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),          # forecast | backtest
+    sa.Column("status", sa.String(16), nullable=False),        # queued running done failed cancelled
+    sa.Column("created", sa.String(40), nullable=False),       # ISO 8601, as the API shows it
+    sa.Column("finished", sa.String(40)),
+    sa.Column("progress", sa.Text),                             # JSON
+    sa.Column("result", sa.Text),                               # JSON: the response body of a done job
+    sa.Column("error", sa.Text),                                # JSON
+    sa.Column("host", sa.String(200)),                          # the service that ran it
+    sa.Column("pid", sa.Integer),
+    sa.Column("pid_started", sa.Float),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
 # The forecast cycle's judgmental overrides: one row per change (who, when, what, why) and the cells it set
 # (old and new value). Append-only: the store has no function that updates or deletes them, and the
 # database refuses both (triggers below) while the run they belong to exists.

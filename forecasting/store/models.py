@@ -144,3 +144,100 @@ def reuse_for(ws: Workspace, run_id: str, name: str, settings: dict | None = Non
             return PretrainedForecaster(**opts).fit(train_df, freq)
         return reuse
     raise StoreError(f"run {run_id}: unknown kept model kind '{kind}'")
+
+
+def usable_run(ws: Workspace, run_id: str, model: str | None = None):
+    """The run and model name a forecast with a kept model uses (``model`` None: the run's first), or
+    :class:`StoreError` saying why the run cannot serve one."""
+    from forecasting.models.registry import get_spec
+
+    rec = ws.get_run(run_id)
+    if rec.kind != "forecast":
+        raise StoreError(f"run {rec.id} is a {rec.kind}; only forecast runs keep their fitted models")
+    if rec.status != "finished":
+        raise StoreError(f"run {rec.id} is {rec.status} ({rec.series_done}/{rec.n_series} series); only a finished "
+                         "run's models are kept")
+    name = model or (rec.models[0] if rec.models else None)
+    if name not in rec.models:
+        raise StoreError(f"'{name}' is not a model of run {rec.id} ({', '.join(rec.models)})")
+    kept = kept_models(ws, rec.id).get(name)
+    if get_spec(name).capabilities.global_model and kept is None:
+        raise StoreError(f"run {rec.id} kept no {name} model (it was made before runs kept their networks); run the "
+                         "forecast again to keep one")
+    if kept is not None and kept.get("kind") == "not kept":
+        raise StoreError(f"run {rec.id} did not keep its {name} model: {kept.get('why')}")
+    return rec, name
+
+
+def check_network_data(ws: Workspace, run_id: str, model: str, series_ids: list[str], horizon: int,
+                       covariates: list[str], freq: str | None = None) -> None:
+    """For a kept network: the new data's series, horizon, covariates and frequency must be what it was trained
+    on (:class:`~forecasting.errors.ConfigError` otherwise); nothing to check for other kept models."""
+    from forecasting.errors import ConfigError
+
+    if kept_models(ws, run_id).get(model, {}).get("kind") != "network":
+        return
+    meta = network_meta(ws, run_id, model)
+    trained = set(meta["series_ids"])
+    other = [s for s in series_ids if s not in trained]
+    if other:
+        raise ConfigError(f"'{other[0]}' is not among the {len(trained)} series the run's {model} network was trained "
+                          f"on; it forecasts those series only (e.g. {', '.join(sorted(trained)[:3])})")
+    if int(horizon) > int(meta["horizon"]):
+        raise ConfigError(f"the run's {model} network was trained for {meta['horizon']} periods ahead; ask for at "
+                          f"most {meta['horizon']} (or run a new forecast)")
+    missing = [c for c in meta["cov_names"] if c not in covariates]
+    if missing:
+        raise ConfigError(f"the run's {model} network uses covariates {meta['cov_names']}; give {missing}")
+    if freq is not None:
+        import pandas as pd
+
+        if pd.tseries.frequencies.to_offset(freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
+            raise ConfigError(f"the series are '{freq}' data; the run's {model} network was trained on "
+                              f"'{meta['freq']}' data")
+
+
+def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon: int, levels: list[int] | None = None,
+                       future_covariates=None, progress=None):
+    """New data (``dataset``) forecast by what forecast run ``run_id`` kept for ``model``: its saved network
+    without training (the new history goes through the network as it is), the pretrained or fine-tuned
+    weights, or a statistical model refit with the run's exact settings. ``levels`` None: the run's. A run of
+    every node of a hierarchy forecasts every node of the new data and reconciles them with the run's method
+    and levels (the result then holds every node). The same for ``POST /v1/runs/{id}/forecast`` and
+    ``runs forecast``; returns the :class:`~forecasting.pipeline.ForecastResult`."""
+    from forecasting.models.registry import get_spec
+    from forecasting.pipeline import ForecastConfig, run_forecast
+
+    from forecasting.hierarchy.run import hierarchy_of
+
+    rec, model = usable_run(ws, run_id, model)
+    hcfg = hierarchy_of(rec.config)
+    nodes = dataset
+    if hcfg is not None:      # a run of every node of a hierarchy: the new data's nodes, reconciled as the run did
+        from forecasting.errors import ConfigError
+        from forecasting.hierarchy.data import hierarchical_dataset
+
+        want = ((rec.info.get("hierarchy") or {}).get("levels") or [None])[-1]
+        got = ",".join(dataset.id_cols or [])
+        if want and got != want:
+            raise ConfigError(f"run {rec.id} forecast a hierarchy over the id columns {want}; the new data's are "
+                              f"{got or 'none'}")
+        nodes = hierarchical_dataset(dataset, hcfg.levels)[0]
+    check_network_data(ws, rec.id, model, nodes.series_ids, horizon, list(dataset.covariates), dataset.freq)
+    params = {k: v for k, v in ((rec.config.get("model_params") or {}).get(model) or {}).items() if k != "progress"}
+    reuse = reuse_for(ws, rec.id, model, {"num_threads": 1}) if get_spec(model).capabilities.global_model else None
+    run_cfg = rec.info.get("config") or rec.config
+    if not levels:
+        levels = [int(l) for l in (run_cfg.get("levels") or rec.config.get("levels") or [80, 95])]
+    cfg = ForecastConfig(horizon=int(horizon), model=[model], levels=sorted(set(int(l) for l in levels)),
+                         model_params={model: params} if params and reuse is None else {},
+                         season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
+                         seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
+                         engine="serial", future_covariates=future_covariates,
+                         # the run's intervals; a kept network its own (conformal would train it again)
+                         intervals="model" if reuse else rec.config.get("intervals", "model"))
+    if hcfg is not None:
+        from forecasting.hierarchy.run import hierarchical_forecast
+
+        return hierarchical_forecast(dataset, cfg, hcfg, progress=progress, reuse={model: reuse} if reuse else None)[0]
+    return run_forecast(dataset, cfg, progress=progress, reuse={model: reuse} if reuse else None)

@@ -107,7 +107,8 @@ def test_the_kept_statistical_model_is_refit_with_the_runs_settings(server, kept
     later = monthly(3, 66, seed=11)
     with server.client() as c:
         kept = c.post(f"/v1/runs/{run_id}/forecast", json=body(later, horizon=5, model="ets"))
-        plain = c.post("/v1/forecast", json=body(later, horizon=5, model="ets", season_length=12))
+        plain = c.post("/v1/forecast", json=body(later, horizon=5, model="ets", season_length=12,
+                                                 intervals="model"))          # the run's intervals
     assert kept.status_code == 200 and plain.status_code == 200, kept.text
     assert kept.json()["model"] == "ets"
     assert [f["timestamps"][0] for f in kept.json()["forecasts"]] == ["2020-07-01"] * 3
@@ -140,3 +141,29 @@ def test_run_forecast_errors(server, kept_run, auth_server):
         assert {"200", "404", "409", "422"} <= set(spec["responses"])
     with auth_server.client() as c:                     # tokens on: no token, no forecast
         assert c.post(f"/v1/runs/{run_id}/forecast", json=body(frame, horizon=3)).status_code == 401
+
+
+@pytest.mark.slow
+def test_the_cli_forecasts_with_a_kept_model_as_the_service_does(server, kept_run):
+    run_id, tmp = kept_run["id"], kept_run["tmp"]
+    later = monthly(3, 63, seed=11)
+    later = later[later["store"] != "S2"].copy()
+    later.loc[later.groupby("store").tail(3).index, "units"] *= 1.5
+    later.to_csv(tmp / "later.csv", index=False)
+    cols = ("--date-col", "month", "--target-col", "units", "--id-cols", "store", "--workspace", server.workspace)
+    with server.client() as c:
+        api = {m: c.post(f"/v1/runs/{run_id}/forecast", json=body(later, horizon=4, model=m)).json()
+               for m in ("lstm", "ets")}
+    for m in ("lstm", "ets"):
+        out = tmp / f"kept_{m}.csv"
+        p = _cli("runs", "forecast", run_id, tmp / "later.csv", *cols, "--horizon", 4, "--model", m, "--output", out)
+        assert p.returncode == 0, p.stderr
+        cli = pd.read_csv(out)
+        assert set(cli["model"]) == {m} and len(cli) == 8
+        for f in api[m]["forecasts"]:
+            g = cli[cli["store"] == f["id"]]
+            assert f["timestamps"] == g["date"].tolist()
+            for col in ("mean", "lo_80", "hi_95"):
+                np.testing.assert_allclose(f[col], g["forecast" if col == "mean" else col], rtol=1e-9, err_msg=m)
+    p = _cli("runs", "forecast", run_id, tmp / "later.csv", *cols, "--horizon", 7, "--output", tmp / "x.csv")
+    assert p.returncode == 2 and p.stderr.count("error:") == 1 and "trained for 6" in p.stderr, p.stderr

@@ -7,7 +7,7 @@ from forecasting.models.ensemble import Ensemble
 from forecasting.models.ets import AutoETS
 from forecasting.models.theta import Theta
 
-from .data import AIR
+from .data import AIR, load
 
 
 def test_ets_prunes_multiplicative_forms_with_zeros():
@@ -51,6 +51,52 @@ def test_ets_criterion_counts_initial_level_and_trend():
         m = AutoETS(model=form).fit(y)
         llf = float(m.res_.llf)
         assert m.ic_value_ == pytest.approx(-2 * llf + 2 * k + 2 * k * (k + 1) / (n - k - 1)), form
+
+
+def test_ets_lean_search_gives_exactly_statsmodels_plain_path():
+    # the lean search (heuristic initial states shared across forms, results object for the chosen form
+    # only) must choose the same form with the same criterion and give bit-identical forecasts and intervals
+    rng = np.random.default_rng(3)
+    sales = np.maximum(0, 30 + 10 * np.sin(2 * np.pi * np.arange(60) / 12) + rng.normal(0, 4, 60)).round()
+    cases = [(load(n)) for n in ("air", "nile", "gdp")] + [
+        (np.array(M3_N0008), 1), (np.array(M3_N0011), 1), (sales, 12),       # sales has zeros: additive forms
+        (np.array(AIR[:9], float), 1),                                      # too short for the heuristic
+    ]
+    for k, (y, m) in enumerate(cases):
+        for settings in ({}, {"refit_top": 2}) if k == 0 else ({},):
+            lean = AutoETS(season_length=m, **settings).fit(y)
+            plain = AutoETS(season_length=m, **settings)
+            plain.lean = False
+            plain.fit(y)
+            assert (lean.form_, lean.ic_value_, lean.n_forms_) == (plain.form_, plain.ic_value_, plain.n_forms_), k
+            a, b = lean.predict(12), plain.predict(12)
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"case {k} {key}")
+
+
+def test_ets_likelihood_equals_statsmodels_where_fitted_values_are_positive():
+    # the likelihood differs from statsmodels' only by refusing non-positive fitted values (and beta > alpha)
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    from forecasting.models.ets import _ets_class
+
+    y = np.array(AIR, float)
+    rng = np.random.default_rng(0)
+    for error, trend, seasonal in (("add", None, "add"), ("mul", "add", "mul"), ("mul", None, None)):
+        mod = _ets_class()(y, error=error, trend=trend, seasonal=seasonal, seasonal_periods=12 if seasonal else None,
+                           initialization_method="heuristic")
+        k = mod._k_params_internal
+        for _ in range(5):
+            p = mod._internal_params(mod._start_params).copy()
+            p[0] = rng.uniform(0.05, 0.9)
+            if trend:
+                p[1] = rng.uniform(1e-3, p[0])
+            yhat, xhat = np.zeros(y.size), np.zeros((y.size, mod._k_states_internal))
+            args = (np.zeros(k, dtype=np.int64), np.empty(k))
+            ours = mod._loglike_internal(p, yhat, xhat, *args)
+            theirs = ETSModel._loglike_internal(mod, p, np.zeros(y.size), np.zeros_like(xhat), *args)
+            assert (yhat > 0).all() and ours == theirs, (error, trend, seasonal)
 
 
 def test_ets_rarely_picks_a_trend_for_short_driftless_random_walks():

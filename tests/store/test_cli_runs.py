@@ -92,6 +92,12 @@ def test_workspace_run_list_show_export_delete(tmp_path):
     assert [r["id"] for r in runs_json(ws)] == [bt["id"]]
 
 
+def _runs(folder):
+    from forecasting.store import open_workspace
+
+    return open_workspace(folder, create=False).list_runs()
+
+
 def _stored(folder, run_id) -> int:
     from forecasting.store import open_workspace
 
@@ -111,14 +117,16 @@ def test_sigkill_interrupted_resume_equals_uninterrupted(tmp_path, engine):
     seen, deadline = [], time.monotonic() + 300
     try:
         while time.monotonic() < deadline:           # series_done follows the run live
-            runs = runs_json(ws) if (ws / "workspace.json").exists() else []
+            # read in this process (a `runs list` subprocess takes seconds under load: the run could finish
+            # between seeing its progress and the kill)
+            runs = _runs(ws) if (ws / "workspace.json").exists() else []
             if runs:
-                seen.append(runs[0]["series_done"])
+                seen.append(runs[0].series_done)
                 # progress is reported as the engine finishes series; kill once a first part is also stored
-                if runs[0]["series_done"] >= 3 and _stored(ws, runs[0]["id"]) >= 1:
+                if runs[0].series_done >= 3 and _stored(ws, runs[0].id) >= 1:
                     break
             assert proc.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.3)
+            time.sleep(0.1)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)          # the CLI and its worker processes
         proc.wait()
