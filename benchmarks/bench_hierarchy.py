@@ -283,7 +283,9 @@ def markdown(doc: dict) -> str:
                   f"Season length {acc['season_length']} ({acc.get('season_length_source', 'detected')}); "
                   f"{acc.get('windows_with_in_sample_residuals', 0)} of {acc['windows']} windows had too few earlier "
                   "errors and took in-sample residuals; the library's per-level table (`methods_by_level`) agrees "
-                  f"with these MASEs within {acc.get('max_abs_mase_diff_vs_library_table', float('nan')):.1e}.", "",
+                  f"with these MASEs within {acc.get('max_abs_mase_diff_vs_library_table', float('nan')):.1e} (the "
+                  "library, like a run on non-negative data, sets reconciled bottom forecasts below zero to zero; "
+                  "the columns here are the plain reconciliations compared with hierarchicalforecast).", "",
                   "| MASE | " + " | ".join(lv) + " | mean over levels |", "|---" * (len(lv) + 2) + "|"]
         for lab, by in acc["mase_by_level"].items():
             lines.append(f"| {lab} | " + " | ".join(f"{by[x]:.3f}" for x in lv) +
