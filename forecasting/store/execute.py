@@ -33,15 +33,11 @@ def config_of(kind: str, cfg) -> dict:
 
 
 def hierarchy_of(config: dict):
-    """The run's :class:`~forecasting.hierarchy.run.HierarchyConfig` (``config["hierarchy"]``) when it covers
-    every node of a hierarchy, else None (every run stored before hierarchies were)."""
-    h = config.get("hierarchy")
-    if not h:
-        return None
-    from forecasting.hierarchy.run import HierarchyConfig
+    """The run's hierarchy settings when it covers every node of a hierarchy, else None
+    (:func:`forecasting.hierarchy.run.hierarchy_of`)."""
+    from forecasting.hierarchy.run import hierarchy_of as of_config
 
-    hcfg = HierarchyConfig(**{k: v for k, v in h.items() if k in HierarchyConfig.__dataclass_fields__})
-    return hcfg if hcfg.active else None
+    return of_config(config)
 
 
 def build_config(kind: str, config: dict):

@@ -26,7 +26,9 @@ def _bt_cfg(engine="serial"):
 
 def _new_run(ws, dataset, path, kind="backtest", engine="serial"):
     rec = ws.add_dataset(dataset, raw=path, name=path.name, mapping={"file": path.name}, treatments=[])
-    cfg = _bt_cfg(engine) if kind == "backtest" else ForecastConfig(horizon=7, model=MODELS, engine=engine)
+    # model intervals: a conformal forecast backtests every series again to calibrate, which resuming cannot skip
+    cfg = _bt_cfg(engine) if kind == "backtest" else ForecastConfig(horizon=7, model=MODELS, engine=engine,
+                                                                    intervals="model")
     return ws.create_run(kind, rec.id, config_of(kind, cfg))
 
 
