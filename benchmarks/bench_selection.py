@@ -12,10 +12,15 @@ windows ``auto`` backtests on (the same ends, :meth:`AutoSelect.window_ends`) an
 these: the single models; ``ensemble`` (the mean of ``ets``, ``theta``, ``sarima`` and of their bounds, as
 the model computes it); ``auto`` (the rule :func:`forecasting.models.auto.choose` on the windows' MASE, as
 the model applies it; the real ``auto`` model is run on the first series of each set and must give the same
-forecast — checked, recorded as ``auto_checked``); ``auto (best)``, the old rule (lowest mean MASE).
-Intervals: ``model`` (each model's own) and ``conformal`` (:mod:`forecasting.models.conformal`: per horizon
-step, the quantile of the windows' absolute errors scaled by each series' in-sample seasonal-naive MAE,
-pooled over the set's series; the test period is never used).
+forecast — checked, recorded as ``auto_checked``); ``auto (best)``, the old rule (lowest mean MASE);
+``auto (weighted)``, a measured alternative that is not a model of the app: the mean of ``ets``, ``theta``,
+``sarima`` weighted per series by the inverse of each one's mean window MASE.
+Intervals: ``model`` (each model's own) and ``conformal`` (:mod:`forecasting.models.conformal`, the app's
+forecast rule: per horizon step, the quantile of the absolute errors of the windows at the 3 most recent
+origins (:func:`forecasting.pipeline.forecast.calibration_origins`, with older full windows for a frequency of
+fewer than 20 series, as the app does for such a run; 2 more fits per series and model here),
+each divided by the in-sample seasonal-naive MAE of the history before its origin, pooled over the series of
+one frequency as one run of the app on one dataset pools them; the test period is never used).
 Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
 Winkler score (scaled by the same in-sample MAE, so series can be averaged), for both interval kinds.
 Results: ``benchmarks/results/selection.json`` and ``selection.md``.
@@ -43,6 +48,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 LEVELS = (80, 95)
 CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 MEMBERS = ("ets", "theta", "sarima")
+WEIGHTED = "auto (weighted)"
 
 
 def _fitting():
@@ -71,7 +77,7 @@ def load_sample() -> list[dict]:
     return out
 
 
-def run_series(s: dict) -> dict:
+def run_series(s: dict, pool: int) -> dict:
     """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal."""
     from forecasting.models.auto import AutoSelect
 
@@ -79,14 +85,27 @@ def run_series(s: dict) -> dict:
     y, h, m = s["train"], s["h"], s["m"]
     probe = AutoSelect(season_length=m).fit(y)
     ends = probe.window_ends(h)
-    origins = [*ends, len(y)]
+    cal = calibration(len(y), h, pool)
+    origins = [*ends, *sorted({o for o, _ in cal} - set(ends)), len(y)]
     fc: dict[str, list[dict]] = {k: [] for k in CANDIDATES}
     for end in origins:
         for name in CANDIDATES:
             r = fit_predict(name, y[:end], h, levels=LEVELS if end == len(y) else (80,), season_length=m,
                             non_negative=False)
             fc[name].append(r.forecast)
-    return {"ends": ends, "fc": fc}
+    return {"ends": ends, "origins": origins, "cal": cal, "fc": fc}
+
+
+def calibration(n: int, h: int, pool: int) -> list[tuple[int, int]]:
+    """(origin, steps) of the windows the app's forecast calibrates its conformal intervals on
+    (:func:`forecasting.pipeline.forecast.calibration_origins`, 3 windows, ``pool`` series in the run)."""
+    from forecasting.models.fitting import MIN_TRAIN
+    from forecasting.pipeline.forecast import calibration_origins
+
+    out = []
+    for hh, ww, step in calibration_origins(h, 3, pool):
+        out += [(n - hh - step * (ww - 1 - i), hh) for i in range(ww)]
+    return [(o, hh) for o, hh in out if o >= MIN_TRAIN]
 
 
 def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[dict, dict]:
@@ -98,18 +117,19 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
     from bench_stats_models import smape
 
     t0 = time.perf_counter()
-    per, calib = [], {}
+    per, calib = [], {}          # calib: (group, model) -> scaled window errors
+    sizes = pd.Series([s["group"] for s in series]).value_counts().to_dict()   # series per run (frequency)
     for i, s in enumerate(series):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = run_series(s)
+            r = run_series(s, sizes[s["group"]])
         y, h, m = s["train"], s["h"], s["m"]
         clip = bool((y >= 0).all())
         test = {k: v[-1] for k, v in r["fc"].items()}
         test["ensemble"] = {k: np.mean([test[mm][k] for mm in MEMBERS], axis=0) for k in test["ets"]}
+        sc_test = naive_scale(y, m)[0]
         # window forecasts and MASE for auto's rule and for conformal calibration
-        win: dict[str, list[np.ndarray]] = {k: [] for k in [*CANDIDATES, "ensemble"]}
-        scores: dict[str, list[float]] = {k: [] for k in win}
+        scores = {k: [] for k in [*CANDIDATES, "ensemble"]}
         for w, end in enumerate(r["ends"]):
             sc = naive_scale(y[:end], m)[0]
             actual = y[end:end + h]
@@ -117,8 +137,23 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             fw["ensemble"] = np.mean([fw[mm] for mm in MEMBERS], axis=0)
             for k, f in fw.items():
                 scores[k].append(float(np.mean(np.abs(actual - f)) / sc) if sc and np.isfinite(sc) else np.nan)
-                win[k].append(np.abs(actual - f) / sc if sc and np.isfinite(sc) and sc > 0 else np.full(h, np.nan))
         arr = {k: np.asarray(v, float) for k, v in scores.items()}
+        inv = np.array([1.0 / np.nanmean(arr[mm]) if np.isfinite(arr[mm]).any() and np.nanmean(arr[mm]) > 0
+                        else np.nan for mm in MEMBERS]) if r["ends"] else np.full(len(MEMBERS), np.nan)
+        wts = inv / inv.sum() if np.isfinite(inv).all() else np.full(len(MEMBERS), 1.0 / len(MEMBERS))
+        test[WEIGHTED] = {k: np.sum([wt * test[mm][k] for wt, mm in zip(wts, MEMBERS)], axis=0) for k in test["ets"]}
+        # conformal calibration, as the app's forecast: the most recent origins, each window's errors divided
+        # by the seasonal-naive MAE of the history before it
+        win: dict[str, list[np.ndarray]] = {k: [] for k in [*CANDIDATES, "ensemble", WEIGHTED]}
+        for o, hh in r["cal"]:
+            j = r["origins"].index(o)
+            sc = naive_scale(y[:o], m)[0]
+            actual = y[o:o + hh]
+            fw = {k: r["fc"][k][j]["mean"][:hh] for k in CANDIDATES}
+            fw["ensemble"] = np.mean([fw[mm] for mm in MEMBERS], axis=0)
+            fw[WEIGHTED] = np.sum([wt * fw[mm] for wt, mm in zip(wts, MEMBERS)], axis=0)
+            for k, f in fw.items():
+                win[k].append(np.abs(actual - f) / sc if sc and np.isfinite(sc) and sc > 0 else np.full(hh, np.nan))
         chosen = choose(arr)[0] if r["ends"] else "ensemble"
         best = choose(arr, rule="best")[0] if r["ends"] else "ensemble"
         test["auto"], test["auto (best)"] = test[chosen], test[best]
@@ -127,18 +162,16 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             real = fit_predict("auto", y, h, levels=LEVELS, season_length=m).forecast
             mine = tidy_bounds(test["auto"], LEVELS, clip)
             check = bool(np.allclose(real["mean"], mine["mean"]) and np.allclose(real["hi-95"], mine["hi-95"]))
-        sc_test = naive_scale(y, m)[0]
         per.append({"s": s, "test": {k: tidy_bounds(v, LEVELS, clip) for k, v in test.items()}, "clip": clip,
                     "scale": sc_test, "chosen": chosen})
         for k, v in win.items():
-            calib.setdefault(k, []).extend(v)
+            calib.setdefault((s["group"], k), []).extend(v)
         if (i + 1) % 10 == 0:
             print(f"  {label}: {i + 1}/{len(series)} series, {time.perf_counter() - t0:.0f}s", flush=True)
     # conformal: per model, per horizon step, quantiles of the pooled scaled window errors
     res: dict[str, dict] = {}
     for k in per[0]["test"]:
-        errs = calib.get(k, [])
-        q = scaled_quantiles(errs, LEVELS)
+        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in {p["s"]["group"] for p in per}}
         acc = {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in ("model", "conformal")
                                            for x in ("in", "wk") for l in LEVELS}}
         for p in per:
@@ -146,7 +179,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             yt = s["test"]
             acc["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
             acc["smape"].append(smape(yt, f["mean"]))
-            conf = conformal_bounds(f["mean"], q, sc, LEVELS, p["clip"])
+            conf = conformal_bounds(f["mean"], qs[s["group"]], sc, LEVELS, p["clip"])
             for kind, b in (("model", f), ("conformal", conf)):
                 for l in LEVELS:
                     lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]

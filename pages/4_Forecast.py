@@ -40,8 +40,8 @@ with st.expander("Advanced", expanded=False):
     seed = int(a1.number_input("Seed", 0, 2**31 - 1, value=0, key="fc_seed"))
     intervals = a2.selectbox("Intervals", ["conformal", "model"], key="fc_intervals",
                              help="conformal (default, as `forecast --intervals`; the better calibrated as "
-                                  "measured): each horizon step's interval from the errors of a 3-window backtest "
-                                  "on the history; model: each model's own")
+                                  "measured, as the API's default too): each horizon step's interval from the errors "
+                                  "of backtests at the 3 most recent origins of the history; model: each model's own")
     params = {model: model_settings.one_model(model, "fc")}      # the model's declared settings
     model_settings.add_network_choices(params, [model], "fc_net", title=False)
     params = {m: p for m, p in params.items() if p}

@@ -17,6 +17,8 @@ from forecasting.explore.seasonality import dataset_season_length
 from ui import downloads, feedback, run_panel, sidebar, state
 
 st.title("Plan")
+SERIES_PARAM = "series"      # ?series=<id>: the series whose chart opens (the exception links)
+LINKS = 200                  # exception links drawn (by rank)
 ds = state.get_dataset()
 season, season_why = dataset_season_length(ds)
 data_key = state.dataset_fingerprint(ds)
@@ -189,14 +191,20 @@ ex = ds.restore_ids(res.exceptions)
 if ex.empty:
     st.success("No series needs a planner's eye: no exception rule fired.")
 else:
-    pick = st.dataframe(ex, hide_index=True, key="plan_exceptions", on_select="rerun", selection_mode="single-row",
-                        column_config={"value_at_risk": st.column_config.NumberColumn("value at risk", format="%.0f"),
-                                       "tracking_signal": st.column_config.NumberColumn("tracking signal", format="%.1f")})
-    st.caption("Ranked by value at risk (price × units × backtest error). Select a row to open its chart.")
-rows = getattr(getattr(pick, "selection", None), "rows", []) if not ex.empty else []
+    st.dataframe(ex, hide_index=True, key="plan_exceptions",
+                 column_config={"value_at_risk": st.column_config.NumberColumn("value at risk", format="%.0f"),
+                                "tracking_signal": st.column_config.NumberColumn("tracking signal", format="%.1f")})
+    st.caption("Ranked by value at risk (price × units × backtest error). Each link below opens that series' "
+               f"chart{f' (the first {LINKS} by rank; the rest from the list under them)' if len(ex) > LINKS else ''}.")
+    # a link per exception: this page again with ?series=<id> (the session and its results stay: a page link,
+    # not a new tab); the id is URL-encoded by streamlit, and escaped in the label
+    with st.container(height=min(40 * min(len(ex), LINKS) + 16, 330), border=False):
+        for e in res.exceptions.head(LINKS).itertuples(index=False):
+            st.page_link("pages/6_Plan.py", label=f"{e.rank}. {feedback.md(e.unique_id)} — {feedback.md(e.reasons)}",
+                         icon=":material/show_chart:", query_params={SERIES_PARAM: e.unique_id})
 uids = list(res.exceptions["unique_id"]) + [u for u in tg["unique_id"] if u not in set(res.exceptions["unique_id"])]
-default = uids.index(res.exceptions["unique_id"].iloc[rows[0]]) if rows else 0
-uid = st.selectbox("Series chart", uids, index=default, key="plan_series",
+state.follow_link(SERIES_PARAM, "plan_series", uids)     # an exception's link opens its chart below
+uid = st.selectbox("Series chart", uids, key="plan_series",
                    format_func=lambda u: f"⚠ {u}" if u in set(res.exceptions["unique_id"]) else str(u))
 fc = res.forecasts[res.forecasts["unique_id"] == uid]
 keep = ["unique_id", "ds", "model", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]

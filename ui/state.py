@@ -22,6 +22,17 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def follow_link(param: str, key: str, choices) -> None:
+    """A page link's ``?param=value`` selects ``value`` in the widget ``key`` (when it is one of ``choices``), once:
+    the parameter is then dropped, so later picks in the widget are the user's."""
+    value = st.query_params.get(param)
+    if value is None:
+        return
+    if value in set(choices):
+        st.session_state[key] = value
+    del st.query_params[param]
+
+
 def keys_starting(prefixes: tuple[str, ...]) -> list[str]:
     """The session's keys (widget keys among them) that start with one of ``prefixes``."""
     return [k for k in list(st.session_state.keys()) if isinstance(k, str) and k.startswith(prefixes)]

@@ -50,6 +50,9 @@ class ForecastRequest(_Strict):
         None, description='model settings, as the CLI\'s --set: {"ets": {"damped": true}}')
     seed: Int = 0
     allow_negative: bool = Field(False, description="do not clip forecasts at zero for non-negative series")
+    intervals: Literal["model", "conformal"] = Field(
+        "conformal", description="conformal (default, as the CLI and the app: calibrated on a backtest of the "
+                                 "history) or model (each model's own, faster)")
     reconcile: Literal[RECONCILE] = Field(
         "none", description="reconcile the forecasts of every node of the hierarchy so they add up (the CLI's "
                             "--reconcile); other than none, the answer covers every node, with level and keys")

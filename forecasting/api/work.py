@@ -307,7 +307,8 @@ def forecast_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          model_params=_with_progress(params, [model], progress),
                          season_length=body.get("season_length"), seed=int(body.get("seed", 0)),
                          non_negative=not body.get("allow_negative", False), engine="serial",
-                         future_covariates=_future_covariates(body, dataset))
+                         future_covariates=_future_covariates(body, dataset),
+                         intervals=body.get("intervals", "conformal"))
     if hierarchical(body):
         from forecasting.hierarchy.run import hierarchical_forecast
 
@@ -401,7 +402,8 @@ def backtest_body(body: dict[str, Any], progress: ProgressCallback | None = None
                          step=body.get("step"), season_length=body.get("season_length"),
                          levels=sorted(set(body["levels"])), window_type=body.get("window_type", "expanding"),
                          model_params=_with_progress(params, models, progress), seed=int(body.get("seed", 0)),
-                         non_negative=not body.get("allow_negative", False), engine="serial")
+                         non_negative=not body.get("allow_negative", False), engine="serial",
+                         intervals=body.get("intervals", "conformal"))
     if hierarchical(body):
         from forecasting.hierarchy.run import hierarchical_backtest
 

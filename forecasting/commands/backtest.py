@@ -27,8 +27,8 @@ def add_model_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--intervals", choices=["model", "conformal"], default=None,
                    help="prediction intervals: each model's own, or conformal, calibrated per horizon step on "
                         "rolling-origin errors scaled by each series' scale (default: conformal, the better "
-                        "calibrated, benchmarks/results/selection.md; forecast first backtests the history over 3 "
-                        "windows for it, and a series too short for that keeps its model's own intervals)")
+                        "calibrated, benchmarks/results/selection.md; forecast first backtests the history at its 3 "
+                        "most recent origins for it, and a series too short for that keeps its model's own intervals)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -229,3 +229,13 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     if missing:
         res.info["notes"].append(f"reconciliation: {missing} missing base forecast value(s) taken as zero")
     return res, hds, hier
+
+
+def hierarchy_of(config: dict):
+    """A stored run's :class:`HierarchyConfig` (its ``config["hierarchy"]``) when the run covers every node of
+    a hierarchy, else None (every run stored before hierarchies were)."""
+    h = config.get("hierarchy")
+    if not h:
+        return None
+    hcfg = HierarchyConfig(**{k: v for k, v in h.items() if k in HierarchyConfig.__dataclass_fields__})
+    return hcfg if hcfg.active else None

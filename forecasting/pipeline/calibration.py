@@ -8,8 +8,9 @@ Works on the frames the backtest and the forecast produce (``unique_id``, ``mode
   series whose date is before that window's cutoff, so nothing after the cutoff is used. The first window
   (nothing observed before it) keeps the model's own intervals; ``conformal`` in its ``interval`` column
   says which rows were recalibrated.
-* Forecast (:func:`conformal_quantiles` on a backtest of the history, then :func:`conformalize_forecast`):
-  all the backtest's windows calibrate the forecast.
+* Forecast (:func:`conformal_quantiles` on backtests of the history at its most recent origins —
+  :func:`~forecasting.pipeline.forecast.calibration_origins` — then :func:`conformalize_forecast`): all
+  those windows calibrate the forecast.
 * :func:`coverage_by_step`: share of actuals inside each interval per model and horizon step, pooled over
   series and windows (the backtest output and the Models page).
 """

@@ -25,10 +25,10 @@ from forecasting.data.contract import DS, ID, Y, Dataset
 from forecasting.errors import ConfigError, DataError
 from forecasting.planning import classes as C
 from forecasting.planning.exceptions import ExceptionRules, series_exceptions, value_at_risk
-from forecasting.planning.backtest import (backtest_groups, calibrated_level, marginals, policy_backtest,
-                                           policy_summary, probability_pool, window_draws)
+from forecasting.planning.backtest import (backtest_groups, calibration, marginals, policy_backtest, policy_summary,
+                                           probability_pool, scaled_errors, window_draws)
 from forecasting.planning.leadtime import QUANTILE_LEVELS, lead_time_demand, max_lead_time
-from forecasting.planning.policy import order_quantity, targets
+from forecasting.planning.policy import TAIL_LEVEL, order_quantity, targets
 from forecasting.progress import ProgressCallback, report
 
 PRICE_NAMES = ("price", "unit_price", "unitprice", "unit price")
@@ -99,7 +99,8 @@ class PlanConfig:
         return ForecastConfig(horizon=max(int(self.horizon), self.periods), model=self.model,
                               levels=QUANTILE_LEVELS, model_params=self.model_params,
                               season_length=self.season_length, seed=self.seed, non_negative=self.non_negative,
-                              engine=self.engine, address=self.address, n_workers=self.n_workers)
+                              engine=self.engine, address=self.address, n_workers=self.n_workers,
+                              intervals="model")   # planning calibrates its own lead-time quantiles
 
     def backtest_config(self):
         from forecasting.pipeline import BacktestConfig
@@ -264,8 +265,10 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
     pool, pool_w = probability_pool(bt_groups, P, nonneg, cfg.seed)
     draws = window_draws(bt_groups, pool, pool_w, nonneg, lead_time=L, review_period=R,
                          lead_time_sd=cfg.lead_time_sd, n_paths=cfg.n_paths, seed=cfg.seed)
-    level = calibrated_level(np.array([d.u for d in draws]), alpha) if cfg.calibrate else alpha
-    level_p = calibrated_level(np.array([d.u_protection for d in draws]), alpha) if cfg.calibrate else alpha
+    sc = scaled_errors([d.lead for d in draws], np.array([d.actual_lead for d in draws]))[1]
+    sc_p = scaled_errors([d.protection for d in draws], np.array([d.actual_protection for d in draws]))[1]
+    level = calibration(np.array([d.u for d in draws]), sc, alpha, cfg.calibrate)
+    level_p = calibration(np.array([d.u_protection for d in draws]), sc_p, alpha, cfg.calibrate)
     # ---- targets per series
     price_col = price_column(dataset, cfg.price_col)
     settings = fres.settings.set_index(ID) if len(fres.settings) else pd.DataFrame()
@@ -349,18 +352,29 @@ def run_plan(dataset: Dataset, cfg: PlanConfig, progress: ProgressCallback | Non
                        "review_period": R, "service_level": alpha, "model": cfg.model, "season_length": m,
                        "backtest_windows": int(cfg.backtest_windows), "calibration_windows": W,
                        "n_paths": int(cfg.n_paths), "price_col": price_col, "seed": cfg.seed},
-            "method": method, "pool_size": int(pool.shape[0]), "level_used": level,
-            "level_used_order_up_to": level_p,
+            "method": method, "pool_size": int(pool.shape[0]), "level_used": level.level,
+            "level_used_order_up_to": level_p.level, "tail_score": level.score,
+            "tail_score_order_up_to": level_p.score,
             "calibration_size": len(draws), "forecast": fres.info,
             "notes": [f"lead-time demand from {pool.shape[0]} backtest probability vector(s): "
                       + ("bootstrap of whole vectors" if method == "bootstrap" else
                          "too few for the bootstrap, Gaussian copula between periods" if method == "copula" else
                          "bootstrap and copula"),
-                      f"quantiles read at level {level:.4f} (reorder point) and {level_p:.4f} (order-up-to) for a "
-                      f"target of {alpha:g} "
-                      + (f"(calibrated on {len(draws)} backtest cycle(s))" if level != alpha or len(draws) >= 30
-                         else "(too few backtest cycles to calibrate)")]}
+                      _reading_note(level, level_p, alpha, len(draws))]}
     return PlanResult(tg[cols].reset_index(drop=True), exc, policy, summary, fres.forecasts, bt, info)
+
+
+def _reading_note(level, level_p, alpha: float, n: int) -> str:
+    if level.score is not None:
+        return (f"service level {alpha:g} is in the tail (at or above {TAIL_LEVEL:g}): reorder point = median + "
+                f"{level.score:.2f} × spread (10–90 % range) of the lead-time demand, order-up-to = median + "
+                f"{level_p.score if level_p.score is not None else float('nan'):.2f} × spread of demand over lead "
+                f"time + review period; the multipliers are the {alpha:g}-quantiles of {n} backtest cycles' scaled "
+                "errors")
+    return (f"quantiles read at level {level.level:.4f} (reorder point) and {level_p.level:.4f} (order-up-to) for a "
+            f"target of {alpha:g} "
+            + (f"(calibrated on {n} backtest cycle(s))" if level.level != alpha or n >= 30
+               else "(too few backtest cycles to calibrate)"))
 
 
 def _exceptions(cfg: PlanConfig, tg: pd.DataFrame, hist: dict, fc_by: dict, bt_groups: dict, m: int) -> pd.DataFrame:

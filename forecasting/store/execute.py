@@ -16,8 +16,8 @@ from forecasting.progress import Cancelled, ProgressCallback, ProgressEvent
 from forecasting.store.files import merge_results
 from forecasting.store.workspace import StoreError, Workspace
 
-FLUSH_SECONDS = 1.0        # serial engine: finished series are written at least this often (and at the end)
-PROGRESS_SECONDS = 0.5     # series_done written at most this often
+COMPACT_SECONDS = 10.0     # serial engine: the journal's finished series become one part at least this often
+PROGRESS_SECONDS = 0.5     # series_done written (and the Stop flag read) at most this often
 HEARTBEAT_SECONDS = 10.0   # a live run touches its row this often, even inside a long network fit
 
 
@@ -33,15 +33,11 @@ def config_of(kind: str, cfg) -> dict:
 
 
 def hierarchy_of(config: dict):
-    """The run's :class:`~forecasting.hierarchy.run.HierarchyConfig` (``config["hierarchy"]``) when it covers
-    every node of a hierarchy, else None (every run stored before hierarchies were)."""
-    h = config.get("hierarchy")
-    if not h:
-        return None
-    from forecasting.hierarchy.run import HierarchyConfig
+    """The run's hierarchy settings when it covers every node of a hierarchy, else None
+    (:func:`forecasting.hierarchy.run.hierarchy_of`)."""
+    from forecasting.hierarchy.run import hierarchy_of as of_config
 
-    hcfg = HierarchyConfig(**{k: v for k, v in h.items() if k in HierarchyConfig.__dataclass_fields__})
-    return hcfg if hcfg.active else None
+    return of_config(config)
 
 
 def build_config(kind: str, config: dict):
@@ -55,56 +51,90 @@ def build_config(kind: str, config: dict):
 
 
 class StoreSink:
-    """The pipeline's :data:`~forecasting.progress.ResultSink` for one run: buffers finished partitions for
-    at most ``FLUSH_SECONDS`` (a run of tiny serial partitions would otherwise write thousands of files)
-    and writes them as one part."""
+    """The pipeline's :data:`~forecasting.progress.ResultSink` for one run.
 
-    def __init__(self, ws: Workspace, run_id: str, flush_seconds: float = FLUSH_SECONDS):
-        self.ws, self.run_id, self.flush_seconds = ws, run_id, flush_seconds
+    ``journal=False`` (the local and Dask engines: few, large partitions): each partition is written as a
+    part the moment it finishes. ``journal=True`` (the serial engine: one series per partition): each
+    finished series is appended to the run's journal before the engine goes on (nothing handed over is
+    lost if the process is killed: at most the series being fitted is), and every ``compact_seconds`` the
+    journal's lines become one part (a run of tiny partitions would otherwise write thousands of files).
+    ``seconds`` is the time spent keeping results, for the run's timings."""
+
+    def __init__(self, ws: Workspace, run_id: str, journal: bool = False, compact_seconds: float | None = None):
+        self.ws, self.run_id, self.use_journal = ws, run_id, journal
+        self.compact_seconds = COMPACT_SECONDS if compact_seconds is None else compact_seconds
         self.buffer: list[tuple[list, dict]] = []
+        self.writer = None
         self.first = 0.0
+        self.seconds = 0.0
         self.stored = ws.series_stored(run_id)
 
     def __call__(self, what: str, series: list, result: dict) -> None:
-        if what != "local":
-            self.flush()
-            self.ws.add_part(self.run_id, what, series, result)
-            return
-        if not self.buffer:
-            self.first = time.monotonic()
-        self.buffer.append((list(series), result))
-        if time.monotonic() - self.first >= self.flush_seconds:
-            self.flush()
+        t0 = time.perf_counter()
+        try:
+            if what != "local" or not self.use_journal:
+                self.flush()
+                self.ws.add_part(self.run_id, what, series, result)
+                if what == "local":
+                    self.stored += len(series)
+                return
+            if self.writer is None:
+                self.writer = self.ws.journal(self.run_id)
+                self.first = time.monotonic()
+            series = [str(s) for s in series]
+            self.writer.append(series, result)
+            self.stored += len(series)
+            self.buffer.append((series, result))
+            if time.monotonic() - self.first >= self.compact_seconds:
+                self.flush()
+        finally:
+            self.seconds += time.perf_counter() - t0
 
     def flush(self) -> None:
+        """Write the journal's series as one part (named after the journal file), then delete the file."""
         if not self.buffer:
             return
+        t0 = time.perf_counter()
         series = [s for ss, _ in self.buffer for s in ss]
-        merged = merge_results([r for _, r in self.buffer])
-        self.ws.add_part(self.run_id, "local", series, merged)
-        self.stored += len(series)
-        self.buffer = []
+        self.ws.add_part(self.run_id, "local", series, merge_results([r for _, r in self.buffer]),
+                         part_id=self.writer.path.stem)
+        self.writer.close(remove=True)
+        self.writer, self.buffer = None, []
+        self.seconds += time.perf_counter() - t0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class StoreProgress:
-    """Progress callback: writes ``series_done`` (throttled), checks the Stop flag, forwards to ``inner``."""
+    """Progress callback: writes ``series_done`` and reads the Stop flag (one round trip, throttled),
+    forwards to ``inner``. ``durable`` (the serial engine): ``series_done`` never counts a series before
+    its result is kept (its progress tick comes a moment before the result)."""
 
-    def __init__(self, ws: Workspace, run_id: str, n_series: int, prior: int, inner: ProgressCallback | None):
+    def __init__(self, ws: Workspace, run_id: str, n_series: int, prior: int, inner: ProgressCallback | None,
+                 durable: StoreSink | None = None):
         self.ws, self.run_id, self.n_series, self.prior, self.inner = ws, run_id, n_series, prior, inner
+        self.durable = durable
         self.last = 0.0
+        self.seconds = 0.0
         self.done = prior
 
     def __call__(self, ev: ProgressEvent) -> None:
         if "partitions" in ev.extra:            # the engines' events count the series of this session
             done = self.prior + int(ev.done)
+            if self.durable is not None:
+                done = min(done, self.durable.stored)
         else:
             done = int(ev.done)
         self.done = max(self.done, min(self.n_series, done))
         now = time.monotonic()
         if now - self.last >= PROGRESS_SECONDS:
             self.last = now
-            self.ws.heartbeat(self.run_id, self.done)
-            if self.ws.stop_requested(self.run_id):
+            t0 = time.perf_counter()
+            stop = self.ws.heartbeat(self.run_id, self.done)
+            self.seconds += time.perf_counter() - t0
+            if stop:
                 raise Cancelled("stopped by the user")
         if self.inner is not None:
             self.inner(ev)
@@ -176,8 +206,11 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         cfg = build_config(rec.kind, config)
         curves = _attach_curves(cfg, ws.path / "runs" / run_id / "live.json")
         cfg.validate()
+        t_store = time.perf_counter()
         dataset = ws.load_dataset(rec.dataset_id)
+        ws.compact_journal(run_id)       # a killed serial run's last series: into a part before it resumes
         prior = ws.prior_results(run_id)
+        t_store = time.perf_counter() - t_store
         hcfg = hierarchy_of(config)
         if hcfg is not None:       # every node of the hierarchy is a series of the run
             from forecasting.hierarchy.data import hierarchical_dataset
@@ -191,10 +224,11 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         ws._set(run_id, status="failed", finished=time.time(), error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     ws.mark_running(run_id)
-    # serial partitions hold one series each: buffer them (at most FLUSH_SECONDS of work); the other
-    # engines' partitions are large and few, and are written the moment they finish
-    sink = StoreSink(ws, run_id, FLUSH_SECONDS if cfg.engine == "serial" else 0.0)
-    prog = StoreProgress(ws, run_id, rec.n_series, len(prior.series), progress)
+    # serial partitions hold one series each: each goes to the run's journal as it finishes; the other
+    # engines' partitions are large and few, and are written as parts the moment they finish
+    serial = cfg.engine == "serial"
+    sink = StoreSink(ws, run_id, journal=serial)
+    prog = StoreProgress(ws, run_id, rec.n_series, len(prior.series), progress, durable=sink if serial else None)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ws, run_id, stop), daemon=True)
     beat.start()
@@ -229,7 +263,13 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
                 res.info["cutoff"] = cutoff_of(dataset).isoformat()
             except StoreError:
                 pass
+        t0 = time.perf_counter()
         ws.save_result(run_id, canonical(rec.kind, res, res.info["config"]["levels"]))
+        # the store's own time on this run's thread: loading the dataset and what was kept, keeping each
+        # finished piece, progress writes, the final frames (the benchmark's noise-free measure of its cost)
+        t_store += sink.seconds + prog.seconds + time.perf_counter() - t0
+        if isinstance(res.info.get("timings"), dict):
+            res.info["timings"]["store_s"] = round(t_store, 3)
         cancelled = bool(res.info.get("cancelled"))
         if rec.kind == "forecast" and not cancelled:
             from forecasting.store.models import keep_settings
@@ -256,6 +296,7 @@ def execute_run(ws: Workspace, run_id: str, progress: ProgressCallback | None = 
         raise
     finally:
         stop.set()
+        sink.close()
 
 
 class _Curves:

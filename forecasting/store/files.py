@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -153,3 +154,137 @@ def merge_results(results: list[dict]) -> dict:
                         merged[k] = list(merged[k]) + x
                 out[key] = merged
     return out
+
+
+# ---- the run journal: a serial run's finished series, one line each, as they finish ---------------------
+#
+# One JSON line per finished partition, appended with a single write() to a file opened O_APPEND: once the
+# call returns the line is in the kernel's page cache, so a SIGKILL of the process loses nothing written.
+# A line cut short (the process killed inside the write) does not end in a newline or does not parse, and
+# is ignored. Frames are kept column by column with their dtype (floats through ``repr``, dates as int64
+# nanoseconds), so they come back bit for bit; a frame with any other kind of column goes as Arrow IPC.
+
+def _encode_frame(frame: pd.DataFrame) -> dict:
+    cols: list[dict] = []
+    if all(isinstance(c, str) for c in frame.columns) and frame.columns.is_unique:
+        for name in frame.columns:
+            s = frame[name]
+            kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+            if kind in "fiub":
+                cols.append({"name": name, "dtype": s.dtype.str, "data": s.to_numpy().tolist()})
+            elif kind in "mM":
+                cols.append({"name": name, "dtype": s.dtype.str, "data": s.to_numpy().view("i8").tolist()})
+            elif kind == "O" and all(v is None or type(v) is str for v in s.to_numpy()):
+                cols.append({"name": name, "dtype": "O", "data": s.to_numpy().tolist()})
+            else:
+                break
+        else:
+            return {"columns": cols}
+    import base64
+
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {"arrow": base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")}
+
+
+def _decode_frame(spec: dict) -> pd.DataFrame:
+    if "arrow" in spec:
+        import base64
+
+        import pyarrow as pa
+
+        return pa.ipc.open_stream(base64.b64decode(spec["arrow"])).read_pandas()
+    data: dict[str, np.ndarray] = {}
+    for c in spec["columns"]:
+        dt = np.dtype(c["dtype"])
+        if dt.kind in "mM":
+            data[c["name"]] = np.array(c["data"], dtype="i8").view(dt)
+        else:
+            data[c["name"]] = np.array(c["data"], dtype=dt)
+    return pd.DataFrame(data, columns=[c["name"] for c in spec["columns"]])
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return str(v)
+
+
+def encode_journal_line(series: list[str], result: dict) -> bytes:
+    """One finished partition (its series ids and result) as one journal line."""
+    layout: dict[str, Any] = {}
+    for key, v in result.items():
+        if isinstance(v, pd.DataFrame):
+            layout[key] = {"type": "frame", "value": _encode_frame(v)}
+        elif _is_frames(v):
+            layout[key] = {"type": "frames", "value": _encode_frame(pd.concat(v, ignore_index=True))}
+        else:
+            layout[key] = {"type": "json", "value": v}
+    return (json.dumps({"series": series, "result": layout}, default=_plain, separators=(",", ":")) + "\n").encode()
+
+
+def read_journal(path: Path) -> list[tuple[list[str], dict]]:
+    """The complete lines of a journal file as (series ids, result); a cut-short last line is skipped."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in raw.split(b"\n")[:-1]:          # the text after the last newline is an unfinished line
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        result: dict[str, Any] = {}
+        for key, spec in doc["result"].items():
+            if spec["type"] == "frame":
+                result[key] = _decode_frame(spec["value"])
+            elif spec["type"] == "frames":
+                result[key] = [_decode_frame(spec["value"])]
+            else:
+                result[key] = spec["value"]
+        out.append((list(doc["series"]), result))
+    return out
+
+
+def journal_series(path: Path) -> int:
+    """How many series the complete lines of a journal file hold (without decoding their frames)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    n = 0
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            n += len(json.loads(line)["series"])
+        except ValueError:
+            continue
+    return n
+
+
+class JournalWriter:
+    """Appends finished partitions to one journal file (see above)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def append(self, series: list[str], result: dict) -> None:
+        data = encode_journal_line(series, result)
+        view = memoryview(data)
+        while view:                      # one write() for a line of any usual size; more if the OS says so
+            view = view[os.write(self.fd, view):]
+
+    def close(self, remove: bool = False) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if remove:
+            self.path.unlink(missing_ok=True)

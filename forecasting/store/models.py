@@ -208,7 +208,7 @@ def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon:
     from forecasting.models.registry import get_spec
     from forecasting.pipeline import ForecastConfig, run_forecast
 
-    from forecasting.store.execute import hierarchy_of
+    from forecasting.hierarchy.run import hierarchy_of
 
     rec, model = usable_run(ws, run_id, model)
     hcfg = hierarchy_of(rec.config)
@@ -233,7 +233,9 @@ def forecast_with_kept(ws: Workspace, run_id: str, model: str, dataset, horizon:
                          model_params={model: params} if params and reuse is None else {},
                          season_length=run_cfg.get("season_length") or rec.config.get("season_length"),
                          seed=int(rec.config.get("seed") or 0), non_negative=bool(rec.config.get("non_negative", True)),
-                         engine="serial", future_covariates=future_covariates)
+                         engine="serial", future_covariates=future_covariates,
+                         # the run's intervals; a kept network its own (conformal would train it again)
+                         intervals="model" if reuse else rec.config.get("intervals", "model"))
     if hcfg is not None:
         from forecasting.hierarchy.run import hierarchical_forecast
 

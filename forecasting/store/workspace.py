@@ -7,6 +7,7 @@ Layout of the folder::
     files/<sha256>            uploaded files as received, content-addressed
     datasets/<id>/            frame.parquet (the cleaned long frame), id_map.parquet, meta.json
     runs/<id>/parts/<n>/      results of finished partitions, written as they finish
+    runs/<id>/journal/<n>.jsonl  a serial run's latest finished series, one line each (see ``journal``)
     runs/<id>/result/         the final frames of a finished (or stopped) run
 
 Every file is written under a temporary name and renamed into place, and registered in the database
@@ -29,9 +30,9 @@ import sqlalchemy as sa
 
 from forecasting.errors import SalesCastError
 from forecasting.store import db
-from forecasting.store.files import (canonical_json, copy_atomic, decode_result, encode_result, merge_results,
-                                     sha256_bytes, sha256_file, write_bytes_atomic, write_folder_atomic,
-                                     write_json_atomic, write_parquet_atomic)
+from forecasting.store.files import (JournalWriter, canonical_json, copy_atomic, decode_result, encode_result,
+                                     journal_series, merge_results, read_journal, sha256_bytes, sha256_file, write_bytes_atomic,
+                                     write_folder_atomic, write_json_atomic, write_parquet_atomic)
 
 KINDS = ("backtest", "forecast")
 STATUSES = ("queued", "running", "finished", "stopped", "interrupted", "failed")
@@ -355,11 +356,15 @@ class Workspace:
                   host=socket.gethostname(), pid=pid, pid_started=_proc_started(pid), error=None,
                   stop_requested=False)
 
-    def heartbeat(self, run_id: str, series_done: int | None = None) -> None:
+    def heartbeat(self, run_id: str, series_done: int | None = None) -> bool:
+        """Touch a live run's row (and its ``series_done``); returns whether Stop was asked, read in the same
+        transaction (one round trip to the database)."""
         values: dict[str, Any] = {"heartbeat": time.time()}
         if series_done is not None:
             values["series_done"] = int(series_done)
-        self._set(run_id, **values)
+        with self.engine.begin() as conn:
+            conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(**values))
+            return bool(conn.execute(sa.select(db.runs.c.stop_requested).where(db.runs.c.id == run_id)).scalar())
 
     def delete_run(self, run_id: str) -> None:
         rec = self.get_run(run_id)
@@ -375,10 +380,12 @@ class Workspace:
         shutil.rmtree(self.path / "runs" / run_id, ignore_errors=True)
 
     # ---- results -------------------------------------------------------------------------------------
-    def add_part(self, run_id: str, what: str, series: Iterable[str], result: dict) -> None:
-        """Keep one finished piece of a run (files first, then the database row that points at them)."""
+    def add_part(self, run_id: str, what: str, series: Iterable[str], result: dict, *,
+                 part_id: str | None = None) -> None:
+        """Keep one finished piece of a run (files first, then the database row that points at them).
+        ``part_id``: the folder's name (a compacted journal's, so readers know that journal is in a part)."""
         series = [str(s) for s in series]
-        rel = Path("runs") / run_id / "parts" / new_id(64)
+        rel = Path("runs") / run_id / "parts" / (part_id or new_id(64))
         write_folder_atomic(self.path / rel, lambda tmp: encode_result(result, tmp))
         fallbacks = [{"run_id": run_id, "unique_id": str(r.get("unique_id")), "model": str(r.get("model")),
                       "message": str(r.get("fallback"))} for r in (result.get("info") or []) if r.get("fallback")]
@@ -388,6 +395,46 @@ class Workspace:
                                                       created=time.time()))
             if fallbacks:
                 conn.execute(db.run_fallbacks.insert(), fallbacks)
+
+    # A serial run finishes one series at a time. Writing each as a part (a folder of Parquet files and a
+    # database row) would cost more than fitting cheap models; waiting to write several loses them when the
+    # process is killed. So each finished series is appended to the run's journal (one line, one write()
+    # call, no fsync: a killed process loses nothing the kernel has), and every few seconds the journal's
+    # lines become one part named after the journal file, which is then deleted. Readers count a journal
+    # file only while no part carries its name, so a series is never counted twice nor lost in between.
+    def journal(self, run_id: str) -> JournalWriter:
+        """A new journal file for the finished series of run ``run_id``."""
+        return JournalWriter(self.path / "runs" / run_id / "journal" / f"{new_id(64)}.jsonl")
+
+    def _journal_files(self, run_id: str, in_parts: set[str] | None = None) -> list[Path]:
+        """The run's journal files whose lines are not in a part yet (``in_parts``: the run's part folders,
+        read from the database after the files were listed)."""
+        folder = self.path / "runs" / run_id / "journal"
+        files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+        if not files:
+            return []
+        if in_parts is None:
+            with self.engine.connect() as conn:
+                in_parts = set(conn.execute(sa.select(db.run_parts.c.folder)
+                                            .where(db.run_parts.c.run_id == run_id)).scalars())
+        return [f for f in files if f"runs/{run_id}/parts/{f.stem}" not in in_parts]
+
+    def compact_journal(self, run_id: str) -> int:
+        """Turn a stopped or killed run's journal files into parts (call only when no process writes the run).
+        Returns the series moved."""
+        moved = 0
+        for f in self._journal_files(run_id):
+            lines = read_journal(f)
+            if lines:
+                self.add_part(run_id, "local", [s for ss, _ in lines for s in ss],
+                              merge_results([r for _, r in lines]), part_id=f.stem)
+                moved += sum(len(ss) for ss, _ in lines)
+            f.unlink(missing_ok=True)
+        folder = self.path / "runs" / run_id / "journal"
+        if folder.is_dir():          # files already in a part (the writer was killed before deleting them)
+            for f in folder.glob("*.jsonl"):
+                f.unlink(missing_ok=True)
+        return moved
 
     def parts(self, run_id: str) -> list[dict]:
         with self.engine.connect() as conn:
@@ -406,13 +453,24 @@ class Workspace:
                 prior.series.update(json.loads(p["series"]))
             else:
                 prior.models.add(p["what"])
+        for f in self._journal_files(run_id):
+            lines = read_journal(f)
+            if lines:
+                prior.results.append(merge_results([r for _, r in lines]))
+                prior.series.update(s for ss, _ in lines for s in ss)
         return prior
 
     def series_stored(self, run_id: str) -> int:
+        """Series whose results are kept: in parts, and in journal lines not in a part yet. The journal files
+        are listed before the parts are read (one query), so a file compacted meanwhile is not counted twice."""
+        folder = self.path / "runs" / run_id / "journal"
+        listed = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
         with self.engine.connect() as conn:
-            v = conn.execute(sa.select(sa.func.sum(db.run_parts.c.n_series))
-                             .where(db.run_parts.c.run_id == run_id, db.run_parts.c.what == "local")).scalar()
-        return int(v or 0)
+            rows = conn.execute(sa.select(db.run_parts.c.folder, db.run_parts.c.what, db.run_parts.c.n_series)
+                                .where(db.run_parts.c.run_id == run_id)).all()
+        n = sum(int(k) for _, what, k in rows if what == "local")
+        in_parts = {f for f, _, _ in rows}
+        return n + sum(journal_series(f) for f in listed if f"runs/{run_id}/parts/{f.stem}" not in in_parts)
 
     def fallbacks(self, run_id: str) -> pd.DataFrame:
         with self.engine.connect() as conn:

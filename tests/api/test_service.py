@@ -78,15 +78,15 @@ def _cli(*args) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, extra, flags", [
-    ("ets", {}, []),
-    ("theta", {"season_length": 12, "levels": [90]}, ["--season-length", "12", "--levels", "90", "--engine", "serial"]),
+    ("ets", {}, []),     # both defaults: conformal intervals
+    ("theta", {"season_length": 12, "levels": [90], "intervals": "model"},
+     ["--season-length", "12", "--levels", "90", "--engine", "serial", "--intervals", "model"]),
 ])
 def test_forecast_equals_the_cli(server, tmp_path, model, extra, flags):
     frame = monthly(3, 54, seed=1)
     frame.to_csv(tmp_path / "sales.csv", index=False)
-    # the API serves each model's own intervals (the CLI's default is conformal, which backtests first)
     p = _cli("forecast", tmp_path / "sales.csv", "--date-col", "month", "--target-col", "units", "--id-cols", "store",
-             "--horizon", 8, "--model", model, "--intervals", "model", *flags, "--output", tmp_path / "out.csv")
+             "--horizon", 8, "--model", model, *flags, "--output", tmp_path / "out.csv")
     assert p.returncode == 0, p.stderr
     cli = pd.read_csv(tmp_path / "out.csv")
     req = body(frame, horizon=8, model=model, **extra)

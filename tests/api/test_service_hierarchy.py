@@ -38,10 +38,10 @@ def test_reconciled_forecast_equals_the_cli_and_adds_up(server, tmp_path):
     assert p.returncode == 0, p.stderr
     cli = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
     with server.client() as c:
-        r = c.post("/v1/forecast", json=_body(frame, horizon=6, model="ets", reconcile="mint_shrink"))
+        r = c.post("/v1/forecast", json=_body(frame, horizon=6, model="ets", reconcile="mint_shrink", intervals="model"))
         assert r.status_code == 200, r.text
         doc = r.json()
-        plain = c.post("/v1/forecast", json=_body(frame, horizon=6, model="ets")).json()
+        plain = c.post("/v1/forecast", json=_body(frame, horizon=6, model="ets", intervals="model")).json()
     assert doc["hierarchy"] == {"levels": ["total", "region", "region,store"], "n_nodes": 7, "reconcile": "mint_shrink"}
     assert [f["level"] for f in doc["forecasts"]] == ["total", "region", "region", *["region,store"] * 4]
     assert [f["id"] for f in doc["forecasts"][3:]] == ["shop-S0", "shop-S1", "shop-S2", "shop-S3"]   # request order
@@ -117,7 +117,7 @@ def test_a_reconciled_run_keeps_its_models_for_new_data(server, tmp_path):
         assert r.status_code == 200, r.text
         doc = r.json()
         direct = c.post("/v1/forecast", json=_body(later, horizon=4, model="ets", season_length=12,
-                                                   reconcile="mint_shrink")).json()
+                                                   reconcile="mint_shrink", intervals="model")).json()
     assert doc["hierarchy"]["reconcile"] == "mint_shrink" and len(doc["forecasts"]) == 7
     for a, b in zip(doc["forecasts"], direct["forecasts"]):      # refit with the run's settings = a fresh request
         assert (a["id"], a["level"], a["keys"]) == (b["id"], b["level"], b["keys"])

@@ -107,7 +107,8 @@ def test_the_kept_statistical_model_is_refit_with_the_runs_settings(server, kept
     later = monthly(3, 66, seed=11)
     with server.client() as c:
         kept = c.post(f"/v1/runs/{run_id}/forecast", json=body(later, horizon=5, model="ets"))
-        plain = c.post("/v1/forecast", json=body(later, horizon=5, model="ets", season_length=12))
+        plain = c.post("/v1/forecast", json=body(later, horizon=5, model="ets", season_length=12,
+                                                 intervals="model"))          # the run's intervals
     assert kept.status_code == 200 and plain.status_code == 200, kept.text
     assert kept.json()["model"] == "ets"
     assert [f["timestamps"][0] for f in kept.json()["forecasts"]] == ["2020-07-01"] * 3

@@ -1,6 +1,7 @@
 """Plan page: targets from the UI, class filters, ABC/XYZ matrix, exceptions with their chart, policy backtest,
 stock from a number or a column, neutralised downloads."""
 import io
+import urllib.parse
 
 import numpy as np
 import pandas as pd
@@ -74,9 +75,23 @@ def test_plan_page_end_to_end():
     ex = frame(at, "reasons")
     row = ex[(ex["store"] == "South") & (ex["sku"] == "B")]
     assert len(row) == 1 and "zero forecast with recent demand" in row["reasons"].iloc[0]
-    at.selectbox(key="plan_series").set_value("South / B").run()
+    # … each exception row has a link to this page with ?series=<id> (URL-encoded, label escaped) …
+    links = {urllib.parse.parse_qs(e.proto.query_string)["series"][0]: e.proto for e in at.get("page_link")}
+    assert set(links) == set(res.exceptions["unique_id"])
+    link = links["South / B"]
+    assert link.page == "Plan" and link.query_string == "series=South+%2F+B"
+    assert "zero forecast with recent demand" in link.label and links["=cmd / B"].label.startswith("2. \\=cmd")
+    at.selectbox(key="plan_series").set_value("North / A").run()
+    assert not any("zero forecast" in m.value for m in at.markdown)
+    # … and following it (the link's query string on this page) opens that series' chart, once
+    at.query_params["series"] = "South / B"
+    at.run()
     assert not at.exception, at.exception
+    assert at.selectbox(key="plan_series").value == "South / B" and "series" not in at.query_params
     assert any("zero forecast" in m.value for m in at.markdown)
+    at.query_params["series"] = "no such series"           # a stale or edited link: nothing breaks
+    at.run()
+    assert not at.exception and at.selectbox(key="plan_series").value == "South / B"
     # the policy backtest per class: a row per class with target and achieved
     s = frame(at, "target_service_level")
     assert s.iloc[0]["group"] == "all" and s.iloc[0]["cycles"] == 12 and s.iloc[0]["target_service_level"] == 0.9

@@ -72,8 +72,8 @@ def test_conformal_backtest_covers_near_nominal_where_the_model_does_not():
 def test_conformal_forecast_widens_with_the_errors_and_keeps_the_mean():
     ds = momentum_panel(n_series=30)
     base = dict(horizon=6, model="naive", season_length=1, engine="serial", non_negative=False)
-    model = run_forecast(ds, ForecastConfig(**base))
-    conf = run_forecast(ds, ForecastConfig(**base, intervals="conformal"))
+    model = run_forecast(ds, ForecastConfig(**base, intervals="model"))
+    conf = run_forecast(ds, ForecastConfig(**base))                    # conformal: the default
     assert np.allclose(model.forecasts["forecast"], conf.forecasts["forecast"])
     wm = (model.forecasts["hi_95"] - model.forecasts["lo_95"]).to_numpy().reshape(30, 6)
     wc = (conf.forecasts["hi_95"] - conf.forecasts["lo_95"]).to_numpy().reshape(30, 6)
@@ -102,3 +102,27 @@ def test_forecast_command_defaults_to_conformal_intervals(tmp_path):
     assert np.allclose(out["default"]["forecast"], out["model"]["forecast"])
     width = lambda f: (f["hi_95"] - f["lo_95"]).to_numpy().reshape(12, 6)[:, -1]   # noqa: E731
     assert (width(out["default"]) / width(out["model"])).mean() > 1.3
+
+
+def test_forecast_calibrates_on_the_most_recent_origins_and_covers_held_out_random_walks():
+    """The forecast's calibration windows start at the most recent origins (a window fit on a much shorter
+    history errs more than the forecast will); on random walks, where naive is right and every window is
+    exchangeable with the future, the held-out 80/95% coverage is near nominal."""
+    from forecasting.pipeline.forecast import calibration_origins
+
+    assert calibration_origins(18, 3) == [(18, 1, 6), (12, 1, 6), (6, 1, 6)]   # origins n-18, n-12, n-6
+    assert calibration_origins(1, 3) == [(1, 3, 1)]                            # n-1, n-2, n-3
+    # a run of few series adds older full windows, so the last steps have more than one error per series
+    assert calibration_origins(18, 3, n_series=5) == [(18, 3, 6), (12, 1, 6), (6, 1, 6)]
+    rng = np.random.default_rng(3)
+    n, h, frames, future = 24, 6, [], {}
+    for i in range(120):
+        y = 100 + np.cumsum(rng.normal(0, 1 + i % 5, n + h))
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2000-01-01", periods=n, freq="YS"),
+                                    "y": y[:n]}))
+        future[f"s{i}"] = y[n:]
+    ds = Dataset(validate_long(pd.concat(frames)), "YS", "year", "y", [], pd.DataFrame({"unique_id": list(future)}), [])
+    fc = run_forecast(ds, ForecastConfig(horizon=h, model="naive", season_length=1, engine="serial",
+                                         non_negative=False)).forecasts
+    fc["actual"] = np.concatenate([future[u] for u in fc["unique_id"].unique()])
+    assert abs(_coverage(fc, 80) - 0.80) < 0.04 and abs(_coverage(fc, 95) - 0.95) < 0.03

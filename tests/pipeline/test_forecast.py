@@ -105,7 +105,7 @@ def test_transformer_forecast_explains_itself_with_attention():
     tiny = dict(max_epochs=2, hidden_size=8, context_size=4, decoder_hidden=8, emb_dim=2, device="cpu",
                 num_threads=1)
     r = run_forecast(d, ForecastConfig(horizon=6, model="transformer", season_length=12, engine="serial",
-                                       model_params={"transformer": tiny}))
+                                       model_params={"transformer": tiny}, intervals="model"))
     att = r.attention
     assert list(att.columns) == ["unique_id", "model", "lag", "weight"] and set(att["model"]) == {"transformer"}
     assert set(att["unique_id"]) == {"s0", "s1"}

@@ -1,4 +1,6 @@
 """Lead-time demand from sample paths and the stock targets read from it, against hand computations."""
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import expon, gamma, norm
@@ -153,3 +155,42 @@ def test_order_up_to_level_is_calibrated_on_the_protection_period():
     assert pol["protection_hit"].mean() == pytest.approx(0.9, abs=0.04)      # S keeps the promise over L + R …
     assert pol["order_up_to"].median() == pytest.approx(90, abs=6)           # … at about half of the 0.9-quantile
     assert pol["order_up_to"].median() < 0.6 * float(np.quantile(prot, 0.9))
+
+
+def test_tail_is_read_from_scaled_errors_where_the_samples_run_out():
+    """At 99 % the level calibrated on the backtest asks for a sample beyond the largest one when the model's
+    intervals are too narrow: the quantile read there (the largest sample) cannot keep the promise. Planted:
+    sampled demand N(100, 10), actual demand N(100, 20), 100 series × 4 windows. The tail reading (median +
+    q × spread, q from the other windows' scaled errors) keeps 99 %; the level reading stays near 95 %."""
+    import pandas as pd
+
+    from forecasting.planning.backtest import WindowDraw, policy_backtest
+
+    rng = np.random.default_rng(5)
+    lead = np.sort(rng.normal(100, 10, 1000)).astype(np.float32)
+    prot = np.sort(rng.normal(200, 14, 1000)).astype(np.float32)
+    draws = []
+    for i in range(400):
+        a_lead, a_prot = rng.normal(100, 20), rng.normal(200, 28)
+        draws.append(WindowDraw(f"s{i // 4}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=i % 4), i % 4,
+                                lead, prot, a_lead, a_prot, float(np.mean(lead <= a_lead)),
+                                float(np.mean(prot <= a_prot)), "bootstrap", (100.0, 200.0, 20.0)))
+    kw = dict(service_level=0.99, lead_time=1, review_period=1, windows=4)
+    tail, level = policy_backtest(draws, **kw), policy_backtest(draws, **kw, tail=False)
+    assert tail["hit"].mean() >= 0.975 and tail["protection_hit"].mean() >= 0.975
+    assert level["hit"].mean() < 0.965                          # capped at the largest sample, ~131
+    assert (level["reorder_point"] <= lead.max()).all() and tail["reorder_point"].median() > lead.max()
+    # near the true 99 % quantile of the actual demand, 100 + 2.33 · 20 = 146.5
+    assert tail["reorder_point"].median() == pytest.approx(100 + norm.ppf(0.99) * 20, rel=0.1)
+    # below 98 % the calibrated level is kept
+    assert policy_backtest(draws, **{**kw, "service_level": 0.9})["tail_score"].isna().all()
+
+
+def test_tail_quantile_extends_past_the_largest_score_with_an_exponential_tail():
+    from forecasting.planning.backtest import tail_quantile
+
+    s = np.random.default_rng(0).exponential(1.0, 200)
+    assert tail_quantile(s, 0.9) == np.sort(s)[math.ceil(201 * 0.9) - 1]        # split conformal
+    q = tail_quantile(s, 0.999)                     # ⌈201 · 0.999⌉ = 201 > 200: extrapolated
+    assert q > s.max() and q == pytest.approx(expon.ppf(0.999), rel=0.2)
+    assert tail_quantile(s[:20], 0.99) is None      # too few to calibrate

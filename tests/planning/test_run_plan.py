@@ -112,3 +112,15 @@ def test_bad_settings_are_refused():
                {"review_period": 0}, {"lead_time_sd": -1}, {"abc_thresholds": (0.9, 0.8)}, {"model": "nope"}):
         with pytest.raises(ConfigError):
             run_plan(ds, PlanConfig(**{"horizon": 3, "lead_time": 1, **kw}))
+
+
+def test_a_tail_service_level_reads_targets_from_scaled_errors():
+    rng = np.random.default_rng(4)
+    series = {f"s{i}": rng.normal(100, 15, 40).round() for i in range(12)}
+    res = run_plan(dataset(series), PlanConfig(horizon=2, lead_time=1, service_level=0.99, model="naive",
+                                               calibration_windows=3, engine="serial"))
+    assert res.info["calibration_size"] == 36
+    q, qp = res.info["tail_score"], res.info["tail_score_order_up_to"]
+    assert q > 1 and qp > 1 and "in the tail" in res.info["notes"][1]
+    t = res.targets
+    assert (t["safety_stock"] > 0).all() and (t["order_up_to"] >= t["reorder_point"]).all()

@@ -26,7 +26,9 @@ def _bt_cfg(engine="serial"):
 
 def _new_run(ws, dataset, path, kind="backtest", engine="serial"):
     rec = ws.add_dataset(dataset, raw=path, name=path.name, mapping={"file": path.name}, treatments=[])
-    cfg = _bt_cfg(engine) if kind == "backtest" else ForecastConfig(horizon=7, model=MODELS, engine=engine)
+    # model intervals: a conformal forecast backtests every series again to calibrate, which resuming cannot skip
+    cfg = _bt_cfg(engine) if kind == "backtest" else ForecastConfig(horizon=7, model=MODELS, engine=engine,
+                                                                    intervals="model")
     return ws.create_run(kind, rec.id, config_of(kind, cfg))
 
 
@@ -149,3 +151,56 @@ def test_unknown_and_delete(backend, tmp_path, store_sales):
     assert ws.list_runs() == [] and not (ws.path / "runs" / run).exists()
     with pytest.raises(StoreError):
         open_workspace(tmp_path / "missing", create=False)
+
+
+KILL_AFTER = """
+import os, signal, sys
+from forecasting.store import execute, files, open_workspace
+execute.COMPACT_SECONDS = 0.0          # every series into a part at once, but the last one killed before that
+k, appended = int(sys.argv[2]), []
+append = files.JournalWriter.append
+
+def append_then_die(self, series, result):
+    append(self, series, result)
+    appended.append(series)
+    if len(appended) == k:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+files.JournalWriter.append = append_then_die
+ws = open_workspace(sys.argv[1], create=False)
+execute.execute_run(ws, ws.list_runs()[0].id)
+"""
+
+
+def test_sigkilled_serial_run_loses_no_finished_series(tmp_path, store_sales, monkeypatch):
+    """The serial engine keeps each series the moment it finishes: killed right after its 5th series, the run
+    has exactly 5 (the last one still in the journal, a half-written line after it ignored), never reported
+    more, and resumes to the uninterrupted run's result."""
+    monkeypatch.delenv("SALESCAST_DATABASE_URL", raising=False)
+    path, dataset = store_sales
+    ws = open_workspace(tmp_path / "ws")
+    rec = ws.add_dataset(dataset, raw=path, name=path.name, mapping={}, treatments=[])
+    cfg = BacktestConfig(horizon=7, models=["seasonal_naive", "naive"], windows=2, engine="serial")
+    run = ws.create_run("backtest", rec.id, config_of("backtest", cfg))
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    p = subprocess.run([sys.executable, "-c", KILL_AFTER, str(ws.path), "5"], env=env, cwd=os.getcwd())
+    assert p.returncode == -9
+    with ws.engine.connect() as conn:       # what the run reported before it died
+        reported = conn.execute(sa.select(db.runs.c.series_done).where(db.runs.c.id == run)).scalar()
+    journal = list((ws.path / "runs" / run / "journal").glob("*.jsonl"))
+    assert len(journal) == 1 and len([p for p in ws.parts(run) if p["what"] == "local"]) == 4
+    with open(journal[0], "ab") as fh:      # a line the kill cut short
+        fh.write(b'{"series":["x"],"result":{"forecasts":')
+    assert ws.series_stored(run) == 5 and len(ws.prior_results(run).series) == 5 and reported <= 5
+    got = ws.get_run(run)
+    assert got.status == "interrupted" and got.series_done == 5
+    execute_run(ws, run)
+    assert not journal[0].exists()
+    stored = [s for p in ws.parts(run) if p["what"] == "local" for s in json.loads(p["series"])]
+    assert sorted(stored) == sorted(dataset.series_ids)           # every series stored exactly once
+    full = ws.create_run("backtest", rec.id, config_of("backtest", cfg))
+    execute_run(ws, full)
+    a, b = ws.run_frames(full), ws.run_frames(run)
+    assert set(a) == set(b) == {"metrics", "forecasts", "summary", "total"}
+    for key in a:
+        pd.testing.assert_frame_equal(a[key], b[key], check_exact=True)

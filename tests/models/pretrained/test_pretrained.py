@@ -190,7 +190,8 @@ def test_backtest_and_forecast_identical_on_every_engine(engine):
     pd.testing.assert_frame_equal(runs[engine].forecasts, runs["serial"].forecasts, check_exact=True)
     pd.testing.assert_frame_equal(runs[engine].metrics, runs["serial"].metrics, check_exact=True)
     assert (runs["serial"].metrics["fallback"] == "").all()
-    fcs = {e: run_forecast(ds, ForecastConfig(horizon=10, model=["pretrained"], engine=e, n_workers=2))
+    fcs = {e: run_forecast(ds, ForecastConfig(horizon=10, model=["pretrained"], engine=e, n_workers=2,
+                                                  intervals="model"))
            for e in ("serial", engine)}
     pd.testing.assert_frame_equal(fcs[engine].forecasts, fcs["serial"].forecasts, check_exact=True)
     assert fcs["serial"].forecasts["forecast"].notna().all()
@@ -206,7 +207,8 @@ def test_progress_says_zero_shot_for_pretrained_and_training_for_finetuned():
                                ("finetuned", {"device": "cpu", "num_threads": 1, "steps": 2, "eval_every": 1},
                                 "training finetuned")]:
         events = []
-        run_forecast(ds, ForecastConfig(horizon=7, model=[name], model_params={name: params}), events.append)
+        run_forecast(ds, ForecastConfig(horizon=7, model=[name], model_params={name: params}, intervals="model"),
+                     events.append)
         texts = [e.message for e in events]
         assert any(said in t for t in texts), texts
         if name == "pretrained":
