@@ -87,7 +87,7 @@ def test_intervals_default_to_conformal_and_model_stays_selectable():
     run(at, "naive", horizon=3)
     conf = latest(at, "forecast")["result"]
     assert conf.info["intervals"] == "conformal"
-    assert any(n.startswith("conformal intervals from a backtest") for n in conf.info["notes"])
+    assert any(n.startswith("conformal intervals from backtests") for n in conf.info["notes"])
     at.selectbox(key="fc_intervals").set_value("model")
     run(at, "naive", horizon=3)
     own = latest(at, "forecast")["result"]
