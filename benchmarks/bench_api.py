@@ -90,6 +90,28 @@ def in_process(body: dict, n: int) -> dict:
     return {"n": n, "median_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 95), 1)}
 
 
+def ets_lean_vs_plain(n: int = 10) -> dict:
+    """The ets search alone on the latency series, lean (the default: results object for the chosen form only,
+    heuristic initial states shared) against statsmodels' plain path (``lean = False``), alternated in one
+    process so both see the same machine load; the forms and forecasts are identical (tests)."""
+    from forecasting.models.ets import AutoETS
+
+    y = pd.read_csv(ROOT / "sample_data" / "monthly_sales.csv")["sales"].to_numpy(dtype=float)
+    times: dict[str, list[float]] = {"lean": [], "plain": []}
+    for i in range(n + 1):
+        for lean in (True, False):
+            m = AutoETS(season_length=12)
+            m.lean = lean
+            t = time.perf_counter()
+            m.fit(y)
+            m.predict(12)
+            if i:                        # the first round warms both up
+                times["lean" if lean else "plain"].append((time.perf_counter() - t) * 1000)
+    med = {k: round(statistics.median(v), 1) for k, v in times.items()}
+    return {"n": n, "lean_median_ms": med["lean"], "plain_median_ms": med["plain"],
+            "speedup": round(med["plain"] / med["lean"], 2)}
+
+
 def concurrent(url: str, headers: dict, body: dict, clients: int, seconds: float) -> dict:
     import httpx
 
@@ -167,6 +189,7 @@ def main() -> int:
                 res["latency_naive"] = sequential(c, one_series_body("naive"), args.requests)
                 res["ets_in_process_no_http"] = in_process(one_series_body("ets"), min(args.requests, 20))
                 res["naive_in_process_no_http"] = in_process(one_series_body("naive"), min(args.requests, 20))
+                res["ets_lean_vs_plain"] = ets_lean_vs_plain()
             if "pretrained" not in parts:
                 pass
             elif "pretrained" in MODELS:
@@ -223,6 +246,9 @@ def main() -> int:
               f"- ets in-process, no HTTP (the model's cost): median {P['median_ms']} ms, p95 {P['p95_ms']} ms",
               f"- naive in-process, no HTTP: median {NP['median_ms']} ms (so HTTP, parsing and the pool add "
               f"about {round(N['median_ms'] - NP['median_ms'], 1)} ms)",
+              *([f"- ets fit + predict alone, lean search vs statsmodels' plain path (results object and heuristic "
+                 f"for every form), alternated: {E['lean_median_ms']} vs {E['plain_median_ms']} ms, "
+                 f"{E['speedup']}x"] if (E := res.get("ets_lean_vs_plain")) else []),
               f"- pretrained, 100 M3 monthly series, horizon 18 (separate run): {res['pretrained_100_series']}",
               f"- {C['clients']} clients × {C['seconds']} s: {C['ok']} ok, {C['errors']} errors, "
               f"{C['throughput_rps']} requests/s, median {C['median_ms']} ms, p95 {C['p95_ms']} ms"]

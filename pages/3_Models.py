@@ -89,6 +89,7 @@ tab_lb, tab_series, tab_bt, tab_err, tab_res, tab_train = st.tabs(
 with tab_lb:
     if hier is not None:
         hierarchy.leaderboard_by_level(res, "lb_level")
+        hierarchy.methods_by_level(res, "lb_methods")
     else:
         st.dataframe(summary.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3),
                      hide_index=True)

@@ -21,7 +21,7 @@ METHOD_HELP = {
     "middle_out": "sum up from the middle level, split down below it (nested levels only)",
     "mint_ols": "MinT with equal weights: the closest coherent forecasts",
     "mint_wls": "MinT weighted by each series' error variance",
-    "mint_shrink": "MinT with the shrunk error covariance (usually the most accurate)",
+    "mint_shrink": "MinT with the shrunk covariance of the model's backtest errors",
 }
 
 
@@ -89,3 +89,22 @@ def leaderboard_by_level(res, key: str) -> None:
     st.dataframe(shown.style.highlight_min(subset=lower, color="#c8e6c9").format(precision=3), hide_index=True)
     st.caption(f"Mean over the {int(shown['n_series'].max())} series of level '{lv}'. "
                f"Reconciliation: {res.info['hierarchy']['reconcile']}.")
+
+
+def methods_by_level(res, key: str) -> None:
+    """Mean MASE per level of the base forecasts and of every reconciliation method (same base forecasts), for
+    one model: the table to choose a method from."""
+    rows = (res.info or {}).get("methods_by_level")
+    if not rows:
+        return
+    table = pd.DataFrame(rows)
+    models = list(dict.fromkeys(table["model"]))
+    st.markdown("**Reconciliation methods by level** (mean MASE; 'none' = the base forecasts, unreconciled)")
+    model = st.selectbox("Model", models, key=key) if len(models) > 1 else models[0]
+    g = table[table["model"] == model]
+    wide = g.pivot(index="method", columns="level", values="mase")[list(dict.fromkeys(g["level"]))]
+    wide = wide.sort_values(wide.columns[-1]).rename_axis(None, axis=1)
+    st.dataframe(wide.style.highlight_min(color="#c8e6c9").format(precision=3))
+    st.caption("Every method applied to the same base backtest forecasts of every node, scored as a reconciled run "
+               "with that method would be; lowest per level highlighted. 'mean over levels' weighs each level "
+               "equally. Run again with the chosen method to get its forecasts and intervals.")

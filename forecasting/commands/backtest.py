@@ -44,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training window: all history (expanding, default) or a fixed length (sliding)")
     p.add_argument("--save-forecasts", metavar="F.csv", default=None,
                    help="also write every backtest forecast: series, model, cutoff, date, actual, forecast, bounds")
+    p.add_argument("--compare-methods", metavar="F.csv", default=None,
+                   help="with hierarchy levels or --reconcile: also write the accuracy per level (mean MASE, RMSSE, "
+                        "MAE) of the base forecasts ('none') and of every reconciliation method, from the same base "
+                        "forecasts, to choose a method (printed as MASE on stderr either way)")
     p.add_argument("--output", required=True, metavar="OUT.csv|.json",
                    help="metrics per series × model (.csv), or .json with metrics, per-model summary and run info")
     add_output_flags(p)
@@ -139,6 +143,21 @@ def to_output(dataset, frame):
     return out.rename(columns={"ds": "date"})
 
 
+def print_methods(table) -> None:
+    """Mean MASE per level of the base forecasts and every reconciliation method, per model, on stderr."""
+    import sys
+
+    if table is None or table.empty:
+        return
+    print("reconciliation methods, mean MASE per level (same base forecasts; 'none' = unreconciled):", file=sys.stderr)
+    for model, g in table.groupby("model", sort=False):
+        wide = g.pivot(index="method", columns="level", values="mase")[list(dict.fromkeys(g["level"]))]
+        wide = wide.sort_values(wide.columns[-1])
+        print(f"  {model}:", file=sys.stderr)
+        for line in wide.to_string(float_format=lambda v: f"{v:.3f}").splitlines():
+            print(f"    {line}", file=sys.stderr)
+
+
 def print_coverage(res, levels) -> None:
     """Interval coverage per horizon step and model, on stderr (also under ``coverage_by_step`` in JSON output)."""
     import sys
@@ -172,12 +191,16 @@ def run(args: argparse.Namespace) -> int:
     suffix = check_output(args.output, (".csv", ".json"))
     if args.save_forecasts:
         check_output(args.save_forecasts, (".csv",), "--save-forecasts")
+    if args.compare_methods:
+        check_output(args.compare_methods, (".csv",), "--compare-methods")
     if args.horizon < 1:
         raise ConfigError(f"--horizon must be at least 1 (got {args.horizon})")
     models = parse_models(args.models)
     interval_levels, hier_levels = split_levels(args.levels)
     hcfg = hierarchy_config(args, hier_levels)
     hcfg.validate()
+    if args.compare_methods and not hcfg.active:
+        raise ConfigError("--compare-methods needs hierarchy levels (--levels ';C1;C1,C2') or --reconcile")
     cfg = BacktestConfig(horizon=args.horizon, models=models, windows=args.windows, step=args.step,
                          season_length=args.season_length, levels=parse_levels(interval_levels),
                          window_type=args.window_type, model_params=parse_settings(args.settings, models),
@@ -200,9 +223,17 @@ def run(args: argparse.Namespace) -> int:
                "info": res.info}
         if hcfg.active:
             doc["summary_by_level"] = res.info.get("summary_by_level", [])
+            doc["methods_by_level"] = res.info.get("methods_by_level", [])
         atomic_write(args.output, lambda fh: json.dump(doc, fh, indent=1, default=str), mode="w")
     if args.save_forecasts:
         write_csv(out_fn(dataset, res.forecasts), args.save_forecasts, safe=args.safe_csv)
+    if hcfg.active:
+        import pandas as pd
+
+        table = pd.DataFrame(res.info.get("methods_by_level", []))
+        if args.compare_methods:
+            write_csv(table, args.compare_methods, safe=args.safe_csv)
+        print_methods(table)
     print_coverage(res, cfg.levels)
     n_fb = int((res.metrics["fallback"].fillna("") != "").sum())
     best = res.summary.iloc[0]["model"] if len(res.summary) else "?"

@@ -22,7 +22,12 @@ def add_hierarchy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--middle-level", metavar="C1,C2", default=None,
                    help="middle_out's level (comma-separated id columns; default: the middle level)")
     p.add_argument("--wls", choices=["var", "struct"], default="var",
-                   help="mint_wls weights: in-sample residual variance (default) or number of series under a node")
+                   help="mint_wls weights: residual variance (default) or number of series under a node")
+    p.add_argument("--residuals", choices=["backtest", "in_sample"], default="backtest",
+                   help="errors whose covariance mint_shrink and mint_wls (var) use: the base model's own "
+                        "rolling-origin errors (default; a forecast backtests the history over 3 windows for "
+                        "them) or the in-sample seasonal naive errors (no extra fits; mint_shrink then equals "
+                        "mint_wls)")
 
 
 def split_levels(values: list[str] | None) -> tuple[str, str | None]:
@@ -47,4 +52,4 @@ def hierarchy_config(args: argparse.Namespace, hier_text: str | None):
     if args.middle_level is not None:
         middle = level_name([c.strip() for c in args.middle_level.split(",") if c.strip()])
     return HierarchyConfig(parse_levels(hier_text), args.reconcile, top_down=args.proportions,
-                           middle_level=middle, wls=args.wls)
+                           middle_level=middle, wls=args.wls, residuals=args.residuals)

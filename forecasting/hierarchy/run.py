@@ -4,9 +4,17 @@ The aggregated series go through the ordinary backtest / forecast (every model, 
 forecasts of each model (and, in a backtest, each cutoff) are reconciled with the chosen method. Results
 have one row per node with a ``level`` column (see :func:`forecasting.hierarchy.data.with_level`).
 
-Residuals for ``mint_wls`` (var) and ``mint_shrink`` are the in-sample errors of the seasonal naive
-forecast of each node's history up to the cutoff (:func:`~forecasting.hierarchy.reconcile.seasonal_naive_residuals`):
-available for every model, including the global networks, and free of look-ahead in a backtest.
+Residuals for ``mint_wls`` (var) and ``mint_shrink`` (``residuals="backtest"``, the default) are the base
+model's own out-of-sample errors, one row per (cutoff, date), from the rolling-origin windows (:func:`backtest_errors`):
+in a backtest, the errors of the same model's earlier windows up to each cutoff (no look-ahead); in a forecast,
+those of the calibration backtest of the history (``calibration_windows``, shared with conformal intervals).
+Where fewer than :data:`MIN_ERROR_ROWS` rows exist (a backtest's first window), and with
+``residuals="in_sample"``, they are the in-sample errors of the seasonal naive forecast of each node's history
+(:func:`~forecasting.hierarchy.reconcile.seasonal_naive_residuals`). Those are a linear function of the summed
+history, hence coherent themselves (a node's residual is the sum of its bottom series' residuals), and with
+coherent residuals the shrunk covariance's off-diagonal part cancels out of MinT: ``mint_shrink`` then gives the
+same forecasts as ``mint_wls`` (var). The base model's errors are not coherent (each node is fit on its own),
+so their covariance is what ``mint_shrink`` needs (``benchmarks/results/hierarchy.md``).
 """
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ from forecasting.models.base import bound_column
 from forecasting.progress import ProgressCallback, report
 
 RECONCILE_CHOICES = ("none",) + METHODS
+MEAN_OVER_LEVELS = "mean over levels"
+MIN_ERROR_ROWS = 3          # fewer backtest error rows than this: in-sample residuals instead
 
 
 @dataclass
@@ -37,6 +47,7 @@ class HierarchyConfig:
     top_down: str = "forecast_proportions"
     middle_level: str | None = None
     wls: str = "var"
+    residuals: str = "backtest"
 
     @classmethod
     def from_text(cls, levels: str | None, reconcile: str = "none", **kw) -> "HierarchyConfig":
@@ -48,7 +59,8 @@ class HierarchyConfig:
         return self.levels is not None or self.reconcile != "none"
 
     def settings(self, non_negative: bool) -> ReconcileSettings:
-        return ReconcileSettings(self.reconcile, self.top_down, self.middle_level, self.wls, non_negative)
+        return ReconcileSettings(self.reconcile, self.top_down, self.middle_level, self.wls, non_negative,
+                                 self.residuals)
 
     def validate(self) -> None:
         if self.reconcile not in RECONCILE_CHOICES:
@@ -74,9 +86,43 @@ def _matrices(frame: pd.DataFrame, pos: pd.Index, dates: np.ndarray, cols: list[
     return out
 
 
+def backtest_errors(frame: pd.DataFrame, hier: Hierarchy, until=None) -> np.ndarray:
+    """Errors ``actual - forecast`` of every node in a backtest frame (one model), ``(rows, n_nodes)`` with one
+    row per (cutoff, date); only dates up to ``until`` when given (no look-ahead). Missing values count as
+    zero, like the gaps of the in-sample residuals."""
+    f = frame if until is None else frame[frame[DS] <= pd.Timestamp(until)]
+    if f.empty:
+        return np.zeros((0, hier.n_nodes))
+    keys = pd.MultiIndex.from_frame(f[["cutoff", DS]])
+    rows = keys.unique()
+    E = np.full((len(rows), hier.n_nodes), np.nan)
+    E[rows.get_indexer(keys), pd.Index(hier.node_ids).get_indexer(f[ID])] = (
+        f["actual"].to_numpy(dtype=float) - f["forecast"].to_numpy(dtype=float))
+    return np.nan_to_num(E)
+
+
+def _earlier_errors(by_model: dict, model: str, cutoff, hier: Hierarchy) -> np.ndarray | None:
+    """A backtest's errors of ``model`` in the windows before ``cutoff``, on dates up to it (no look-ahead)."""
+    if model not in by_model:
+        return None
+    earlier = by_model[model]
+    return backtest_errors(earlier[earlier["cutoff"] < cutoff], hier, until=cutoff)
+
+
+def _residuals(errors: np.ndarray | None, s: ReconcileSettings, history: np.ndarray, season_length: int):
+    """(residuals for ``s``, True when the in-sample fallback was used) — see the module doc."""
+    if not s.needs_residuals:
+        return None, False
+    if s.residuals == "backtest" and errors is not None and len(errors) >= MIN_ERROR_ROWS:
+        return errors, False
+    return seasonal_naive_residuals(history, season_length), s.residuals == "backtest"
+
+
 def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs: ReconcileSettings,
-                     history: np.ndarray, season_length: int) -> tuple[pd.DataFrame, int]:
-    """Reconcile one model's (and cutoff's) forecasts of every node; returns the frame and missing count."""
+                     history: np.ndarray, season_length: int, errors: np.ndarray | None = None
+                     ) -> tuple[pd.DataFrame, int, bool]:
+    """Reconcile one model's (and cutoff's) forecasts of every node; returns the frame, the missing count and
+    whether in-sample residuals stood in for too few backtest ``errors``."""
     pos = pd.Index(hier.node_ids)
     dates = np.sort(frame[DS].unique())
     bands = [f"{s}_{l}" for l in levels for s in ("lo", "hi")]
@@ -85,7 +131,7 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
     missing = int(np.isnan(base).sum())
     base = np.nan_to_num(base)
     s = replace(rs, non_negative=rs.non_negative and bool((np.nan_to_num(history[hier.n_aggregate:]) >= 0).all()))
-    resid = seasonal_naive_residuals(history, season_length) if s.needs_residuals else None
+    resid, fell_back = _residuals(errors, s, history, season_length)
     b = reconcile_bottom(hier, base, s, residuals=resid, history=history)
     mean = np.asarray(hier.S @ b)
     out = pd.DataFrame({ID: np.repeat(np.asarray(hier.node_ids, dtype=object), len(dates)),
@@ -94,7 +140,7 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
         lo, hi = reconcile_intervals(hier, b, base, np.nan_to_num(M[bound_column("lo", l)]),
                                      np.nan_to_num(M[bound_column("hi", l)]), s.non_negative)
         out[bound_column("lo", l)], out[bound_column("hi", l)] = lo.ravel(), hi.ravel()
-    return out, missing
+    return out, missing, fell_back
 
 
 def _run_nodes(run, dataset: Dataset, cfg, hcfg: HierarchyConfig, progress: ProgressCallback | None, **run_kw):
@@ -125,20 +171,30 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     from forecasting.metrics import naive_scale
 
     res, hds, hier, m = _run_nodes(run_backtest, dataset, cfg, hcfg, progress, **run_kw)
-    if hcfg.reconcile == "none" or res.forecasts.empty:
+    if res.forecasts.empty:
+        return _finish_backtest(res, hds, hier), hds, hier
+    t0 = time.perf_counter()
+    hist, dates = history_matrix(hds, hier)
+    report(progress, "reconcile", 0, 1, "every reconciliation method on the base forecasts")
+    table = compare_methods(res.forecasts, hier, hist, dates, m, hcfg, bool(cfg.non_negative))
+    res.info["methods_by_level"] = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    res.info["timings"]["compare_methods_s"] = round(time.perf_counter() - t0, 3)
+    if hcfg.reconcile == "none":
         return _finish_backtest(res, hds, hier), hds, hier
     t0 = time.perf_counter()
     levels = [int(l) for l in res.info["config"]["levels"]]
-    hist, dates = history_matrix(hds, hier)
     date_pos = pd.Index(dates)
     rs = hcfg.settings(bool(cfg.non_negative))
-    parts, missing = [], 0
+    parts, missing, fallbacks = [], 0, 0
     groups = list(res.forecasts.groupby(["model", "cutoff"], sort=False))
+    by_model = dict(list(res.forecasts.groupby("model", sort=False))) if rs.needs_residuals else {}
     for i, ((model, cutoff), g) in enumerate(groups):
         report(progress, "reconcile", i, len(groups), f"{model} at {pd.Timestamp(cutoff).date()}")
         end = int(date_pos.get_loc(pd.Timestamp(cutoff))) + 1
-        rec, miss = _reconcile_block(hier, g, levels, rs, hist[:, :end], m)
+        errors = _earlier_errors(by_model, model, cutoff, hier)
+        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist[:, :end], m, errors)
         missing += miss
+        fallbacks += fell
         rec.insert(1, "model", model)
         rec.insert(2, "cutoff", cutoff)
         act = pd.DataFrame({ID: np.repeat(np.asarray(hier.node_ids, dtype=object), hist.shape[1] - end),
@@ -167,7 +223,101 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     res.info["timings"]["reconcile_s"] = round(time.perf_counter() - t0, 3)
     if missing:
         res.info["notes"].append(f"reconciliation: {missing} missing base forecast value(s) taken as zero")
+    _note_residuals(res.info, rs, fallbacks, len(groups), "window(s) with fewer than "
+                    f"{MIN_ERROR_ROWS} earlier errors (the first)")
     return _finish_backtest(res, hds, hier), hds, hier
+
+
+def _note_residuals(info: dict, rs: ReconcileSettings, fallbacks: int, n: int, why: str) -> None:
+    if not rs.needs_residuals:
+        return
+    if rs.residuals == "in_sample":
+        info["notes"].append(f"{rs.method}: covariance of the in-sample seasonal naive errors")
+        return
+    note = f"{rs.method}: covariance of the base model's backtest errors"
+    if fallbacks:
+        note += f"; in-sample seasonal naive errors for {fallbacks} of {n} {why}"
+    info["notes"].append(note)
+
+
+def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, dates: np.ndarray, m: int,
+                    hcfg: HierarchyConfig, non_negative: bool = True) -> pd.DataFrame:
+    """Accuracy per level of the base forecasts (``none``) and of every reconciliation method the levels allow,
+    from one base backtest of every node (reconciling is cheap next to fitting): one row per level, model and
+    method with the mean over the level's series of MASE, RMSSE and MAE, plus a ``mean over levels`` row per
+    model and method (the mean of the levels' means). Each method is reconciled exactly as
+    :func:`hierarchical_backtest` with that method would (same residuals, same non-negativity), so the analyst
+    can pick one without rerunning the models. Sorted by level, model, then MASE."""
+    settings = {"none": None}
+    for name in METHODS:
+        s = replace(hcfg, reconcile=name).settings(non_negative)
+        try:
+            check_structure(hier, s)
+        except ConfigError:            # top_down / middle_out on grouped levels: not offered
+            continue
+        settings[name] = s
+    date_pos = pd.Index(dates)
+    pos = pd.Index(hier.node_ids)
+    needs = any(s is not None and s.needs_residuals for s in settings.values())
+    by_model = dict(list(forecasts.groupby("model", sort=False))) if needs else {}
+    sums: dict[tuple[str, str], np.ndarray] = {}       # (model, method) -> per node: sum |e|/s, sum e²/s², sum |e|, n
+    for (model, cutoff), g in forecasts.groupby(["model", "cutoff"], sort=False):
+        end = int(date_pos.get_loc(pd.Timestamp(cutoff))) + 1
+        h_cut = hist[:, :end]
+        fdates = np.sort(g[DS].unique())
+        r, c = pos.get_indexer(g[ID]), pd.Index(fdates).get_indexer(g[DS])
+        base, has_base = np.zeros((hier.n_nodes, len(fdates))), np.zeros((hier.n_nodes, len(fdates)), dtype=bool)
+        base[r, c] = np.nan_to_num(g["forecast"].to_numpy(dtype=float))
+        has_base[r, c] = True
+        # actuals of every node (a reconciled run scores nodes the base model missed, their forecast taken as 0)
+        cols = date_pos.get_indexer(fdates)
+        actual = np.where(cols >= 0, hist[:, np.maximum(cols, 0)], np.nan)
+        mm = m if h_cut.shape[1] > m else 1
+        d = h_cut[:, mm:] - h_cut[:, :-mm]
+        n_d = np.isfinite(d).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(n_d > 0, np.nansum(np.abs(d), axis=1) / n_d, np.nan)[:, None]
+            scale_sq = np.where(n_d > 0, np.nansum(d ** 2, axis=1) / n_d, np.nan)[:, None]
+        ok = np.isfinite(actual) & (scale > 0) & (scale_sq > 0)
+        errors = _earlier_errors(by_model, model, cutoff, hier)
+        nonneg_hist = bool((np.nan_to_num(h_cut[hier.n_aggregate:]) >= 0).all())
+        for name, s in settings.items():
+            if s is None:                   # the base run scores only the forecasts it made
+                mean = np.where(has_base, base, np.nan)
+            else:
+                s = replace(s, non_negative=s.non_negative and nonneg_hist)
+                resid, _ = _residuals(errors, s, h_cut, m)
+                mean = np.asarray(hier.S @ reconcile_bottom(hier, base, s, residuals=resid, history=h_cut))
+            use = ok & np.isfinite(mean)
+            e = np.where(use, mean - np.nan_to_num(actual), 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                part = np.stack([np.where(use, np.abs(e) / scale, 0.0).sum(axis=1),
+                                 np.where(use, e ** 2 / scale_sq, 0.0).sum(axis=1),
+                                 np.abs(e).sum(axis=1), use.sum(axis=1).astype(float)])
+            key = (model, name)
+            sums[key] = part if key not in sums else sums[key] + part
+    level_of = hier.nodes[LEVEL].to_numpy()
+    rows = []
+    for (model, name), (sa, sq, ae, n) in sums.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            node = pd.DataFrame({LEVEL: level_of, "mase": np.where(n > 0, sa / n, np.nan),
+                                 "rmsse": np.where(n > 0, np.sqrt(sq / n), np.nan),
+                                 "mae": np.where(n > 0, ae / n, np.nan)})
+        per = node.groupby(LEVEL, sort=False).agg(n_series=("mase", "size"), mase=("mase", "mean"),
+                                                  rmsse=("rmsse", "mean"), mae=("mae", "mean")).reset_index()
+        per.insert(1, "model", model)
+        per.insert(2, "method", name)
+        rows.append(per)
+        rows.append(pd.DataFrame([{LEVEL: MEAN_OVER_LEVELS, "model": model, "method": name,
+                                   "n_series": int(len(level_of)), "mase": per["mase"].mean(),
+                                   "rmsse": per["rmsse"].mean(), "mae": np.nan}]))
+    if not rows:
+        return pd.DataFrame(columns=[LEVEL, "model", "method", "n_series", "mase", "rmsse", "mae"])
+    out = pd.concat(rows, ignore_index=True)
+    order = {n: i for i, n in enumerate(hier.level_names + [MEAN_OVER_LEVELS])}
+    out["_o"] = out[LEVEL].map(order)
+    out = out.sort_values(["_o", "model", "mase"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    return out
 
 
 def _finish_backtest(res, hds: Dataset, hier: Hierarchy):
@@ -218,17 +368,42 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     last = np.flatnonzero(np.isfinite(hist).any(axis=0))
     hist = hist[:, : int(last[-1]) + 1] if last.size else hist
     rs = hcfg.settings(bool(cfg.non_negative))
-    parts, missing = [], 0
-    for model, g in res.forecasts.groupby("model", sort=False):
-        rec, miss = _reconcile_block(hier, g, levels, rs, hist, m)
+    calib = _calibration(res, hds, cfg, m, rs, progress)
+    parts, missing, fallbacks = [], 0, 0
+    groups = list(res.forecasts.groupby("model", sort=False))
+    for model, g in groups:
+        errors = backtest_errors(calib[calib["model"] == model], hier) if calib is not None else None
+        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist, m, errors)
         missing += miss
+        fallbacks += fell
         rec.insert(2, "model", model)
         parts.append(rec)
     res.forecasts = pd.concat(parts, ignore_index=True)[list(res.forecasts.columns)]
     res.info["timings"]["reconcile_s"] = round(time.perf_counter() - t0, 3)
     if missing:
         res.info["notes"].append(f"reconciliation: {missing} missing base forecast value(s) taken as zero")
+    _note_residuals(res.info, rs, fallbacks, len(groups), "model(s) whose history is too short for a backtest")
     return res, hds, hier
+
+
+def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress) -> pd.DataFrame | None:
+    """Backtest forecasts of the history for the backtest residuals of a forecast: the conformal intervals'
+    calibration backtest when the run made one, else a backtest of ``cfg.calibration_windows`` windows."""
+    if not rs.needs_residuals or rs.residuals != "backtest":
+        return None
+    if getattr(res, "calibration", None) is not None:
+        return res.calibration
+    from forecasting.pipeline import BacktestConfig, run_backtest
+
+    bt_cfg = BacktestConfig(horizon=int(cfg.horizon), models=cfg.models, windows=int(cfg.calibration_windows),
+                            season_length=m, levels=res.info["config"]["levels"], model_params=dict(cfg.model_params),
+                            seed=cfg.seed, non_negative=cfg.non_negative, engine=cfg.engine, address=cfg.address,
+                            n_workers=cfg.n_workers, intervals="model")
+    report(progress, "reconcile", 0, 1, f"errors for {rs.method}: backtest of {cfg.calibration_windows} windows")
+    try:
+        return run_backtest(hds, bt_cfg, progress=progress).forecasts
+    except ConfigError:         # history too short for a backtest: the in-sample residuals stand in
+        return None
 
 
 def hierarchy_of(config: dict):

@@ -59,6 +59,8 @@ class ForecastResult:
     info: dict[str, Any]
     # attention networks only: per series, the weight the last input period gave each lag of the lookback
     attention: pd.DataFrame | None = None   # unique_id, model, lag (1 = last observed period), weight
+    # conformal intervals only: the calibration backtest's forecasts (its errors also serve reconciliation)
+    calibration: pd.DataFrame | None = None
 
 
 @dataclass
@@ -140,8 +142,9 @@ def calibration_origins(h: int, windows: int, n_series: int | None = None) -> li
 
 
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
-               progress: ProgressCallback | None) -> pd.DataFrame:
-    """Conformal bounds from rolling-origin backtests of the same models on the history (no extra data)."""
+               progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conformal bounds from rolling-origin backtests of the same models on the history (no extra data);
+    returns the forecasts and the backtests' forecasts."""
     from forecasting.pipeline.backtest import BacktestConfig, run_backtest
     from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
 
@@ -152,7 +155,8 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
                                 model_params=dict(cfg.model_params), seed=cfg.seed, non_negative=cfg.non_negative,
                                 engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers, intervals="model")
         frames.append(run_backtest(dataset, bt_cfg, progress=progress).forecasts)
-    q = conformal_quantiles(pd.concat(frames, ignore_index=True), dataset.df, m, levels)
+    backtests = pd.concat(frames, ignore_index=True)
+    q = conformal_quantiles(backtests, dataset.df, m, levels)
     out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
     n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
     info["notes"].append(f"conformal intervals from backtests at the {cfg.calibration_windows} most recent origins "
@@ -160,7 +164,7 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, 
                          + (f", and older full windows (fewer than {SMALL_POOL} series)"
                             if dataset.n_series < SMALL_POOL else "") + (f"; {n_model} series x model kept the model's "
                                                                         "own (too short to calibrate)" if n_model else ""))
-    return out.drop(columns="interval")
+    return out.drop(columns="interval"), backtests
 
 
 def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallback | None = None, *,
@@ -205,8 +209,9 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
             "timings": {"total_s": round(time.perf_counter() - t0, 3)},
             "notes": [f"season length {m} ({plan.season_why})"]}
     info["intervals"] = cfg.intervals
+    calibration = None
     if cfg.intervals == "conformal" and len(fc) and not cancelled:
-        fc = _conformal(dataset, cfg, fc, m, levels, info, progress)
+        fc, calibration = _conformal(dataset, cfg, fc, m, levels, info, progress)
     attention = [res["attention"] for res in results if res.get("attention") is not None]
     return ForecastResult(fc.reset_index(drop=True), st, info,
-                          pd.concat(attention, ignore_index=True) if attention else None)
+                          pd.concat(attention, ignore_index=True) if attention else None, calibration)

@@ -87,6 +87,12 @@ def test_models_page_leaderboard_per_level():
     radio.set_value("total").run()
     board = next(d.value for d in at.dataframe if "mase" in d.value.columns and "n_series" in d.value.columns)
     assert len(board) == 2 and (board["n_series"] == 1).all()
+    # every method's accuracy per level, from the same base forecasts: bottom_up's row is this run's leaderboard
+    at.selectbox(key="lb_methods").set_value("seasonal_naive").run()
+    methods = next(d.value for d in at.dataframe if "mean over levels" in d.value.columns)
+    assert {"none", "bottom_up", "top_down", "middle_out", "mint_ols", "mint_wls", "mint_shrink"} == set(methods.index)
+    mine = board.set_index("model").loc["seasonal_naive", "mase"]
+    assert methods.loc["bottom_up", "total"] == pytest.approx(mine, rel=1e-9)
     res = latest(at, "backtest")["result"]
     per_series = next(d.value for d in at.dataframe if "level" in d.value.columns and "mase" in d.value.columns)
     assert set(per_series["level"]) == {"total", "store", "store,sku"} and len(per_series) == 7 * 2

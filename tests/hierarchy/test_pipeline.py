@@ -10,6 +10,7 @@ from forecasting.data.contract import Dataset, make_unique_id, validate_long
 from forecasting.pipeline import BacktestConfig, run_backtest
 from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.hierarchy.data import hierarchical_dataset, with_level
+from forecasting.hierarchy.reconcile import METHODS
 from forecasting.hierarchy.run import HierarchyConfig, hierarchical_backtest, hierarchical_forecast
 
 RTOL = 1e-9
@@ -78,6 +79,15 @@ def test_backtest_of_every_node_is_coherent_and_scored(method):
     assert row["mae"].iloc[0] == pytest.approx((t["forecast"] - t["actual"]).abs().mean(), rel=1e-9)
     lv = {r["level"] for r in res.info["summary_by_level"]}
     assert lv == {"total", "store", "store,sku"}
+    # every method scored on the same base forecasts; this method's rows are this run's own scores
+    comp = pd.DataFrame(res.info["methods_by_level"])
+    assert set(comp["method"]) == {"none", *METHODS}
+    mine = comp[comp["method"] == method].merge(pd.DataFrame(res.info["summary_by_level"]), on=["level", "model"])
+    assert len(mine) == 3 * 2
+    np.testing.assert_allclose(mine["mase_x"], mine["mase_y"], rtol=1e-9)
+    np.testing.assert_allclose(mine["rmsse_x"], mine["rmsse_y"], rtol=1e-9)
+    if method == "mint_shrink":      # backtest errors of the first window; the first has none (in-sample)
+        assert any("backtest errors; in-sample seasonal naive errors for 2 of 4" in n for n in res.info["notes"])
 
 
 def test_levels_without_reconciliation_are_base_forecasts_of_each_level():
@@ -120,6 +130,25 @@ def test_cli_forecast_reconciled_every_level(sales_csv, tmp_path):
     st = f[f["level"] == "store"]
     assert st["sku"].isna().all() and set(st["store"]) == {"North", "South"}
     coherent(f, ["forecast", "lo_80", "hi_80"], ["model", "date"])
+
+
+def test_forecast_mint_shrink_uses_the_calibration_backtests_errors():
+    ds = dataset(sales())
+    cfg = ForecastConfig(horizon=3, model="theta", engine="serial", intervals="conformal")
+    res, hds, hier = hierarchical_forecast(ds, cfg, HierarchyConfig(None, "mint_shrink"))
+    assert any(n == "mint_shrink: covariance of the base model's backtest errors" for n in res.info["notes"])
+    coherent(with_level(hds, res.forecasts), ["forecast", "lo_80", "hi_95"], ["model", "ds"])
+    # the same reconciliation by hand from the calibration backtest's errors
+    from forecasting.hierarchy.reconcile import ReconcileSettings, reconcile
+    from forecasting.hierarchy.run import backtest_errors
+
+    base, _, _ = hierarchical_forecast(ds, cfg, HierarchyConfig(None, "none"))
+    pos = pd.Index(hier.node_ids)
+    b = base.forecasts.assign(r=pos.get_indexer(base.forecasts["unique_id"])).sort_values(["r", "ds"])
+    got = res.forecasts.assign(r=pos.get_indexer(res.forecasts["unique_id"])).sort_values(["r", "ds"])
+    want = reconcile(hier, b["forecast"].to_numpy().reshape(hier.n_nodes, 3), ReconcileSettings("mint_shrink"),
+                     residuals=backtest_errors(base.calibration, hier))
+    np.testing.assert_allclose(got["forecast"].to_numpy(), want.ravel(), rtol=1e-9)
 
 
 def test_cli_backtest_grouped_levels_json(sales_csv, tmp_path):

@@ -144,6 +144,15 @@ def test_mint_shrink_by_hand_on_three_series():
     expected = S @ np.linalg.solve(S.T @ Wi @ S, S.T @ Wi @ base)
     got = reconcile(hier, base, ReconcileSettings("mint_shrink"), residuals=R)
     np.testing.assert_allclose(got, expected, rtol=1e-10)
+    wls = reconcile(hier, base, ReconcileSettings("mint_wls"), residuals=R)
+    assert np.abs(got - wls).max() > 0.01                  # the covariance matters with these (incoherent) errors
+    # coherent residuals (the total's = A's + B's, as any linear method's in-sample errors are): the covariance's
+    # off-diagonal part cancels out of MinT, and mint_shrink gives WLS with the residual variances
+    Rc = np.column_stack([e.sum(1), e])
+    Di = np.diag(1 / np.var(Rc, axis=0, ddof=1))
+    wls_var = S @ np.linalg.solve(S.T @ Di @ S, S.T @ Di @ base)
+    np.testing.assert_allclose(reconcile(hier, base, ReconcileSettings("mint_shrink"), residuals=Rc), wls_var,
+                               rtol=1e-7)
 
 
 def test_top_down_and_middle_out_by_hand():
