@@ -260,7 +260,10 @@ def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, 
     pos = pd.Index(hier.node_ids)
     needs = any(s is not None and s.needs_residuals for s in settings.values())
     by_model = dict(list(forecasts.groupby("model", sort=False))) if needs else {}
+    from forecasting.metrics import naive_scale
+
     sums: dict[tuple[str, str], np.ndarray] = {}       # (model, method) -> per node: sum |e|/s, sum e²/s², sum |e|, n
+    scales: dict[int, np.ndarray] = {}                  # cutoff position -> per node: naive MAE, naive MSE
     for (model, cutoff), g in forecasts.groupby(["model", "cutoff"], sort=False):
         end = int(date_pos.get_loc(pd.Timestamp(cutoff))) + 1
         h_cut = hist[:, :end]
@@ -272,12 +275,9 @@ def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, 
         # actuals of every node (a reconciled run scores nodes the base model missed, their forecast taken as 0)
         cols = date_pos.get_indexer(fdates)
         actual = np.where(cols >= 0, hist[:, np.maximum(cols, 0)], np.nan)
-        mm = m if h_cut.shape[1] > m else 1
-        d = h_cut[:, mm:] - h_cut[:, :-mm]
-        n_d = np.isfinite(d).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(n_d > 0, np.nansum(np.abs(d), axis=1) / n_d, np.nan)[:, None]
-            scale_sq = np.where(n_d > 0, np.nansum(d ** 2, axis=1) / n_d, np.nan)[:, None]
+        if end not in scales:           # the nodes' naive scales depend on the cutoff only, not the model
+            scales[end] = np.array([naive_scale(h_cut[j], m) for j in range(hier.n_nodes)])
+        scale, scale_sq = scales[end][:, :1], scales[end][:, 1:]
         ok = np.isfinite(actual) & (scale > 0) & (scale_sq > 0)
         errors = _earlier_errors(by_model, model, cutoff, hier)
         nonneg_hist = bool((np.nan_to_num(h_cut[hier.n_aggregate:]) >= 0).all())
