@@ -393,12 +393,10 @@ def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress
         return None
     if getattr(res, "calibration", None) is not None:
         return res.calibration
-    from forecasting.pipeline import BacktestConfig, run_backtest
+    from forecasting.pipeline import run_backtest
+    from forecasting.pipeline.forecast import history_backtest_config
 
-    bt_cfg = BacktestConfig(horizon=int(cfg.horizon), models=cfg.models, windows=int(cfg.calibration_windows),
-                            season_length=m, levels=res.info["config"]["levels"], model_params=dict(cfg.model_params),
-                            seed=cfg.seed, non_negative=cfg.non_negative, engine=cfg.engine, address=cfg.address,
-                            n_workers=cfg.n_workers, intervals="model")
+    bt_cfg = history_backtest_config(cfg, m, res.info["config"]["levels"], cfg.horizon, cfg.calibration_windows)
     report(progress, "reconcile", 0, 1, f"errors for {rs.method}: backtest of {cfg.calibration_windows} windows")
     try:
         return run_backtest(hds, bt_cfg, progress=progress).forecasts

@@ -141,19 +141,28 @@ def calibration_origins(h: int, windows: int, n_series: int | None = None) -> li
     return runs
 
 
+def history_backtest_config(cfg: ForecastConfig, m: int, levels, horizon: int, windows: int, step: int | None = None):
+    """The backtest of a forecast's own history with the forecast's models and settings (models' own
+    intervals): what calibrates conformal intervals and gives reconciliation its errors."""
+    from forecasting.pipeline.backtest import BacktestConfig
+
+    return BacktestConfig(horizon=int(horizon), models=cfg.models, windows=int(windows), step=step, season_length=m,
+                          levels=levels, model_params=dict(cfg.model_params), seed=cfg.seed,
+                          non_negative=cfg.non_negative, engine=cfg.engine, address=cfg.address,
+                          n_workers=cfg.n_workers, intervals="model")
+
+
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
                progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Conformal bounds from rolling-origin backtests of the same models on the history (no extra data);
     returns the forecasts and the backtests' forecasts."""
-    from forecasting.pipeline.backtest import BacktestConfig, run_backtest
+    from forecasting.pipeline.backtest import run_backtest
     from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
 
     report(progress, "forecast", 0, 1, f"calibrating intervals: backtest at {cfg.calibration_windows} origins")
     frames = []
     for hh, ww, step in calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series):
-        bt_cfg = BacktestConfig(horizon=hh, models=cfg.models, windows=ww, step=step, season_length=m, levels=levels,
-                                model_params=dict(cfg.model_params), seed=cfg.seed, non_negative=cfg.non_negative,
-                                engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers, intervals="model")
+        bt_cfg = history_backtest_config(cfg, m, levels, hh, ww, step)
         frames.append(run_backtest(dataset, bt_cfg, progress=progress).forecasts)
     backtests = pd.concat(frames, ignore_index=True)
     q = conformal_quantiles(backtests, dataset.df, m, levels)
