@@ -229,18 +229,23 @@ def encode_journal_line(series: list[str], result: dict) -> bytes:
     return (json.dumps({"series": series, "result": layout}, default=_plain, separators=(",", ":")) + "\n").encode()
 
 
-def read_journal(path: Path) -> list[tuple[list[str], dict]]:
-    """The complete lines of a journal file as (series ids, result); a cut-short last line is skipped."""
+def _journal_docs(path: Path):
+    """The parsed complete lines of a journal file; a cut-short last line is skipped."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return []
-    out = []
+        return
     for line in raw.split(b"\n")[:-1]:          # the text after the last newline is an unfinished line
         try:
-            doc = json.loads(line)
+            yield json.loads(line)
         except ValueError:
             continue
+
+
+def read_journal(path: Path) -> list[tuple[list[str], dict]]:
+    """The complete lines of a journal file as (series ids, result); a cut-short last line is skipped."""
+    out = []
+    for doc in _journal_docs(path):
         result: dict[str, Any] = {}
         for key, spec in doc["result"].items():
             if spec["type"] == "frame":
@@ -255,17 +260,7 @@ def read_journal(path: Path) -> list[tuple[list[str], dict]]:
 
 def journal_series(path: Path) -> int:
     """How many series the complete lines of a journal file hold (without decoding their frames)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return 0
-    n = 0
-    for line in raw.split(b"\n")[:-1]:
-        try:
-            n += len(json.loads(line)["series"])
-        except ValueError:
-            continue
-    return n
+    return sum(len(doc["series"]) for doc in _journal_docs(path))
 
 
 class JournalWriter:
