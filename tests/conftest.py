@@ -12,7 +12,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 # workspaces (the app's and the store tests') go to a throwaway folder, never the user's ~/.salescast
-if "SALESCAST_HOME" not in os.environ:
+# (each pytest-xdist worker gets its own, even though it inherits the controller's environment)
+if "SALESCAST_HOME" not in os.environ or os.environ.get("PYTEST_XDIST_WORKER"):
     import tempfile
 
     os.environ["SALESCAST_HOME"] = tempfile.mkdtemp(prefix="salescast-test-home-")

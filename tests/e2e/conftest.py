@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
+# one log per pytest-xdist worker: each worker starts its own app
+LOG_NAME = f"streamlit-e2e{os.environ.get('PYTEST_XDIST_WORKER', '')}.log"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 
@@ -35,7 +37,7 @@ def app_url():
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-e2e.log", "w")
+    log = open(ARTIFACTS / LOG_NAME, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -50,7 +52,7 @@ def app_url():
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start (see {ARTIFACTS / 'streamlit-e2e.log'})")
+                pytest.fail(f"streamlit did not start (see {ARTIFACTS / LOG_NAME})")
             time.sleep(0.5)
         yield url
     finally:

@@ -28,6 +28,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist, each worker gets its own database on the shared server (created if missing), so
+    two workers never migrate or fill the same one at once; without xdist the URL is returned as it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return url
+    import sqlalchemy as sa
+
+    name = f"salescast_test_{worker}"
+    eng = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        eng.dispose()
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
 class Cluster:
     def __init__(self):
         self.url: str | None = None
@@ -38,7 +57,7 @@ class Cluster:
     def start(self) -> "Cluster":
         url = os.environ.get("SALESCAST_TEST_DATABASE_URL", "").strip()
         if url:
-            self.url = url
+            self.url = _worker_database(url)
             return self
         initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if not initdb or not pg_ctl:
@@ -67,7 +86,7 @@ class Cluster:
             err = getattr(exc, "stderr", b"") or b""
             self.reason = f"could not start PostgreSQL: {exc} {err.decode(errors='replace')[-300:]}"
             return self
-        self.url = f"postgresql+psycopg://salescast@127.0.0.1:{port}/postgres"
+        self.url = _worker_database(f"postgresql+psycopg://salescast@127.0.0.1:{port}/postgres")
         return self
 
     def stop(self) -> None:
