@@ -152,19 +152,48 @@ def history_backtest_config(cfg: ForecastConfig, m: int, levels, horizon: int, w
                           n_workers=cfg.n_workers, intervals="model")
 
 
+def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, levels,
+                               origins: Sequence[tuple[int, int, int]],
+                               progress: ProgressCallback | None = None) -> pd.DataFrame:
+    """The forecasts of the history backtests at ``origins`` ((horizon, windows, step) each, as
+    :func:`calibration_origins` gives them), concatenated in that order: the same frame as
+    ``run_backtest(dataset, history_backtest_config(cfg, m, levels, *origin)).forecasts`` for each origin
+    (tests/pipeline/test_forecast_calibration.py), without what the calibration does not read. The run is
+    planned once (the series, the covariates) instead of once per origin, and the backtest's scoring
+    (metrics, the summary, the total over series, coverage per step: most of a one-series backtest's cost)
+    is skipped."""
+    from forecasting.pipeline.backtest import BacktestJob
+    from forecasting.pipeline.plan import plan_run
+    from forecasting.pipeline.run_models import run_models
+
+    cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + bound_columns(levels)
+    plan = None
+    frames = []
+    for hh, ww, step in origins:
+        bt = history_backtest_config(cfg, m, levels, hh, ww, step)
+        bt.validate()
+        if plan is None:
+            plan = plan_run(dataset, bt.models, bt.season_length, bt.levels)
+        job = BacktestJob(h=int(bt.horizon), levels=plan.levels, season_length=plan.season_length,
+                          params=dict(bt.model_params), non_negative=bool(bt.non_negative), seed=int(bt.seed),
+                          freq=dataset.freq, n_origins=int(bt.windows), step=int(bt.step or bt.horizon),
+                          window_type=bt.window_type)
+        engine = dict(engine=bt.engine, address=bt.address, n_workers=bt.n_workers)
+        results, _ = run_models(plan, plan.series, job, "backtest", len(bt.models), engine=engine,
+                                progress=progress, sink=None, prior=PriorResults())
+        frames += [res["forecasts"][cols] for res in results if res["forecasts"] is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, m: int, levels, info: dict,
                progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Conformal bounds from rolling-origin backtests of the same models on the history (no extra data);
     returns the forecasts and the backtests' forecasts."""
-    from forecasting.pipeline.backtest import run_backtest
     from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
 
     report(progress, "forecast", 0, 1, f"calibrating intervals: backtest at {cfg.calibration_windows} origins")
-    frames = []
-    for hh, ww, step in calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series):
-        bt_cfg = history_backtest_config(cfg, m, levels, hh, ww, step)
-        frames.append(run_backtest(dataset, bt_cfg, progress=progress).forecasts)
-    backtests = pd.concat(frames, ignore_index=True)
+    origins = calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series)
+    backtests = history_backtest_forecasts(dataset, cfg, m, levels, origins, progress)
     q = conformal_quantiles(backtests, dataset.df, m, levels)
     out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
     n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
