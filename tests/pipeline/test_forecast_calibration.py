@@ -33,3 +33,28 @@ def test_lean_calibration_backtests_equal_run_backtest():
     lean = history_backtest_forecasts(ds, cfg, 12, levels, origins)
     assert len(ref) > 0 and set(ref["unique_id"]) == {"s0", "s1", "s2"}
     pd.testing.assert_frame_equal(lean, ref, check_exact=True)
+
+
+def test_points_only_calibration_keeps_the_means_and_ets_refits_its_form():
+    from forecasting.pipeline.forecast import calibration_refits, run_forecast
+
+    ds = _panel()
+    cfg = ForecastConfig(horizon=6, model=["naive", "ets"], engine="serial")
+    origins = calibration_origins(6, 3, ds.n_series)
+    full = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins)
+    points = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, points_only=True)
+    assert "lo_80" not in points.columns
+    pd.testing.assert_frame_equal(points, full[list(points.columns)], check_exact=True)
+    # the forecast's calibration refits each series' chosen ETS form: parameters only, no form search
+    res = run_forecast(ds, cfg)
+    refits = calibration_refits(res.settings)
+    ets = res.settings[res.settings["model"] == "ets"].set_index("unique_id")
+    assert set(refits) == set(ets.index[ets["model_used"] == "ets"]) and refits
+    for uid, per_model in refits.items():
+        assert list(per_model) == ["ets"]                   # naive has no choice to keep
+        assert f"form={per_model['ets']['model']};" in ets.loc[uid, "settings"]
+    fixed = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, series_params=refits, points_only=True)
+    cal = res.calibration
+    pd.testing.assert_frame_equal(cal, fixed, check_exact=True)
+    same = cal["model"] == "naive"
+    pd.testing.assert_frame_equal(cal[same], points[same], check_exact=True)
