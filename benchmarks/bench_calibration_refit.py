@@ -10,7 +10,7 @@ series forecast one by one (a one-series run, as the API latency request: older 
 Reported per setting: coverage of the test values by the 80% and 95% intervals, the mean 80% interval width
 scaled by the seasonal-naive MAE of the training data, the MASE of the point forecast (the same numbers: the
 final fit always searches every form) and the time.
-Results: ``benchmarks/results/conformal_refit.json`` and ``.md``.
+Results: ``benchmarks/results/conformal_refit.json`` and ``.md`` (``--out``).
 """
 from __future__ import annotations
 
@@ -83,15 +83,18 @@ def summary(acc: dict[str, list[float]], seconds: float) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--step", type=int, default=8, help="keep every k-th M3 series (default 8)")
+    ap.add_argument("--offset", type=int, default=0, help="start at the k-th M3 series (default 0)")
+    ap.add_argument("--out", default="conformal_refit", help="results name under benchmarks/results/")
     ap.add_argument("--single", type=int, default=30, help="monthly series also forecast one by one (default 30)")
     args = ap.parse_args()
     from bench_theta import load
 
-    m3 = load("m3")[:: args.step]
+    m3 = load("m3")[args.offset:: args.step]
     groups: dict[str, list[dict]] = {}
     for s in m3:
         groups.setdefault(s["group"].split()[-1], []).append(s)
-    doc: dict = {"config": {"step": args.step, "single": args.single, "model": "ets", "levels": [80, 95]},
+    doc: dict = {"config": {"step": args.step, "offset": args.offset, "single": args.single, "model": "ets",
+                            "levels": [80, 95]},
                  "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "pooled": {}, "single": {},
                  "same_means": True}
     total = {True: {"in80": [], "in95": [], "w80": [], "mase": []}, False: {"in80": [], "in95": [], "w80": [], "mase": []}}
@@ -136,8 +139,8 @@ def main() -> int:
                          f"{v['mean_width80_scaled']:.3f} | {v['mase']:.3f} | {v['n_series']} | {v['seconds']} |")
     lines.append("")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conformal_refit.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    (RESULTS / "conformal_refit.md").write_text("\n".join(lines), encoding="utf-8")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0
 

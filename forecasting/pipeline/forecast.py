@@ -156,7 +156,7 @@ def history_backtest_config(cfg: ForecastConfig, m: int, levels, horizon: int, w
 def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, levels,
                                origins: Sequence[tuple[int, int, int]], progress: ProgressCallback | None = None,
                                *, series_params: dict[str, dict[str, dict[str, Any]]] | None = None,
-                               points_only: bool = False) -> pd.DataFrame:
+                               points_only: bool = False, plan=None) -> pd.DataFrame:
     """The forecasts of the history backtests at ``origins`` ((horizon, windows, step) each, as
     :func:`calibration_origins` gives them), concatenated in that order: the same frame as
     ``run_backtest(dataset, history_backtest_config(cfg, m, levels, *origin)).forecasts`` for each origin
@@ -166,20 +166,20 @@ def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, le
     is skipped. ``series_params``: per series and model, settings over the run's (see
     :func:`calibration_refits`). ``points_only``: the models forecast their means alone (no interval columns;
     what conformal calibration and reconciliation read), for per-series models only: a network's point
-    forecast may depend on its quantile levels."""
+    forecast may depend on its quantile levels. ``plan``: the forecast's own
+    :class:`~forecasting.pipeline.plan.RunPlan` of ``dataset`` with season length ``m`` (the same series and
+    models; the backtests do not read the future covariates it attached), instead of planning again."""
     from forecasting.pipeline.backtest import BacktestJob
     from forecasting.pipeline.plan import plan_run
     from forecasting.pipeline.run_models import run_models
 
-    plan = None
     frames = []
     for hh, ww, step in origins:
         bt = history_backtest_config(cfg, m, levels, hh, ww, step)
         bt.validate()
         if plan is None:
             plan = plan_run(dataset, bt.models, bt.season_length, bt.levels)
-            if plan.across_series:
-                points_only = False
+        points_only = points_only and not plan.across_series
         job = BacktestJob(h=int(bt.horizon), levels=[] if points_only else plan.levels,
                           season_length=plan.season_length, params=dict(bt.model_params),
                           non_negative=bool(bt.non_negative), seed=int(bt.seed), freq=dataset.freq,
@@ -223,7 +223,7 @@ def calibration_refits(settings: pd.DataFrame) -> dict[str, dict[str, dict[str, 
 
 
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings: pd.DataFrame, m: int, levels,
-               info: dict, progress: ProgressCallback | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               info: dict, progress: ProgressCallback | None, plan=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Conformal bounds from rolling-origin backtests of the same models on the history (no extra data);
     returns the forecasts and the backtests' forecasts."""
     from forecasting.pipeline.calibration import conformal_quantiles, conformalize_forecast
@@ -232,7 +232,7 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings
     origins = calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series)
     refits = calibration_refits(settings) if cfg.calibration_refit else None
     backtests = history_backtest_forecasts(dataset, cfg, m, levels, origins, progress, series_params=refits,
-                                           points_only=True)
+                                           points_only=True, plan=plan)
     q = conformal_quantiles(backtests, dataset.df, m, levels)
     out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
     n_model = int((out.groupby([ID, "model"])["interval"].first() == "model").sum())
@@ -240,7 +240,9 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings
                          f"of the history (errors per horizon step)"
                          + (f", and older full windows (fewer than {SMALL_POOL} series)"
                             if dataset.n_series < SMALL_POOL else "") + (f"; {n_model} series x model kept the model's "
-                                                                        "own (too short to calibrate)" if n_model else ""))
+                                                                        "own (too short to calibrate)" if n_model else "")
+                         + ("; the backtests refit each series' chosen form (ETS) instead of searching again"
+                            if refits else ""))
     return out.drop(columns="interval"), backtests
 
 
@@ -288,7 +290,7 @@ def run_forecast(dataset: Dataset, cfg: ForecastConfig, progress: ProgressCallba
     info["intervals"] = cfg.intervals
     calibration = None
     if cfg.intervals == "conformal" and len(fc) and not cancelled:
-        fc, calibration = _conformal(dataset, cfg, fc, st, m, levels, info, progress)
+        fc, calibration = _conformal(dataset, cfg, fc, st, m, levels, info, progress, plan)
     attention = [res["attention"] for res in results if res.get("attention") is not None]
     return ForecastResult(fc.reset_index(drop=True), st, info,
                           pd.concat(attention, ignore_index=True) if attention else None, calibration)
