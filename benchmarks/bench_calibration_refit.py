@@ -1,5 +1,5 @@
-"""Does refitting the chosen ETS form at the calibration origins (``ForecastConfig.calibration_refit``, the
-default) calibrate conformal intervals as well as searching every form again at each origin?
+"""Does refitting the chosen ETS form at the calibration origins (``ForecastConfig.calibration_refit=True``)
+calibrate conformal intervals as well as searching every form again at each origin (the default)?
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_calibration_refit.py --step 8 --single 30
 

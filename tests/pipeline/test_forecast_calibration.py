@@ -45,7 +45,9 @@ def test_points_only_calibration_keeps_the_means_and_ets_refits_its_form():
     points = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, points_only=True)
     assert "lo_80" not in points.columns
     pd.testing.assert_frame_equal(points, full[list(points.columns)], check_exact=True)
-    # the forecast's calibration refits each series' chosen ETS form: parameters only, no form search
+    # with calibration_refit, the forecast's calibration refits each series' chosen ETS form: parameters only
+    assert not cfg.calibration_refit                         # off by default (results/conformal_refit.md)
+    cfg.calibration_refit = True
     res = run_forecast(ds, cfg)
     refits = calibration_refits(res.settings)
     ets = res.settings[res.settings["model"] == "ets"].set_index("unique_id")
