@@ -144,7 +144,10 @@ def main() -> int:
               "A residual scale per season position (geometric mean with the series' scale): M3 1.05% at 4.5, "
               "no planted anomaly more. A second pass without the first pass's flags (refit, rescore): M3 1.25% "
               "at 4.5, no planted anomaly more. Choosing the scale on days without promotion or holiday only: "
-              "no change on the sample, worse on a simulated promoted series (additive chosen).", "",
+              "no change on the sample, worse on a simulated promoted series (additive chosen). Leave-one-out "
+              "medians (a point's own value left out of its expected value): the scale grows, so 3.5 gives M3 "
+              "0.88%, planted 16/24 (12/14) but 0.78% of the clean sample flagged (36 other, 65 stock-out "
+              "zeros; 6 and 19 now).", "",
               f"Planted anomalies at the default threshold ({THRESHOLD}), promotion and holiday columns used:", "",
               "| series | date | before → after | score | promotion / holiday day | stands out of Poisson noise | found |",
               "|---|---|---|---|---|---|---|"]
