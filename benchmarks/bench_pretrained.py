@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE = ROOT / "benchmarks" / ".cache" / "pretrained"
+# what the inference does besides the weights (the cache of the network's forecasts depends on it)
+INFERENCE = "deseasonalize-auto"
 SUBSETS = [f"{d}_{t}" for d in ("m1", "m3", "tourism") for t in ("yearly", "quarterly", "monthly")]
 QLEVELS = (20, 40, 60, 80)                       # -> quantiles 0.1, 0.2 ... 0.9 (with the median)
 LEVELS = (20, 40, 60, 80, 95)
@@ -311,12 +313,12 @@ def main() -> int:
             if sf in models:
                 fcs[sf], tim[sf] = cached(f"{tag}_{sf}", lambda: run_statsforecast(series, sf), use_cache)
         if "pretrained" in models or "ensemble" in models:
-            f, tim["pretrained"], fitted = cached(f"{tag}_pretrained_{wh}", lambda: run_global(series, "pretrained", freq), use_cache)
+            f, tim["pretrained"], fitted = cached(f"{tag}_pretrained_{wh}_{INFERENCE}", lambda: run_global(series, "pretrained", freq), use_cache)
             fcs["pretrained"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
             fcs["_pretrained_raw"] = f
             fitted_notes[f"{sub}/pretrained"] = fitted
         if "finetuned" in models:
-            f, tim["finetuned"], fitted = cached(f"{tag}_finetuned_{wh}", lambda: run_global(series, "finetuned", freq), use_cache)
+            f, tim["finetuned"], fitted = cached(f"{tag}_finetuned_{wh}_{INFERENCE}", lambda: run_global(series, "finetuned", freq), use_cache)
             fcs["finetuned"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
             fitted_notes[f"{sub}/finetuned"] = fitted
         if "fracast" in models:

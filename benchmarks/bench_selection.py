@@ -10,19 +10,23 @@ One pass per series fits every candidate of ``auto`` (``naive``, ``seasonal_naiv
 ``theta``, ``sarima``, through the app's safety net ``fit_predict``) at 4 origins: the 3 rolling-origin
 windows ``auto`` backtests on (the same ends, :meth:`AutoSelect.window_ends`) and the test origin. From
 these: the single models; ``ensemble`` (the mean of ``ets``, ``theta``, ``sarima`` and of their bounds, as
-the model computes it); ``auto`` (the rule :func:`forecasting.models.auto.choose` on the windows' MASE, as
-the model applies it; the real ``auto`` model is run on the first series of each set and must give the same
-forecast — checked, recorded as ``auto_checked``); ``auto (best)``, the old rule (lowest mean MASE);
-``auto (weighted)``, a measured alternative that is not a model of the app: the mean of ``ets``, ``theta``,
-``sarima`` weighted per series by the inverse of each one's mean window MASE.
+the model computes it); ``auto`` (its default rule, ``weighted``: the three members weighted per series by
+the inverse of each one's mean window MASE, :func:`forecasting.models.auto.combination_weights`, as the model
+applies it; the real ``auto`` model is run on the first series of each set and must give the same forecast —
+checked, recorded as ``auto_checked``); ``auto (clear)``, the rule before (the plain mean unless one model
+wins every window by 10%, :func:`forecasting.models.auto.choose`); ``auto (best)``, the oldest rule (lowest
+mean MASE). The fits are cached in ``benchmarks/.cache/selection/`` (a rerun that changes only the rules
+refits nothing).
 Intervals: ``model`` (each model's own) and ``conformal`` (:mod:`forecasting.models.conformal`, the app's
 forecast rule: per horizon step, the quantile of the absolute errors of the windows at the 3 most recent
 origins (:func:`forecasting.pipeline.forecast.calibration_origins`, with older full windows for a frequency of
 fewer than 20 series, as the app does for such a run; 2 more fits per series and model here),
 each divided by the in-sample seasonal-naive MAE of the history before its origin, pooled over the series of
-one frequency as one run of the app on one dataset pools them; the test period is never used).
+one frequency as one run of the app on one dataset pools them, a step with fewer than 100 errors borrowing
+from its neighbouring steps (:func:`forecasting.models.conformal.scaled_quantiles`); the test period is never
+used), and ``per step`` (the same errors, each step's own quantile however few its errors: the rule before).
 Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
-Winkler score (scaled by the same in-sample MAE, so series can be averaged), for both interval kinds.
+Winkler score (scaled by the same in-sample MAE, so series can be averaged), for every interval kind.
 Results: ``benchmarks/results/selection.json`` and ``selection.md``.
 """
 from __future__ import annotations
@@ -48,7 +52,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 LEVELS = (80, 95)
 CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 MEMBERS = ("ets", "theta", "sarima")
-WEIGHTED = "auto (weighted)"
+WEIGHTED = "auto"            # the default rule: members weighted by inverse mean window MASE
+CLEAR = "auto (clear)"
+KINDS = ("model", "conformal", "per_step")   # per_step: the conformal rule before steps borrowed (min_errors=1)
 
 
 def _fitting():
@@ -77,8 +83,38 @@ def load_sample() -> list[dict]:
     return out
 
 
-def run_series(s: dict, pool: int) -> dict:
-    """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal."""
+CACHE = ROOT / "benchmarks" / ".cache" / "selection"
+
+
+def run_series(s: dict, pool: int, data: str = "") -> dict:
+    """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal.
+    Kept in ``benchmarks/.cache/selection/<data>.jsonl`` (keyed by series, length, horizon and pool size), so
+    a rerun that changes only the rules (selection, calibration) refits nothing."""
+    key = f"{s['id']}|{len(s['train'])}|{s['h']}|{s['m']}|{pool}"
+    path = CACHE / f"{data or 'data'}.jsonl"
+    if path.exists() and not _CACHE.get(path):
+        _CACHE[path] = {}
+        for line in path.read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                _CACHE[path][d["key"]] = d
+    hit = _CACHE.get(path, {}).get(key)
+    if hit is not None:
+        fc = {k: [{b: np.asarray(a, float) for b, a in f.items()} for f in v] for k, v in hit["fc"].items()}
+        return {"ends": hit["ends"], "origins": hit["origins"], "cal": [tuple(c) for c in hit["cal"]], "fc": fc}
+    r = _run_series(s, pool)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"key": key, "ends": r["ends"], "origins": r["origins"], "cal": r["cal"],
+                             "fc": {k: [{b: np.asarray(a, float).tolist() for b, a in f.items()} for f in v]
+                                    for k, v in r["fc"].items()}}) + "\n")
+    return r
+
+
+_CACHE: dict = {}
+
+
+def _run_series(s: dict, pool: int) -> dict:
     from forecasting.models.auto import AutoSelect
 
     fit_predict, _ = _fitting()
@@ -110,7 +146,7 @@ def calibration(n: int, h: int, pool: int) -> list[tuple[int, int]]:
 
 def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[dict, dict]:
     from forecasting.metrics import naive_scale
-    from forecasting.models.auto import choose
+    from forecasting.models.auto import choose, combination_weights
     from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 
     fit_predict, tidy_bounds = _fitting()
@@ -122,7 +158,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
     for i, s in enumerate(series):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = run_series(s, sizes[s["group"]])
+            r = run_series(s, sizes[s["group"]], label)
         y, h, m = s["train"], s["h"], s["m"]
         clip = bool((y >= 0).all())
         test = {k: v[-1] for k, v in r["fc"].items()}
@@ -138,9 +174,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             for k, f in fw.items():
                 scores[k].append(float(np.mean(np.abs(actual - f)) / sc) if sc and np.isfinite(sc) else np.nan)
         arr = {k: np.asarray(v, float) for k, v in scores.items()}
-        inv = np.array([1.0 / np.nanmean(arr[mm]) if np.isfinite(arr[mm]).any() and np.nanmean(arr[mm]) > 0
-                        else np.nan for mm in MEMBERS]) if r["ends"] else np.full(len(MEMBERS), np.nan)
-        wts = inv / inv.sum() if np.isfinite(inv).all() else np.full(len(MEMBERS), 1.0 / len(MEMBERS))
+        wts = combination_weights(arr, MEMBERS)
         test[WEIGHTED] = {k: np.sum([wt * test[mm][k] for wt, mm in zip(wts, MEMBERS)], axis=0) for k in test["ets"]}
         # conformal calibration, as the app's forecast: the most recent origins, each window's errors divided
         # by the seasonal-naive MAE of the history before it
@@ -154,16 +188,16 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             fw[WEIGHTED] = np.sum([wt * fw[mm] for wt, mm in zip(wts, MEMBERS)], axis=0)
             for k, f in fw.items():
                 win[k].append(np.abs(actual - f) / sc if sc and np.isfinite(sc) and sc > 0 else np.full(hh, np.nan))
-        chosen = choose(arr)[0] if r["ends"] else "ensemble"
+        chosen = choose(arr, rule="clear")[0] if r["ends"] else "ensemble"
         best = choose(arr, rule="best")[0] if r["ends"] else "ensemble"
-        test["auto"], test["auto (best)"] = test[chosen], test[best]
-        win["auto"], win["auto (best)"] = win[chosen], win[best]
+        test[CLEAR], test["auto (best)"] = test[chosen], test[best]
+        win[CLEAR], win["auto (best)"] = win[chosen], win[best]
         if check_auto and i == 0:
             real = fit_predict("auto", y, h, levels=LEVELS, season_length=m).forecast
             mine = tidy_bounds(test["auto"], LEVELS, clip)
             check = bool(np.allclose(real["mean"], mine["mean"]) and np.allclose(real["hi-95"], mine["hi-95"]))
         per.append({"s": s, "test": {k: tidy_bounds(v, LEVELS, clip) for k, v in test.items()}, "clip": clip,
-                    "scale": sc_test, "chosen": chosen})
+                    "scale": sc_test, "chosen": chosen, "weights": wts})
         for k, v in win.items():
             calib.setdefault((s["group"], k), []).extend(v)
         if (i + 1) % 10 == 0:
@@ -171,8 +205,10 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
     # conformal: per model, per horizon step, quantiles of the pooled scaled window errors
     res: dict[str, dict] = {}
     for k in per[0]["test"]:
-        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in {p["s"]["group"] for p in per}}
-        acc = {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in ("model", "conformal")
+        groups = {p["s"]["group"] for p in per}
+        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in groups}
+        qs1 = {g: scaled_quantiles(calib.get((g, k), []), LEVELS, min_errors=1) for g in groups}   # per step only
+        acc = {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in KINDS
                                            for x in ("in", "wk") for l in LEVELS}}
         for p in per:
             s, f, sc = p["s"], p["test"][k], p["scale"]
@@ -180,7 +216,8 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             acc["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
             acc["smape"].append(smape(yt, f["mean"]))
             conf = conformal_bounds(f["mean"], qs[s["group"]], sc, LEVELS, p["clip"])
-            for kind, b in (("model", f), ("conformal", conf)):
+            step = conformal_bounds(f["mean"], qs1[s["group"]], sc, LEVELS, p["clip"])
+            for kind, b in (("model", f), ("conformal", conf), ("per_step", step)):
                 for l in LEVELS:
                     lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]
                     a = 1 - l / 100
@@ -188,12 +225,16 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
                     acc[f"{kind}_wk{l}"].append(float(np.mean((hi - lo) + 2 / a * (np.maximum(lo - yt, 0)
                                                                                     + np.maximum(yt - hi, 0))) / sc))
         res[k] = {"mean_mase": float(np.nanmean(acc["mase"])), "mean_smape": float(np.mean(acc["smape"])),
-                  **{f"{kind}_coverage_{l}": float(np.mean(acc[f"{kind}_in{l}"])) for kind in ("model", "conformal")
+                  **{f"{kind}_coverage_{l}": float(np.mean(acc[f"{kind}_in{l}"])) for kind in KINDS
                      for l in LEVELS},
-                  **{f"{kind}_winkler_{l}": float(np.nanmean(acc[f"{kind}_wk{l}"])) for kind in ("model", "conformal")
+                  **{f"{kind}_winkler_{l}": float(np.nanmean(acc[f"{kind}_wk{l}"])) for kind in KINDS
                      for l in LEVELS}}
     chosen = pd.Series([p["chosen"] for p in per]).value_counts().to_dict()
-    meta = {"n": len(per), "seconds": round(time.perf_counter() - t0, 1), "auto_chose": chosen,
+    w = np.array([p["weights"] for p in per])
+    meta = {"n": len(per), "seconds": round(time.perf_counter() - t0, 1), "auto_clear_chose": chosen,
+            "groups": {str(g): int(c) for g, c in sorted(sizes.items())},
+            "auto_weights": {mm: {"mean": round(float(w[:, j].mean()), 3), "min": round(float(w[:, j].min()), 3),
+                                  "max": round(float(w[:, j].max()), 3)} for j, mm in enumerate(MEMBERS)},
             "auto_checked": check if check_auto else None}
     return res, meta
 
@@ -234,17 +275,21 @@ def render(doc: dict) -> str:
     for data, res in doc["results"].items():
         meta = doc["meta"][data]
         ens = res["ensemble"]["mean_mase"]
+        groups = ", ".join(f"{g} {n}" for g, n in meta.get("groups", {}).items())
         lines += [f"## {data} ({meta['n']} series, every {meta['step']}th; {meta['seconds']} s)", "",
-                  f"auto chose: {meta['auto_chose']}; real `auto` model reproduced on the first series: "
-                  f"{meta['auto_checked']}", "",
+                  f"Runs (one conformal pool each): {groups}. `auto` weights (mean, min-max over series): "
+                  + ", ".join(f"{m} {w['mean']:.2f} ({w['min']:.2f}-{w['max']:.2f})"
+                              for m, w in meta["auto_weights"].items())
+                  + f"; `auto (clear)` chose: {meta['auto_clear_chose']}; real `auto` model reproduced on the first "
+                  f"series: {meta['auto_checked']}", "",
                   "| model | mean MASE | vs ensemble | mean sMAPE | cover 80 / 95 (model) | Winkler 80 / 95 (model) "
-                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) |", "|---|---|---|---|---|---|---|---|"]
+                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) | cover 80 / 95 (per step, before) "
+                  "| Winkler 80 / 95 (per step) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for k, v in res.items():
             lines.append(f"| {k} | {v['mean_mase']:.4f} | {v['mean_mase'] / ens - 1:+.2%} | {v['mean_smape']:.2f} | "
-                         f"{v['model_coverage_80']:.3f} / {v['model_coverage_95']:.3f} | "
-                         f"{v['model_winkler_80']:.2f} / {v['model_winkler_95']:.2f} | "
-                         f"{v['conformal_coverage_80']:.3f} / {v['conformal_coverage_95']:.3f} | "
-                         f"{v['conformal_winkler_80']:.2f} / {v['conformal_winkler_95']:.2f} |")
+                         + " | ".join(f"{v[f'{kind}_coverage_80']:.3f} / {v[f'{kind}_coverage_95']:.3f} | "
+                                      f"{v[f'{kind}_winkler_80']:.2f} / {v[f'{kind}_winkler_95']:.2f}"
+                                      for kind in KINDS) + " |")
         lines.append("")
     return "\n".join(lines)
 

@@ -22,6 +22,9 @@ os.environ.pop("SALESCAST_DATABASE_URL", None)   # the store tests choose their 
 
 
 def pytest_collection_modifyitems(config, items):
+    # the browser tests' files run longest (minutes each): start them first, so that with pytest-xdist
+    # (whole files per worker) the short files fill the other workers instead of all waiting on one at the end
+    items.sort(key=lambda item: 0 if "e2e" in item.nodeid.split("/")[:2] else 1)
     try:
         import torch
         has_cuda = torch.cuda.is_available()

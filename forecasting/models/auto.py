@@ -1,4 +1,4 @@
-"""``auto``: per series, the combination of the candidates — or a single model where it wins clearly.
+"""``auto``: per series, the combination of the candidates weighted by how well each did on the series' history.
 
 Picking the single model with the best score on two short backtest windows follows noise: on real retail
 data that choice scored 13% worse than the plain mean of ETS, Theta and SARIMA. So ``auto``
@@ -6,15 +6,20 @@ backtests every candidate on ``windows`` rolling-origin windows of the series' o
 forecast horizon, default 3 windows, fewer when the series is short), scores each window by MASE (scaled
 by the in-sample seasonal naive; ``metric`` can be ``mae``, ``rmse``, ``smape``, ``mase``, ``rmsse``) and
 scores the **combination** too — the mean of the strong candidates' forecasts (all but the baselines), the
-same forecasts, no extra fitting. The rule (``rule="clear"``, the default):
+same forecasts, no extra fitting. Rules:
 
-* the combination, unless
-* one single model beat it in **every** window (at least 2) and by at least ``margin`` (10%) on the mean
-  score — then that model (the one with the best mean when several do).
+* ``weighted`` (the default): the combination with each member weighted by the inverse of its mean window
+  score (weights summing to 1; equal weights when there is no window or a member could not be scored).
+  A member that did badly on this series counts less without being dropped on the evidence of a few
+  windows. Measured against the plain mean on M3, Tourism and the sample data
+  (``benchmarks/results/selection.md``), it was never worse by more than 1% and better on Tourism and the
+  sample; the ``clear`` rule was 1% worse on M3 and never better.
+* ``clear``: the plain combination, unless one single model beat it in **every** window (at least 2) and by
+  at least ``margin`` (10%) on the mean score — then that model (the one with the best mean when several do).
+* ``best``: the old behaviour (lowest mean score, combination included).
 
-``rule="best"`` is the old behaviour (lowest mean score, combination included). No window fits (a short
-series): the combination, which is what the evidence of many series favours. The choice is refit on the
-whole history; what was chosen and why, and every candidate's score, are kept in ``fitted_settings``. A
+No window fits (a short series): the plain combination. The choice is refit on the whole history; what
+was chosen and why (the weights), and every candidate's score, are kept in ``fitted_settings``. A
 candidate that had to fall back in a window scores as the fallback it used.
 """
 from __future__ import annotations
@@ -28,7 +33,7 @@ from forecasting.models.base import DEFAULT_LEVELS, ForecastDict, PerSeriesModel
 DEFAULT_CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 BASELINES = ("naive", "seasonal_naive", "drift", "moving_average")
 COMBINATION = "ensemble"
-RULES = ("clear", "best")
+RULES = ("weighted", "clear", "best")
 
 
 def combination_members(models: Sequence[str]) -> list[str]:
@@ -37,11 +42,31 @@ def combination_members(models: Sequence[str]) -> list[str]:
     return strong if len(strong) >= 2 else list(models)
 
 
-def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION, rule: str = "clear",
+def combination_weights(window_scores: dict[str, np.ndarray], members: Sequence[str]) -> np.ndarray:
+    """The ``weighted`` rule's weights of ``members`` (in that order): the inverse of each one's mean window
+    score, normalised to sum to 1; equal weights when any member has no finite, positive mean score."""
+    inv = []
+    for m in members:
+        v = np.asarray(window_scores.get(m, np.array([])), dtype=float)
+        mean = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+        inv.append(1.0 / mean if np.isfinite(mean) and mean > 0 else np.nan)
+    inv = np.asarray(inv, dtype=float)
+    if not len(members) or not np.isfinite(inv).all():
+        return np.full(len(members), 1.0 / max(len(members), 1))
+    return inv / inv.sum()
+
+
+def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION, rule: str = "weighted",
            margin: float = 0.1) -> tuple[str, str]:
     """The selection rule on per-window scores (lower is better; one array per candidate, the combination
-    under ``combination``). Returns (chosen name, reason)."""
+    under ``combination``). Returns (chosen name, reason). ``weighted`` always chooses the combination (its
+    weights: :func:`combination_weights`)."""
     means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf for k, v in window_scores.items()}
+    if rule == "weighted":
+        comb = window_scores.get(combination)
+        n = int(np.isfinite(comb).sum()) if comb is not None else 0
+        return combination, (f"combination weighted by inverse mean score over {n} window{'s' * (n != 1)}"
+                             if n else "combination (equal weights: no window could be scored)")
     if rule == "best":
         best = min(means, key=lambda k: (means[k], k != combination))
         return best, f"lowest mean score ({means[best]:.3f})"
@@ -95,8 +120,9 @@ class AutoSelect(PerSeriesModel):
                      check=lambda names: members_problem(names, ("auto", COMBINATION), "an auto candidate"))
     windows = Setting(3, "backtest windows per series (fewer when the series is short)", low=1)
     metric = Setting("mase", "the score of each window", choices=("mae", "rmse", "smape", "mase", "rmsse"))
-    rule = Setting("clear", "clear: the combination unless one model beats it in every window by margin; "
-                            "best: the lowest mean score", choices=RULES)
+    rule = Setting("weighted", "weighted: the combination, members weighted by inverse mean backtest score; "
+                               "clear: the plain combination unless one model beats it in every window by margin; "
+                               "best: the lowest mean score", choices=RULES)
     margin = Setting(0.1, "how much better (a share) a single model must be to replace the combination", low=0,
                      high=1)
 
@@ -144,10 +170,13 @@ class AutoSelect(PerSeriesModel):
     def select(self, h: int) -> tuple[str, dict[str, float]]:
         window_scores = self.backtest(h)
         self.windows_used_ = len(next(iter(window_scores.values())))
+        self.weights_ = None
         if not self.windows_used_:
             self.reason_ = "series too short for a backtest window: the combination"
             return COMBINATION, {}
         chosen, self.reason_ = choose(window_scores, COMBINATION, self.rule, self.margin)
+        if self.rule == "weighted":
+            self.weights_ = combination_weights(window_scores, self.members)
         means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in window_scores.items()}
         return chosen, means
 
@@ -160,7 +189,11 @@ class AutoSelect(PerSeriesModel):
         params = {"models": self.members} if self.chosen_ == COMBINATION else {}
         use_x = self.X_ is not None and cls.capabilities.covariates
         model = cls(season_length=self.season_length, **params).fit(self.y_, self.X_ if use_x else None)
-        out = model.predict(h, X_future if use_x else None, levels)
+        if self.weights_ is not None:       # members' forecasts and bounds, weighted (quantile averaging)
+            outs = model.member_forecasts(h, X_future if use_x else None, levels)
+            out = {k: np.tensordot(self.weights_, np.vstack([o[k] for o in outs]), axes=1) for k in outs[0]}
+        else:
+            out = model.predict(h, X_future if use_x else None, levels)
         self.chosen_settings_ = model.fitted_settings()
         return out
 
@@ -168,6 +201,8 @@ class AutoSelect(PerSeriesModel):
         if not hasattr(self, "chosen_"):
             return {}
         out: dict[str, Any] = {"chosen": self.chosen_, "reason": self.reason_, "windows": self.windows_used_}
+        if getattr(self, "weights_", None) is not None:
+            out["weights"] = ", ".join(f"{m}={w:.3f}" for m, w in zip(self.members, self.weights_))
         out.update({f"{self.chosen_}.{k}": v for k, v in self.chosen_settings_.items()})
         name = {COMBINATION: "combination"}
         out[f"{self.metric}_by_model"] = ", ".join(f"{name.get(k, k)}={v:.3f}" for k, v in self.scores_.items())

@@ -7,8 +7,15 @@ intervals covered 72%/87% of M3's test values). Conformal intervals use what the
   period to forecast, one per horizon step ``k``, each divided by its series' scale (the in-sample MAE of
   the seasonal naive forecast, the MASE denominator) so that errors of big and small series can be pooled.
 * Per step ``k`` and level ``L``: ``q_k`` = the ``ceil((n + 1) L / 100)``-th smallest of the ``n`` scaled
-  errors at that step (split conformal's finite-sample quantile; with too few errors for the level the
-  largest is used and the coverage may fall short).
+  errors at that step (split conformal's finite-sample quantile) when there are at least ``MIN_ERRORS``
+  (100) of them. With fewer (a run of a few series, short histories) one step's quantile is one of a
+  handful of values: too wide at 80% (the rank rounds up, to the largest of fewer than 20) and too narrow
+  at 95% (the largest of a few correlated errors). Then the step borrows from its neighbours: the steps
+  ``k - r .. k + r`` (``r`` as small as gives ``MIN_ERRORS`` errors, up to all steps), each step's errors
+  divided by its typical size ``s_j`` (the mean scaled error per step, made non-decreasing in the step by
+  pooled-adjacent-violators, which steadies means of few values), and ``q_k = s_k`` x the finite-sample
+  quantile of those ratios: the growth of the error with the step comes from ``s``, the tail's shape
+  from all the steps pooled.
 * The interval is the point forecast +/- ``q_k`` x the series' scale; clipped at zero for non-negative data.
 
 Pooling over the series of a run is what makes this work with few windows per series; with one series,
@@ -25,9 +32,35 @@ import numpy as np
 from forecasting.models.base import ForecastDict, bound_key
 
 
-def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int]) -> dict[int, np.ndarray]:
+MIN_ERRORS = 100     # fewer errors at a step than this: it borrows from neighbouring steps (module docstring)
+
+
+def _rank_quantile(v: np.ndarray, level: float) -> float:
+    """Split conformal's finite-sample quantile: the ``ceil((n + 1) L / 100)``-th smallest (the largest when
+    there are too few)."""
+    v = np.sort(v[np.isfinite(v)])
+    if not v.size:
+        return np.nan
+    return float(v[min(math.ceil((v.size + 1) * float(level) / 100.0), v.size) - 1])
+
+
+def _increasing(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least-squares non-decreasing fit of ``x`` (pool adjacent violators)."""
+    blocks: list[list[float]] = []                  # [mean, weight, length]
+    for xi, wi in zip(x, w):
+        blocks.append([float(xi), float(wi), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, n2 = blocks.pop()
+            m1, w1, n1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return np.concatenate([np.full(n, m) for m, _, n in blocks]) if blocks else np.zeros(0)
+
+
+def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int],
+                     min_errors: int = MIN_ERRORS) -> dict[int, np.ndarray]:
     """Per level, one quantile per horizon step of the scaled absolute errors (arrays of one window each,
-    NaN where a window had no value; windows may be shorter than the longest). NaN where a step has none."""
+    NaN where a window had no value; windows may be shorter than the longest). NaN where a step has none.
+    A step with fewer than ``min_errors`` errors borrows from its neighbours (module docstring)."""
     rows = [np.asarray(e, dtype=float) for e in errors]
     if not rows:
         return {int(l): np.zeros(0) for l in levels}
@@ -35,14 +68,31 @@ def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int]) -> dic
     mat = np.full((len(rows), h), np.nan)
     for i, r in enumerate(rows):
         mat[i, :r.size] = r
+    ok = np.isfinite(mat)
+    n = ok.sum(axis=0)
+    has = np.flatnonzero(n > 0)
+    size = np.full(h, np.nan)                       # typical scaled error per step, non-decreasing in the step
+    if has.size:
+        means = np.array([mat[ok[:, k], k].mean() for k in has])
+        size[has] = _increasing(means, n[has].astype(float))
     out = {}
     for l in levels:
         q = np.full(h, np.nan)
-        for k in range(h):
-            v = np.sort(mat[np.isfinite(mat[:, k]), k])
-            if v.size:
-                rank = min(math.ceil((v.size + 1) * float(l) / 100.0), v.size)
-                q[k] = v[rank - 1]
+        for k in has:
+            if n[k] >= min_errors:
+                q[k] = _rank_quantile(mat[ok[:, k], k], l)
+                continue
+            if not size[k] > 0:                     # every error at this step (and before it) is zero
+                q[k] = 0.0
+                continue
+            r = 0
+            while True:
+                r += 1
+                near = [j for j in has[(has >= k - r) & (has <= k + r)] if size[j] > 0]
+                if sum(n[j] for j in near) >= min_errors or (k - r <= 0 and k + r >= h - 1):
+                    break
+            ratios = np.concatenate([mat[ok[:, j], j] / size[j] for j in near])
+            q[k] = _rank_quantile(ratios, l) * size[k]
         out[int(l)] = q
     return out
 

@@ -47,6 +47,13 @@ class Ensemble(PerSeriesModel):
 
     def predict(self, h: int, X_future: np.ndarray | None = None,
                 levels: Sequence[int] = DEFAULT_LEVELS) -> ForecastDict:
+        outs = self.member_forecasts(h, X_future, levels)
+        agg = np.mean if self.combine == "mean" else np.median
+        return {k: agg(np.vstack([o[k] for o in outs]), axis=0) for k in outs[0]}
+
+    def member_forecasts(self, h: int, X_future: np.ndarray | None = None,
+                         levels: Sequence[int] = DEFAULT_LEVELS) -> list[ForecastDict]:
+        """Each member's forecast (through the safety net), in the order of ``models``."""
         from forecasting.models.fitting import fit_predict
 
         outs, self.members_ = [], {}
@@ -56,8 +63,7 @@ class Ensemble(PerSeriesModel):
                               non_negative=False)
             outs.append(res.forecast)
             self.members_[m] = res.model_used if not res.fallback else f"{res.model_used} (fallback: {res.fallback})"
-        agg = np.mean if self.combine == "mean" else np.median
-        return {k: agg(np.vstack([o[k] for o in outs]), axis=0) for k in outs[0]}
+        return outs
 
     def fitted_settings(self) -> dict[str, Any]:
         members = getattr(self, "members_", {m: m for m in self.models})

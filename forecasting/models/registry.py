@@ -38,7 +38,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     ModelSpec("ets", "forecasting.models.ets", "AutoETS", _C(), "exponential smoothing, form chosen by AICc"),
     ModelSpec("theta", "forecasting.models.theta", "Theta", _C(), "Theta method"),
     ModelSpec("ensemble", "forecasting.models.ensemble", "Ensemble", _C(), "mean or median of chosen models"),
-    ModelSpec("auto", "forecasting.models.auto", "AutoSelect", _C(), "best model per series by backtest score"),
+    ModelSpec("auto", "forecasting.models.auto", "AutoSelect", _C(), "combination weighted per series by backtest error (or the best model)"),
     ModelSpec("lstm", "forecasting.models.deep.recurrent", "LSTMForecaster", _C(covariates=True, global_model=True, needs_torch=True), "LSTM network (PyTorch)"),
     ModelSpec("gru", "forecasting.models.deep.recurrent", "GRUForecaster", _C(covariates=True, global_model=True, needs_torch=True), "GRU network (PyTorch)"),
     ModelSpec("transformer", "forecasting.models.deep.transformer", "TransformerForecaster", _C(covariates=True, global_model=True, needs_torch=True), "Transformer encoder (PyTorch)"),

@@ -49,14 +49,15 @@ def keep_model(ws: Workspace, run_id: str, name: str, model: Any) -> dict:
 
     try:
         if name == "finetuned":
-            doc.update(kind="finetuned", settings=_clean(getattr(model, "cfg", {})), files=["model.safetensors"])
+            doc.update(kind="finetuned", settings=_clean(getattr(model, "cfg", {})), files=["model.safetensors"],
+                       season_length=int(model.season_length))   # its series were deseasonalised at this one
             doc["settings"].pop("weights", None)
 
             def write(tmp: Path) -> None:  # noqa: F811
                 model.save(tmp)
                 (tmp / KEPT).write_text(json.dumps(doc, default=str), encoding="utf-8")
         elif name == "pretrained":
-            doc.update(kind="zero-shot", settings=_clean(getattr(model, "cfg", {})))
+            doc.update(kind="zero-shot", settings=_clean(getattr(model, "cfg", {})), season_length=int(model.season_length))
         elif get_spec(name).capabilities.needs_torch and getattr(model, "local_", None) is not None:
             doc.update(kind="not kept", why="trained one network per series (local=True); only a network "
                                             "trained on all series is kept")
@@ -140,8 +141,10 @@ def reuse_for(ws: Workspace, run_id: str, name: str, settings: dict | None = Non
         if kind == "finetuned":
             opts["weights"] = str(folder)
 
+        season_length = int(kept.get("season_length", 1))   # runs kept before deseasonalising: 1 (raw series)
+
         def reuse(train_df, freq):
-            return PretrainedForecaster(**opts).fit(train_df, freq)
+            return PretrainedForecaster(season_length, **opts).fit(train_df, freq)
         return reuse
     raise StoreError(f"run {run_id}: unknown kept model kind '{kind}'")
 

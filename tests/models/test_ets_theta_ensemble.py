@@ -152,7 +152,7 @@ def test_ensemble_is_the_mean_of_its_members():
 def test_auto_picks_seasonal_model_on_seasonal_data():
     t = np.arange(72)
     y = 100 + 30 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 72)
-    m = AutoSelect(season_length=12, models="naive,seasonal_naive,drift").fit(y)
+    m = AutoSelect(season_length=12, models="naive,seasonal_naive,drift", rule="clear").fit(y)
     out = m.predict(6)
     s = m.fitted_settings()
     assert s["chosen"] == "seasonal_naive"

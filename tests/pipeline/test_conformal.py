@@ -12,7 +12,7 @@ from forecasting.models.conformal import conformal_bounds, scaled_quantiles
 
 def test_split_conformal_quantile_is_the_finite_sample_rank():
     errs = [np.array([float(i), 10.0 * i]) for i in range(1, 20)]     # 19 windows, 2 steps
-    q = scaled_quantiles(errs, (80, 95))
+    q = scaled_quantiles(errs, (80, 95), min_errors=19)                # enough per step: no borrowing
     assert q[80][0] == 16.0 and q[95][0] == 19.0                        # ceil(20 * 0.8) = 16th, ceil(19) = 19th
     assert q[95][1] == 190.0 and q[80][1] == 160.0
     b = conformal_bounds(np.array([100.0, 5.0]), q, 2.0, (80, 95), non_negative=True)
@@ -24,6 +24,30 @@ def test_split_conformal_quantile_is_the_finite_sample_rank():
           "hi-95": np.array([4.0, 5.0])}
     b = conformal_bounds(np.array([2.0, 3.0]), {80: np.array([1.0]), 95: np.array([2.0])}, 1.0, (80, 95), fallback=fb)
     assert b["lo-80"][1] == 2.0 and b["hi-95"][1] == 5.0 and b["hi-80"][0] == 3.0
+
+
+def test_steps_with_few_errors_borrow_from_their_neighbours():
+    # 12 windows x 12 steps, errors |N(0, k)| growing with the step: each step's own quantile is one of 12
+    # values (80%: the 11th, too wide; 95%: the largest, too narrow); pooled over steps, scaled by each
+    # step's mean error, coverage of fresh errors is near nominal at both levels
+    rng = np.random.default_rng(1)
+    sd = np.sqrt(np.arange(1, 13))
+    cover = {"borrow": {80: [], 95: []}, "per step": {80: [], 95: []}}
+    for _ in range(200):
+        errs = [np.abs(rng.normal(0, sd)) for _ in range(12)]
+        test = np.abs(rng.normal(0, sd, (20, 12)))
+        for name, min_errors in (("borrow", 100), ("per step", 1)):
+            q = scaled_quantiles(errs, (80, 95), min_errors=min_errors)
+            for lev in (80, 95):
+                cover[name][lev].append((test <= q[lev]).mean())
+    got = {name: {lev: float(np.mean(v)) for lev, v in c.items()} for name, c in cover.items()}
+    assert abs(got["borrow"][80] - 0.80) < 0.015 and abs(got["borrow"][95] - 0.95) < 0.015
+    assert got["per step"][80] > 0.83 and got["per step"][95] < 0.93     # the rule before
+    # the width still grows with the step, and a large pool keeps each step's own quantile
+    q = scaled_quantiles([np.abs(rng.normal(0, sd)) for _ in range(12)], (80,))[80]
+    assert q[-1] > 2 * q[0]
+    big = [np.abs(rng.normal(0, sd)) for _ in range(150)]
+    np.testing.assert_array_equal(scaled_quantiles(big, (80,))[80], scaled_quantiles(big, (80,), min_errors=1)[80])
 
 
 def momentum_panel(n_series=60, n=100, seed=0) -> Dataset:

@@ -98,9 +98,13 @@ class PretrainedForecaster(GlobalModel):
     capabilities: ClassVar[Capabilities] = Capabilities(global_model=True, needs_torch=True)
     trains: ClassVar[bool] = False
     DEFAULTS: ClassVar[dict[str, Any]] = dict(context_length=512, batch_size=1024, device="auto",
-                                              num_threads=None, weights=None)
+                                              num_threads=None, weights=None, deseasonalize="auto")
+    DESEASONALIZE = ("auto", "off")
     DOCS: ClassVar[dict[str, str]] = dict(
         context_length="periods of history the network reads", batch_size="series per forward pass",
+        deseasonalize="auto: a series with a significant season (90% ACF test at the season length) is "
+                      "divided by (or, with zeros or negatives, has subtracted) its classical seasonal indices "
+                      "before the network reads it, and its quantiles get them back; off: the raw series",
         device="auto, cpu, cuda, cuda:N or mps", num_threads="torch threads on the CPU (none: one per core)",
         weights="a folder of weights instead of the shipped ones", steps="fine-tuning steps at most",
         learning_rate="fine-tuning learning rate", trainable="layers fine-tuned: all, head or last",
@@ -129,6 +133,10 @@ class PretrainedForecaster(GlobalModel):
         self.cfg["batch_size"] = _int("batch_size", self.cfg["batch_size"])
         if self.cfg["num_threads"] is not None:
             self.cfg["num_threads"] = _int("num_threads", self.cfg["num_threads"])
+        if str(self.cfg["deseasonalize"]).lower() not in self.DESEASONALIZE:
+            raise ConfigError(f"{self.name}: deseasonalize must be one of {', '.join(self.DESEASONALIZE)}, "
+                              f"got {self.cfg['deseasonalize']!r}")
+        self.cfg["deseasonalize"] = str(self.cfg["deseasonalize"]).lower()
         self.fitted_: dict[str, Any] = {}
         self.net_ = None
 
@@ -204,6 +212,12 @@ class PretrainedForecaster(GlobalModel):
         net = self.net_
         H, C = net.cfg.horizon, min(self.cfg["context_length"], net.cfg.max_context)
         n, Q = len(series), len(net.cfg.quantiles)
+        seasons = [season_of(np.asarray(y, dtype=float), self.season_length) if self.cfg["deseasonalize"] == "auto"
+                   else None for y in series]
+        series = [adjust(np.asarray(y, dtype=float), sz) for y, sz in zip(series, seasons)]
+        self.fitted_["deseasonalized"] = {"multiplicative": sum(1 for sz in seasons if sz and sz[1]),
+                                          "additive": sum(1 for sz in seasons if sz and not sz[1]),
+                                          "none": sum(1 for sz in seasons if not sz)}
         out = np.zeros((n, h, Q), dtype=np.float32)
         rounds = math.ceil(h / H)
         self.fitted_["feedback_rounds"] = rounds - 1
@@ -235,6 +249,11 @@ class PretrainedForecaster(GlobalModel):
                     if done < h:
                         med = pred[:, :take, Q // 2]
                         ctx = [np.concatenate([c, med[r]])[-C:] for r, c in enumerate(ctx)]
+        for i, sz in enumerate(seasons):
+            if sz:
+                idx, mult = sz
+                ahead = np.resize(idx, h)[:, None].astype(np.float32)     # the last season's indices, repeated
+                out[i] = out[i] * ahead if mult else out[i] + ahead
         return out
 
     # ----- helpers -----------------------------------------------------------------------------------
@@ -338,8 +357,13 @@ class FinetunedForecaster(PretrainedForecaster):
             y = np.asarray(y, dtype=np.float32)
             v = c["val_size"] or min(Ht, max(1, len(y) // 5))
             if len(y) - v >= 4:
-                train_s.append(y[:-v])
-                val_s.append((y[:-v], y[-v:]))
+                # the network reads series as the forecast will give them (see ``deseasonalize``); the
+                # seasonal indices come from the training part only
+                sz = season_of(y[:-v].astype(float), self.season_length) if c["deseasonalize"] == "auto" else None
+                fit_part = adjust(y[:-v].astype(float), sz).astype(np.float32)
+                ahead = y[-v:] if not sz else (y[-v:] / np.resize(sz[0], v) if sz[1] else y[-v:] - np.resize(sz[0], v))
+                train_s.append(fit_part)
+                val_s.append((fit_part, np.asarray(ahead, dtype=np.float32)))
         rng = np.random.default_rng(c["random_seed"])
         torch.manual_seed(c["random_seed"])
         dev = next(net.parameters()).device
@@ -444,13 +468,45 @@ class FinetunedForecaster(PretrainedForecaster):
                   str(folder / "model.safetensors"), metadata={"format": "salescast-pretrained/1"})
         (folder / "config.json").write_text(json.dumps(self.net_.cfg.to_dict(), indent=1) + "\n")
         meta = {k: v for k, v in self.fitted_.items() if k != "history"}
-        (folder / "finetune.json").write_text(json.dumps({"fitted": meta, "settings": {
-            k: v for k, v in self.cfg.items() if k != "weights"}}, indent=1, default=str) + "\n")
+        (folder / "finetune.json").write_text(json.dumps({"fitted": meta, "season_length": self.season_length,
+                                                          "settings": {k: v for k, v in self.cfg.items() if k != "weights"}},
+                                                         indent=1, default=str) + "\n")
 
     @classmethod
     def load(cls, path: str | Path, **settings: Any) -> "PretrainedForecaster":
-        """A zero-shot forecaster over saved fine-tuned weights (no further training)."""
-        return PretrainedForecaster(weights=str(path), **settings)
+        """A zero-shot forecaster over saved fine-tuned weights (no further training). It reads series as the
+        fine-tuning did (the same season length and ``deseasonalize``) unless told otherwise."""
+        saved = {}
+        meta = Path(path) / "finetune.json"
+        if meta.exists():
+            saved = json.loads(meta.read_text())
+        season_length = settings.pop("season_length", saved.get("season_length", 1))
+        settings.setdefault("deseasonalize", saved.get("settings", {}).get("deseasonalize", "off"))
+        return PretrainedForecaster(season_length, weights=str(path), **settings)
+
+
+def season_of(y: np.ndarray, m: int) -> tuple[np.ndarray, bool] | None:
+    """The seasonal indices the forecast continues with (the last season's, in the order of the periods
+    after the history) and whether they multiply, or None when ``y`` shows no significant season at ``m``
+    (as the Theta method: at least two whole seasons, no gaps, the 90% ACF test)."""
+    from forecasting.models.theta import classical_seasonal, seasonality_test
+
+    if m < 4 or y.size < 2 * m or not np.isfinite(y).all() or not seasonality_test(y, m):
+        return None
+    mult = bool((y > 0).all())
+    s = classical_seasonal(y, m, mult)
+    if mult and (s < 0.01).any():
+        mult, s = False, classical_seasonal(y, m, False)
+    return s[y.size - m:] if y.size >= m else s, mult
+
+
+def adjust(y: np.ndarray, season: tuple[np.ndarray, bool] | None) -> np.ndarray:
+    """``y`` with its seasonal component taken out (as :func:`season_of` found it); ``y`` itself without one."""
+    if not season:
+        return y
+    idx, mult = season
+    full = np.resize(np.roll(idx, y.size % idx.size), y.size)    # index of every period of y, aligned to its end
+    return y / full if mult else y - full
 
 
 def _future_dates(last: pd.Timestamp, freq: str, h: int) -> np.ndarray:

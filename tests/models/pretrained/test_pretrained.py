@@ -213,3 +213,45 @@ def test_progress_says_zero_shot_for_pretrained_and_training_for_finetuned():
         assert any(said in t for t in texts), texts
         if name == "pretrained":
             assert not any("training pretrained" in t for t in texts), texts
+
+
+def test_seasonal_indices_come_out_and_go_back_in_phase():
+    from forecasting.models.pretrained.model import adjust, season_of
+
+    idx = np.array([0.6, 0.7, 0.9, 1.0, 1.1, 1.2, 1.3, 1.2, 1.0, 0.9, 0.8, 1.3])
+    for n in (60, 67):                                    # whole seasons and a part season: phase kept
+        t = np.arange(n)
+        y = (100 + 2 * t) * np.resize(idx / idx.mean(), n)
+        sz = season_of(y, 12)
+        assert sz is not None and sz[1]                   # positive data: multiplicative
+        flat = adjust(y, sz)
+        assert np.abs(np.diff(flat, 2)).max() < 0.1 * np.abs(np.diff(y, 2)).max()   # the season is gone
+        nxt = (100 + 2 * np.arange(n, n + 12)) * np.resize(np.roll(idx / idx.mean(), -(n % 12)), 12)
+        np.testing.assert_allclose(np.resize(sz[0], 12), nxt / (100 + 2 * np.arange(n, n + 12)), rtol=0.05)
+    rng = np.random.default_rng(0)
+    assert season_of(np.cumsum(rng.normal(size=80)), 12) is None              # a random walk has none
+    assert season_of(np.resize(idx, 20), 12) is None                          # under two seasons: not tested
+
+
+def test_deseasonalize_auto_forecasts_a_growing_season_better_than_off():
+    rng = np.random.default_rng(5)
+    frames = []
+    for s in range(4):
+        t = np.arange(84)
+        peak = np.where(t % 12 == 11, 2.2, 1.0) * np.where(t % 12 == 6, 1.5, 1.0)   # Decembers, a summer peak
+        y = (50 + 10 * s + 1.5 * t) * peak * rng.lognormal(0, 0.03, t.size)
+        frames.append(pd.DataFrame({"unique_id": f"s{s}", "ds": pd.date_range("2015-01-01", periods=84, freq="MS"), "y": y}))
+    train, test = split(pd.concat(frames, ignore_index=True), 12)
+    err = {}
+    for mode in ("auto", "off"):
+        m = create_model("pretrained", season_length=12, device="cpu", num_threads=1, deseasonalize=mode).fit(train, "MS")
+        out = m.predict(12)
+        assert np.isfinite(out[["mean", "lo-80", "hi-80", "lo-95", "hi-95"]]).all().all()
+        assert (out["lo-95"] <= out["lo-80"]).all() and (out["lo-80"] <= out["mean"]).all() and (out["mean"] <= out["hi-80"]).all()
+        err[mode] = float(np.abs(out["mean"].to_numpy() - test["y"].to_numpy()).mean())
+        seen = m.fitted_settings()["deseasonalized"]
+        assert seen == ({"multiplicative": 4, "additive": 0, "none": 0} if mode == "auto"
+                        else {"multiplicative": 0, "additive": 0, "none": 4})
+    assert err["auto"] < 0.7 * err["off"], err
+    with pytest.raises(ConfigError, match="deseasonalize"):
+        create_model("pretrained", deseasonalize="sometimes")
