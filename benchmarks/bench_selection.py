@@ -88,9 +88,11 @@ CACHE = ROOT / "benchmarks" / ".cache" / "selection"
 
 def run_series(s: dict, pool: int, data: str = "") -> dict:
     """Raw forecasts (no clipping) of every candidate at every origin; window errors for conformal.
-    Kept in ``benchmarks/.cache/selection/<data>.jsonl`` (keyed by series, length, horizon and pool size), so
+    Kept in ``benchmarks/.cache/selection/<data>.jsonl`` (keyed by series, length, horizon, small pool or not), so
     a rerun that changes only the rules (selection, calibration) refits nothing."""
-    key = f"{s['id']}|{len(s['train'])}|{s['h']}|{s['m']}|{pool}"
+    from forecasting.pipeline.forecast import SMALL_POOL
+
+    key = f"{s['id']}|{len(s['train'])}|{s['h']}|{s['m']}|{'small' if pool < SMALL_POOL else 'pooled'}"
     path = CACHE / f"{data or 'data'}.jsonl"
     if path.exists() and not _CACHE.get(path):
         _CACHE[path] = {}

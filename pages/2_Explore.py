@@ -2,7 +2,7 @@
 Thin: widgets -> ExploreConfig -> forecasting.explore (cached in ui.state) -> plotly charts and downloads."""
 import streamlit as st
 
-from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD
+from forecasting.explore.anomalies import SCALE_TEXT, THRESHOLD as ANOMALY_THRESHOLD, series_flags
 from forecasting.explore.aggregate import aggregation_choices, describe_choice
 from forecasting.explore.cycles import cycles
 from forecasting.explore.prep import to_series
@@ -68,7 +68,7 @@ try:
     periods = parse_periods(periods_text)
     cfg = ExploreConfig(method, tuple(periods) if periods else None, model, robust, float(threshold))
     with st.spinner("Analysing the series …"):
-        card = state.explore_analyze(y, ds.freq, cfg)
+        card = state.explore_analyze(y, ds.freq, cfg, series_flags(agg.frame, uid))
 except Exception as exc:
     feedback.fail("Cannot analyse this series", exc)
 dec = card.decomposition

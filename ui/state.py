@@ -235,11 +235,11 @@ def explore_aggregate(_ds, fingerprint: str, kind: str, column: str | None):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def explore_analyze(y, freq: str, cfg):
+def explore_analyze(y, freq: str, cfg, flags=None):
     """Summary card and decomposition of one series (:func:`forecasting.explore.summary.analyze`)."""
     from forecasting.explore.summary import analyze
 
-    return analyze(y, freq, cfg)
+    return analyze(y, freq, cfg, flags)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

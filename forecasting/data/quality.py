@@ -12,7 +12,8 @@ Outlier methods (per series):
   per series from how its seasonal swing grows with its level), flagged beyond 4.5 robust standard
   deviations: :func:`forecasting.data.outliers.seasonal_outliers`, the rule Explore and ``decompose`` use
   too. It does not flag the regular weekly/yearly peaks that IQR and z-score mistake for outliers, nor
-  the growing Decembers of a growing business.
+  the growing Decembers of a growing business, nor the spikes and dips that the dataset's on/off
+  covariates (0/1 columns: promotion, holiday) explain.
 """
 from __future__ import annotations
 
@@ -72,8 +73,9 @@ class QualityReport:
 
 
 def outlier_flags(df: pd.DataFrame, freq: str, season_length: int, *, iqr_k: float = 1.5, z: float = 3.0,
-                  robust: float = THRESHOLD) -> pd.DataFrame:
+                  robust: float = THRESHOLD, covariates: list[str] | None = None) -> pd.DataFrame:
     """Per row of a long frame: a flag per method plus the bounds each method implies (NaN y never flagged).
+    ``covariates``: the on/off ones among them (promotion, holiday) are expected effects for ``seasonal``.
 
     Vectorised over series (group codes), so a million rows take seconds, not minutes."""
     y = df[Y]
@@ -92,7 +94,7 @@ def outlier_flags(df: pd.DataFrame, freq: str, season_length: int, *, iqr_k: flo
     mean, std = per_row(g.mean()), per_row(g.std())
     out["z_lo"], out["z_hi"] = mean - z * std, mean + z * std
     out["zscore"] = (std > 0) & (np.abs(yv - mean) > z * std)
-    so = seasonal_outliers(df, freq, season_length, robust)
+    so = seasonal_outliers(df, freq, season_length, robust, covariates=covariates)
     out["expected"], out["scale"] = so["expected"].to_numpy(), so["scale"].to_numpy()
     out["seasonal_lo"], out["seasonal_hi"] = so["lo"].to_numpy(), so["hi"].to_numpy()
     out["seasonal"] = so["outlier"].to_numpy()
@@ -166,7 +168,7 @@ def quality_report(ds: Dataset, *, combined: pd.Series | None = None, season_len
         raise ConfigError(f"unknown outlier method '{method}'; use one of {', '.join(OUTLIER_METHODS)}")
     df = ds.df
     m = season_length or season_length_for(ds.freq)
-    flags = outlier_flags(df, ds.freq, m)
+    flags = outlier_flags(df, ds.freq, m, covariates=ds.covariates)
     gaps = find_gaps(df, ds.freq)
     g = df.groupby(ID, sort=False)
     y = df[Y]
@@ -339,7 +341,7 @@ def apply_treatments(ds: Dataset, t: Treatments) -> tuple[Dataset, pd.DataFrame]
             log.append(_log(df[changed], Y, f"missing value filled ({t.fill})", np.nan, df.loc[changed, Y]))
     if t.outliers != "leave":
         m = t.season_length or season_length_for(ds.freq)
-        flags = outlier_flags(df, ds.freq, m)
+        flags = outlier_flags(df, ds.freq, m, covariates=ds.covariates)
         mask = flags[t.outlier_method]
         prefix = {"iqr": "iqr", "zscore": "z", "seasonal": "seasonal"}[t.outlier_method]
         before = df[Y].copy()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forecasting.data.contract import DS, ID, Y, Dataset
+from forecasting.data.outliers import flag_columns
 from forecasting.errors import ConfigError
 
 TOTAL, BY_COLUMN, SERIES = "total", "column", "series"
@@ -13,7 +14,7 @@ TOTAL, BY_COLUMN, SERIES = "total", "column", "series"
 
 @dataclass
 class Aggregated:
-    frame: pd.DataFrame              # long frame: unique_id, ds, y (one series per level)
+    frame: pd.DataFrame              # long frame: unique_id, ds, y (one series per level); 0/1 covariates for SERIES
     label: str                       # e.g. "Total of 12 series", "Per store", "Each series"
     notes: list[str] = field(default_factory=list)
 
@@ -40,8 +41,9 @@ def aggregate(dataset: Dataset, kind: str = TOTAL, column: str | None = None) ->
     """Sum the target over the chosen grouping, per date. A date where some series are missing sums
     the ones present; a note counts such dates so a dip from missing data is not mistaken for demand."""
     df = dataset.df[[ID, DS, Y]]
-    if kind == SERIES:
-        return Aggregated(df.reset_index(drop=True), "Each series")
+    if kind == SERIES:  # the series keep their on/off covariates (promotion, holiday): anomalies expect them
+        flags = flag_columns(dataset.df, list(dataset.covariates))
+        return Aggregated(dataset.df[[ID, DS, Y, *flags]].reset_index(drop=True), "Each series")
     if kind == TOTAL:
         keys = pd.Series("Total", index=df.index)
         label = f"Total of {dataset.n_series} series"

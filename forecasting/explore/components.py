@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forecasting.data.contract import ID, Dataset
-from forecasting.explore.anomalies import anomaly_flags
+from forecasting.explore.anomalies import anomaly_flags, series_flags
 from forecasting.explore.decompose import decompose
 from forecasting.explore.prep import to_series
 from forecasting.progress import Cancelled, ProgressCallback, report
@@ -25,13 +25,14 @@ def components(frame: pd.DataFrame, freq: str | None, method: str = "stl", perio
                model: str = "additive", robust: bool = False,
                progress: ProgressCallback | None = None) -> Components:
     """Decompose every series of a long frame; the seasonal columns are the union over series. ``anomaly``
-    flags a row by SalesCast's one outlier rule (:func:`~forecasting.explore.anomalies.anomaly_flags`)."""
+    flags a row by SalesCast's one outlier rule (:func:`~forecasting.explore.anomalies.anomaly_flags`), the
+    frame's 0/1 covariates (promotion, holiday) being expected effects."""
     parts, used, notes, scales = [], {}, {}, {}
     ids = list(pd.unique(frame[ID]))
     try:
         for i, uid in enumerate(ids):
             dec = decompose(to_series(frame, uid), freq, method, periods, model, robust)
-            flags, scales[uid] = anomaly_flags(dec)
+            flags, scales[uid] = anomaly_flags(dec, flags=series_flags(frame, uid))
             f = dec.frame.assign(anomaly=flags.to_numpy()).reset_index().rename(columns={"ds": "date"})
             f.insert(0, ID, uid)
             parts.append(f)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forecasting.data.contract import ID
-from forecasting.explore.anomalies import THRESHOLD, find_anomalies
+from forecasting.explore.anomalies import THRESHOLD, find_anomalies, series_flags
 from forecasting.explore.decompose import Decomposition, decompose
 from forecasting.explore.prep import to_series
 from forecasting.explore.profile import DemandProfile, demand_profile
@@ -43,17 +43,18 @@ class SeriesSummary:
 
 
 def summarize(y: pd.Series, freq: str | None = None, dec: Decomposition | None = None,
-              threshold: float = THRESHOLD) -> SeriesSummary:
+              threshold: float = THRESHOLD, flags: pd.DataFrame | None = None) -> SeriesSummary:
     """Periods, strengths, stationarity verdict, demand profile and anomalies of one series.
 
     ``dec`` is the decomposition to read strengths and anomalies from; by default a robust STL with the
-    shortest detected period (trend only when none is found)."""
+    shortest detected period (trend only when none is found). ``flags``: the series' 0/1 covariates by date
+    (promotion, holiday; :func:`~forecasting.explore.anomalies.series_flags`), expected effects for anomalies."""
     det = detect_periods(y, freq)
     if dec is None:
         dec = decompose(y, freq, "stl", det.periods[:1] or [], robust=True)
     t_str, s_str = dec.strengths()
     st = stationarity(y, det.season_length, None if math.isnan(s_str) else s_str, freq)
-    anomalies = find_anomalies(dec, threshold)
+    anomalies = find_anomalies(dec, threshold, flags)
     notes = list(dict.fromkeys(det.notes + dec.notes))
     return SeriesSummary(int(y.notna().sum()), int(dec.frame["y"].isna().sum() + dec.frame["imputed"].sum()),
                          det.periods, det.season_length, t_str, s_str, st, demand_profile(y),
@@ -71,11 +72,12 @@ class ExploreConfig:
     threshold: float = THRESHOLD              # robust z-score for anomalies
 
 
-def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig()) -> SeriesSummary:
+def analyze(y: pd.Series, freq: str | None, cfg: ExploreConfig = ExploreConfig(),
+            flags: pd.DataFrame | None = None) -> SeriesSummary:
     """The summary card of ``y`` with the decomposition ``cfg`` asks for (periods detected if not given)."""
     periods = list(cfg.periods) if cfg.periods else None
     dec = decompose(y, freq, cfg.method, periods, cfg.model, cfg.robust)
-    return summarize(y, freq, dec=dec, threshold=cfg.threshold)
+    return summarize(y, freq, dec=dec, threshold=cfg.threshold, flags=flags)
 
 
 def summary_table(frame: pd.DataFrame, freq: str | None, threshold: float = THRESHOLD,
@@ -87,7 +89,7 @@ def summary_table(frame: pd.DataFrame, freq: str | None, threshold: float = THRE
     rows = []
     try:
         for i, uid in enumerate(ids):
-            s = summarize(to_series(frame, uid), freq, threshold=threshold)
+            s = summarize(to_series(frame, uid), freq, threshold=threshold, flags=series_flags(frame, uid))
             rows.append({ID: uid, **s.row()})
             report(progress, "explore", i + 1, len(ids), f"series {i + 1}/{len(ids)}")
     except Cancelled:

@@ -204,6 +204,8 @@ class AutoSelect(PerSeriesModel):
         if getattr(self, "weights_", None) is not None:
             out["weights"] = ", ".join(f"{m}={w:.3f}" for m, w in zip(self.members, self.weights_))
         out.update({f"{self.chosen_}.{k}": v for k, v in self.chosen_settings_.items()})
+        if getattr(self, "weights_", None) is not None:
+            out[f"{COMBINATION}.combine"] = "weighted mean"
         name = {COMBINATION: "combination"}
         out[f"{self.metric}_by_model"] = ", ".join(f"{name.get(k, k)}={v:.3f}" for k, v in self.scores_.items())
         return out

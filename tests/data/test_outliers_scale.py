@@ -115,3 +115,57 @@ def test_forced_scale_needs_values_that_allow_it():
     assert set(seasonal_outliers(frame(s), "MS", 12, scale="multiplicative")["scale"]) == {"sqrt"}
     with pytest.raises(ValueError, match="scale must be"):
         seasonal_outliers(frame(s), "MS", 12, scale="boxcox")
+
+
+def promoted_daily(seed=5) -> tuple[pd.DataFrame, list[int]]:
+    """Two years of daily Poisson sales with a weekly pattern, two-day promotions that double sales, holiday
+    dips to 40%, a price column (not a flag) and five planted errors (3 spikes x3.5, 2 dips x0.2) off
+    promotion and holiday days; returns the long frame and the planted positions."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2023-01-01", periods=730, freq="D")
+    promo = (rng.random(730) < 0.06).astype(int)
+    promo = np.maximum(promo, np.roll(promo, 1))
+    holiday = np.zeros(730, dtype=int)
+    holiday[rng.choice(730, 16, replace=False)] = 1
+    weekly = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 0.8])[ds.dayofweek]
+    y = rng.poisson(60 * weekly * (1 + 1.2 * promo) * (1 - 0.6 * holiday)).astype(float)
+    free = np.flatnonzero((promo == 0) & (holiday == 0) & (np.roll(promo, 1) == 0) & (np.roll(promo, -1) == 0))
+    planted = sorted(rng.choice(free[20:-20], 5, replace=False).tolist())
+    for k, f in zip(planted, [3.5, 3.5, 3.5, 0.2, 0.2]):
+        y[k] = np.round(y[k] * f)
+    price = np.where(promo == 1, 3.99, 4.99)
+    return pd.DataFrame({"unique_id": "shop", "ds": ds, "y": y, "promo": promo, "holiday": holiday,
+                         "price": price}), planted
+
+
+def test_known_promotions_and_holidays_are_expected_not_anomalies():
+    from forecasting.data.outliers import flag_columns
+    from forecasting.explore.aggregate import SERIES, aggregate
+    from forecasting.explore.anomalies import series_flags
+    from forecasting.explore.components import dataset_components
+
+    df, planted = promoted_daily()
+    assert flag_columns(df, ["promo", "holiday", "price", "missing"]) == ["promo", "holiday"]
+    on = (df["promo"] == 1) | (df["holiday"] == 1)
+    with_cov = seasonal_outliers(df, "D", 7, covariates=["promo", "holiday", "price"])
+    without = seasonal_outliers(df[["unique_id", "ds", "y"]], "D", 7)
+    # without the columns, doubled promotion days and holiday dips lift the level around them and widen the
+    # noise band, so the planted errors score half as high; with them, the effects are expected: the
+    # planted errors stand out, promotion and holiday days are flagged no more often than before
+    z_with, z_without = with_cov["score"].abs().iloc[planted], without["score"].abs().iloc[planted]
+    assert z_with.min() > 1.5 * z_without.min() and z_with.min() > 8
+    assert with_cov["outlier"][on].sum() <= min(1, without["outlier"][on].sum())
+    hits = set(np.flatnonzero(with_cov["outlier"]))
+    assert set(planted) <= hits and len(hits) <= len(planted) + 2
+    # the quality report (a dataset's covariates), Explore's card and the decompose components agree
+    ds = Dataset(validate_long(df), "D", "date", "units", [], pd.DataFrame({"unique_id": ["shop"]}),
+                 ["promo", "holiday", "price"])
+    rep = quality_report(ds, season_length=7)
+    dates = sorted(df["ds"].iloc[sorted(hits)])
+    assert sorted(rep.outliers.loc[rep.outliers["seasonal"], "ds"]) == dates
+    agg = aggregate(ds, SERIES)
+    s = pd.Series(df["y"].to_numpy(), index=df["ds"])
+    card = analyze(s, "D", flags=series_flags(agg.frame, "shop"))
+    assert sorted(card.anomalies["ds"]) == dates
+    comp = dataset_components(ds, periods=[7])
+    assert sorted(np.flatnonzero(comp.frame["anomaly"])) == sorted(hits)

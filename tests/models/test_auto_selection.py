@@ -88,6 +88,7 @@ def test_default_weights_the_members_by_their_backtest_error():
     s = m.fitted_settings()
     w = dict(p.split("=") for p in s["weights"].split(", "))
     assert s["chosen"] == "ensemble" and "weighted" in s["reason"] and float(w["seasonal_naive"]) > 0.9
+    assert s["ensemble.combine"] == "weighted mean"
     members = Ensemble(season_length=12, models=["naive", "seasonal_naive", "drift"]).fit(y).member_forecasts(6)
     for k in ("mean", "lo-80", "hi-95"):
         np.testing.assert_allclose(out[k], np.tensordot(m.weights_, np.vstack([o[k] for o in members]), axes=1))
