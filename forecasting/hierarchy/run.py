@@ -428,19 +428,16 @@ def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress
         return None
     if getattr(res, "calibration", None) is not None:
         return res.calibration
-    from forecasting.pipeline import run_backtest
-    from forecasting.pipeline.forecast import calibration_origins, history_backtest_config
+    from forecasting.pipeline.forecast import calibration_origins, history_backtest_forecasts
 
     report(progress, "reconcile", 0, 1,
            f"errors for {rs.method}: backtest at the {cfg.calibration_windows} most recent origins")
-    frames = []
+    origins = calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), hds.n_series)
     try:
-        for hh, ww, step in calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), hds.n_series):
-            bt_cfg = history_backtest_config(cfg, m, res.info["config"]["levels"], hh, ww, step)
-            frames.append(run_backtest(hds, bt_cfg, progress=progress).forecasts)
+        return history_backtest_forecasts(hds, cfg, m, res.info["config"]["levels"], origins, progress,
+                                          points_only=True)
     except ConfigError:         # history too short for a backtest: the in-sample residuals stand in
         return None
-    return pd.concat(frames, ignore_index=True)
 
 
 def hierarchy_of(config: dict):
