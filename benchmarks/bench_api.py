@@ -34,11 +34,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def one_series_body(model: str = "ets") -> dict:
+def one_series_body(model: str = "ets", **extra) -> dict:
     df = pd.read_csv(ROOT / "sample_data" / "monthly_sales.csv")
     return {"series": [{"id": "total", "timestamps": [f"{m}-01" for m in df["month"]],
                         "values": df["sales"].astype(float).tolist()}],
-            "horizon": 12, "model": model, "levels": [80, 95]}
+            "horizon": 12, "model": model, "levels": [80, 95], **extra}
+
+
+def commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def m3_body(n: int = 100) -> dict:
@@ -185,11 +195,16 @@ def main() -> int:
             res["workers"] = c.get("/v1/status").json()["workers"]
             if "latency" in parts:
                 print("1. one series × 120, ets, horizon 12 …", file=sys.stderr)
+                start = [round(x, 2) for x in os.getloadavg()]
                 res["latency_ets"] = sequential(c, one_series_body("ets"), args.requests)
                 res["latency_naive"] = sequential(c, one_series_body("naive"), args.requests)
                 res["ets_in_process_no_http"] = in_process(one_series_body("ets"), min(args.requests, 20))
                 res["naive_in_process_no_http"] = in_process(one_series_body("naive"), min(args.requests, 20))
+                res["ets_model_intervals_in_process"] = in_process(one_series_body("ets", intervals="model"),
+                                                                   min(args.requests, 20))
                 res["ets_lean_vs_plain"] = ets_lean_vs_plain()
+                res["latency_run"] = {"commit": commit(), "load_avg_at_start": start,
+                                      "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}
             if "pretrained" not in parts:
                 pass
             elif "pretrained" in MODELS:
@@ -235,8 +250,14 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     lines = [f"# API benchmark ({res['workers']} worker(s), {res['machine']['cores']} cores, "
-             f"load average at start {res['machine']['load_avg_at_start']})", "",
-             "| claim | result | met |", "|---|---|---|"]
+             f"load average at start {res['machine']['load_avg_at_start']})", ""]
+    if (R := res.get("latency_run")) and parts != {"latency", "pretrained", "concurrent"}:
+        lines += [f"The latency rows (ets, naive, in-process) were rerun alone with `--parts latency` at `{R['commit']}`, "
+                  f"load average {R['load_avg_at_start']} at its start and {R['load_avg_at_end']} at its end; the "
+                  "header's load and the pretrained and concurrent rows belong to the earlier full run. The latency "
+                  "request sends no `intervals`: it gets the conformal default (calibrated on backtests of the "
+                  "history: 5 more fits for a one-series request).", ""]
+    lines += ["| claim | result | met |", "|---|---|---|"]
     lines += [f"| {k} | {v['value']} | {'yes' if v['met'] else 'MISSED'} |" for k, v in res["targets"].items()]
     L, N, P = res["latency_ets"], res["latency_naive"], res["ets_in_process_no_http"]
     NP = res["naive_in_process_no_http"]
@@ -246,6 +267,8 @@ def main() -> int:
               f"- ets in-process, no HTTP (the model's cost): median {P['median_ms']} ms, p95 {P['p95_ms']} ms",
               f"- naive in-process, no HTTP: median {NP['median_ms']} ms (so HTTP, parsing and the pool add "
               f"about {round(N['median_ms'] - NP['median_ms'], 1)} ms)",
+              *([f"- ets in-process with `\"intervals\": \"model\"` (no calibration fits): median {M['median_ms']} ms, "
+                 f"p95 {M['p95_ms']} ms"] if (M := res.get("ets_model_intervals_in_process")) else []),
               *([f"- ets fit + predict alone, lean search vs statsmodels' plain path (results object and heuristic "
                  f"for every form), alternated: {E['lean_median_ms']} vs {E['plain_median_ms']} ms, "
                  f"{E['speedup']}x"] if (E := res.get("ets_lean_vs_plain")) else []),
@@ -253,7 +276,10 @@ def main() -> int:
               f"- {C['clients']} clients × {C['seconds']} s: {C['ok']} ok, {C['errors']} errors, "
               f"{C['throughput_rps']} requests/s, median {C['median_ms']} ms, p95 {C['p95_ms']} ms"]
     load, cores = res["machine"]["load_avg_at_start"][0], res["machine"]["cores"] or 1
-    if load > cores:
+    if load > cores and "latency_run" in res and parts != {"latency", "pretrained", "concurrent"}:
+        lines += ["", f"Note: the full run (pretrained, concurrent rows) ran on a shared machine (load average {load} "
+                      f"on {cores} cores)."]
+    elif load > cores:
         lines += ["", f"Note: the machine was shared while this ran (load average {load} on {cores} cores), so every "
                       "time above is several times what an idle machine gives; the in-process lines measure the "
                       "same work without HTTP on the same machine at the same time."]

@@ -78,6 +78,13 @@ class PerSeriesModel(ABC):
         return None
 
     @classmethod
+    def refit_settings(cls, fitted: dict[str, str]) -> dict[str, Any]:
+        """Settings that refit this model at an earlier origin of the same series keeping the choice it made on
+        the full history (``fitted``: its :meth:`fitted_settings`, as text): only the parameters are
+        estimated again. Used by a forecast's calibration backtests; {} (the default): search again."""
+        return {}
+
+    @classmethod
     def test_params(cls) -> dict[str, Any]:
         return {}
 

@@ -336,6 +336,8 @@ class AutoETS(PerSeriesModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):
+                if not levels:      # the mean alone (the same numbers) without simulating the intervals
+                    return {"mean": np.asarray(self.res_.forecast(h), dtype=float)}
                 pred = self.res_.get_prediction(start=self.n_, end=self.n_ + h - 1, simulate_repetitions=500,
                                                 random_state=0)
                 out: ForecastDict = {"mean": np.asarray(pred.predicted_mean, dtype=float)}
@@ -346,6 +348,12 @@ class AutoETS(PerSeriesModel):
 
     def fitted_settings(self) -> dict[str, Any]:
         return {"form": self.form_, self.ic: round(self.ic_value_, 2), "forms_fit": self.n_forms_}
+
+    @classmethod
+    def refit_settings(cls, fitted: dict[str, str]) -> dict[str, Any]:
+        """The chosen form, fixed: a calibration refit estimates its parameters without the form search."""
+        form = fitted.get("form")
+        return {"model": form} if form and _form_problem(form) is None else {}
 
     def in_sample_residuals(self) -> np.ndarray:
         return np.asarray(self.res_.resid, dtype=float)

@@ -42,7 +42,7 @@ def fit_partition(part: Partition) -> dict[str, Any]:
             for w in windows:
                 try:
                     fits.append(fit_predict(name, ser.y[w.start:w.end], job.h, levels=job.levels,
-                                            season_length=job.season_length, params=job.params.get(name, {}),
+                                            season_length=job.season_length, params=job.params_for(ser.uid, name),
                                             X=None if ser.X is None else ser.X[w.start:w.end],
                                             X_future=w.X_future, non_negative=job.non_negative))
                 except ValueError as exc:      # not even a fallback could forecast this window

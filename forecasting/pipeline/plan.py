@@ -126,6 +126,14 @@ class Job:
     seed: int
     freq: str | None
     n_origins: int = 1             # rolling origins per series (1 for a forecast)
+    # per series id and model, settings over ``params`` (a forecast's calibration refits: the chosen ETS form)
+    series_params: dict[str, dict[str, dict[str, Any]]] | None = None
+
+    def params_for(self, uid: str, name: str) -> dict[str, Any]:
+        """The settings of model ``name`` on series ``uid``."""
+        p = self.params.get(name, {})
+        extra = (self.series_params or {}).get(uid, {}).get(name)
+        return {**p, **extra} if extra else p
 
     def windows(self, ser: SeriesData) -> list[Window]:
         raise NotImplementedError
