@@ -19,7 +19,9 @@ late launches; its season length is set to 12 (the generator's yearly season: de
 as the SKUs' seasonal phases cancel out in the sum). Residuals for wls_var / mint_shrink are the ones SalesCast's
 backtest uses: the base model's errors in the earlier windows up to each cutoff (the first window, with none, takes
 the in-sample seasonal naive errors); ``mint_shrink_in_sample`` uses the in-sample seasonal naive errors in every
-window (coherent errors, with which mint_shrink equals wls_var). Both libraries get the same residuals, and
+window (coherent errors, with which mint_shrink equals wls_var); ``mint_shrink_unscaled`` the earlier windows' errors
+without the per-step scaling and ``mint_shrink_other_windows`` the errors of every other window, later ones
+included (look-ahead: a diagnostic of what more error vectors could give, not a forecast). Both libraries get the same residuals, and
 ``theirs_mint_shrink`` is hierarchicalforecast's ``MinTrace(mint_shrink)`` scored the same way. Results:
 ``benchmarks/results/hierarchy.json`` and ``.md``.
 """
@@ -50,8 +52,9 @@ from forecasting.pipeline import BacktestConfig  # noqa: E402
 from forecasting.metrics import naive_scale  # noqa: E402
 from forecasting.hierarchy import ReconcileSettings, build_hierarchy, reconcile_bottom, reconcile_intervals  # noqa: E402
 from forecasting.hierarchy.data import history_matrix  # noqa: E402
-from forecasting.hierarchy.reconcile import seasonal_naive_residuals  # noqa: E402
-from forecasting.hierarchy.run import HierarchyConfig, _earlier_errors, _residuals, hierarchical_backtest  # noqa: E402
+from forecasting.hierarchy.reconcile import seasonal_naive_residuals, shrunk_covariance  # noqa: E402
+from forecasting.hierarchy.run import (HierarchyConfig, _earlier_errors, _residuals, backtest_errors,  # noqa: E402
+                                       hierarchical_backtest)
 
 OUT = ROOT / "benchmarks" / "results"
 OURS = {  # label -> SalesCast settings
@@ -64,7 +67,13 @@ OURS = {  # label -> SalesCast settings
     "mint_wls_var": ReconcileSettings("mint_wls", wls="var"),
     "mint_shrink": ReconcileSettings("mint_shrink"),
     "mint_shrink_in_sample": ReconcileSettings("mint_shrink", residuals="in_sample"),
+    # diagnostics (same method, other errors): the earlier windows' errors without the per-step scaling (the
+    # library before it), and the errors of every other window, later ones included (look-ahead: not a forecast,
+    # what more error vectors from the same model could give; the window's own errors are left out)
+    "mint_shrink_unscaled": ReconcileSettings("mint_shrink"),
+    "mint_shrink_other_windows": ReconcileSettings("mint_shrink"),
 }
+DIAGNOSTIC = ("mint_shrink_in_sample", "mint_shrink_unscaled", "mint_shrink_other_windows")
 LIBRARY_NAME = {"none": "base", "bottom_up": "bottom_up", "top_down": "top_down_fp", "middle_out": "middle_out",
                 "mint_ols": "mint_ols", "mint_wls": "mint_wls_var", "mint_shrink": "mint_shrink"}
 
@@ -82,7 +91,8 @@ def theirs(label: str, sparse: bool = False, middle: str | None = None):
         cls = M.MiddleOutSparse if sparse else M.MiddleOut
         return cls(middle_level=middle, top_down_method="forecast_proportions")
     method = {"mint_ols": "ols", "mint_wls_struct": "wls_struct", "mint_wls_var": "wls_var",
-              "mint_shrink": "mint_shrink", "mint_shrink_in_sample": "mint_shrink"}[label]
+              "mint_shrink": "mint_shrink", "mint_shrink_in_sample": "mint_shrink", "mint_shrink_unscaled": "mint_shrink",
+              "mint_shrink_other_windows": "mint_shrink"}[label]
     return M.MinTraceSparse(method) if sparse else M.MinTrace(method)
 
 
@@ -98,7 +108,7 @@ def run_theirs(label, hier, base, hist, resid, sparse=False):
     kw = {}
     if label == "top_down_ap":
         kw = {"y_insample": hist}
-    elif label in ("mint_wls_var", "mint_shrink", "mint_shrink_in_sample"):
+    elif label in ("mint_wls_var", "mint_shrink") + DIAGNOSTIC:
         kw = {"y_insample": resid.T.copy(), "y_hat_insample": np.zeros_like(resid.T)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -160,6 +170,7 @@ def accuracy_and_equality(name: str, ds: Dataset, horizon: int, windows: int, le
     max_diff = {lab: 0.0 for lab in labels}
     by_model = dict(list(res.forecasts.groupby("model", sort=False)))
     n_in_sample = 0
+    lambdas, n_rows = [], []
     for cutoff, g in res.forecasts.groupby("cutoff", sort=True):
         end = int(date_pos.get_loc(pd.Timestamp(cutoff))) + 1
         hist = hist_all[:, :end]
@@ -171,12 +182,19 @@ def accuracy_and_equality(name: str, ds: Dataset, horizon: int, windows: int, le
         # the pipeline's residuals: the model's errors in the earlier windows (in-sample where too few)
         resid_bt, fell = _residuals(_earlier_errors(by_model, model, cutoff, hier), OURS["mint_shrink"], hist, m)
         n_in_sample += fell
+        lambdas.append(None if fell else round(shrunk_covariance(resid_bt)[2], 3))
+        n_rows.append(len(resid_bt))
+        resid_un, _ = _residuals(_earlier_errors(by_model, model, cutoff, hier, scale_steps=False),
+                                 OURS["mint_shrink"], hist, m)
         resid_in = seasonal_naive_residuals(hist, m)
+        resid_of = {"mint_shrink_in_sample": resid_in, "mint_shrink_unscaled": resid_un,
+                    "mint_shrink_other_windows": backtest_errors(
+                        by_model[model][by_model[model]["cutoff"] != cutoff], hier)}
         actual = hist_all[:, end:end + len(fdates)]
         scales = np.array([naive_scale(hist[j], m) for j in range(hier.n_nodes)])
         outs = {"base": (base, lo, hi)}
         for lab in labels:
-            resid = resid_in if lab.endswith("in_sample") else resid_bt
+            resid = resid_of.get(lab, resid_bt)
             mean, b = run_ours(lab, hier, base, hist, resid)
             lo_r, hi_r = reconcile_intervals(hier, b, base, lo, hi)
             outs[lab] = (mean, lo_r, hi_r)
@@ -197,6 +215,16 @@ def accuracy_and_equality(name: str, ds: Dataset, horizon: int, windows: int, le
         per_level[lab] = {lv: {"mase": float(g["mase"].mean()), "coverage_80": float(g["coverage_80"].mean())}
                           for lv, g in f.groupby("level", sort=False)}
     level_names = hier.level_names
+    # bias of the base forecasts: per node, mean error / root mean squared error over every window; mean per level
+    bias = {}
+    for lv in level_names:
+        vals = []
+        for u in np.asarray(hier.node_ids)[hier.nodes["level"].to_numpy() == lv]:
+            e = np.concatenate([w["actual"] - w["forecast"] for w in windows_of["base"][u]])
+            e = e[np.isfinite(e)]
+            if e.size and np.any(e != 0):
+                vals.append(float(e.mean() / np.sqrt((e ** 2).mean())))
+        bias[lv] = float(np.mean(vals)) if vals else float("nan")
     avg = {lab: float(np.mean([per_level[lab][lv]["mase"] for lv in level_names])) for lab in per_level}
     # the library's own table (every method on the same base forecasts, as the CLI and the Models page show it)
     lib = pd.DataFrame(res.info["methods_by_level"])
@@ -205,7 +233,9 @@ def accuracy_and_equality(name: str, ds: Dataset, horizon: int, windows: int, le
     return {"dataset": name, "n_bottom": hier.n_bottom, "n_nodes": hier.n_nodes, "levels": level_names,
             "model": model, "horizon": horizon, "windows": windows, "season_length": m,
             "season_length_source": "set (the generator's)" if season_length else "detected",
-            "windows_with_in_sample_residuals": n_in_sample,
+            "windows_with_in_sample_residuals": n_in_sample, "shrinkage_intensity_by_window": lambdas,
+            "error_vectors_by_window": [None if lam is None else int(n) for lam, n in zip(lambdas, n_rows)],
+            "base_bias_by_level": bias,
             "max_abs_mase_diff_vs_library_table": float(lib_diff),
             "base_backtest_s": round(base_s, 1), "max_rel_diff_vs_hierarchicalforecast": max_diff,
             "mase_by_level": {lab: {lv: per_level[lab][lv]["mase"] for lv in level_names} for lab in per_level},
@@ -229,7 +259,7 @@ def speed(stores: int, skus: int, h: int = 12, T: int = 60, repeats: int = 3) ->
     out = {"n_bottom": hier.n_bottom, "n_nodes": hier.n_nodes, "levels": hier.level_names, "horizon": h,
            "build_hierarchy_s": round(build_s, 3), "methods": {}}
     for lab in OURS:
-        if lab == "mint_shrink_in_sample":
+        if lab in DIAGNOSTIC:
             continue                 # the same computation as mint_shrink, other residuals
         ours_t = []
         for _ in range(repeats):
@@ -286,6 +316,14 @@ def markdown(doc: dict) -> str:
                   f"with these MASEs within {acc.get('max_abs_mase_diff_vs_library_table', float('nan')):.1e} (the "
                   "library, like a run on non-negative data, sets reconciled bottom forecasts below zero to zero; "
                   "the columns here are the plain reconciliations compared with hierarchicalforecast).", "",
+                  f"mint_shrink's covariance per window: shrinkage intensity {acc['shrinkage_intensity_by_window']} "
+                  f"from {acc['error_vectors_by_window']} error vectors (step-scaled) of {acc['n_nodes']} nodes "
+                  "(None: the in-sample fallback). Bias of the base forecasts (mean error / root mean squared error, "
+                  "mean over the level's series; positive: forecasts too low): " +
+                  ", ".join(f"{k} {v:+.2f}" for k, v in acc["base_bias_by_level"].items()) + ". Diagnostic rows: "
+                  "`mint_shrink_unscaled` takes the earlier errors without the per-step scaling (the library before "
+                  "it), `mint_shrink_other_windows` the errors of every other window, later ones included (look-ahead, "
+                  "not a forecast: what more error vectors of the same model could give).", "",
                   "| MASE | " + " | ".join(lv) + " | mean over levels |", "|---" * (len(lv) + 2) + "|"]
         for lab, by in acc["mase_by_level"].items():
             lines.append(f"| {lab} | " + " | ".join(f"{by[x]:.3f}" for x in lv) +

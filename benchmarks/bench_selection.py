@@ -278,7 +278,8 @@ def render(doc: dict) -> str:
         meta = doc["meta"][data]
         ens = res["ensemble"]["mean_mase"]
         groups = ", ".join(f"{g} {n}" for g, n in meta.get("groups", {}).items())
-        lines += [f"## {data} ({meta['n']} series, every {meta['step']}th; {meta['seconds']} s)", "",
+        lines += [f"## {data} ({meta['n']} series, every {meta['step']}th; {meta['seconds']} s this pass, "
+                  "fits from benchmarks/.cache when there)", "",
                   f"Runs (one conformal pool each): {groups}. `auto` weights (mean, min-max over series): "
                   + ", ".join(f"{m} {w['mean']:.2f} ({w['min']:.2f}-{w['max']:.2f})"
                               for m, w in meta["auto_weights"].items())

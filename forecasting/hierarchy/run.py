@@ -7,7 +7,8 @@ have one row per node with a ``level`` column (see :func:`forecasting.hierarchy.
 Residuals for ``mint_wls`` (var) and ``mint_shrink`` (``residuals="backtest"``, the default) are the base
 model's own out-of-sample errors, one row per (cutoff, date), from the rolling-origin windows (:func:`backtest_errors`):
 in a backtest, the errors of the same model's earlier windows up to each cutoff (no look-ahead); in a forecast,
-those of the calibration backtest of the history (``calibration_windows``, shared with conformal intervals).
+those of the calibration backtests of the history (the ``calibration_windows`` most recent origins, shared
+with conformal intervals).
 Where fewer than :data:`MIN_ERROR_ROWS` rows exist (a backtest's first window), and with
 ``residuals="in_sample"``, they are the in-sample errors of the seasonal naive forecast of each node's history
 (:func:`~forecasting.hierarchy.reconcile.seasonal_naive_residuals`). Those are a linear function of the summed
@@ -86,10 +87,13 @@ def _matrices(frame: pd.DataFrame, pos: pd.Index, dates: np.ndarray, cols: list[
     return out
 
 
-def backtest_errors(frame: pd.DataFrame, hier: Hierarchy, until=None) -> np.ndarray:
+def backtest_errors(frame: pd.DataFrame, hier: Hierarchy, until=None, scale_steps: bool = True) -> np.ndarray:
     """Errors ``actual - forecast`` of every node in a backtest frame (one model), ``(rows, n_nodes)`` with one
     row per (cutoff, date); only dates up to ``until`` when given (no look-ahead). Missing values count as
-    zero, like the gaps of the in-sample residuals."""
+    zero, like the gaps of the in-sample residuals. Every horizon step's errors are kept (a window of ``h``
+    steps gives ``h`` rows, not one), each step's rows divided by one factor common to every node
+    (:func:`scale_by_step`; ``scale_steps=False``: as they are), so that the larger errors of the far steps do
+    not outweigh the near ones."""
     f = frame if until is None else frame[frame[DS] <= pd.Timestamp(until)]
     if f.empty:
         return np.zeros((0, hier.n_nodes))
@@ -98,15 +102,44 @@ def backtest_errors(frame: pd.DataFrame, hier: Hierarchy, until=None) -> np.ndar
     E = np.full((len(rows), hier.n_nodes), np.nan)
     E[rows.get_indexer(keys), pd.Index(hier.node_ids).get_indexer(f[ID])] = (
         f["actual"].to_numpy(dtype=float) - f["forecast"].to_numpy(dtype=float))
-    return np.nan_to_num(E)
+    if not scale_steps:
+        return np.nan_to_num(E)
+    r = rows.to_frame(index=False)
+    steps = r.groupby("cutoff", sort=False)[DS].rank(method="dense").to_numpy(dtype=int) - 1
+    return scale_by_step(np.nan_to_num(E), steps)
 
 
-def _earlier_errors(by_model: dict, model: str, cutoff, hier: Hierarchy) -> np.ndarray | None:
+def scale_by_step(E: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``E`` (rows, nodes) with the rows of horizon step ``k`` divided by ``c_k``, where ``c_k^2`` is the mean
+    over nodes of (the node's mean squared error at step ``k``) / (its mean squared error over all rows).
+
+    MinT's covariance is that of the errors at the step being forecast; the usual assumption (Wickramasuriya
+    et al. 2019) is ``W_h = k_h W_1``, one factor per step, which does not change the reconciliation. Pooling
+    the steps gives ``h`` times as many error vectors for the covariance; one common factor per step keeps
+    each node's share of it (unlike standardising per node and step) while equalising the steps."""
+    E = np.asarray(E, dtype=float)
+    steps = np.asarray(steps)
+    if E.shape[0] == 0:
+        return E
+    mse = (E ** 2).mean(axis=0)
+    use = mse > 0
+    if not use.any():
+        return E
+    out = E.copy()
+    for k in np.unique(steps):
+        rows = steps == k
+        ratio = float(np.mean((E[rows][:, use] ** 2).mean(axis=0) / mse[use]))
+        if ratio > 0:
+            out[rows] /= np.sqrt(ratio)
+    return out
+
+
+def _earlier_errors(by_model: dict, model: str, cutoff, hier: Hierarchy, scale_steps: bool = True) -> np.ndarray | None:
     """A backtest's errors of ``model`` in the windows before ``cutoff``, on dates up to it (no look-ahead)."""
     if model not in by_model:
         return None
     earlier = by_model[model]
-    return backtest_errors(earlier[earlier["cutoff"] < cutoff], hier, until=cutoff)
+    return backtest_errors(earlier[earlier["cutoff"] < cutoff], hier, until=cutoff, scale_steps=scale_steps)
 
 
 def _residuals(errors: np.ndarray | None, s: ReconcileSettings, history: np.ndarray, season_length: int):
@@ -388,18 +421,21 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
 
 def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress) -> pd.DataFrame | None:
     """Backtest forecasts of the history for the backtest residuals of a forecast: the conformal intervals'
-    calibration backtest when the run made one, else a backtest of ``cfg.calibration_windows`` windows."""
+    calibration backtests when the run made them, else the same backtests made here (``cfg.intervals ==
+    "model"``): the ``cfg.calibration_windows`` most recent origins of
+    :func:`~forecasting.pipeline.forecast.calibration_origins`, as the conformal calibration uses."""
     if not rs.needs_residuals or rs.residuals != "backtest":
         return None
     if getattr(res, "calibration", None) is not None:
         return res.calibration
-    from forecasting.pipeline import run_backtest
-    from forecasting.pipeline.forecast import history_backtest_config
+    from forecasting.pipeline.forecast import calibration_origins, history_backtest_forecasts
 
-    bt_cfg = history_backtest_config(cfg, m, res.info["config"]["levels"], cfg.horizon, cfg.calibration_windows)
-    report(progress, "reconcile", 0, 1, f"errors for {rs.method}: backtest of {cfg.calibration_windows} windows")
+    report(progress, "reconcile", 0, 1,
+           f"errors for {rs.method}: backtest at the {cfg.calibration_windows} most recent origins")
+    origins = calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), hds.n_series)
     try:
-        return run_backtest(hds, bt_cfg, progress=progress).forecasts
+        return history_backtest_forecasts(hds, cfg, m, res.info["config"]["levels"], origins, progress,
+                                          points_only=True)
     except ConfigError:         # history too short for a backtest: the in-sample residuals stand in
         return None
 

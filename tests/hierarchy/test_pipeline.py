@@ -132,23 +132,61 @@ def test_cli_forecast_reconciled_every_level(sales_csv, tmp_path):
     coherent(f, ["forecast", "lo_80", "hi_80"], ["model", "date"])
 
 
-def test_forecast_mint_shrink_uses_the_calibration_backtests_errors():
+@pytest.mark.parametrize("intervals", ["conformal", "model"])
+def test_forecast_mint_shrink_uses_the_calibration_backtests_errors(intervals):
     ds = dataset(sales())
-    cfg = ForecastConfig(horizon=3, model="theta", engine="serial", intervals="conformal")
+    cfg = ForecastConfig(horizon=3, model="theta", engine="serial", intervals=intervals)
     res, hds, hier = hierarchical_forecast(ds, cfg, HierarchyConfig(None, "mint_shrink"))
     assert any(n == "mint_shrink: covariance of the base model's backtest errors" for n in res.info["notes"])
     coherent(with_level(hds, res.forecasts), ["forecast", "lo_80", "hi_95"], ["model", "ds"])
-    # the same reconciliation by hand from the calibration backtest's errors
+    # the same reconciliation by hand from the calibration backtests' errors: the conformal run's own, or (model
+    # intervals) backtests at the same most recent origins
     from forecasting.hierarchy.reconcile import ReconcileSettings, reconcile
     from forecasting.hierarchy.run import backtest_errors
+    from forecasting.pipeline.forecast import calibration_origins, history_backtest_config
 
     base, _, _ = hierarchical_forecast(ds, cfg, HierarchyConfig(None, "none"))
+    if intervals == "conformal":
+        calib = base.calibration
+    else:
+        assert base.calibration is None
+        m, lv = int(base.info["config"]["season_length"]), base.info["config"]["levels"]
+        calib = pd.concat([run_backtest(hds, history_backtest_config(cfg, m, lv, hh, ww, st)).forecasts
+                           for hh, ww, st in calibration_origins(3, cfg.calibration_windows, hds.n_series)])
+        assert calib["cutoff"].nunique() > cfg.calibration_windows     # small pool: older origins one period apart
     pos = pd.Index(hier.node_ids)
     b = base.forecasts.assign(r=pos.get_indexer(base.forecasts["unique_id"])).sort_values(["r", "ds"])
     got = res.forecasts.assign(r=pos.get_indexer(res.forecasts["unique_id"])).sort_values(["r", "ds"])
     want = reconcile(hier, b["forecast"].to_numpy().reshape(hier.n_nodes, 3), ReconcileSettings("mint_shrink"),
-                     residuals=backtest_errors(base.calibration, hier))
+                     residuals=backtest_errors(calib, hier))
     np.testing.assert_allclose(got["forecast"].to_numpy(), want.ravel(), rtol=1e-9)
+
+
+def test_backtest_errors_pool_every_step_scaled_per_step():
+    """Errors of 2 windows x 2 steps of a 3-node hierarchy, by hand: step k's rows divided by c_k with c_k^2 the
+    mean over nodes of MSE at step k / MSE over all rows; nodes keep their relative size."""
+    from forecasting.hierarchy.structure import build_hierarchy
+    from forecasting.hierarchy.run import backtest_errors
+
+    hier = build_hierarchy(pd.DataFrame({"unique_id": ["a", "b"], "k": ["a", "b"]}), ["k"])
+    ids = list(hier.node_ids)
+    d = pd.date_range("2020-01-01", periods=4, freq="MS")
+    rows = []
+    E = {0: np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]), 1: np.array([[2.0, 4.0, 6.0], [6.0, 4.0, 2.0]])}
+    for w, (cut, dates) in enumerate([(d[0], d[1:3]), (d[1], d[2:4])]):
+        for k, ds in enumerate(dates):
+            for j, u in enumerate(ids):
+                rows.append({"unique_id": u, "ds": ds, "cutoff": cut, "actual": 10.0 + E[k][w, j], "forecast": 10.0})
+    frame = pd.DataFrame(rows)
+    raw = backtest_errors(frame, hier, scale_steps=False)
+    np.testing.assert_allclose(raw, [E[0][0], E[1][0], E[0][1], E[1][1]])
+    mse = (raw ** 2).mean(axis=0)
+    c0 = np.sqrt(np.mean((E[0] ** 2).mean(axis=0) / mse))
+    c1 = np.sqrt(np.mean((E[1] ** 2).mean(axis=0) / mse))
+    got = backtest_errors(frame, hier)
+    np.testing.assert_allclose(got, [E[0][0] / c0, E[1][0] / c1, E[0][1] / c0, E[1][1] / c1], rtol=1e-12)
+    # step 1's errors are step 0's doubled: after scaling both steps have the same size
+    np.testing.assert_allclose((got[[0, 2]] ** 2).mean(axis=0), (got[[1, 3]] ** 2).mean(axis=0), rtol=1e-12)
 
 
 def test_cli_backtest_grouped_levels_json(sales_csv, tmp_path):
