@@ -73,7 +73,9 @@ def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int],
     has = np.flatnonzero(n > 0)
     size = np.full(h, np.nan)                       # typical scaled error per step, non-decreasing in the step
     if has.size:
-        means = np.array([mat[ok[:, k], k].mean() for k in has])
+        # math.fsum: exactly rounded, so the same errors in another order (a resumed run's series come in
+        # the order they finished) give the same bits
+        means = np.array([math.fsum(mat[ok[:, k], k]) / n[k] for k in has])
         size[has] = _increasing(means, n[has].astype(float))
     out = {}
     for l in levels:
