@@ -93,6 +93,20 @@ def classical_seasonal(y: np.ndarray, m: int, multiplicative: bool) -> np.ndarra
     return np.resize(idx, n)
 
 
+def significant_season(y: np.ndarray, m: int, multiplicative: bool = True) -> tuple[np.ndarray, bool] | None:
+    """The classical seasonal component of ``y`` (one index per period) and whether it multiplies, or None
+    when ``y`` shows no season worth taking out: a season of at least 4 periods, two whole seasons, no gaps
+    and the 90% ACF test. Multiplicative when allowed and ``y`` is positive, unless an index would fall
+    below 0.01 (then additive). The Theta method's rule; the pretrained network uses it too."""
+    if m < 4 or y.size < 2 * m or not np.isfinite(y).all() or not seasonality_test(y, m):
+        return None
+    mult = multiplicative and bool((y > 0).all())
+    s = classical_seasonal(y, m, mult)
+    if mult and (s < 0.01).any():
+        mult, s = False, classical_seasonal(y, m, False)
+    return s, mult
+
+
 def _trend_states(y: np.ndarray, dynamic: bool) -> tuple[np.ndarray, np.ndarray]:
     """``A[t], B[t]``: the trend line's intercept and slope known after ``y[t]`` (time counted from 1)."""
     n = y.size
@@ -227,11 +241,9 @@ class Theta(PerSeriesModel):
             raise ValueError("theta must be at least 1")
         m = self.season_length
         self.seasonal_, self.method_ = None, None
-        if self.deseasonalize and m >= 4 and y.size >= 2 * m and seasonality_test(y, m):
-            mult = self.method != "additive" and bool((y > 0).all())
-            s = classical_seasonal(y, m, mult)
-            if mult and (s < 0.01).any():
-                mult, s = False, classical_seasonal(y, m, False)
+        season = significant_season(y, m, self.method != "additive") if self.deseasonalize else None
+        if season is not None:
+            s, mult = season
             self.seasonal_, self.method_ = s, "multiplicative" if mult else "additive"
             y_adj = y / s if mult else y - s
         else:

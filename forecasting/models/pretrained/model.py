@@ -251,9 +251,8 @@ class PretrainedForecaster(GlobalModel):
                         ctx = [np.concatenate([c, med[r]])[-C:] for r, c in enumerate(ctx)]
         for i, sz in enumerate(seasons):
             if sz:
-                idx, mult = sz
-                ahead = np.resize(idx, h)[:, None].astype(np.float32)     # the last season's indices, repeated
-                out[i] = out[i] * ahead if mult else out[i] + ahead
+                idx = ahead(sz, h)[:, None].astype(np.float32)
+                out[i] = out[i] * idx if sz[1] else out[i] + idx
         return out
 
     # ----- helpers -----------------------------------------------------------------------------------
@@ -361,9 +360,8 @@ class FinetunedForecaster(PretrainedForecaster):
                 # seasonal indices come from the training part only
                 sz = season_of(y[:-v].astype(float), self.season_length) if c["deseasonalize"] == "auto" else None
                 fit_part = adjust(y[:-v].astype(float), sz).astype(np.float32)
-                ahead = y[-v:] if not sz else (y[-v:] / np.resize(sz[0], v) if sz[1] else y[-v:] - np.resize(sz[0], v))
                 train_s.append(fit_part)
-                val_s.append((fit_part, np.asarray(ahead, dtype=np.float32)))
+                val_s.append((fit_part, adjust(y[-v:].astype(float), sz, future=True).astype(np.float32)))
         rng = np.random.default_rng(c["random_seed"])
         torch.manual_seed(c["random_seed"])
         dev = next(net.parameters()).device
@@ -488,25 +486,27 @@ class FinetunedForecaster(PretrainedForecaster):
 def season_of(y: np.ndarray, m: int) -> tuple[np.ndarray, bool] | None:
     """The seasonal indices the forecast continues with (the last season's, in the order of the periods
     after the history) and whether they multiply, or None when ``y`` shows no significant season at ``m``
-    (as the Theta method: at least two whole seasons, no gaps, the 90% ACF test)."""
-    from forecasting.models.theta import classical_seasonal, seasonality_test
+    (:func:`~forecasting.models.theta.significant_season`, the Theta method's rule)."""
+    from forecasting.models.theta import significant_season
 
-    if m < 4 or y.size < 2 * m or not np.isfinite(y).all() or not seasonality_test(y, m):
-        return None
-    mult = bool((y > 0).all())
-    s = classical_seasonal(y, m, mult)
-    if mult and (s < 0.01).any():
-        mult, s = False, classical_seasonal(y, m, False)
-    return s[y.size - m:] if y.size >= m else s, mult
+    season = significant_season(y, m)
+    return None if season is None else (season[0][y.size - m:], season[1])
 
 
-def adjust(y: np.ndarray, season: tuple[np.ndarray, bool] | None) -> np.ndarray:
-    """``y`` with its seasonal component taken out (as :func:`season_of` found it); ``y`` itself without one."""
+def adjust(y: np.ndarray, season: tuple[np.ndarray, bool] | None, future: bool = False) -> np.ndarray:
+    """``y`` with its seasonal component taken out (as :func:`season_of` found it); ``y`` itself without one.
+    ``future``: ``y`` are the periods after the history (the last season's indices repeated), else the
+    history itself (aligned to its end)."""
     if not season:
         return y
     idx, mult = season
-    full = np.resize(np.roll(idx, y.size % idx.size), y.size)    # index of every period of y, aligned to its end
+    full = ahead(season, y.size) if future else np.resize(np.roll(idx, y.size % idx.size), y.size)
     return y / full if mult else y - full
+
+
+def ahead(season: tuple[np.ndarray, bool], h: int) -> np.ndarray:
+    """The seasonal index of each of the ``h`` periods after the history: the last season's, repeated."""
+    return np.resize(season[0], h)
 
 
 def _future_dates(last: pd.Timestamp, freq: str, h: int) -> np.ndarray:
