@@ -302,11 +302,11 @@ def markdown(doc: dict) -> str:
               "| method | SalesCast | theirs dense | theirs sparse | ratio to their fastest | target <= 0.5 |",
               "|---|---|---|---|---|---|"]
     if doc["run"].get("accuracy_from"):
-        lines[-3:-3] = [f"This run (`--parts speed`) timed the methods only; the accuracy sections below come from the "
+        lines[-2:-2] = [f"This run (`--parts speed`) timed the methods only; the accuracy sections below come from the "
                         f"run of {doc['run']['accuracy_from']} (same code for everything they measure).", ""]
     if "load_average_start_end" in doc["speed"]:
         a, b = doc["speed"]["load_average_start_end"]
-        lines[-3:-3] = [f"Both libraries timed alike: best of 3 calls each, one after the other, on the same inputs; load "
+        lines[-2:-2] = [f"Both libraries timed alike: best of 3 calls each, one after the other, on the same inputs; load "
                         f"average {a[0]:.2f} at the start of the timings, {b[0]:.2f} at their end.", ""]
     for lab, r in doc["speed"]["methods"].items():
         fmt = lambda k: f"{r[k]:.3f}" if k in r else ("error" if k[:-2] + "_error" in r else "-")  # noqa: E731
