@@ -255,7 +255,7 @@ def provenance() -> dict:
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg_1min": round(os.getloadavg()[0], 2)}
 
 
-def zero_shot_speed(n: int = 512, threads: int = 2, repeats: int = 5) -> dict:
+def zero_shot_speed(n: int = 512, threads: int = 2, repeats: int = 5, precision: str = "fp32") -> dict:
     """Series per second of zero-shot inference at context 512 (random walks of 600 periods, horizon 7),
     ``threads`` CPU threads, the model's default batching; ``predict`` timed ``repeats`` times after a
     warm-up, the median reported (each run's wall and CPU seconds kept)."""
@@ -265,7 +265,7 @@ def zero_shot_speed(n: int = 512, threads: int = 2, repeats: int = 5) -> dict:
     y = 100 + np.cumsum(rng.normal(0, 1, (n, 600)), axis=1)
     df = pd.DataFrame({"unique_id": np.repeat([f"s{i}" for i in range(n)], 600),
                        "ds": np.tile(pd.date_range("2000", periods=600, freq="D"), n), "y": y.reshape(-1)})
-    m = create_model("pretrained", device="cpu", num_threads=threads, context_length=512).fit(df, "D")
+    m = create_model("pretrained", device="cpu", num_threads=threads, context_length=512, precision=precision).fit(df, "D")
     m.predict(7)                                            # warm-up (first calls allocate)
     load0 = os.getloadavg()[0]
     runs = []
@@ -275,7 +275,7 @@ def zero_shot_speed(n: int = 512, threads: int = 2, repeats: int = 5) -> dict:
         runs.append((time.perf_counter() - t0, time.process_time() - c0))
     dt, cpu = (float(np.median([r[k] for r in runs])) for k in (0, 1))
     # on a machine shared with other jobs the wall time is partly waiting: the CPU time says what it costs
-    return {"series": n, "context": 512, "horizon": 7, "threads": threads,
+    return {"series": n, "context": 512, "horizon": 7, "threads": threads, "precision": precision,
             "batch_size": m.cfg["batch_size"] or m.CPU_BATCH, "repeats": repeats, "seconds": dt, "cpu_seconds": cpu,
             "series_per_s": n / dt, "series_per_cpu_s": n / cpu, "best_series_per_s": n / min(r[0] for r in runs),
             "runs_wall_cpu_s": [[round(a, 4), round(b, 4)] for a, b in runs],
@@ -301,7 +301,8 @@ def main() -> int:
     ap.add_argument("--subsets", default=",".join(SUBSETS))
     ap.add_argument("--models", default="seasonal_naive,AutoETS,AutoTheta,ets,theta,pretrained,finetuned,ensemble,fracast",
                     help="statsforecast: seasonal_naive, AutoETS, AutoTheta; SalesCast: ets, theta, pretrained, "
-                         "finetuned, ensemble (ets,theta,pretrained); fracast (PyPI, if installed)")
+                         "pretrained_bf16 (precision=bf16, opt-in), finetuned, ensemble (ets,theta,pretrained); "
+                         "fracast (PyPI, if installed)")
     ap.add_argument("--sample", type=int, default=-1,
                     help="every model on the same seeded sample of this many series per subset (all when a subset "
                          "is smaller); -1 = all series")
@@ -311,7 +312,8 @@ def main() -> int:
     ap.add_argument("--speed-only", action="store_true",
                     help="rerun only the speed part (never cached) and update its rows in --out, keeping the "
                          "accuracy rows of the run that wrote them")
-    ap.add_argument("--speed-parts", default="zero_shot,finetune", help="speed measurements to run: zero_shot, finetune")
+    ap.add_argument("--speed-parts", default="zero_shot,finetune",
+                    help="speed measurements to run: zero_shot, zero_shot_bf16 (precision=bf16, opt-in), finetune")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads of the zero-shot speed measurement")
     args = ap.parse_args()
     if args.speed_only:
@@ -350,6 +352,11 @@ def main() -> int:
             fcs["pretrained"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
             fcs["_pretrained_raw"] = f
             fitted_notes[f"{sub}/pretrained"] = fitted
+        if "pretrained_bf16" in models:         # the opt-in precision="bf16" (not the default)
+            f, tim["pretrained_bf16"], fitted = cached(f"{tag}_pretrained_bf16_{wh}_{INFERENCE}",
+                                                       lambda: run_global(series, "pretrained", freq, precision="bf16"), use_cache)
+            fcs["pretrained_bf16"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
+            fitted_notes[f"{sub}/pretrained_bf16"] = fitted
         if "finetuned" in models:
             f, tim["finetuned"], fitted = cached(f"{tag}_finetuned_{wh}_{INFERENCE}", lambda: run_global(series, "finetuned", freq), use_cache)
             fcs["finetuned"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
@@ -417,14 +424,15 @@ def run_speed(args) -> dict:
     import torch
 
     parts = [p.strip() for p in args.speed_parts.split(",") if p.strip()]
-    unknown = set(parts) - {"zero_shot", "finetune"}
+    unknown = set(parts) - {"zero_shot", "zero_shot_bf16", "finetune"}
     if unknown:
-        raise SystemExit(f"unknown --speed-parts {sorted(unknown)}; use zero_shot, finetune")
+        raise SystemExit(f"unknown --speed-parts {sorted(unknown)}; use zero_shot, zero_shot_bf16, finetune")
     speed = {}
     cmd = "python benchmarks/bench_pretrained.py " + " ".join(sys.argv[1:])
-    if "zero_shot" in parts:
-        speed["zero_shot"] = {**zero_shot_speed(threads=args.threads), "command": cmd}
-        torch.set_num_threads(1)
+    for part, precision in (("zero_shot", "fp32"), ("zero_shot_bf16", "bf16")):
+        if part in parts:
+            speed[part] = {**zero_shot_speed(threads=args.threads, precision=precision), "command": cmd}
+            torch.set_num_threads(1)
     if "finetune" in parts:
         speed["finetune"] = {**finetune_speed(load_subset("m3_monthly"), "MS", 1000), "command": cmd}
     return speed

@@ -98,14 +98,18 @@ class PretrainedForecaster(GlobalModel):
     capabilities: ClassVar[Capabilities] = Capabilities(global_model=True, needs_torch=True)
     trains: ClassVar[bool] = False
     DEFAULTS: ClassVar[dict[str, Any]] = dict(context_length=512, batch_size=None, device="auto",
-                                              num_threads=None, weights=None, deseasonalize="auto")
+                                              num_threads=None, weights=None, deseasonalize="auto", precision="fp32")
     DESEASONALIZE = ("auto", "off")
+    PRECISION = ("fp32", "bf16")
     DOCS: ClassVar[dict[str, str]] = dict(
         context_length="periods of history the network reads",
-        batch_size="series per forward pass (none: 64 on the CPU, where small batches stay in the cache, 1024 on a GPU)",
+        batch_size="series per forward pass (none: 32 on the CPU, where small batches stay in the cache, 1024 on a GPU)",
         deseasonalize="auto: a series with a significant season (90% ACF test at the season length) is "
                       "divided by (or, with zeros or negatives, has subtracted) its classical seasonal indices "
                       "before the network reads it, and its quantiles get them back; off: the raw series",
+        precision="fp32: the forecasts as trained; bf16: the transformer's matrix products in bfloat16 on the CPU "
+                  "or a CUDA GPU (about 1.4x faster on CPUs with AVX-512 BF16, slower on CPUs without; forecasts "
+                  "move by up to about 1% of the interval width, see benchmarks/results/pretrained_bf16.md)",
         device="auto, cpu, cuda, cuda:N or mps", num_threads="torch threads on the CPU (none: one per core)",
         weights="a folder of weights instead of the shipped ones", steps="fine-tuning steps at most",
         learning_rate="fine-tuning learning rate", trainable="layers fine-tuned: all, head or last",
@@ -115,7 +119,7 @@ class PretrainedForecaster(GlobalModel):
         weight_decay="fine-tuning weight decay", random_seed="seed of the fine-tuning (the run's seed when not given)",
         max_seconds="stop fine-tuning after this many seconds (none: no limit)")
     run_options: ClassVar[tuple[str, ...]] = tuple(sorted(IGNORED))
-    CPU_BATCH: ClassVar[int] = 64           # batch_size none: series per forward pass on the CPU ...
+    CPU_BATCH: ClassVar[int] = 32           # batch_size none: series per forward pass on the CPU ...
     DEVICE_BATCH: ClassVar[int] = 1024      # ... and on a GPU
     # the settings the app shows as widgets: setting -> (label, lowest value)
     PAGE_SETTINGS: ClassVar[dict[str, tuple[str, int]]] = {}
@@ -141,6 +145,10 @@ class PretrainedForecaster(GlobalModel):
             raise ConfigError(f"{self.name}: deseasonalize must be one of {', '.join(self.DESEASONALIZE)}, "
                               f"got {self.cfg['deseasonalize']!r}")
         self.cfg["deseasonalize"] = str(self.cfg["deseasonalize"]).lower()
+        if str(self.cfg["precision"]).lower() not in self.PRECISION:
+            raise ConfigError(f"{self.name}: precision must be one of {', '.join(self.PRECISION)}, "
+                              f"got {self.cfg['precision']!r}")
+        self.cfg["precision"] = str(self.cfg["precision"]).lower()
         self.fitted_: dict[str, Any] = {}
         self.net_ = None
 
@@ -241,6 +249,8 @@ class PretrainedForecaster(GlobalModel):
         order = np.argsort([-min(len(s), C) for s in series], kind="stable")
         bs = self.cfg["batch_size"] or (self.CPU_BATCH if dev.type == "cpu" else self.DEVICE_BATCH)
         batches = [order[b:b + bs] for b in range(0, n, bs)]
+        bf16 = self.cfg["precision"] == "bf16" and dev.type in ("cpu", "cuda")
+        self.fitted_["precision"] = "bf16" if bf16 else "fp32"
 
         def run(idx: np.ndarray) -> None:
             ctx = [np.asarray(series[i], dtype=np.float32)[-C:] for i in idx]
@@ -248,7 +258,7 @@ class PretrainedForecaster(GlobalModel):
             while done < h:
                 y, m = _left_padded(ctx)
                 take = min(H, h - done)
-                pred = net.predict(torch.from_numpy(y).to(dev), torch.from_numpy(m).to(dev), take).float().cpu().numpy()
+                pred = net.predict(torch.from_numpy(y).to(dev), torch.from_numpy(m).to(dev), take, bf16).cpu().numpy()
                 out[idx, done:done + take] = pred
                 done += take
                 if done < h:

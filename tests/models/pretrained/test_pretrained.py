@@ -334,3 +334,21 @@ def test_network_predict_equals_forward_on_the_steps_asked():
         assert got.shape == (6, steps, ref.shape[2])
         np.testing.assert_allclose(got.numpy(), ref[:, :steps].numpy(), rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
     np.testing.assert_allclose(net.predict(y[2:], m[2:]).numpy(), ref[2:].numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_bf16_precision_is_opt_in_and_close_to_fp32():
+    train, _ = split(panel(6, 120, seed=8), 12)
+    kw = dict(season_length=12, device="cpu", num_threads=1)
+    fp32 = create_model("pretrained", **kw).fit(train, "MS")
+    a = fp32.predict(12)
+    assert fp32.fitted_settings()["precision"] == "fp32"           # the default keeps the trained precision
+    bf = create_model("pretrained", precision="BF16", **kw).fit(train, "MS")
+    b = bf.predict(12)
+    assert bf.fitted_settings()["precision"] == "bf16"
+    width = (a["hi-95"] - a["lo-95"]).to_numpy()
+    for col in ("mean", "lo-80", "hi-80", "lo-95", "hi-95"):
+        d = np.abs(a[col].to_numpy() - b[col].to_numpy())
+        assert (d <= 0.05 * width).all(), (col, float((d / width).max()))
+    assert not np.array_equal(a["mean"].to_numpy(), b["mean"].to_numpy())   # it did run in bf16
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16"):
+        create_model("pretrained", precision="fp16")
