@@ -42,31 +42,37 @@ def combination_members(models: Sequence[str]) -> list[str]:
     return strong if len(strong) >= 2 else list(models)
 
 
-def combination_weights(window_scores: dict[str, np.ndarray], members: Sequence[str]) -> np.ndarray:
+def mean_scores(window_scores: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each candidate's mean window score, ignoring windows it could not be scored on (NaN when none was)."""
+    return {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for k, v in window_scores.items()}
+
+
+def combination_weights(window_scores: dict[str, np.ndarray], members: Sequence[str],
+                        means: dict[str, float] | None = None) -> np.ndarray:
     """The ``weighted`` rule's weights of ``members`` (in that order): the inverse of each one's mean window
-    score, normalised to sum to 1; equal weights when any member has no finite, positive mean score."""
-    inv = []
-    for m in members:
-        v = np.asarray(window_scores.get(m, np.array([])), dtype=float)
-        mean = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
-        inv.append(1.0 / mean if np.isfinite(mean) and mean > 0 else np.nan)
-    inv = np.asarray(inv, dtype=float)
+    score, normalised to sum to 1; equal weights when any member has no finite, positive mean score.
+    ``means``: :func:`mean_scores` of ``window_scores`` when the caller has them."""
+    means = mean_scores(window_scores) if means is None else means
+    inv = np.asarray([1.0 / means[m] if np.isfinite(means.get(m, np.nan)) and means[m] > 0 else np.nan
+                      for m in members], dtype=float)
     if not len(members) or not np.isfinite(inv).all():
         return np.full(len(members), 1.0 / max(len(members), 1))
     return inv / inv.sum()
 
 
 def choose(window_scores: dict[str, np.ndarray], combination: str = COMBINATION, rule: str = "weighted",
-           margin: float = 0.1) -> tuple[str, str]:
+           margin: float = 0.1, means: dict[str, float] | None = None) -> tuple[str, str]:
     """The selection rule on per-window scores (lower is better; one array per candidate, the combination
     under ``combination``). Returns (chosen name, reason). ``weighted`` always chooses the combination (its
-    weights: :func:`combination_weights`)."""
-    means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf for k, v in window_scores.items()}
+    weights: :func:`combination_weights`). ``means``: :func:`mean_scores` of ``window_scores`` when the
+    caller has them."""
     if rule == "weighted":
         comb = window_scores.get(combination)
         n = int(np.isfinite(comb).sum()) if comb is not None else 0
         return combination, (f"combination weighted by inverse mean score over {n} window{'s' * (n != 1)}"
                              if n else "combination (equal weights: no window could be scored)")
+    means = {k: v if np.isfinite(v) else np.inf        # a candidate never scored ranks last
+             for k, v in (mean_scores(window_scores) if means is None else means).items()}
     if rule == "best":
         best = min(means, key=lambda k: (means[k], k != combination))
         return best, f"lowest mean score ({means[best]:.3f})"
@@ -174,10 +180,10 @@ class AutoSelect(PerSeriesModel):
         if not self.windows_used_:
             self.reason_ = "series too short for a backtest window: the combination"
             return COMBINATION, {}
-        chosen, self.reason_ = choose(window_scores, COMBINATION, self.rule, self.margin)
+        means = mean_scores(window_scores)
+        chosen, self.reason_ = choose(window_scores, COMBINATION, self.rule, self.margin, means=means)
         if self.rule == "weighted":
-            self.weights_ = combination_weights(window_scores, self.members)
-        means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in window_scores.items()}
+            self.weights_ = combination_weights(window_scores, self.members, means=means)
         return chosen, means
 
     def predict(self, h: int, X_future: np.ndarray | None = None,

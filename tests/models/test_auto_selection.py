@@ -3,7 +3,7 @@ it wins clearly over several windows (``clear``); the lowest mean (``best``)."""
 import numpy as np
 import pytest
 
-from forecasting.models.auto import AutoSelect, choose, combination_members, combination_weights
+from forecasting.models.auto import AutoSelect, choose, combination_members, combination_weights, mean_scores
 from forecasting.models.ensemble import Ensemble
 
 FAST = "naive,seasonal_naive,drift,ets,theta"
@@ -27,6 +27,18 @@ def test_rule_needs_every_window_and_the_margin():
     assert got == "ensemble" and "weighted" in why and "3 windows" in why
     # the old rule takes the lowest mean
     assert choose({"ets": np.array([0.4, 0.5, 1.2]), "ensemble": comb}, rule="best")[0] == "ets"
+
+
+def test_a_candidate_never_scored_ranks_last():
+    scores = {"ets": np.array([np.nan, np.nan]), "theta": np.array([np.nan, 0.9]), "ensemble": np.array([1.0, 1.0])}
+    means = mean_scores(scores)
+    assert np.isnan(means["ets"]) and means["theta"] == 0.9 and means["ensemble"] == 1.0
+    for rule in ("best", "clear"):
+        assert choose(scores, rule=rule)[0] == choose(scores, rule=rule, means=means)[0]
+    assert choose(scores, rule="best")[0] == "theta"
+    # the combination unscored: the clear rule falls back to the lowest mean, the unscored ets last
+    got, why = choose({**scores, "ensemble": np.array([np.nan, np.nan])}, rule="clear")
+    assert got == "theta" and "could not be scored" in why
 
 
 def test_combination_members_leave_out_baselines():
