@@ -487,7 +487,8 @@ class AutoETS(PerSeriesModel):
 
     @classmethod
     def refit_settings(cls, fitted: dict[str, str]) -> dict[str, Any]:
-        """The chosen form, fixed: a calibration refit estimates its parameters without the form search."""
+        """The chosen form, fixed: the calibration's later origins estimate its parameters without the form
+        search (see :func:`~forecasting.pipeline.forecast.calibration_choices`)."""
         form = fitted.get("form")
         return {"model": form} if form and _form_problem(form) is None else {}
 
