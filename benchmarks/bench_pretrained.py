@@ -30,7 +30,10 @@ zero-shot tables quoted in the issue. Speed: zero-shot series/s at context 512, 
 Stages are cached under ``benchmarks/.cache/pretrained/`` (keyed by the weights' hash for the network
 models), so a run can be resumed; ``--no-cache`` recomputes. ``--subsets m3_monthly,...`` narrows a run;
 ``--sample N`` runs every model on the same seeded sample of N series per subset when the full run is too
-slow for the machine (said in the results).
+slow for the machine (said in the results). Timings are never cached: ``--speed-only`` reruns just the speed
+part and updates its rows in the results (each row says its commit, date and load average; the accuracy rows
+keep the provenance of their run); ``--speed-parts zero_shot`` narrows it, ``--threads`` sets the zero-shot
+measurement's CPU threads (2: this machine's cores).
 """
 from __future__ import annotations
 
@@ -237,23 +240,46 @@ def cached(key: str, fn, use_cache: bool):
 
 
 # ----- speed --------------------------------------------------------------------------------------------
-def zero_shot_speed(n: int = 512, threads: int = 2) -> dict:
-    """Series per second of zero-shot inference at context 512 (random walks of 600 periods), ``threads``
-    intra-op threads, batch 1024."""
+def provenance() -> dict:
+    """Which code a timing measured (the commit, and whether the tree had changes) and how busy the machine
+    was (the 1-minute load average; 2 cores here, shared with other jobs unless said otherwise)."""
+    import subprocess
+
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "tree_changed": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_avg_1min": round(os.getloadavg()[0], 2)}
+
+
+def zero_shot_speed(n: int = 512, threads: int = 2, repeats: int = 5, precision: str = "fp32") -> dict:
+    """Series per second of zero-shot inference at context 512 (random walks of 600 periods, horizon 7),
+    ``threads`` CPU threads, the model's default batching; ``predict`` timed ``repeats`` times after a
+    warm-up, the median reported (each run's wall and CPU seconds kept)."""
     from forecasting.models.registry import create_model
 
     rng = np.random.default_rng(0)
     y = 100 + np.cumsum(rng.normal(0, 1, (n, 600)), axis=1)
     df = pd.DataFrame({"unique_id": np.repeat([f"s{i}" for i in range(n)], 600),
                        "ds": np.tile(pd.date_range("2000", periods=600, freq="D"), n), "y": y.reshape(-1)})
-    m = create_model("pretrained", device="cpu", num_threads=threads, context_length=512).fit(df, "D")
-    m.quantiles_for([y[0]], 7)                              # warm-up (first call allocates)
-    t0, c0 = time.perf_counter(), time.process_time()
-    m.predict(7)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    # on a machine shared with other jobs the wall time is mostly waiting: the CPU time says what it costs
-    return {"series": n, "context": 512, "threads": threads, "seconds": dt, "cpu_seconds": cpu,
-            "series_per_s": n / dt, "series_per_cpu_s": n / cpu}
+    m = create_model("pretrained", device="cpu", num_threads=threads, context_length=512, precision=precision).fit(df, "D")
+    m.predict(7)                                            # warm-up (first calls allocate)
+    load0 = os.getloadavg()[0]
+    runs = []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        m.predict(7)
+        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+    dt, cpu = (float(np.median([r[k] for r in runs])) for k in (0, 1))
+    # on a machine shared with other jobs the wall time is partly waiting: the CPU time says what it costs
+    return {"series": n, "context": 512, "horizon": 7, "threads": threads, "precision": precision,
+            "batch_size": m.cfg["batch_size"] or m.CPU_BATCH, "repeats": repeats, "seconds": dt, "cpu_seconds": cpu,
+            "series_per_s": n / dt, "series_per_cpu_s": n / cpu, "best_series_per_s": n / min(r[0] for r in runs),
+            "runs_wall_cpu_s": [[round(a, 4), round(b, 4)] for a, b in runs],
+            "load_avg_1min_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)], **provenance()}
 
 
 def finetune_speed(series: list[dict], freq: str, n: int = 1000) -> dict:
@@ -261,7 +287,7 @@ def finetune_speed(series: list[dict], freq: str, n: int = 1000) -> dict:
     c0 = time.process_time()
     out, dt, fitted = run_global(pick, "finetuned", freq)
     return {"series": len(pick), "seconds": dt, "cpu_seconds": time.process_time() - c0, "steps": fitted.get("steps"),
-            "stopped": fitted.get("stopped"), "train_seconds": fitted.get("train_seconds")}
+            "stopped": fitted.get("stopped"), "train_seconds": fitted.get("train_seconds"), **provenance()}
 
 
 # ----- main ---------------------------------------------------------------------------------------------
@@ -275,14 +301,23 @@ def main() -> int:
     ap.add_argument("--subsets", default=",".join(SUBSETS))
     ap.add_argument("--models", default="seasonal_naive,AutoETS,AutoTheta,ets,theta,pretrained,finetuned,ensemble,fracast",
                     help="statsforecast: seasonal_naive, AutoETS, AutoTheta; SalesCast: ets, theta, pretrained, "
-                         "finetuned, ensemble (ets,theta,pretrained); fracast (PyPI, if installed)")
+                         "pretrained_bf16 (precision=bf16, opt-in), finetuned, ensemble (ets,theta,pretrained); "
+                         "fracast (PyPI, if installed)")
     ap.add_argument("--sample", type=int, default=-1,
                     help="every model on the same seeded sample of this many series per subset (all when a subset "
                          "is smaller); -1 = all series")
     ap.add_argument("--out", default=str(RESULTS / "pretrained.json"))
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="rerun only the speed part (never cached) and update its rows in --out, keeping the "
+                         "accuracy rows of the run that wrote them")
+    ap.add_argument("--speed-parts", default="zero_shot,finetune",
+                    help="speed measurements to run: zero_shot, zero_shot_bf16 (precision=bf16, opt-in), finetune")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads of the zero-shot speed measurement")
     args = ap.parse_args()
+    if args.speed_only:
+        return speed_only(args)
     import torch
 
     torch.set_num_threads(1)
@@ -317,6 +352,11 @@ def main() -> int:
             fcs["pretrained"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
             fcs["_pretrained_raw"] = f
             fitted_notes[f"{sub}/pretrained"] = fitted
+        if "pretrained_bf16" in models:         # the opt-in precision="bf16" (not the default)
+            f, tim["pretrained_bf16"], fitted = cached(f"{tag}_pretrained_bf16_{wh}_{INFERENCE}",
+                                                       lambda: run_global(series, "pretrained", freq, precision="bf16"), use_cache)
+            fcs["pretrained_bf16"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
+            fitted_notes[f"{sub}/pretrained_bf16"] = fitted
         if "finetuned" in models:
             f, tim["finetuned"], fitted = cached(f"{tag}_finetuned_{wh}_{INFERENCE}", lambda: run_global(series, "finetuned", freq), use_cache)
             fcs["finetuned"] = [tidy(x, s["train"]) for x, s in zip(f, series)]
@@ -365,11 +405,7 @@ def main() -> int:
             summary[n] = {"rel_mase": gmean(rm), "rel_wql": gmean(rw), "rel_smape": gmean(rs), "subsets": len(rm),
                           "coverage_80": float(np.mean([per_subset[s][n]["coverage_80"] for s in per_subset if n in per_subset[s]])),
                           "coverage_95": float(np.mean([per_subset[s][n]["coverage_95"] for s in per_subset if n in per_subset[s]]))}
-    speed = {}
-    if not args.skip_speed:
-        speed = cached(f"speed_{wh}", lambda: {"zero_shot": zero_shot_speed(),
-                                               "finetune": finetune_speed(load_subset("m3_monthly"), "MS", 1000)},
-                       use_cache)
+    speed = {} if args.skip_speed else run_speed(args)     # timings are never cached: they measure the code
     meta = json.loads((ROOT / "forecasting/models/pretrained/weights/training.json").read_text()) \
         if (ROOT / "forecasting/models/pretrained/weights/training.json").exists() else {}
     out = {"command": "python benchmarks/bench_pretrained.py " + " ".join(sys.argv[1:]),
@@ -379,12 +415,53 @@ def main() -> int:
            "subsets": per_subset, "summary": summary, "published": PUBLISHED, "speed": speed, "timings_s": timings,
            "fitted": fitted_notes, "sample": args.sample, "targets": TARGETS,
            "versions": versions()}
-    out["target_check"] = check_targets(out)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1, default=float) + "\n")
-    Path(args.out).with_suffix(".md").write_text(report(out))
-    print(report(out))
+    out["accuracy_run"] = {"command": out["command"], **provenance()}
+    write(out, args.out)
     return 0
+
+
+def run_speed(args) -> dict:
+    import torch
+
+    parts = [p.strip() for p in args.speed_parts.split(",") if p.strip()]
+    unknown = set(parts) - {"zero_shot", "zero_shot_bf16", "finetune"}
+    if unknown:
+        raise SystemExit(f"unknown --speed-parts {sorted(unknown)}; use zero_shot, zero_shot_bf16, finetune")
+    speed = {}
+    cmd = "python benchmarks/bench_pretrained.py " + " ".join(sys.argv[1:])
+    for part, precision in (("zero_shot", "fp32"), ("zero_shot_bf16", "bf16")):
+        if part in parts:
+            speed[part] = {**zero_shot_speed(threads=args.threads, precision=precision), "command": cmd}
+            torch.set_num_threads(1)
+    if "finetune" in parts:
+        speed["finetune"] = {**finetune_speed(load_subset("m3_monthly"), "MS", 1000), "command": cmd}
+    return speed
+
+
+def speed_only(args) -> int:
+    """Rerun the speed part and put its rows into the results file (the accuracy rows stay, with the
+    provenance of the run that measured them)."""
+    path = Path(args.out)
+    out = json.loads(path.read_text()) if path.exists() else {
+        "command": "", "date_utc": "", "wall_seconds": 0, "machine": "", "weights_sha256_16": weights_hash(),
+        "pretraining": {}, "subsets": {}, "summary": {}, "published": PUBLISHED, "speed": {}, "timings_s": {},
+        "fitted": {}, "sample": -1, "targets": TARGETS}
+    if out.get("weights_sha256_16") != weights_hash():
+        raise SystemExit(f"{path} was measured with other weights ({out.get('weights_sha256_16')}); rerun everything")
+    out.setdefault("accuracy_run", {"command": out.get("command"), "date_utc": out.get("date_utc")})
+    out["speed"] = {**out.get("speed", {}), **run_speed(args)}
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs while measured)"
+    out["versions"] = versions()
+    write(out, args.out)
+    return 0
+
+
+def write(out: dict, where: str) -> None:
+    out["target_check"] = check_targets(out)
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    Path(where).write_text(json.dumps(out, indent=1, default=float) + "\n")
+    Path(where).with_suffix(".md").write_text(report(out))
+    print(report(out))
 
 
 def check_targets(out: dict) -> dict:
@@ -431,7 +508,23 @@ def report(out: dict) -> str:
             lines.append(f"| {sub} | {n} | {v['series']} | {v['mase']:.3f} | {v['smape']:.2f} | {v['wql']:.3f} | "
                          f"{v['coverage_80']:.1f} | {v['coverage_95']:.1f} |")
     if out["speed"]:
-        lines += ["", "## Speed", "", "```", json.dumps(out["speed"], indent=1, default=float), "```"]
+        acc = out.get("accuracy_run") or {}
+        lines += ["", "## Speed", ""]
+        if acc:
+            lines += [f"The accuracy rows above come from `{acc.get('command')}` ({acc.get('date_utc')} UTC"
+                      + (f", {acc['note']}" if acc.get("note") else "") + "); each speed row below from its own "
+                      "run (commit, date, load average in its fields).", ""]
+        for part, v in out["speed"].items():
+            if "series_per_s" in v:
+                lines.append(f"- {part}: **{v['series_per_s']:.0f} series/s** wall ({v['series_per_cpu_s']:.0f} per "
+                             f"CPU-second), {v['series']} series, context {v['context']}, {v['threads']} threads, "
+                             f"batches of {v.get('batch_size', '?')}; median of {v.get('repeats', 1)} runs; commit "
+                             f"{v.get('commit', '?')}, {v.get('date_utc', '?')} UTC, load {v.get('load_avg_1min', '?')}")
+            else:
+                lines.append(f"- {part}: **{v['seconds']:.1f} s** wall ({v['cpu_seconds']:.1f} s CPU), {v['series']} "
+                             f"series, {v.get('steps')} steps; commit {v.get('commit', '?')}, {v.get('date_utc', '?')} UTC, "
+                             f"load {v.get('load_avg_1min', '?')}")
+        lines += ["", "```", json.dumps(out["speed"], indent=1, default=float), "```"]
     lines += ["", "## Targets (issue 17)", "", "| target | value | met |", "|---|---|---|"]
     for k, v in out["target_check"].items():
         lines.append(f"| {k} | {v['value']} | {'yes' if v['met'] else '**missed**'} |")

@@ -4,6 +4,15 @@ from __future__ import annotations
 import argparse
 
 
+def one_blas_thread() -> None:
+    """One BLAS/OpenMP thread unless the user set one: the models are small, and the local engine already
+    runs one process per core (set before numpy or torch start their thread pools)."""
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def add_column_flags(p: argparse.ArgumentParser) -> None:
     """The column flags of ``validate``; every command that reads a file accepts them."""
     p.add_argument("file", metavar="FILE", help="CSV/TSV, Excel (.xlsx) or Parquet file")

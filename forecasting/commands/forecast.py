@@ -28,11 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    from forecasting.commands.common import one_blas_thread
 
-    # one BLAS thread: the models are small, and the local engine already runs one process per core
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    one_blas_thread()
     import sys
 
     from forecasting.commands.backtest import (check_output, parse_levels, parse_models, parse_settings,

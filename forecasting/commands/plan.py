@@ -71,10 +71,9 @@ def _number(text):
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    from forecasting.commands.common import one_blas_thread
 
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    one_blas_thread()
     import sys
 
     from forecasting.commands.backtest import check_output, parse_settings, to_output

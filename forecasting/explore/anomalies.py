@@ -6,8 +6,9 @@ The scale is chosen from the data, per series: additive, sqrt or log (multiplica
 whose December peak grows with it is scored on the log scale, where the regular peaks are ordinary. A
 robust z-score of the residual above the threshold (4.5 by default) is an anomaly. Interpolated points are
 never flagged. Intermittent demand (more than 30% zero periods): only the non-zero periods are scored,
-among themselves. ``flags`` (a date-indexed frame of the series' 0/1 covariates: promotion, holiday) makes
-the effects they explain expected, as in the quality report."""
+among themselves; runs of zeros in a series that is not intermittent (stock-outs) are not scored. ``flags``
+(a date-indexed frame of the series' 0/1 covariates: promotion, holiday) makes the effects they explain
+expected, as in the quality report."""
 from __future__ import annotations
 
 import numpy as np

@@ -79,9 +79,10 @@ class PerSeriesModel(ABC):
 
     @classmethod
     def refit_settings(cls, fitted: dict[str, str]) -> dict[str, Any]:
-        """Settings that refit this model at an earlier origin of the same series keeping the choice it made on
-        the full history (``fitted``: its :meth:`fitted_settings`, as text): only the parameters are
-        estimated again. Used by a forecast's calibration backtests; {} (the default): search again."""
+        """Settings that refit this model at another origin of the same series keeping the choice it made at one
+        origin (``fitted``: its :meth:`fitted_settings` there): only the parameters are estimated again. Used by a
+        forecast's calibration backtests (the choice made at their earliest origin,
+        :func:`~forecasting.pipeline.forecast.calibration_choices`); {} (the default): search again."""
         return {}
 
     @classmethod

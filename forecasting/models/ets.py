@@ -65,6 +65,7 @@ def looks_seasonal(y: np.ndarray, m: int) -> bool:
 
 
 _ETS = None
+_RESULTS = None
 _SUM = np.add.reduce
 _INADMISSIBLE = -1e12      # log-likelihood of a parameter set outside the admissible region
 
@@ -112,6 +113,156 @@ def _ets_class():
 
         _ETS = _AdmissibleETS
     return _ETS
+
+
+_SETULB = None
+
+
+def _lean_results_class():
+    """statsmodels' ``ETSResults`` without the parameters' covariance matrix, which its constructor computes
+    with a complex-step Hessian (a third of building the object) and nothing here reads: the forecasts, the
+    simulated intervals and the residuals do not use it. ``bse`` and ``summary()`` then show NaN."""
+    global _RESULTS
+    if _RESULTS is None:
+        from statsmodels.tsa.exponential_smoothing.ets import ETSResults
+
+        class _LeanETSResults(ETSResults):
+            @property
+            def cov_params_approx(self):
+                return np.full((len(self.params), len(self.params)), np.nan)
+
+        _RESULTS = _LeanETSResults
+    return _RESULTS
+
+
+def _setulb():
+    """scipy's L-BFGS-B step (``scipy.optimize._lbfgsb.setulb``, the reverse-communication interface of scipy
+    1.15-1.16), or False where this scipy differs: :func:`_lbfgsb_params` then leaves it to ``ETSModel.fit``."""
+    global _SETULB
+    if _SETULB is None:
+        import scipy
+
+        _SETULB = False
+        if tuple(int(p) for p in scipy.__version__.split(".")[:2]) in ((1, 15), (1, 16)):
+            try:
+                from scipy.optimize import _lbfgsb
+
+                _SETULB = _lbfgsb.setulb
+            except (ImportError, AttributeError):
+                pass
+    return _SETULB
+
+
+def _lbfgsb_params(mod, start, maxiter: int):
+    """``mod.fit(start_params=start, maxiter=maxiter, return_params=True)`` computed the same way, number for
+    number, without its layers: statsmodels' ``LikelihoodModel.fit`` and optimiser wrappers, scipy's
+    ``fmin_l_bfgs_b``, ``ScalarFunction`` and ``approx_derivative`` (together about half of a form's fit).
+    The loop below is scipy's ``_minimize_lbfgsb``; the gradient is its forward difference with the absolute
+    step 1e-8 that ``fmin_l_bfgs_b(approx_grad=True)`` uses, flipped backwards at an upper bound; the
+    objective is statsmodels' ``-loglike / nobs``. ``tests/models/test_ets_theta_ensemble.py`` checks the
+    result against ``ETSModel.fit`` bit for bit. None where this scipy is not one the loop copies."""
+    setulb = _setulb()
+    if not setulb or (mod._has_fixed_params and len(mod._free_params_index) == 0):
+        return None
+    x0 = mod._convert_and_bound_start_params(np.asarray(start))
+    bounds = mod._setup_bounds()
+    use_beta_star = "smoothing_trend" not in mod.bounds
+    if use_beta_star:
+        x0[1] /= x0[0]
+    use_gamma_star = "smoothing_seasonal" not in mod.bounds
+    if use_gamma_star:
+        x0[2] /= 1 - x0[0]
+    k = mod._k_params_internal
+    is_fixed = np.zeros(k, dtype=np.int64)
+    fixed_values = np.empty_like(x0)
+    free, lo, hi = [], [], []
+    for i in range(k):
+        if bounds[i][0] == bounds[i][1]:
+            is_fixed[i] = True
+            fixed_values[i] = bounds[i][0]
+        else:
+            free.append(x0[i])
+            lo.append(-np.inf if bounds[i][0] is None else float(bounds[i][0]))
+            hi.append(np.inf if bounds[i][1] is None else float(bounds[i][1]))
+    lb, ub = np.array(lo), np.array(hi)
+    yhat, xhat = np.zeros(mod.nobs), np.zeros((mod.nobs, mod._k_states_internal))
+    loglike, nobs = mod._loglike_internal, mod.endog.shape[0]
+    args = (yhat, xhat, is_fixed, fixed_values, use_beta_star, use_gamma_star)
+
+    def fun(p):
+        return -loglike(p, *args) / nobs
+
+    n = len(free)
+    eps = np.finfo(np.float64).eps ** 0.5
+    nfev = 0
+
+    def fun_and_grad(x):
+        # approx_derivative(method="2-point", abs_step=1e-8, bounds=(lb, ub)) at x, f0 = f(x)
+        nonlocal nfev
+        f0 = fun(x.copy())
+        sign = (x >= 0).astype(float) * 2 - 1
+        h = np.where(((x + 1e-8) - x) == 0, eps * sign * np.maximum(1.0, np.abs(x)), 1e-8)
+        lower, upper = x - lb, ub - x
+        violated = ((x + h) < lb) | ((x + h) > ub)
+        fitting = np.abs(h) <= np.maximum(lower, upper)
+        h[violated & fitting] *= -1
+        forward = (upper >= lower) & ~fitting
+        h[forward] = upper[forward]
+        backward = (upper < lower) & ~fitting
+        h[backward] = -lower[backward]
+        g = np.empty(n)
+        for i in range(n):
+            x1 = x.copy()
+            x1[i] = x[i] + h[i]
+            g[i] = (fun(x1) - f0) / ((x[i] + h[i]) - x[i])
+        nfev += 1 + n
+        return f0, g
+
+    m, maxls, factr, pgtol, maxfun = 10, 20, 1e7, 1e-5, 15000
+    x = np.clip(np.asarray(free, dtype=np.float64), lb, ub)
+    nbd = np.zeros(n, np.int32)
+    low_bnd, upper_bnd = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        has_lo, has_hi = not np.isinf(lb[i]), not np.isinf(ub[i])
+        low_bnd[i] = lb[i] if has_lo else 0.0
+        upper_bnd[i] = ub[i] if has_hi else 0.0
+        nbd[i] = {(False, False): 0, (True, False): 1, (True, True): 2, (False, True): 3}[has_lo, has_hi]
+    cached_x, cached = x.copy(), fun_and_grad(x)
+    f, g = np.array(0.0), np.zeros(n)
+    wa = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m)
+    iwa = np.zeros(3 * n, dtype=np.int32)
+    task, ln_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
+    lsave, isave, dsave = np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32), np.zeros(29)
+    iterations = 0
+    while True:
+        g = g.astype(np.float64)
+        setulb(m, x, low_bnd, upper_bnd, nbd, f, g, factr, pgtol, wa, iwa, task, lsave, isave, dsave, maxls,
+               ln_task)
+        if task[0] == 3:
+            if not np.array_equal(x, cached_x):
+                cached_x, cached = x.copy(), fun_and_grad(x)
+            f, g = cached
+        elif task[0] == 1:
+            iterations += 1
+            if iterations >= maxiter:
+                task[0], task[1] = 5, 504
+            elif nfev > maxfun:
+                task[0], task[1] = 5, 502
+        else:
+            break
+    fitted = np.empty_like(x0)
+    j = 0
+    for i in range(k):
+        if is_fixed[i]:
+            fitted[i] = fixed_values[i]
+        else:
+            fitted[i] = x[j]
+            j += 1
+    if use_beta_star:
+        fitted[1] *= fitted[0]
+    if use_gamma_star:
+        fitted[2] *= 1 - fitted[0]
+    return mod._model_params(fitted)
 
 
 def _parse_form(text: str) -> tuple[str, str | None, bool, str | None]:
@@ -287,7 +438,10 @@ class AutoETS(PerSeriesModel):
                         res = mod.fit(start_params=start, disp=False, maxiter=self.maxiter)
                         params, llf = res.params, float(res.llf)
                     else:
-                        params = mod.fit(start_params=start, disp=False, maxiter=self.maxiter, return_params=True)
+                        params = _lbfgsb_params(mod, start, self.maxiter)
+                        if params is None:
+                            params = mod.fit(start_params=start, disp=False, maxiter=self.maxiter,
+                                             return_params=True)
                         llf, res = float(mod.loglike(params)), None      # what ETSResults.llf computes
                     return (mod, params, llf, res) if llf > _INADMISSIBLE / 10 else None
         except Exception:  # noqa: BLE001 - a form that cannot be fit loses
@@ -322,12 +476,14 @@ class AutoETS(PerSeriesModel):
 
     @staticmethod
     def _results(mod, params):
-        """statsmodels' results object of a fitted form (``ETSModel.fit`` ends with the same ``smooth``)."""
+        """statsmodels' results object of a fitted form (``ETSModel.fit`` ends with the same ``smooth``), without
+        the parameters' covariance (:func:`_lean_results_class`)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with np.errstate(all="ignore"):
-                    return mod.smooth(params)
+                    params = np.asarray(params)
+                    return mod._wrap_results(params, mod._smooth(params), False, results_class=_lean_results_class())
         except Exception:  # noqa: BLE001 - the next best form is used
             return None
 
@@ -351,7 +507,8 @@ class AutoETS(PerSeriesModel):
 
     @classmethod
     def refit_settings(cls, fitted: dict[str, str]) -> dict[str, Any]:
-        """The chosen form, fixed: a calibration refit estimates its parameters without the form search."""
+        """The chosen form, fixed: the calibration's later origins estimate its parameters without the form
+        search (see :func:`~forecasting.pipeline.forecast.calibration_choices`)."""
         form = fitted.get("form")
         return {"model": form} if form and _form_problem(form) is None else {}
 

@@ -98,8 +98,9 @@ def conformal_quantiles(forecasts: pd.DataFrame, data: pd.DataFrame, season_leng
     f = scaled_errors(forecasts, data, season_length)
     out = {}
     for model, g in f.groupby("model", sort=False):
-        errs = [grp.set_index("step")["err"].reindex(range(1, int(grp["step"].max()) + 1)).to_numpy()
-                for _, grp in g.groupby([ID, "cutoff"], sort=False)]
+        # a window's rows are its steps 1..k in order (scaled_errors counts them so): its errors by position
+        err = g["err"].to_numpy(dtype=float)
+        errs = [err[idx] for idx in g.groupby([ID, "cutoff"], sort=False).indices.values()]
         out[model] = scaled_quantiles(errs, levels)
     return out
 

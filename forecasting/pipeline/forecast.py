@@ -23,6 +23,7 @@ from forecasting.errors import ConfigError, DataError
 from forecasting.models.base import bound_column, bound_key
 from forecasting.models.defaults import DEFAULT_MODEL
 from forecasting.pipeline.options import RunOptions
+from forecasting.pipeline.backtest import BacktestJob
 from forecasting.pipeline.plan import (Collector, Job, SeriesData, Window, bound_columns, future_dates, run_device,
                                        versions)
 from forecasting.progress import PriorResults, ProgressCallback, ResultSink, report
@@ -35,9 +36,10 @@ class ForecastConfig(RunOptions):
     future_covariates: pd.DataFrame | None = None
     intervals: str = "conformal"      # model | conformal (the default, as the CLI, the app and the API):
     calibration_windows: int = 3      #   calibrated on a backtest of the history
-    # True: the calibration fits keep each series' choice (the ETS form) instead of searching again, 2-3x faster
-    # for ets but intervals 3-7% narrower, 1-2 points less coverage on M3 (results/conformal_refit*.md): off
-    calibration_refit: bool = False
+    # first: a model that chooses (the ETS form) chooses at the calibration's earliest origin, on data before
+    # every calibration window, and keeps that choice at the later origins (parameters estimated again); every:
+    # it searches again at each origin (see calibration_choices; benchmarks/results/conformal_refit*.md)
+    calibration_search: str = "first"
 
     @property
     def models(self) -> list[str]:
@@ -52,6 +54,8 @@ class ForecastConfig(RunOptions):
             raise ConfigError("choose a model")
         if self.intervals not in ("model", "conformal"):
             raise ConfigError(f"intervals must be 'model' or 'conformal' (got '{self.intervals}')")
+        if self.calibration_search not in ("first", "every"):
+            raise ConfigError(f"calibration_search must be 'first' or 'every' (got '{self.calibration_search}')")
         self.check_options(self.models)
 
 
@@ -166,12 +170,11 @@ def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, le
     planned once (the series, the covariates) instead of once per origin, and the backtest's scoring
     (metrics, the summary, the total over series, coverage per step: most of a one-series backtest's cost)
     is skipped. ``series_params``: per series and model, settings over the run's (see
-    :func:`calibration_refits`). ``points_only``: the models forecast their means alone (no interval columns;
+    :func:`calibration_choices`). ``points_only``: the models forecast their means alone (no interval columns;
     what conformal calibration and reconciliation read), for per-series models only: a network's point
     forecast may depend on its quantile levels. ``plan``: the forecast's own
     :class:`~forecasting.pipeline.plan.RunPlan` of ``dataset`` with season length ``m`` (the same series and
     models; the backtests do not read the future covariates it attached), instead of planning again."""
-    from forecasting.pipeline.backtest import BacktestJob
     from forecasting.pipeline.plan import plan_run
     from forecasting.pipeline.run_models import run_models
 
@@ -182,7 +185,7 @@ def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, le
         if plan is None:
             plan = plan_run(dataset, bt.models, bt.season_length, bt.levels)
         points_only = points_only and not plan.across_series
-        job = BacktestJob(h=int(bt.horizon), levels=[] if points_only else plan.levels,
+        job = CalibrationJob(h=int(bt.horizon), levels=[] if points_only else plan.levels,
                           season_length=plan.season_length, params=dict(bt.model_params),
                           non_negative=bool(bt.non_negative), seed=int(bt.seed), freq=dataset.freq,
                           n_origins=int(bt.windows), step=int(bt.step or bt.horizon), window_type=bt.window_type,
@@ -190,38 +193,101 @@ def history_backtest_forecasts(dataset: Dataset, cfg: ForecastConfig, m: int, le
         engine = dict(engine=bt.engine, address=bt.address, n_workers=bt.n_workers)
         results, _ = run_models(plan, plan.series, job, "backtest", len(bt.models), engine=engine,
                                 progress=progress, sink=None, prior=PriorResults())
-        cols = [ID, "model", "cutoff", DS, "actual", "forecast"] + bound_columns(job.levels)
-        frames += [res["forecasts"][cols] for res in results if res["forecasts"] is not None]
+        frames += [res["forecasts"] for res in results if res["forecasts"] is not None]
     if frames:
         return pd.concat(frames, ignore_index=True)
     return pd.DataFrame(columns=[ID, "model", "cutoff", DS, "actual", "forecast"]
                         + ([] if points_only else bound_columns(levels)))
 
 
-def calibration_refits(settings: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per series and model, the settings that make the calibration backtests refit the choice the forecast
-    made on the full history (:meth:`~forecasting.models.base.PerSeriesModel.refit_settings`: ETS keeps its
-    form and re-estimates its parameters instead of searching every form again at each origin). Only where
-    the model itself forecast (no fallback)."""
-    from forecasting.models.registry import get_model_class
+@dataclass
+class CalibrationJob(BacktestJob):
+    """A backtest's windows whose collector keeps only the forecast rows the calibration reads."""
 
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    def collector(self) -> "CalibrationCollector":
+        return CalibrationCollector(self)
+
+
+class CalibrationCollector(Collector):
+    """The rows of :class:`~forecasting.pipeline.backtest.BacktestCollector`, in its columns up to the bounds,
+    without its scores and naive scales."""
+
+    def add(self, ser: SeriesData, name: str, windows: list[Window], fits: list) -> None:
+        h = self.job.h
+        for w, out in zip(windows, fits):
+            if isinstance(out, Exception):
+                continue
+            frame = {ID: ser.uid, "model": name, "cutoff": ser.ds[w.end - 1], DS: w.dates,
+                     "actual": ser.y[w.end:w.end + h], "forecast": out.forecast["mean"]}
+            for l in self.job.levels:
+                for side in ("lo", "hi"):
+                    frame[bound_column(side, l)] = out.forecast[bound_key(side, l)]
+            self.rows.append(pd.DataFrame(frame))
+
+
+@dataclass
+class ChoiceJob(BacktestJob):
+    """One window per series, ending at the calibration's earliest origin: fit to learn what each model
+    chooses there (:func:`calibration_choices`); its collector keeps the fitted settings alone."""
+
+    def collector(self) -> "ChoiceCollector":
+        return ChoiceCollector(self)
+
+
+class ChoiceCollector(Collector):
+    def add(self, ser: SeriesData, name: str, windows: list[Window], fits: list) -> None:
+        for out in fits:
+            if not isinstance(out, Exception) and out.model_used == name and not out.fallback:
+                self.info.append({ID: ser.uid, "model": name, "settings": dict(out.settings)})
+
+
+def calibration_choices(dataset: Dataset, cfg: ForecastConfig, plan, origins: Sequence[tuple[int, int, int]],
+                        progress: ProgressCallback | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per series and model, the settings that make the calibration backtests at ``origins`` keep the choice
+    the model makes at their earliest origin (:meth:`~forecasting.models.base.PerSeriesModel.refit_settings`:
+    ETS fixes the form it chose there and estimates its parameters again at each origin, instead of searching
+    every form again). The choice is made on the history before every calibration window, so it knows none of
+    the errors it calibrates (choosing on the full history, as the forecast does, made the errors optimistic:
+    intervals 3-7% narrower, coverage 1-2 points lower on M3; ``results/conformal_refit*.md``). Only per-series
+    models with such a hook, only where the model itself fit that window (no fallback); a series too short for
+    that window searches at every origin."""
+    from dataclasses import replace
+
+    from forecasting.models.registry import get_model_class
+    from forecasting.pipeline.run_models import run_models
+
     hooks: dict[str, Any] = {}
-    for uid, name, used, text in settings[[ID, "model", "model_used", "settings"]].itertuples(index=False):
-        if used != name or not text:
-            continue
-        if name not in hooks:
-            try:
-                hooks[name] = getattr(get_model_class(name), "refit_settings", None)
-            except Exception:  # noqa: BLE001 - a model without a per-series class searches again
-                hooks[name] = None
-        if hooks[name] is None:
-            continue
-        fitted = dict(item.split("=", 1) for item in str(text).split("; ") if "=" in item)
-        extra = hooks[name](fitted)
-        if extra:
-            out.setdefault(str(uid), {})[name] = extra
+    for name in plan.per_series:
+        try:
+            hook = getattr(get_model_class(name, per_series=True), "refit_settings", None)
+        except Exception:  # noqa: BLE001 - a model without a per-series class searches again
+            hook = None
+        if hook is not None and _overrides(hook):
+            hooks[name] = hook
+    if not hooks or not origins:
+        return {}
+    hh, ww, step = (int(v) for v in origins[0])          # the first run reaches furthest back
+    job = ChoiceJob(h=hh + step * (ww - 1), levels=[], season_length=plan.season_length,
+                    params=dict(cfg.model_params), non_negative=bool(cfg.non_negative), seed=int(cfg.seed),
+                    freq=dataset.freq, n_origins=1, step=step)
+    sub = replace(plan, per_series=list(hooks), across_series=[])
+    engine = dict(engine=cfg.engine, address=cfg.address, n_workers=cfg.n_workers)
+    results, _ = run_models(sub, sub.series, job, "backtest", len(hooks), engine=engine, progress=progress,
+                            sink=None, prior=PriorResults())
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for res in results:
+        for row in res["info"]:
+            extra = hooks[row["model"]](row["settings"])
+            if extra:
+                out.setdefault(str(row[ID]), {})[row["model"]] = extra
     return out
+
+
+def _overrides(hook) -> bool:
+    """Does the model define its own ``refit_settings`` (the base class's keeps nothing)?"""
+    from forecasting.models.base import PerSeriesModel
+
+    return getattr(hook, "__func__", hook) is not PerSeriesModel.refit_settings.__func__
 
 
 def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings: pd.DataFrame, m: int, levels,
@@ -232,8 +298,8 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings
 
     report(progress, "forecast", 0, 1, f"calibrating intervals: backtest at {cfg.calibration_windows} origins")
     origins = calibration_origins(int(cfg.horizon), int(cfg.calibration_windows), dataset.n_series)
-    refits = calibration_refits(settings) if cfg.calibration_refit else None
-    backtests = history_backtest_forecasts(dataset, cfg, m, levels, origins, progress, series_params=refits,
+    choices = calibration_choices(dataset, cfg, plan, origins, progress) if cfg.calibration_search == "first" else None
+    backtests = history_backtest_forecasts(dataset, cfg, m, levels, origins, progress, series_params=choices,
                                            points_only=True, plan=plan)
     q = conformal_quantiles(backtests, dataset.df, m, levels)
     out = conformalize_forecast(fc, dataset.df, m, levels, q, cfg.non_negative)
@@ -243,8 +309,8 @@ def _conformal(dataset: Dataset, cfg: ForecastConfig, fc: pd.DataFrame, settings
                          + (f", and older full windows (fewer than {SMALL_POOL} series)"
                             if dataset.n_series < SMALL_POOL else "") + (f"; {n_model} series x model kept the model's "
                                                                         "own (too short to calibrate)" if n_model else "")
-                         + ("; the backtests refit each series' chosen form (ETS) instead of searching again"
-                            if refits else ""))
+                         + ("; each series' ETS form chosen at the earliest of those origins and refit at the later "
+                            "ones (calibration_search=first)" if choices else ""))
     return out.drop(columns="interval"), backtests
 
 

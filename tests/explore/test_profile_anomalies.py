@@ -41,7 +41,8 @@ def test_planted_spikes_are_found_with_their_dates():
     an = find_anomalies(dec)
     assert set(an["ds"][:2]) == {s.index[40], s.index[90]}     # the two planted ones lead, by |score|
     by = an.set_index("ds")
-    assert by.loc[s.index[40], "score"] > 10 and by.loc[s.index[90], "score"] < -10
+    # +15 and -12 on noise of sd 1: scored against the residual's spread, which also holds the fit's own error
+    assert by.loc[s.index[40], "score"] > 9 and by.loc[s.index[90], "score"] < -8
     assert (an["score"].abs().iloc[2:] < 6).all()              # anything else is a borderline noise point
     assert by.loc[s.index[40], "expected"] == pytest.approx(s.iloc[40] - 15, abs=3)
 

@@ -75,6 +75,38 @@ def test_ets_lean_search_gives_exactly_statsmodels_plain_path():
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"case {k} {key}")
 
 
+def test_ets_optimiser_loop_gives_exactly_etsmodel_fit():
+    # _lbfgsb_params repeats ETSModel.fit's L-BFGS-B (scipy's loop, its forward-difference gradient) without
+    # statsmodels' and scipy's layers: the same parameters, bit for bit, for every form, heuristic and
+    # estimated initial states, bounded beta (set_bounds) and starts from known smoothing parameters
+    from forecasting.models.ets import _ets_class, _lbfgsb_params, _setulb
+
+    assert _setulb(), "the scipy the requirements pin is one the loop copies"
+    rng = np.random.default_rng(1)
+    air = np.array(AIR, float)
+    cases = [(air, 12), (np.array(M3_N0011), 1), (air[:40] + rng.normal(0, 5, 40), 4)]
+    n_checked = 0
+    for y, m in cases:
+        model = AutoETS(season_length=m)
+        for form in model.candidate_forms(y):
+            e, t, dmp, s = form
+            for init in ("heuristic", "estimated"):
+                mod = _ets_class()(y, error=e, trend=t, damped_trend=dmp, seasonal=s,
+                                   seasonal_periods=m if s else None, initialization_method=init)
+                if t is not None:
+                    mod.set_bounds({"smoothing_trend": (1e-4, 0.2 / (m if s else 1))})
+                start = mod._start_params
+                if init == "estimated":
+                    start = start.copy()
+                    start[0] = 0.3
+                with np.errstate(all="ignore"):
+                    ref = mod.fit(start_params=start, disp=False, maxiter=200, return_params=True)
+                    ours = _lbfgsb_params(mod, start, 200)
+                np.testing.assert_array_equal(ours, ref, err_msg=f"{form} {init}")
+                n_checked += 1
+    assert n_checked >= 30
+
+
 def test_ets_likelihood_equals_statsmodels_where_fitted_values_are_positive():
     # the likelihood differs from statsmodels' only by refusing non-positive fitted values (and beta > alpha)
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel

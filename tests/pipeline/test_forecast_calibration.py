@@ -35,9 +35,7 @@ def test_lean_calibration_backtests_equal_run_backtest():
     pd.testing.assert_frame_equal(lean, ref, check_exact=True)
 
 
-def test_points_only_calibration_keeps_the_means_and_ets_refits_its_form():
-    from forecasting.pipeline.forecast import calibration_refits, run_forecast
-
+def test_points_only_calibration_keeps_the_means():
     ds = _panel()
     cfg = ForecastConfig(horizon=6, model=["naive", "ets"], engine="serial")
     origins = calibration_origins(6, 3, ds.n_series)
@@ -45,18 +43,47 @@ def test_points_only_calibration_keeps_the_means_and_ets_refits_its_form():
     points = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, points_only=True)
     assert "lo_80" not in points.columns
     pd.testing.assert_frame_equal(points, full[list(points.columns)], check_exact=True)
-    # with calibration_refit, the forecast's calibration refits each series' chosen ETS form: parameters only
-    assert not cfg.calibration_refit                         # off by default (results/conformal_refit.md)
-    cfg.calibration_refit = True
-    res = run_forecast(ds, cfg)
-    refits = calibration_refits(res.settings)
-    ets = res.settings[res.settings["model"] == "ets"].set_index("unique_id")
-    assert set(refits) == set(ets.index[ets["model_used"] == "ets"]) and refits
-    for uid, per_model in refits.items():
-        assert list(per_model) == ["ets"]                   # naive has no choice to keep
-        assert f"form={per_model['ets']['model']};" in ets.loc[uid, "settings"]
-    fixed = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, series_params=refits, points_only=True)
-    cal = res.calibration
-    pd.testing.assert_frame_equal(cal, fixed, check_exact=True)
-    same = cal["model"] == "naive"
-    pd.testing.assert_frame_equal(cal[same], points[same], check_exact=True)
+
+
+def test_calibration_keeps_the_ets_form_chosen_at_its_earliest_origin():
+    import pytest
+
+    from forecasting.errors import ConfigError
+    from forecasting.pipeline.forecast import calibration_choices, run_forecast
+    from forecasting.pipeline.plan import plan_run
+
+    ds = _panel()
+    cfg = ForecastConfig(horizon=6, model=["naive", "ets"], engine="serial")
+    assert cfg.calibration_search == "first"                      # the default
+    origins = calibration_origins(6, 3, ds.n_series)               # [(6, 3, 1), (4, 1, 2), (2, 1, 2)]
+    hh, ww, step = origins[0]
+    # what a backtest with one window ending at the earliest calibration origin chooses, series by series
+    one = run_backtest(ds, history_backtest_config(ForecastConfig(horizon=6, model="ets"), 12, [80],
+                                                   hh + step * (ww - 1), 1, step))
+    earliest = one.forecasts.groupby("unique_id")["cutoff"].first()
+    chosen = {r.unique_id: r.settings.split(";")[0].removeprefix("form=")
+              for r in one.metrics.itertuples() if r.settings}
+    assert set(chosen) == {"s0", "s1"}                            # s2 (9 values) is too short for that window
+    choices = calibration_choices(ds, cfg, plan_run(ds, cfg.models, 12, cfg.levels), origins)
+    assert choices == {u: {"ets": {"model": f}} for u, f in chosen.items()}   # naive has no choice to keep
+
+    first = run_forecast(ds, cfg)
+    every = run_forecast(ds, ForecastConfig(horizon=6, model=["naive", "ets"], engine="serial",
+                                            calibration_search="every"))
+    assert any("calibration_search=first" in n for n in first.info["notes"])
+    assert first.info["config"]["calibration_search"] == "first"
+    # the forecast itself searches every form on the full history either way: the same point forecasts
+    pd.testing.assert_frame_equal(first.forecasts[["unique_id", "ds", "model", "forecast"]],
+                                  every.forecasts[["unique_id", "ds", "model", "forecast"]], check_exact=True)
+    kept = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, series_params=choices, points_only=True)
+    pd.testing.assert_frame_equal(first.calibration, kept, check_exact=True)
+    searched = history_backtest_forecasts(ds, cfg, 12, [80, 95], origins, points_only=True)
+    pd.testing.assert_frame_equal(every.calibration, searched, check_exact=True)
+    a, b = first.calibration, every.calibration
+    # at the earliest origin the kept form is the form the search picks there, fit the same way: the same forecasts;
+    # naive, and s2 (no choice made), are searched / fit as before
+    at_first = (a["model"] == "naive") | (a["unique_id"] == "s2") | (a["cutoff"].values == earliest.reindex(a["unique_id"]).values)
+    assert at_first.sum() < len(a)
+    pd.testing.assert_frame_equal(a[at_first], b[at_first], check_exact=True)
+    with pytest.raises(ConfigError, match="calibration_search"):
+        ForecastConfig(horizon=6, calibration_search="sometimes").validate()

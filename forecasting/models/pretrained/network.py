@@ -90,11 +90,34 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, key_ok: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(B, T, 3, self.heads, self.dh).permute(2, 0, 3, 1, 4)  # [B, h, T, dh]
-        bias = torch.zeros(B, 1, 1, T, dtype=q.dtype, device=q.device).masked_fill(~key_ok[:, None, None, :], -1e4)
-        a = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+        a = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=key_bias(key_ok, q.dtype),
                                                        dropout_p=self.dropout if self.training else 0.0)
         x = x + self.out(a.transpose(1, 2).reshape(B, T, D))
         return x + self.ff(self.norm2(x))
+
+    def infer(self, x: torch.Tensor, bias: torch.Tensor | None, rows: slice | None = None) -> torch.Tensor:
+        """``forward`` for inference: ``bias`` is the key mask as an additive bias [B, 1, 1, T] (None when no
+        key is masked), and only the tokens ``rows`` (a slice; default all) are computed: the keys and values
+        still come from all T tokens. Returns [B, R, D]; equal to ``forward(x, key_ok)[:, rows]`` up to float
+        rounding."""
+        B, T, D = x.shape
+        xn = self.norm1(x)
+        if rows is None:
+            q, k, v = self.qkv(xn).view(B, T, 3, self.heads, self.dh).permute(2, 0, 3, 1, 4)   # [B, h, T, dh]
+        else:                         # queries only where they are needed; keys and values everywhere
+            w, b = self.qkv.weight, self.qkv.bias
+            x = x[:, rows]
+            q = nn.functional.linear(xn[:, rows], w[:D], b[:D]).view(B, -1, self.heads, self.dh).transpose(1, 2)
+            k, v = nn.functional.linear(xn, w[D:], b[D:]).view(B, T, 2, self.heads, self.dh).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)   # [B, h, R, dh]
+        x = x + self.out(a.transpose(1, 2).reshape(B, -1, D))
+        return x + self.ff(self.norm2(x))
+
+
+def key_bias(key_ok: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, T] True where a token may be attended to -> the additive attention bias [B, 1, 1, T]."""
+    B, T = key_ok.shape
+    return torch.zeros(B, 1, 1, T, dtype=dtype, device=key_ok.device).masked_fill(~key_ok[:, None, None, :], -1e4)
 
 
 class PatchTransformer(nn.Module):
@@ -132,9 +155,9 @@ class PatchTransformer(nn.Module):
         return z * s + loc
 
     # ----- forward ------------------------------------------------------------------------------------
-    def forward_scaled(self, y: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """y, m: [B, L] (L <= max_context; NaN allowed where m == 0). Returns the quantiles in scaled
-        units [B, H, Q] plus loc, scale [B, 1]."""
+    def tokens(self, y: torch.Tensor, m: torch.Tensor):
+        """Steps 1-4 of the module docstring. y, m: [B, L] (NaN allowed where m == 0). Returns the tokens
+        [B, N + M, D], which of them may be attended to [B, N + M], N, loc and scale [B, 1]."""
         cfg = self.cfg
         B, L = y.shape
         P = cfg.patch_len
@@ -155,12 +178,43 @@ class PatchTransformer(nn.Module):
         f = (self.future + self.pos[cfg.n_patches:]).expand(B, M, -1)           # [B, M, D]
         h = torch.cat([h, f], dim=1)                                            # [B, N + M, D]
         key_ok = torch.cat([m.view(B, N, P).sum(-1) > 0, torch.ones(B, M, dtype=torch.bool, device=y.device)], 1)
+        return h, key_ok, N, loc, s
+
+    def forward_scaled(self, y: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """y, m: [B, L] (L <= max_context; NaN allowed where m == 0). Returns the quantiles in scaled
+        units [B, H, Q] plus loc, scale [B, 1]."""
+        cfg = self.cfg
+        h, key_ok, N, loc, s = self.tokens(y, m)
+        B = h.shape[0]
         for blk in self.blocks:
             h = blk(h, key_ok)
         out = self.head(self.norm(h[:, N:]))                                    # [B, M, P * Q]
-        out = out.view(B, M * P, len(cfg.quantiles))[:, : cfg.horizon]          # [B, H, Q]
+        out = out.view(B, -1, len(cfg.quantiles))[:, : cfg.horizon]             # [B, H, Q]
         out, _ = torch.sort(out, dim=-1)
         return out, loc, s
+
+    def predict(self, y: torch.Tensor, m: torch.Tensor, steps: int | None = None, bf16: bool = False) -> torch.Tensor:
+        """Inference only: the quantile forecasts [B, steps, Q] in the series' units (``steps`` <= H, default
+        H); equal to ``forward(y, m)[:, :steps]`` up to float rounding, and cheaper: no attention mask when
+        no patch is padding, and the last block and the head only compute the forecast tokens that cover
+        the ``steps`` asked for (the others are keys and values of the earlier blocks, so they still run
+        there). ``bf16``: the transformer blocks' matrix products in bfloat16 (autocast; the scaling, the
+        residual stream, the norms and the head stay float32): faster where the hardware multiplies bf16,
+        not equal to ``forward`` beyond rounding (the accuracy cost is measured in the benchmark)."""
+        cfg = self.cfg
+        steps = cfg.horizon if steps is None else min(int(steps), cfg.horizon)
+        with torch.inference_mode():
+            h, key_ok, N, loc, s = self.tokens(y, m)
+            B = h.shape[0]
+            bias = None if bool(key_ok.all()) else key_bias(key_ok, h.dtype)
+            need = math.ceil(steps / cfg.patch_len)                             # forecast tokens read
+            with torch.autocast(device_type=h.device.type, dtype=torch.bfloat16, enabled=bf16):
+                for blk in self.blocks[:-1]:
+                    h = blk.infer(h, bias)
+                h = self.blocks[-1].infer(h, bias, rows=slice(N, N + need))     # [B, need, D]
+            out = self.head(self.norm(h.float())).view(B, -1, len(cfg.quantiles))[:, :steps]   # [B, steps, Q]
+            out, _ = torch.sort(out, dim=-1)
+            return self.from_scaled(out, loc.unsqueeze(-1), s.unsqueeze(-1))
 
     def forward(self, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Quantile forecasts [B, H, Q] in the series' units."""

@@ -255,3 +255,100 @@ def test_deseasonalize_auto_forecasts_a_growing_season_better_than_off():
     assert err["auto"] < 0.7 * err["off"], err
     with pytest.raises(ConfigError, match="deseasonalize"):
         create_model("pretrained", deseasonalize="sometimes")
+
+
+def _reference_quantiles(model, series: list[np.ndarray], h: int) -> np.ndarray:
+    """The straightforward computation: one series at a time through the network's training ``forward``
+    (full horizon, attention mask always on, every token through every block), the season taken out and put
+    back as in ``season_of`` / ``adjust`` / ``ahead``, the median fed back past the network's horizon."""
+    import torch
+
+    from forecasting.models.pretrained.model import adjust, ahead, season_of
+
+    net = model.net_
+    H, C = net.cfg.horizon, min(model.cfg["context_length"], net.cfg.max_context)
+    out = []
+    for y in series:
+        y = np.asarray(y, dtype=float)
+        sz = season_of(y, model.season_length)
+        ctx = adjust(y, sz).astype(np.float32)[-C:]
+        parts = []
+        while sum(len(p) for p in parts) < h:
+            with torch.no_grad():
+                q = net(torch.from_numpy(np.nan_to_num(ctx))[None], torch.from_numpy(np.isfinite(ctx).astype(np.float32))[None])[0].numpy()
+            parts.append(q)
+            ctx = np.concatenate([ctx, q[:, q.shape[1] // 2]])[-C:]
+        q = np.concatenate(parts)[:h]
+        if sz:
+            idx = ahead(sz, h)[:, None]
+            q = q * idx if sz[1] else q + idx
+        out.append(q)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("h", [7, 70])
+def test_batched_threaded_inference_equals_the_one_by_one_reference(h):
+    """The inference path (sorted batches, several batches at once on threads, no attention mask where no
+    patch is padding, the last block only on the forecast tokens it needs) gives the reference's quantiles
+    up to float rounding: short and padded, seasonal, longer than the context, with gaps."""
+    rng = np.random.default_rng(11)
+    t = np.arange(150)
+    series = [10 + np.arange(9.0),                                             # 2 patches, one part padding
+              50 + np.cumsum(rng.normal(0, 1, 40)),                            # 5 patches
+              (80 + 0.5 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 1, 150),   # multiplicative season
+              20 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 150),         # zero crossings: additive season
+              100 + np.cumsum(rng.normal(0, 2, 700)),                          # longer than the 512 context
+              np.where(rng.random(120) < 0.1, np.nan, 30 + rng.normal(0, 3, 120)),   # missing values
+              np.full(64, 5.0)]                                                # flat, whole patches
+    fast = create_model("pretrained", season_length=12, device="cpu", num_threads=2, batch_size=2)
+    fast.net_ = fast._network()
+    got = fast.quantiles_for(series, h)
+    # the long random walk passes the ACF test at 12 too (a trend does): two multiplicative seasons
+    assert fast.fitted_["deseasonalized"] == {"multiplicative": 2, "additive": 1, "none": 4}
+    ref = _reference_quantiles(fast, series, h)
+    assert got.shape == ref.shape == (len(series), h, len(fast.net_.cfg.quantiles))
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+    # one batch on one thread gives the same numbers as small batches on two
+    one = create_model("pretrained", season_length=12, device="cpu", num_threads=1, batch_size=1000)
+    one.net_ = one._network()
+    whole = one.quantiles_for(series, h)
+    for g, r in zip(got, whole):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+
+
+def test_network_predict_equals_forward_on_the_steps_asked():
+    import torch
+
+    from forecasting.models.pretrained.model import load_network
+
+    net = load_network()
+    rng = np.random.default_rng(2)
+    y = torch.from_numpy((100 + np.cumsum(rng.normal(0, 1, (6, 200)), axis=1)).astype(np.float32))
+    m = torch.ones_like(y)
+    m[:2, :50] = 0                                        # two series start later: padding patches masked
+    with torch.no_grad():
+        ref = net(y, m)
+    for steps in (1, 7, 8, 9, 64):
+        got = net.predict(y, m, steps)
+        assert got.shape == (6, steps, ref.shape[2])
+        np.testing.assert_allclose(got.numpy(), ref[:, :steps].numpy(), rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    np.testing.assert_allclose(net.predict(y[2:], m[2:]).numpy(), ref[2:].numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_bf16_precision_is_opt_in_and_close_to_fp32():
+    train, _ = split(panel(6, 120, seed=8), 12)
+    kw = dict(season_length=12, device="cpu", num_threads=1)
+    fp32 = create_model("pretrained", **kw).fit(train, "MS")
+    a = fp32.predict(12)
+    assert fp32.fitted_settings()["precision"] == "fp32"           # the default keeps the trained precision
+    bf = create_model("pretrained", precision="BF16", **kw).fit(train, "MS")
+    b = bf.predict(12)
+    assert bf.fitted_settings()["precision"] == "bf16"
+    width = (a["hi-95"] - a["lo-95"]).to_numpy()
+    for col in ("mean", "lo-80", "hi-80", "lo-95", "hi-95"):
+        d = np.abs(a[col].to_numpy() - b[col].to_numpy())
+        assert (d <= 0.05 * width).all(), (col, float((d / width).max()))
+    assert not np.array_equal(a["mean"].to_numpy(), b["mean"].to_numpy())   # it did run in bf16
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16"):
+        create_model("pretrained", precision="fp16")
