@@ -22,9 +22,12 @@ forecast rule: per horizon step, the quantile of the absolute errors of the wind
 origins (:func:`forecasting.pipeline.forecast.calibration_origins`, with older full windows for a frequency of
 fewer than 20 series, as the app does for such a run; 2 more fits per series and model here),
 each divided by the in-sample seasonal-naive MAE of the history before its origin, pooled over the series of
-one frequency as one run of the app on one dataset pools them, a step with fewer than 100 errors borrowing
-from its neighbouring steps (:func:`forecasting.models.conformal.scaled_quantiles`); the test period is never
-used), and ``per step`` (the same errors, each step's own quantile however few its errors: the rule before).
+one frequency as one run of the app on one dataset pools them, older origins' errors brought to the most recent
+origin's level, a step with fewer than 100 errors borrowing from its neighbouring steps
+(:func:`forecasting.models.conformal.scaled_quantiles`); the test period is never used), and ``before`` (the
+same errors, every origin's as they are: the rule before the older origins were brought to the recent level).
+``--offset`` takes another sample of the same step: the conformal rule was chosen on ``--step 6 --offset 1``
+(M3) and ``--step 4 --offset 1`` (Tourism) and is reported on ``--step 3`` (M3) and ``--step 2`` (Tourism).
 Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
 Winkler score (scaled by the same in-sample MAE, so series can be averaged), for every interval kind.
 Results: ``benchmarks/results/selection.json`` and ``selection.md``.
@@ -54,7 +57,8 @@ CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 MEMBERS = ("ets", "theta", "sarima")
 WEIGHTED = "auto"            # the default rule: members weighted by inverse mean window MASE
 CLEAR = "auto (clear)"
-KINDS = ("model", "conformal", "per_step")   # per_step: the conformal rule before steps borrowed (min_errors=1)
+KINDS = ("model", "conformal", "before")   # before: the conformal rule before older origins were brought to the
+#                                            most recent one's level (every window's errors as they are)
 
 
 def _fitting():
@@ -159,7 +163,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
     from bench_stats_models import smape
 
     t0 = time.perf_counter()
-    per, calib = [], {}          # calib: (group, model) -> scaled window errors
+    per, calib, ages = [], {}, {}   # calib: (group, model) -> scaled window errors; ages: each one's origin rank
     sizes = pd.Series([s["group"] for s in series]).value_counts().to_dict()   # series per run (frequency)
     for i, s in enumerate(series):
         with warnings.catch_warnings():
@@ -185,6 +189,8 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
         # conformal calibration, as the app's forecast: the most recent origins, each window's errors divided
         # by the seasonal-naive MAE of the history before it
         win: dict[str, list[np.ndarray]] = {k: [] for k in [*CANDIDATES, "ensemble", WEIGHTED]}
+        recent = sorted({o for o, _ in r["cal"]}, reverse=True)
+        age = [recent.index(o) for o, _ in r["cal"]]          # 0: the most recent origin (the app's cutoff rank)
         for o, hh in r["cal"]:
             j = r["origins"].index(o)
             sc = naive_scale(y[:o], m)[0]
@@ -206,14 +212,15 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
                     "scale": sc_test, "chosen": chosen, "weights": wts})
         for k, v in win.items():
             calib.setdefault((s["group"], k), []).extend(v)
+            ages.setdefault((s["group"], k), []).extend(age)
         if (i + 1) % 10 == 0:
             print(f"  {label}: {i + 1}/{len(series)} series, {time.perf_counter() - t0:.0f}s", flush=True)
     # conformal: per model, per horizon step, quantiles of the pooled scaled window errors
     res: dict[str, dict] = {}
     for k in per[0]["test"]:
         groups = {p["s"]["group"] for p in per}
-        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in groups}
-        qs1 = {g: scaled_quantiles(calib.get((g, k), []), LEVELS, min_errors=1) for g in groups}   # per step only
+        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS, ages=ages.get((g, k), [])) for g in groups}
+        qs1 = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in groups}      # the rule before
         blank = lambda: {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in KINDS   # noqa: E731
                                                      for x in ("in", "wk") for l in LEVELS}}
         acc, by_group = blank(), {g: blank() for g in sorted(groups)}
@@ -225,7 +232,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
             for a_ in (acc, by_group[s["group"]]):
                 a_["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
                 a_["smape"].append(smape(yt, f["mean"]))
-                for kind, b in (("model", f), ("conformal", conf), ("per_step", step)):
+                for kind, b in (("model", f), ("conformal", conf), ("before", step)):
                     for l in LEVELS:
                         lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]
                         a = 1 - l / 100
@@ -294,8 +301,8 @@ def render(doc: dict) -> str:
                   + f"; `auto (clear)` chose: {meta['auto_clear_chose']}; real `auto` model reproduced on the first "
                   f"series: {meta['auto_checked']}", "",
                   "| model | mean MASE | vs ensemble | mean sMAPE | cover 80 / 95 (model) | Winkler 80 / 95 (model) "
-                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) | cover 80 / 95 (per step, before) "
-                  "| Winkler 80 / 95 (per step) |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) | cover 80 / 95 (conformal before) "
+                  "| Winkler 80 / 95 (before) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for k, v in res.items():
             lines.append(f"| {k} | {v['mean_mase']:.4f} | {v['mean_mase'] / ens - 1:+.2%} | {v['mean_smape']:.2f} | "
                          + " | ".join(f"{v[f'{kind}_coverage_80']:.3f} / {v[f'{kind}_coverage_95']:.3f} | "
