@@ -65,6 +65,7 @@ def looks_seasonal(y: np.ndarray, m: int) -> bool:
 
 
 _ETS = None
+_RESULTS = None
 _SUM = np.add.reduce
 _INADMISSIBLE = -1e12      # log-likelihood of a parameter set outside the admissible region
 
@@ -115,6 +116,23 @@ def _ets_class():
 
 
 _SETULB = None
+
+
+def _lean_results_class():
+    """statsmodels' ``ETSResults`` without the parameters' covariance matrix, which its constructor computes
+    with a complex-step Hessian (a third of building the object) and nothing here reads: the forecasts, the
+    simulated intervals and the residuals do not use it. ``bse`` and ``summary()`` then show NaN."""
+    global _RESULTS
+    if _RESULTS is None:
+        from statsmodels.tsa.exponential_smoothing.ets import ETSResults
+
+        class _LeanETSResults(ETSResults):
+            @property
+            def cov_params_approx(self):
+                return np.full((len(self.params), len(self.params)), np.nan)
+
+        _RESULTS = _LeanETSResults
+    return _RESULTS
 
 
 def _setulb():
@@ -458,12 +476,14 @@ class AutoETS(PerSeriesModel):
 
     @staticmethod
     def _results(mod, params):
-        """statsmodels' results object of a fitted form (``ETSModel.fit`` ends with the same ``smooth``)."""
+        """statsmodels' results object of a fitted form (``ETSModel.fit`` ends with the same ``smooth``), without
+        the parameters' covariance (:func:`_lean_results_class`)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with np.errstate(all="ignore"):
-                    return mod.smooth(params)
+                    params = np.asarray(params)
+                    return mod._wrap_results(params, mod._smooth(params), False, results_class=_lean_results_class())
         except Exception:  # noqa: BLE001 - the next best form is used
             return None
 
