@@ -7,7 +7,8 @@ as a check where every window is exchangeable with the test, 200 simulated rando
 6 held out, the ``naive`` model, which is right for them). Per series the model (through the app's
 ``fit_predict``) is fit at the origins each rule needs and at the test origin; the test period is never
 used for calibration. Rules, each pooling the errors of one frequency's series per horizon step (as a run
-of the app on one dataset), split-conformal quantile as :mod:`forecasting.models.conformal`:
+of the app on one dataset), the quantiles of :func:`forecasting.models.conformal.scaled_quantiles` (a step
+with fewer than 100 errors borrows from its neighbours, as in the app):
 
 * ``3 windows h apart`` (before): full windows ending at ``n - h, n - 2h, n - 3h``, each window's errors
   divided by the seasonal-naive MAE of the history before its origin;
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -76,31 +76,24 @@ def collect(series: list[dict], model: str) -> list[dict]:
     return rows
 
 
-def quantile(v: np.ndarray, level: int) -> float:
-    v = np.sort(v[np.isfinite(v)])
-    if not v.size:
-        return np.nan
-    return float(v[min(math.ceil((v.size + 1) * level / 100), v.size) - 1])
-
-
 def coverage(rows: list[dict], rule: str, whole_scale: bool = False, pool: str = "group") -> dict[str, float]:
+    from forecasting.models.conformal import scaled_quantiles
+
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["group"] if pool == "group" else "all", []).append(r)
     inside = {l: [] for l in LEVELS}
     width = []
     for rs in groups.values():
-        H = max(r["h"] for r in rs)
-        cal = [[] for _ in range(H)]
+        cal = []                                       # one array of scaled errors per window
         for r in rs:
             sc_full = r["win"][r["n"]]["sc"]
             for o, hh in r["rules"][rule]:
                 w = r["win"][o]
                 sc = sc_full if whole_scale else w["sc"]
                 if sc > 0 and np.isfinite(sc):
-                    for k, e in enumerate(w["abs"][:hh]):
-                        cal[k].append(e / sc)
-        q = {l: np.array([quantile(np.asarray(c), l) for c in cal]) for l in LEVELS}
+                    cal.append(w["abs"][:hh] / sc)
+        q = scaled_quantiles(cal, LEVELS)
         for r in rs:
             t = r["win"][r["n"]]
             if not (t["sc"] > 0 and np.isfinite(t["sc"])):

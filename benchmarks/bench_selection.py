@@ -22,9 +22,12 @@ forecast rule: per horizon step, the quantile of the absolute errors of the wind
 origins (:func:`forecasting.pipeline.forecast.calibration_origins`, with older full windows for a frequency of
 fewer than 20 series, as the app does for such a run; 2 more fits per series and model here),
 each divided by the in-sample seasonal-naive MAE of the history before its origin, pooled over the series of
-one frequency as one run of the app on one dataset pools them, a step with fewer than 100 errors borrowing
-from its neighbouring steps (:func:`forecasting.models.conformal.scaled_quantiles`); the test period is never
-used), and ``per step`` (the same errors, each step's own quantile however few its errors: the rule before).
+one frequency as one run of the app on one dataset pools them, older origins' errors brought to the most recent
+origin's level, a step with fewer than 100 errors borrowing from its neighbouring steps
+(:func:`forecasting.models.conformal.scaled_quantiles`); the test period is never used), and ``before`` (the
+same errors, every origin's as they are: the rule before the older origins were brought to the recent level).
+``--offset`` takes another sample of the same step: the conformal rule was chosen on ``--step 6 --offset 1``
+(M3) and ``--step 4 --offset 1`` (Tourism) and is reported on ``--step 3`` (M3) and ``--step 2`` (Tourism).
 Reported per model: mean MASE, mean sMAPE, coverage of the 80/95% intervals over all test values, mean
 Winkler score (scaled by the same in-sample MAE, so series can be averaged), for every interval kind.
 Results: ``benchmarks/results/selection.json`` and ``selection.md``.
@@ -54,7 +57,8 @@ CANDIDATES = ("naive", "seasonal_naive", "drift", "ets", "theta", "sarima")
 MEMBERS = ("ets", "theta", "sarima")
 WEIGHTED = "auto"            # the default rule: members weighted by inverse mean window MASE
 CLEAR = "auto (clear)"
-KINDS = ("model", "conformal", "per_step")   # per_step: the conformal rule before steps borrowed (min_errors=1)
+KINDS = ("model", "conformal", "before")   # before: the conformal rule before older origins were brought to the
+#                                            most recent one's level (every window's errors as they are)
 
 
 def _fitting():
@@ -65,10 +69,10 @@ def _fitting():
     return fit_predict, tidy_bounds
 
 
-def load_comp(name: str, step: int) -> list[dict]:
+def load_comp(name: str, step: int, offset: int = 0) -> list[dict]:
     from bench_theta import load
 
-    return load(name)[::step]
+    return load(name)[offset::step]
 
 
 def load_sample() -> list[dict]:
@@ -106,10 +110,14 @@ def run_series(s: dict, pool: int, data: str = "") -> dict:
         return {"ends": hit["ends"], "origins": hit["origins"], "cal": [tuple(c) for c in hit["cal"]], "fc": fc}
     r = _run_series(s, pool)
     CACHE.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"key": key, "ends": r["ends"], "origins": r["origins"], "cal": r["cal"],
-                             "fc": {k: [{b: np.asarray(a, float).tolist() for b, a in f.items()} for f in v]
-                                    for k, v in r["fc"].items()}}) + "\n")
+    line = json.dumps({"key": key, "ends": r["ends"], "origins": r["origins"], "cal": r["cal"],
+                       "fc": {k: [{b: np.asarray(a, float).tolist() for b, a in f.items()} for f in v]
+                              for k, v in r["fc"].items()}}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)   # one write: two runs may share the file
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
     return r
 
 
@@ -155,7 +163,7 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
     from bench_stats_models import smape
 
     t0 = time.perf_counter()
-    per, calib = [], {}          # calib: (group, model) -> scaled window errors
+    per, calib, ages = [], {}, {}   # calib: (group, model) -> scaled window errors; ages: each one's origin rank
     sizes = pd.Series([s["group"] for s in series]).value_counts().to_dict()   # series per run (frequency)
     for i, s in enumerate(series):
         with warnings.catch_warnings():
@@ -181,6 +189,8 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
         # conformal calibration, as the app's forecast: the most recent origins, each window's errors divided
         # by the seasonal-naive MAE of the history before it
         win: dict[str, list[np.ndarray]] = {k: [] for k in [*CANDIDATES, "ensemble", WEIGHTED]}
+        recent = sorted({o for o, _ in r["cal"]}, reverse=True)
+        age = [recent.index(o) for o, _ in r["cal"]]          # 0: the most recent origin (the app's cutoff rank)
         for o, hh in r["cal"]:
             j = r["origins"].index(o)
             sc = naive_scale(y[:o], m)[0]
@@ -202,35 +212,39 @@ def evaluate(series: list[dict], label: str, check_auto: bool = True) -> tuple[d
                     "scale": sc_test, "chosen": chosen, "weights": wts})
         for k, v in win.items():
             calib.setdefault((s["group"], k), []).extend(v)
+            ages.setdefault((s["group"], k), []).extend(age)
         if (i + 1) % 10 == 0:
             print(f"  {label}: {i + 1}/{len(series)} series, {time.perf_counter() - t0:.0f}s", flush=True)
     # conformal: per model, per horizon step, quantiles of the pooled scaled window errors
     res: dict[str, dict] = {}
     for k in per[0]["test"]:
         groups = {p["s"]["group"] for p in per}
-        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in groups}
-        qs1 = {g: scaled_quantiles(calib.get((g, k), []), LEVELS, min_errors=1) for g in groups}   # per step only
-        acc = {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in KINDS
-                                           for x in ("in", "wk") for l in LEVELS}}
+        qs = {g: scaled_quantiles(calib.get((g, k), []), LEVELS, ages=ages.get((g, k), [])) for g in groups}
+        qs1 = {g: scaled_quantiles(calib.get((g, k), []), LEVELS) for g in groups}      # the rule before
+        blank = lambda: {"mase": [], "smape": [], **{f"{kind}_{x}{l}": [] for kind in KINDS   # noqa: E731
+                                                     for x in ("in", "wk") for l in LEVELS}}
+        acc, by_group = blank(), {g: blank() for g in sorted(groups)}
         for p in per:
             s, f, sc = p["s"], p["test"][k], p["scale"]
             yt = s["test"]
-            acc["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
-            acc["smape"].append(smape(yt, f["mean"]))
             conf = conformal_bounds(f["mean"], qs[s["group"]], sc, LEVELS, p["clip"])
             step = conformal_bounds(f["mean"], qs1[s["group"]], sc, LEVELS, p["clip"])
-            for kind, b in (("model", f), ("conformal", conf), ("per_step", step)):
-                for l in LEVELS:
-                    lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]
-                    a = 1 - l / 100
-                    acc[f"{kind}_in{l}"].extend(((yt >= lo) & (yt <= hi)).tolist())
-                    acc[f"{kind}_wk{l}"].append(float(np.mean((hi - lo) + 2 / a * (np.maximum(lo - yt, 0)
-                                                                                    + np.maximum(yt - hi, 0))) / sc))
-        res[k] = {"mean_mase": float(np.nanmean(acc["mase"])), "mean_smape": float(np.mean(acc["smape"])),
-                  **{f"{kind}_coverage_{l}": float(np.mean(acc[f"{kind}_in{l}"])) for kind in KINDS
-                     for l in LEVELS},
-                  **{f"{kind}_winkler_{l}": float(np.nanmean(acc[f"{kind}_wk{l}"])) for kind in KINDS
-                     for l in LEVELS}}
+            for a_ in (acc, by_group[s["group"]]):
+                a_["mase"].append(float(np.mean(np.abs(yt - f["mean"])) / sc))
+                a_["smape"].append(smape(yt, f["mean"]))
+                for kind, b in (("model", f), ("conformal", conf), ("before", step)):
+                    for l in LEVELS:
+                        lo, hi = b[f"lo-{l}"], b[f"hi-{l}"]
+                        a = 1 - l / 100
+                        a_[f"{kind}_in{l}"].extend(((yt >= lo) & (yt <= hi)).tolist())
+                        a_[f"{kind}_wk{l}"].append(float(np.mean((hi - lo) + 2 / a * (np.maximum(lo - yt, 0)
+                                                                                       + np.maximum(yt - hi, 0))) / sc))
+        summary = lambda a_: {"mean_mase": float(np.nanmean(a_["mase"])), "mean_smape": float(np.mean(a_["smape"])),  # noqa: E731
+                              **{f"{kind}_coverage_{l}": float(np.mean(a_[f"{kind}_in{l}"])) for kind in KINDS
+                                 for l in LEVELS},
+                              **{f"{kind}_winkler_{l}": float(np.nanmean(a_[f"{kind}_wk{l}"])) for kind in KINDS
+                                 for l in LEVELS}}
+        res[k] = {**summary(acc), "by_group": {g: summary(a_) for g, a_ in by_group.items()}}
     chosen = pd.Series([p["chosen"] for p in per]).value_counts().to_dict()
     w = np.array([p["weights"] for p in per])
     meta = {"n": len(per), "seconds": round(time.perf_counter() - t0, 1), "auto_clear_chose": chosen,
@@ -245,11 +259,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="m3,tourism,sample")
     ap.add_argument("--step", type=int, default=1, help="keep every k-th M3/Tourism series (default 1: all)")
+    ap.add_argument("--offset", type=int, default=0, help="start at the k-th series (another sample of the same step)")
     ap.add_argument("--out", default=str(RESULTS / "selection.json"))
     args = ap.parse_args()
     from bench_stats_models import versions
 
-    doc = {"config": {"data": args.data, "step": args.step, "levels": LEVELS, "candidates": CANDIDATES,
+    doc = {"config": {"data": args.data, "step": args.step, "offset": args.offset, "levels": LEVELS, "candidates": CANDIDATES,
                       "ensemble": MEMBERS, "threads": os.environ.get("OMP_NUM_THREADS")},
            "versions": versions(), "results": {}, "meta": {}}
     out = Path(args.out)
@@ -257,7 +272,7 @@ def main() -> int:
         old = json.loads(out.read_text())
         doc["results"], doc["meta"] = old.get("results", {}), old.get("meta", {})
     for data in args.data.split(","):
-        series = load_sample() if data == "sample" else load_comp(data, args.step)
+        series = load_sample() if data == "sample" else load_comp(data, args.step, args.offset)
         print(f"{data}: {len(series)} series", flush=True)
         res, meta = evaluate(series, data)
         if out.exists():
@@ -286,14 +301,29 @@ def render(doc: dict) -> str:
                   + f"; `auto (clear)` chose: {meta['auto_clear_chose']}; real `auto` model reproduced on the first "
                   f"series: {meta['auto_checked']}", "",
                   "| model | mean MASE | vs ensemble | mean sMAPE | cover 80 / 95 (model) | Winkler 80 / 95 (model) "
-                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) | cover 80 / 95 (per step, before) "
-                  "| Winkler 80 / 95 (per step) |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| cover 80 / 95 (conformal) | Winkler 80 / 95 (conformal) | cover 80 / 95 (conformal before) "
+                  "| Winkler 80 / 95 (before) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for k, v in res.items():
             lines.append(f"| {k} | {v['mean_mase']:.4f} | {v['mean_mase'] / ens - 1:+.2%} | {v['mean_smape']:.2f} | "
                          + " | ".join(f"{v[f'{kind}_coverage_80']:.3f} / {v[f'{kind}_coverage_95']:.3f} | "
                                       f"{v[f'{kind}_winkler_80']:.2f} / {v[f'{kind}_winkler_95']:.2f}"
                                       for kind in KINDS) + " |")
         lines.append("")
+        groups = sorted({g for v in res.values() for g in v.get("by_group", {})})
+        if len(groups) > 1:
+            lines += ["Per frequency (each one conformal pool; series per pool above): cover 80 / 95, conformal "
+                      "(model's own), and conformal Winkler 80 / 95", "",
+                      "| model | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+            for k, v in res.items():
+                cells = []
+                for g in groups:
+                    x = v.get("by_group", {}).get(g)
+                    cells.append("" if x is None else
+                                 f"{x['conformal_coverage_80']:.3f} / {x['conformal_coverage_95']:.3f} "
+                                 f"({x['model_coverage_80']:.3f} / {x['model_coverage_95']:.3f}); "
+                                 f"{x['conformal_winkler_80']:.2f} / {x['conformal_winkler_95']:.2f}")
+                lines.append(f"| {k} | " + " | ".join(cells) + " |")
+            lines.append("")
     return "\n".join(lines)
 
 

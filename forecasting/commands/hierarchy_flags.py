@@ -23,11 +23,12 @@ def add_hierarchy_flags(p: argparse.ArgumentParser) -> None:
                    help="middle_out's level (comma-separated id columns; default: the middle level)")
     p.add_argument("--wls", choices=["var", "struct"], default="var",
                    help="mint_wls weights: residual variance (default) or number of series under a node")
-    p.add_argument("--residuals", choices=["backtest", "in_sample"], default="backtest",
+    p.add_argument("--residuals", choices=["backtest", "in_sample", "fitted"], default="backtest",
                    help="errors whose covariance mint_shrink and mint_wls (var) use: the base model's own "
                         "rolling-origin errors (default; a forecast backtests the history over 3 windows for "
-                        "them) or the in-sample seasonal naive errors (no extra fits; mint_shrink then equals "
-                        "mint_wls)")
+                        "them), the in-sample seasonal naive errors (no extra fits; mint_shrink then equals "
+                        "mint_wls) or the base model's in-sample one-step errors (fitted: one more fit per "
+                        "node and window; models without them, e.g. networks, use the backtest errors)")
 
 
 def split_levels(values: list[str] | None) -> tuple[str, str | None]:

@@ -44,7 +44,7 @@ from forecasting.hierarchy.structure import Hierarchy
 METHODS = ("bottom_up", "top_down", "middle_out", "mint_ols", "mint_wls", "mint_shrink")
 TOP_DOWN_METHODS = ("forecast_proportions", "average_proportions")
 WLS_WEIGHTS = ("var", "struct")
-RESIDUALS = ("backtest", "in_sample")   # where mint_wls (var) and mint_shrink take the errors' covariance from
+RESIDUALS = ("backtest", "in_sample", "fitted")   # where mint_wls (var) and mint_shrink take the errors' covariance from
 NEEDS_RESIDUALS = ("mint_shrink",)
 DENSE_SOLVE_MAX = 4000        # aggregates up to this count: one dense solve; above: sparse LU + Woodbury
 WLS_VAR_RIDGE = 2e-8
@@ -57,7 +57,8 @@ class ReconcileSettings:
     middle_level: str | None = None          # level name for middle_out; default the middle aggregate level
     wls: str = "var"                         # mint_wls weights: var (residual variance) or struct
     non_negative: bool = False
-    residuals: str = "backtest"              # backtest (the base model's own errors) or in_sample (seasonal naive)
+    residuals: str = "backtest"              # backtest (the base model's own out-of-sample errors), in_sample
+                                             # (seasonal naive) or fitted (the base model's one-step fit errors)
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -67,7 +68,7 @@ class ReconcileSettings:
         if self.wls not in WLS_WEIGHTS:
             raise ConfigError(f"mint_wls weights must be 'var' or 'struct' (got '{self.wls}')")
         if self.residuals not in RESIDUALS:
-            raise ConfigError(f"residuals must be 'backtest' or 'in_sample' (got '{self.residuals}')")
+            raise ConfigError(f"residuals must be one of {', '.join(RESIDUALS)} (got '{self.residuals}')")
 
     @property
     def needs_residuals(self) -> bool:

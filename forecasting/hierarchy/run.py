@@ -16,6 +16,13 @@ history, hence coherent themselves (a node's residual is the sum of its bottom s
 coherent residuals the shrunk covariance's off-diagonal part cancels out of MinT: ``mint_shrink`` then gives the
 same forecasts as ``mint_wls`` (var). The base model's errors are not coherent (each node is fit on its own),
 so their covariance is what ``mint_shrink`` needs (``benchmarks/results/hierarchy.md``).
+
+``residuals="fitted"``: the base model's in-sample one-step errors ``y - fitted`` (the textbook MinT input,
+Wickramasuriya, Athanasopoulos & Hyndman 2019), one row per date of the history up to the cutoff, from the
+model refit on each node's history up to that cutoff (:func:`fitted_errors`: one more fit per node and window;
+no look-ahead). Many more error vectors than the earlier windows give (every date, not ``h`` per window).
+Models without in-sample errors (global networks, models with covariates on a dataset that has them, ``auto``)
+keep the ``backtest`` rule; a node whose refit fails takes its seasonal naive errors.
 """
 from __future__ import annotations
 
@@ -142,18 +149,118 @@ def _earlier_errors(by_model: dict, model: str, cutoff, hier: Hierarchy, scale_s
     return backtest_errors(earlier[earlier["cutoff"] < cutoff], hier, until=cutoff, scale_steps=scale_steps)
 
 
-def _residuals(errors: np.ndarray | None, s: ReconcileSettings, history: np.ndarray, season_length: int):
-    """(residuals for ``s``, True when the in-sample fallback was used) — see the module doc."""
+def _residuals(errors: np.ndarray | None, s: ReconcileSettings, history: np.ndarray, season_length: int,
+               fitted: np.ndarray | None = None):
+    """(residuals for ``s``, True when the in-sample seasonal naive fallback was used) — see the module doc.
+    ``fitted``: the base model's in-sample errors (:func:`fitted_errors`) for ``residuals="fitted"``."""
     if not s.needs_residuals:
         return None, False
-    if s.residuals == "backtest" and errors is not None and len(errors) >= MIN_ERROR_ROWS:
+    if s.residuals == "fitted" and fitted is not None and len(fitted) >= MIN_ERROR_ROWS:
+        return fitted, False
+    if s.residuals in ("backtest", "fitted") and errors is not None and len(errors) >= MIN_ERROR_ROWS:
         return errors, False
-    return seasonal_naive_residuals(history, season_length), s.residuals == "backtest"
+    return seasonal_naive_residuals(history, season_length), s.residuals != "in_sample"
+
+
+def has_fitted_errors(model: str, dataset: Dataset | None = None) -> bool:
+    """True when ``model`` gives in-sample one-step errors :func:`fitted_errors` can use: a per-series model
+    with its own ``in_sample_residuals`` (ETS, ARIMA, theta, the baselines …), not a global network, and not a
+    model that uses covariates when ``dataset`` has some (its refit would differ from the run's fit)."""
+    from forecasting.models.base import PerSeriesModel
+    from forecasting.models.registry import get_model_class, get_spec
+
+    try:
+        spec = get_spec(model)
+        cls = get_model_class(model)
+    except ConfigError:
+        return False
+    if spec.capabilities.global_model or not (isinstance(cls, type) and issubclass(cls, PerSeriesModel)):
+        return False
+    if spec.capabilities.covariates and dataset is not None and dataset.covariates:
+        return False
+    return cls.in_sample_residuals is not PerSeriesModel.in_sample_residuals
+
+
+def _one_step_errors(fit, y: np.ndarray) -> np.ndarray | None:
+    """``y - fitted`` of a fitted model, aligned to the end of ``y`` (NaN where it has none)."""
+    e = fit.in_sample_errors() if hasattr(fit, "in_sample_errors") else fit.in_sample_residuals()
+    if e is None:
+        return None
+    e = np.asarray(e, dtype=float).ravel()
+    if e.size > y.size:
+        return None
+    out = np.full(y.size, np.nan)
+    out[y.size - e.size:] = e
+    return out
+
+
+def fitted_errors(model: str, history: np.ndarray, season_length: int, params: dict | None = None
+                  ) -> np.ndarray | None:
+    """In-sample one-step errors ``y - fitted`` of ``model`` refit on each node's history, ``(T, n_nodes)``
+    from ``history`` ``(n_nodes, T)`` (the history up to a cutoff: nothing after it is seen), one row per
+    date; None when the model has none (:func:`has_fitted_errors`). Each node is fit on its observed span
+    (leading and trailing gaps dropped, interior gaps interpolated, as the pipeline fits it) with the same
+    season length and settings as the run; a node whose fit fails takes its seasonal naive errors. Dates
+    without an error (before a launch, a model's first values) are zero, like the gaps of the other
+    residuals."""
+    import warnings
+
+    from forecasting.models.fitting import fill_gaps
+    from forecasting.models.registry import get_model_class
+
+    if not has_fitted_errors(model):
+        return None
+    cls = get_model_class(model)
+    H = np.asarray(history, dtype=float)
+    n, T = H.shape
+    E = np.zeros((T, n))
+    for j in range(n):
+        seen = np.flatnonzero(np.isfinite(H[j]))
+        if seen.size == 0:
+            continue
+        a, b = int(seen[0]), int(seen[-1]) + 1
+        y, _ = fill_gaps(H[j, a:b])
+        e = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    e = _one_step_errors(cls(season_length=season_length, **(params or {})).fit(y), y)
+        except Exception:  # noqa: BLE001 - any failure: the node's seasonal naive errors (as fit_predict falls back)
+            e = None
+        if e is None or not np.isfinite(e).any():
+            k = season_length if y.size > season_length + 2 else 1
+            e = np.full(y.size, np.nan)
+            e[k:] = y[k:] - y[:-k] if y.size > k else np.nan
+        E[a:b, j] = np.nan_to_num(e, nan=0.0, posinf=0.0, neginf=0.0)
+    return E
+
+
+class FittedErrors:
+    """:func:`fitted_errors` per (model, cutoff), each computed once and only for ``residuals="fitted"``
+    (the per-level comparison of methods and the reconciliation share them)."""
+
+    def __init__(self, hist: np.ndarray, season_length: int, model_params: dict | None = None,
+                 dataset: Dataset | None = None, progress: ProgressCallback | None = None) -> None:
+        self.hist, self.m, self.params = hist, int(season_length), dict(model_params or {})
+        self.dataset, self.progress, self.cache, self.without = dataset, progress, {}, set()
+
+    def get(self, model: str, end: int) -> np.ndarray | None:
+        """Errors of ``model`` fit on the first ``end`` dates of every node (None: the model has none)."""
+        transformed = str(self.params.get(model, {}).get("transform") or "none").lower() != "none"
+        if transformed or not has_fitted_errors(model, self.dataset):   # arima on a log/Box-Cox scale: its
+            self.without.add(model)                                       # residuals are not on the data's
+            return None
+        key = (model, int(end))
+        if key not in self.cache:
+            report(self.progress, "reconcile", 0, 1, f"in-sample errors of {model}: one fit per node")
+            self.cache[key] = fitted_errors(model, self.hist[:, :end], self.m, self.params.get(model))
+        return self.cache[key]
 
 
 def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs: ReconcileSettings,
-                     history: np.ndarray, season_length: int, errors: np.ndarray | None = None
-                     ) -> tuple[pd.DataFrame, int, bool]:
+                     history: np.ndarray, season_length: int, errors: np.ndarray | None = None,
+                     fitted: np.ndarray | None = None) -> tuple[pd.DataFrame, int, bool]:
     """Reconcile one model's (and cutoff's) forecasts of every node; returns the frame, the missing count and
     whether in-sample residuals stood in for too few backtest ``errors``."""
     pos = pd.Index(hier.node_ids)
@@ -164,7 +271,7 @@ def _reconcile_block(hier: Hierarchy, frame: pd.DataFrame, levels: list[int], rs
     missing = int(np.isnan(base).sum())
     base = np.nan_to_num(base)
     s = replace(rs, non_negative=rs.non_negative and bool((np.nan_to_num(history[hier.n_aggregate:]) >= 0).all()))
-    resid, fell_back = _residuals(errors, s, history, season_length)
+    resid, fell_back = _residuals(errors, s, history, season_length, fitted)
     b = reconcile_bottom(hier, base, s, residuals=resid, history=history)
     mean = np.asarray(hier.S @ b)
     out = pd.DataFrame({ID: np.repeat(np.asarray(hier.node_ids, dtype=object), len(dates)),
@@ -209,7 +316,8 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     t0 = time.perf_counter()
     hist, dates = history_matrix(hds, hier)
     report(progress, "reconcile", 0, 1, "every reconciliation method on the base forecasts")
-    table = compare_methods(res.forecasts, hier, hist, dates, m, hcfg, bool(cfg.non_negative))
+    fe = FittedErrors(hist, m, cfg.model_params, dataset, progress) if hcfg.residuals == "fitted" else None
+    table = compare_methods(res.forecasts, hier, hist, dates, m, hcfg, bool(cfg.non_negative), fe)
     res.info["methods_by_level"] = table.astype(object).where(table.notna(), None).to_dict(orient="records")
     res.info["timings"]["compare_methods_s"] = round(time.perf_counter() - t0, 3)
     if hcfg.reconcile == "none":
@@ -225,7 +333,8 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
         report(progress, "reconcile", i, len(groups), f"{model} at {pd.Timestamp(cutoff).date()}")
         end = int(date_pos.get_loc(pd.Timestamp(cutoff))) + 1
         errors = _earlier_errors(by_model, model, cutoff, hier)
-        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist[:, :end], m, errors)
+        fitted = fe.get(model, end) if fe is not None and rs.needs_residuals else None
+        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist[:, :end], m, errors, fitted)
         missing += miss
         fallbacks += fell
         rec.insert(1, "model", model)
@@ -257,30 +366,42 @@ def hierarchical_backtest(dataset: Dataset, cfg, hcfg: HierarchyConfig,
     if missing:
         res.info["notes"].append(f"reconciliation: {missing} missing base forecast value(s) taken as zero")
     _note_residuals(res.info, rs, fallbacks, len(groups), "window(s) with fewer than "
-                    f"{MIN_ERROR_ROWS} earlier errors (the first)")
+                    f"{MIN_ERROR_ROWS} earlier errors (the first)", fe)
     return _finish_backtest(res, hds, hier), hds, hier
 
 
-def _note_residuals(info: dict, rs: ReconcileSettings, fallbacks: int, n: int, why: str) -> None:
+def _note_residuals(info: dict, rs: ReconcileSettings, fallbacks: int, n: int, why: str,
+                    fitted: FittedErrors | None = None) -> None:
     if not rs.needs_residuals:
         return
     if rs.residuals == "in_sample":
         info["notes"].append(f"{rs.method}: covariance of the in-sample seasonal naive errors")
         return
+    if rs.residuals == "fitted":
+        used = sorted({k[0] for k, v in (fitted.cache if fitted else {}).items() if v is not None})
+        if used:
+            info["notes"].append(f"{rs.method}: covariance of the base model's in-sample one-step errors "
+                                 f"({', '.join(used)}, refit on every node's history up to each cutoff)")
+        if used and not fallbacks and not (fitted and fitted.without):
+            return
     note = f"{rs.method}: covariance of the base model's backtest errors"
+    if rs.residuals == "fitted":
+        note += " for models without in-sample errors"
     if fallbacks:
         note += f"; in-sample seasonal naive errors for {fallbacks} of {n} {why}"
     info["notes"].append(note)
 
 
 def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, dates: np.ndarray, m: int,
-                    hcfg: HierarchyConfig, non_negative: bool = True) -> pd.DataFrame:
+                    hcfg: HierarchyConfig, non_negative: bool = True, fitted: FittedErrors | None = None
+                    ) -> pd.DataFrame:
     """Accuracy per level of the base forecasts (``none``) and of every reconciliation method the levels allow,
     from one base backtest of every node (reconciling is cheap next to fitting): one row per level, model and
     method with the mean over the level's series of MASE, RMSSE and MAE, plus a ``mean over levels`` row per
     model and method (the mean of the levels' means). Each method is reconciled exactly as
     :func:`hierarchical_backtest` with that method would (same residuals, same non-negativity), so the analyst
-    can pick one without rerunning the models. Sorted by level, model, then MASE."""
+    can pick one without rerunning the models (``fitted``: the in-sample errors for ``residuals="fitted"``).
+    Sorted by level, model, then MASE."""
     settings = {"none": None}
     for name in METHODS:
         s = replace(hcfg, reconcile=name).settings(non_negative)
@@ -313,13 +434,14 @@ def compare_methods(forecasts: pd.DataFrame, hier: Hierarchy, hist: np.ndarray, 
         scale, scale_sq = scales[end][:, :1], scales[end][:, 1:]
         ok = np.isfinite(actual) & (scale > 0) & (scale_sq > 0)
         errors = _earlier_errors(by_model, model, cutoff, hier)
+        fit_e = fitted.get(model, end) if fitted is not None and needs else None
         nonneg_hist = bool((np.nan_to_num(h_cut[hier.n_aggregate:]) >= 0).all())
         for name, s in settings.items():
             if s is None:                   # the base run scores only the forecasts it made
                 mean = np.where(has_base, base, np.nan)
             else:
                 s = replace(s, non_negative=s.non_negative and nonneg_hist)
-                resid, _ = _residuals(errors, s, h_cut, m)
+                resid, _ = _residuals(errors, s, h_cut, m, fit_e)
                 mean = np.asarray(hier.S @ reconcile_bottom(hier, base, s, residuals=resid, history=h_cut))
             use = ok & np.isfinite(mean)
             e = np.where(use, mean - np.nan_to_num(actual), 0.0)
@@ -401,12 +523,15 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     last = np.flatnonzero(np.isfinite(hist).any(axis=0))
     hist = hist[:, : int(last[-1]) + 1] if last.size else hist
     rs = hcfg.settings(bool(cfg.non_negative))
-    calib = _calibration(res, hds, cfg, m, rs, progress)
-    parts, missing, fallbacks = [], 0, 0
+    fe = FittedErrors(hist, m, cfg.model_params, dataset, progress) if rs.residuals == "fitted" else None
     groups = list(res.forecasts.groupby("model", sort=False))
+    need_calib = fe is None or not all(has_fitted_errors(model, dataset) for model, _ in groups)
+    calib = _calibration(res, hds, cfg, m, rs, progress) if need_calib else None
+    parts, missing, fallbacks = [], 0, 0
     for model, g in groups:
         errors = backtest_errors(calib[calib["model"] == model], hier) if calib is not None else None
-        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist, m, errors)
+        fitted = fe.get(model, hist.shape[1]) if fe is not None and rs.needs_residuals else None
+        rec, miss, fell = _reconcile_block(hier, g, levels, rs, hist, m, errors, fitted)
         missing += miss
         fallbacks += fell
         rec.insert(2, "model", model)
@@ -415,7 +540,8 @@ def hierarchical_forecast(dataset: Dataset, cfg, hcfg: HierarchyConfig, progress
     res.info["timings"]["reconcile_s"] = round(time.perf_counter() - t0, 3)
     if missing:
         res.info["notes"].append(f"reconciliation: {missing} missing base forecast value(s) taken as zero")
-    _note_residuals(res.info, rs, fallbacks, len(groups), "model(s) whose history is too short for a backtest")
+    _note_residuals(res.info, rs, fallbacks, len(groups), "model(s) whose history is too short for a backtest",
+                    fe)
     return res, hds, hier
 
 
@@ -424,7 +550,7 @@ def _calibration(res, hds: Dataset, cfg, m: int, rs: ReconcileSettings, progress
     calibration backtests when the run made them, else the same backtests made here (``cfg.intervals ==
     "model"``): the ``cfg.calibration_windows`` most recent origins of
     :func:`~forecasting.pipeline.forecast.calibration_origins`, as the conformal calibration uses."""
-    if not rs.needs_residuals or rs.residuals != "backtest":
+    if not rs.needs_residuals or rs.residuals == "in_sample":
         return None
     if getattr(res, "calibration", None) is not None:
         return res.calibration

@@ -16,6 +16,13 @@ intervals covered 72%/87% of M3's test values). Conformal intervals use what the
   pooled-adjacent-violators, which steadies means of few values), and ``q_k = s_k`` x the finite-sample
   quantile of those ratios: the growth of the error with the step comes from ``s``, the tail's shape
   from all the steps pooled.
+* Older origins (``ages``: each window's rank among its series' calibration windows, 0 for the most recent):
+  a model fit at an older origin saw a shorter history, and its errors were larger than the forecast's on
+  M3 and Tourism (the most recent origin's matched the test's). So, when the most recent windows give at
+  least ``MIN_ERRORS`` errors, each older rank's errors are divided by how much larger their mean is than
+  the most recent windows' mean on the steps both reach (never multiplied: an older rank with smaller
+  errors is kept as it is). The most recent origin sets the level, the older ones still give the steps it
+  does not reach and the tail's shape.
 * The interval is the point forecast +/- ``q_k`` x the series' scale; clipped at zero for non-negative data.
 
 Pooling over the series of a run is what makes this work with few windows per series; with one series,
@@ -56,11 +63,36 @@ def _increasing(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(n, m) for m, _, n in blocks]) if blocks else np.zeros(0)
 
 
-def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int],
-                     min_errors: int = MIN_ERRORS) -> dict[int, np.ndarray]:
+def _fsum_mean(v: np.ndarray) -> float:
+    # math.fsum: exactly rounded, so the same errors in another order (a resumed run's series come in the
+    # order they finished) give the same bits
+    v = v[np.isfinite(v)]
+    return math.fsum(v) / v.size if v.size else np.nan
+
+
+def _recent_level(mat: np.ndarray, ages: np.ndarray, min_errors: int) -> np.ndarray:
+    """``mat`` (windows x steps) with each older rank's errors divided by how much larger they are, on
+    average, than the most recent windows' (rank 0) on the steps those reach (module docstring)."""
+    recent = ages == 0
+    shared = np.isfinite(mat[recent]).any(axis=0)
+    ref = mat[recent][:, shared]
+    if np.isfinite(ref).sum() < min_errors or not _fsum_mean(ref) > 0:
+        return mat
+    out = mat.copy()
+    for a in np.unique(ages[ages > 0]):
+        ratio = _fsum_mean(mat[ages == a][:, shared]) / _fsum_mean(ref)
+        if ratio > 1:
+            out[ages == a] /= ratio
+    return out
+
+
+def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int], min_errors: int = MIN_ERRORS,
+                     ages: Sequence[int] | None = None) -> dict[int, np.ndarray]:
     """Per level, one quantile per horizon step of the scaled absolute errors (arrays of one window each,
     NaN where a window had no value; windows may be shorter than the longest). NaN where a step has none.
-    A step with fewer than ``min_errors`` errors borrows from its neighbours (module docstring)."""
+    A step with fewer than ``min_errors`` errors borrows from its neighbours; ``ages`` (one per window: its
+    rank among its series' windows by origin, 0 for the most recent) brings older origins' errors to the
+    most recent ones' level (module docstring)."""
     rows = [np.asarray(e, dtype=float) for e in errors]
     if not rows:
         return {int(l): np.zeros(0) for l in levels}
@@ -68,14 +100,14 @@ def scaled_quantiles(errors: Iterable[np.ndarray], levels: Sequence[int],
     mat = np.full((len(rows), h), np.nan)
     for i, r in enumerate(rows):
         mat[i, :r.size] = r
+    if ages is not None:
+        mat = _recent_level(mat, np.asarray(ages, dtype=int), min_errors)
     ok = np.isfinite(mat)
     n = ok.sum(axis=0)
     has = np.flatnonzero(n > 0)
     size = np.full(h, np.nan)                       # typical scaled error per step, non-decreasing in the step
     if has.size:
-        # math.fsum: exactly rounded, so the same errors in another order (a resumed run's series come in
-        # the order they finished) give the same bits
-        means = np.array([math.fsum(mat[ok[:, k], k]) / n[k] for k in has])
+        means = np.array([_fsum_mean(mat[ok[:, k], k]) for k in has])
         size[has] = _increasing(means, n[has].astype(float))
     out = {}
     for l in levels:

@@ -514,3 +514,9 @@ class AutoETS(PerSeriesModel):
 
     def in_sample_residuals(self) -> np.ndarray:
         return np.asarray(self.res_.resid, dtype=float)
+
+    def in_sample_errors(self) -> np.ndarray:
+        """One-step in-sample errors on the data's scale, ``y - fitted`` (``in_sample_residuals`` are the
+        relative errors of a multiplicative-error form); reconciliation's ``residuals="fitted"`` uses them."""
+        r = self.res_
+        return np.asarray(r.model.endog, dtype=float).ravel() - np.asarray(r.fittedvalues, dtype=float).ravel()

@@ -94,14 +94,18 @@ def conformalize_backtest(forecasts: pd.DataFrame, data: pd.DataFrame, season_le
 
 def conformal_quantiles(forecasts: pd.DataFrame, data: pd.DataFrame, season_length: int,
                         levels: Sequence[int]) -> dict[str, dict[int, np.ndarray]]:
-    """Per model: per level, the quantile per horizon step of all the backtest's scaled errors."""
+    """Per model: per level, the quantile per horizon step of all the backtest's scaled errors, older origins'
+    errors brought to the most recent ones' level (each window's age: its rank among its series' cutoffs,
+    0 for the latest; :func:`~forecasting.models.conformal.scaled_quantiles`)."""
     f = scaled_errors(forecasts, data, season_length)
     out = {}
     for model, g in f.groupby("model", sort=False):
         # a window's rows are its steps 1..k in order (scaled_errors counts them so): its errors by position
         err = g["err"].to_numpy(dtype=float)
-        errs = [err[idx] for idx in g.groupby([ID, "cutoff"], sort=False).indices.values()]
-        out[model] = scaled_quantiles(errs, levels)
+        windows = g.groupby([ID, "cutoff"], sort=False).indices
+        keys = pd.DataFrame(list(windows), columns=[ID, "cutoff"])
+        ages = keys.groupby(ID, sort=False)["cutoff"].rank(method="dense", ascending=False).to_numpy(dtype=int) - 1
+        out[model] = scaled_quantiles([err[idx] for idx in windows.values()], levels, ages=ages)
     return out
 
 

@@ -50,6 +50,51 @@ def test_steps_with_few_errors_borrow_from_their_neighbours():
     np.testing.assert_array_equal(scaled_quantiles(big, (80,))[80], scaled_quantiles(big, (80,), min_errors=1)[80])
 
 
+def _aged_windows(rng, n_series, sd, older):
+    """Windows as a forecast's calibration makes them (h = 12, origins 4 periods apart: the most recent
+    reaches steps 1-4, the next 1-8, the oldest 1-12), errors |N(0, sd_k)| times ``older[age]``."""
+    errs, ages = [], []
+    for _ in range(n_series):
+        for age, steps in ((2, 12), (1, 8), (0, 4)):
+            errs.append(np.abs(rng.normal(0, sd[:steps])) * older[age])
+            ages.append(age)
+    return errs, ages
+
+
+def test_older_origins_errors_are_brought_to_the_most_recent_level():
+    # the future errs like the most recent origin; older origins erred 1.3x and 1.6x more (a shorter history):
+    # pooled as they are, the intervals over-cover; brought to the most recent level, near nominal. Where
+    # every origin is alike, the adjustment stays near nominal too (it only ever shrinks: no inflation)
+    rng = np.random.default_rng(5)
+    sd = np.sqrt(np.arange(1, 13))
+    for older, before_80 in (((1.0, 1.3, 1.6), 0.86), ((1.0, 1.0, 1.0), None)):
+        cover = {"aged": {80: [], 95: []}, "pooled": {80: [], 95: []}}
+        for _ in range(40):
+            errs, ages = _aged_windows(rng, 100, sd, older)
+            test = np.abs(rng.normal(0, sd, (100, 12)))
+            for name, a in (("aged", ages), ("pooled", None)):
+                q = scaled_quantiles(errs, (80, 95), ages=a)
+                for lev in (80, 95):
+                    cover[name][lev].append((test <= q[lev]).mean())
+        got = {name: {lev: float(np.mean(v)) for lev, v in c.items()} for name, c in cover.items()}
+        assert abs(got["aged"][80] - 0.80) < 0.015 and abs(got["aged"][95] - 0.95) < 0.01, got
+        if before_80:
+            assert got["pooled"][80] > before_80 and got["pooled"][95] > 0.97, got     # the rule before
+        else:
+            assert abs(got["pooled"][80] - got["aged"][80]) < 0.015, got
+    # few errors at the most recent origin (a run of a few series): too noisy a reference, nothing changes
+    errs, ages = _aged_windows(rng, 20, sd, (1.0, 1.3, 1.6))                    # 80 recent errors < 100
+    for lev in (80, 95):
+        np.testing.assert_array_equal(scaled_quantiles(errs, (lev,), ages=ages)[lev], scaled_quantiles(errs, (lev,))[lev])
+    # and the result does not depend on the order of the windows (a resumed run)
+    errs, ages = _aged_windows(rng, 60, sd, (1.0, 1.3, 1.6))
+    base = scaled_quantiles(errs, (80, 95), ages=ages)
+    order = np.random.default_rng(0).permutation(len(errs))
+    again = scaled_quantiles([errs[i] for i in order], (80, 95), ages=[ages[i] for i in order])
+    assert all(again[lev].tobytes() == base[lev].tobytes() for lev in (80, 95))
+    assert not np.array_equal(base[80], scaled_quantiles(errs, (80,))[80])
+
+
 def momentum_panel(n_series=60, n=100, seed=0) -> Dataset:
     """Random walks whose steps are strongly autocorrelated (AR(1), phi 0.8): naive's own intervals, which
     assume independent steps, are far too narrow beyond the first step."""
