@@ -102,8 +102,12 @@ def main() -> int:
     groups: dict[str, list[dict]] = {}
     for s in m3:
         groups.setdefault(s["group"].split()[-1], []).append(s)
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
     doc: dict = {"config": {"step": args.step, "offset": args.offset, "single": args.single, "model": "ets",
-                            "levels": [80, 95]},
+                            "levels": [80, 95], "commit": commit},
                  "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "pooled": {}, "single": {},
                  "same_means": True}
     keys = ("in80", "in95", "w80", "wk80", "wk95", "mase")

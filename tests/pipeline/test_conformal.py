@@ -95,6 +95,33 @@ def test_older_origins_errors_are_brought_to_the_most_recent_level():
     assert not np.array_equal(base[80], scaled_quantiles(errs, (80,))[80])
 
 
+def test_the_forecast_calibration_ranks_each_series_windows_by_their_own_cutoffs():
+    # 150 series ending on different dates, each with windows at its 3 most recent origins (reaching 2, 4 and 6
+    # steps; the older the origin, the larger the errors): the calibration's ages are each series' cutoff
+    # ranks, so its quantiles are scaled_quantiles' with those ages, narrower than every window as it is
+    from forecasting.pipeline.calibration import conformal_quantiles
+
+    rng = np.random.default_rng(2)
+    sd = np.sqrt(np.arange(1, 7))
+    rows, errs, ages = [], [], []
+    for i in range(150):
+        end = pd.Timestamp("2020-01-01") + pd.DateOffset(months=int(i % 7))      # each series its own last date
+        for age, steps in ((2, 6), (1, 4), (0, 2)):
+            cutoff = end - pd.DateOffset(months=steps)
+            e = np.abs(rng.normal(0, sd[:steps])) * (1.0, 1.4, 1.8)[age]
+            rows.append(pd.DataFrame({"unique_id": f"s{i}", "model": "naive", "cutoff": cutoff,
+                                      "ds": pd.date_range(cutoff + pd.DateOffset(months=1), periods=steps, freq="MS"),
+                                      "actual": 10.0 + e, "forecast": 10.0, "scale": 1.0}))
+            errs.append(e)
+            ages.append(age)
+    frame = pd.concat(rows[::-1], ignore_index=True)         # windows in another order than their ages
+    got = conformal_quantiles(frame, pd.DataFrame(columns=["unique_id", "ds", "y"]), 1, (80, 95))["naive"]
+    want, pooled = scaled_quantiles(errs, (80, 95), ages=ages), scaled_quantiles(errs, (80, 95))
+    for lev in (80, 95):
+        np.testing.assert_allclose(got[lev], want[lev])
+        assert (got[lev][2:] < 0.85 * pooled[lev][2:]).all()      # steps only the older origins reach
+
+
 def momentum_panel(n_series=60, n=100, seed=0) -> Dataset:
     """Random walks whose steps are strongly autocorrelated (AR(1), phi 0.8): naive's own intervals, which
     assume independent steps, are far too narrow beyond the first step."""
