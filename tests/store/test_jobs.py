@@ -26,7 +26,12 @@ def ws(tmp_path, monkeypatch, store_sales):
     return w
 
 
-def new_run(ws, models=("seasonal_naive", "ets")):
+# sarima (~1 s a series here) keeps a run busy long enough for a Stop or a kill to land mid-run: with ets the
+# 12 series finish in about a second, before the Stop, and the run ends "finished"
+SLOW = ("seasonal_naive", "sarima")
+
+
+def new_run(ws, models=SLOW):
     cfg = BacktestConfig(horizon=7, models=list(models), windows=2, engine="serial")
     return ws.create_run("backtest", ws.ds_id, config_of("backtest", cfg))
 
