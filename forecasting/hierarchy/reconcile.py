@@ -212,9 +212,12 @@ def reconcile_bottom(hier: Hierarchy, base: np.ndarray, settings: ReconcileSetti
             hist = np.asarray(history, dtype=float)
             top, bot = hist[0], hist[na:]
             with np.errstate(divide="ignore", invalid="ignore"):
-                share = bot * (1.0 / top)[None, :]
-                nan = np.isnan(share)
-                prop = np.nanmean(share, axis=1) if nan.any() else share.mean(axis=1)
+                inv = 1.0 / top
+                prop = (bot @ inv) / len(inv)          # mean over time of bot / top, as one product
+                if not np.isfinite(prop).all():          # gaps or a zero total: the elementwise rule
+                    share = bot * inv[None, :]
+                    nan = np.isnan(share)
+                    prop = np.nanmean(share, axis=1) if nan.any() else share.mean(axis=1)
             b = np.nan_to_num(prop)[:, None] * base[0][None, :]
         else:
             rec = np.zeros_like(base)
