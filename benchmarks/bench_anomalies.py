@@ -57,27 +57,13 @@ PREVIOUS = {"threshold": 4.5, "m3_monthly_flagged": 0.00876, "sample_clean_flagg
                               "planted_detectable_found": 9}}
 
 
-class _Recording:
-    """The generator's random source, recording the expected value of every Poisson draw (same draws)."""
-
-    def __init__(self, rng: np.random.Generator):
-        self.rng, self.lam = rng, []
-
-    def poisson(self, lam):
-        self.lam.append(np.asarray(lam, dtype="float64").copy())
-        return self.rng.poisson(lam)
-
-    def __getattr__(self, name):
-        return getattr(self.rng, name)
-
-
 def sample() -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """The daily sample as generated (with a ``lam`` column: the true expected value), the same with the
     planted values put back, and the planted list."""
     import generate
 
     planted: list = []
-    rec = _Recording(np.random.default_rng(generate.SEED))
+    rec = generate.RecordingRng(np.random.default_rng(generate.SEED))
     d = generate.daily(rec, planted)
     again = generate.daily(np.random.default_rng(generate.SEED))
     assert (again["units"].to_numpy() == d["units"].to_numpy()).all(), "recording changed the draws"

@@ -27,6 +27,22 @@ PRODUCTS = {  # name: (base units per day, base price)
 }
 
 
+class RecordingRng:
+    """A random source that records the expected value of every Poisson draw and draws the same numbers:
+    ``daily(RecordingRng(np.random.default_rng(SEED)))`` gives the sample and, in ``.lam``, each day's true
+    expected sales (the anomaly benchmark and tests measure against it)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng, self.lam = rng, []
+
+    def poisson(self, lam):
+        self.lam.append(np.asarray(lam, dtype="float64").copy())
+        return self.rng.poisson(lam)
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+
 def daily(rng: np.random.Generator, planted: list | None = None) -> pd.DataFrame:
     """``planted``, when a list, receives (store, product, date, value before, value after) of every planted
     anomaly (the benchmarks score anomaly detection against them); the output is the same either way."""

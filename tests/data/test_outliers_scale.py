@@ -226,19 +226,8 @@ def test_bundled_sample_every_planted_error_beyond_its_poisson_noise_is_found():
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
 
-    class Recording:
-        def __init__(self, rng):
-            self.rng, self.lam = rng, []
-
-        def poisson(self, lam):
-            self.lam.append(np.asarray(lam, dtype="float64").copy())
-            return self.rng.poisson(lam)
-
-        def __getattr__(self, name):
-            return getattr(self.rng, name)
-
     planted: list = []
-    rec = Recording(np.random.default_rng(gen.SEED))
+    rec = gen.RecordingRng(np.random.default_rng(gen.SEED))
     d = gen.daily(rec, planted)
     lam = np.concatenate(rec.lam)
     df = pd.DataFrame({"unique_id": d["store"] + "/" + d["product"], "ds": pd.to_datetime(d["date"]),
